@@ -1,0 +1,242 @@
+"""Engagement scoring: which rules an event matches, its delta per ruleset, and how scores fold.
+
+Pure: rules, events and policy come in as plain values; nothing here reads a clock or a database.
+A stored score is a cache of `replay` over the event log in ingestion order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+DECAY_EVENT_TYPE = "DECAY"
+
+CONDITION_OPERATORS: tuple[str, ...] = (
+    "equals", "not_equals", "contains", "not_contains", "starts_with",
+    "gt", "gte", "lt", "lte", "exists", "not_exists", "in",
+)
+_NUMERIC_OPERATORS = {"gt", "gte", "lt", "lte"}
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A test on one event property, e.g. Condition("page", "equals", "/pricing")."""
+
+    property: str
+    operator: str
+    value: Any = None
+
+    def __post_init__(self) -> None:
+        if self.operator not in CONDITION_OPERATORS:
+            raise ValueError(f"unknown operator {self.operator!r}; expected one of {', '.join(CONDITION_OPERATORS)}")
+        if not self.property:
+            raise ValueError("condition property must not be empty")
+        if self.operator in _NUMERIC_OPERATORS and _as_number(self.value) is None:
+            raise ValueError(f"operator {self.operator!r} needs a numeric value, got {self.value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    ruleset_id: str
+    event_type: str
+    weight: int
+    active: bool = True
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    conditions: tuple[Condition, ...] = ()
+
+    def in_window(self, occurred_at: datetime) -> bool:
+        """Rule windows are half-open: start_at <= occurred_at < end_at."""
+        if self.start_at is not None and occurred_at < self.start_at:
+            return False
+        return not (self.end_at is not None and occurred_at >= self.end_at)
+
+    def matches(self, event: EventFacts) -> bool:
+        return (
+            self.active
+            and self.event_type == event.event_type
+            and self.in_window(event.occurred_at)
+            and all(condition_holds(c, event.properties) for c in self.conditions)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    """What scoring needs to know about one event."""
+
+    event_type: str
+    occurred_at: datetime
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringPolicy:
+    allow_negative_scores: bool = False
+
+    def apply(self, before: int, delta: int) -> int:
+        after = before + delta
+        return after if self.allow_negative_scores else max(0, after)
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetDelta:
+    delta: int
+    matched: tuple[Rule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetOutcome:
+    """One event's effect on one ruleset score, as stored for its explanation."""
+
+    delta: int
+    before: int
+    after: int
+    matched: tuple[Rule, ...]
+
+    def as_explanation(self) -> dict[str, Any]:
+        return {
+            "delta": self.delta,
+            "before": self.before,
+            "after": self.after,
+            "rules": [{"rule_id": r.id, "event_type": r.event_type, "weight": r.weight} for r in self.matched],
+        }
+
+
+class RuleBook:
+    """Rules of a unit indexed by event type, so matching an event costs a dict lookup."""
+
+    def __init__(self, ruleset_ids: Iterable[str], rules: Iterable[Rule]) -> None:
+        self.ruleset_ids: tuple[str, ...] = tuple(ruleset_ids)
+        self._by_type: dict[str, list[Rule]] = {}
+        known = set(self.ruleset_ids)
+        for rule in rules:
+            if rule.active and rule.ruleset_id in known:
+                self._by_type.setdefault(rule.event_type, []).append(rule)
+
+    def deltas(self, event: EventFacts) -> dict[str, RulesetDelta]:
+        """Delta per ruleset: the sum of the weights of the matching active rules."""
+        if event.event_type == DECAY_EVENT_TYPE:
+            drop = -abs(int(_as_number(event.properties.get("decrease")) or 0))
+            return {rs: RulesetDelta(drop, ()) for rs in self.ruleset_ids}
+        matched: dict[str, list[Rule]] = {}
+        for rule in self._by_type.get(event.event_type, ()):
+            if rule.matches(event):
+                matched.setdefault(rule.ruleset_id, []).append(rule)
+        return {
+            rs: RulesetDelta(sum(r.weight for r in matched.get(rs, ())), tuple(matched.get(rs, ())))
+            for rs in self.ruleset_ids
+        }
+
+
+def score_event(
+    book: RuleBook,
+    policy: ScoringPolicy,
+    event: EventFacts,
+    lead_before: Mapping[str, int],
+) -> dict[str, RulesetOutcome]:
+    """The event's outcome per ruleset given the lead's scores before it."""
+    outcomes: dict[str, RulesetOutcome] = {}
+    for rs, d in book.deltas(event).items():
+        before = lead_before.get(rs, 0)
+        outcomes[rs] = RulesetOutcome(d.delta, before, policy.apply(before, d.delta), d.matched)
+    return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """An event of the log as replay sees it; `seq` is the ingestion order."""
+
+    seq: int
+    lead_id: str | None
+    account_id: str | None
+    facts: EventFacts
+
+
+@dataclass
+class Replay:
+    outcomes: dict[int, dict[str, RulesetOutcome]]
+    lead_scores: dict[str, dict[str, int]]
+    account_scores: dict[str, dict[str, int]]
+
+
+def replay(book: RuleBook, policy: ScoringPolicy, events: Sequence[LoggedEvent]) -> Replay:
+    """Rebuild every score from the event log: the function stored scores must equal."""
+    leads: dict[str, dict[str, int]] = {}
+    accounts: dict[str, dict[str, int]] = {}
+    outcomes: dict[int, dict[str, RulesetOutcome]] = {}
+    for ev in sorted(events, key=lambda e: e.seq):
+        deltas = book.deltas(ev.facts)
+        if ev.lead_id is not None:
+            scores = leads.setdefault(ev.lead_id, dict.fromkeys(book.ruleset_ids, 0))
+            result = {}
+            for rs, d in deltas.items():
+                before = scores[rs]
+                scores[rs] = policy.apply(before, d.delta)
+                result[rs] = RulesetOutcome(d.delta, before, scores[rs], d.matched)
+            outcomes[ev.seq] = result
+        else:
+            outcomes[ev.seq] = {rs: RulesetOutcome(d.delta, 0, 0, d.matched) for rs, d in deltas.items()}
+        if ev.account_id is not None:
+            acc = accounts.setdefault(ev.account_id, dict.fromkeys(book.ruleset_ids, 0))
+            for rs, d in deltas.items():
+                acc[rs] = policy.apply(acc[rs], d.delta)
+    return Replay(outcomes, leads, accounts)
+
+
+def condition_holds(condition: Condition, properties: Mapping[str, Any]) -> bool:
+    present = condition.property in properties
+    actual = properties.get(condition.property)
+    op = condition.operator
+    if op == "exists":
+        return present and actual is not None
+    if op == "not_exists":
+        return not present or actual is None
+    if not present:
+        return op in ("not_equals", "not_contains")
+    if op in _NUMERIC_OPERATORS:
+        a, b = _as_number(actual), _as_number(condition.value)
+        if a is None or b is None:
+            return False
+        return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[op]
+    if op == "equals":
+        return _equal(actual, condition.value)
+    if op == "not_equals":
+        return not _equal(actual, condition.value)
+    if op == "in":
+        options = condition.value if isinstance(condition.value, list | tuple) else str(condition.value).split(",")
+        return any(_equal(actual, o.strip() if isinstance(o, str) else o) for o in options)
+    text, wanted = _as_text(actual).casefold(), _as_text(condition.value).casefold()
+    if op == "contains":
+        return wanted in text
+    if op == "not_contains":
+        return wanted not in text
+    return text.startswith(wanted)  # starts_with
+
+
+def _equal(actual: Any, expected: Any) -> bool:
+    a, b = _as_number(actual), _as_number(expected)
+    if a is not None and b is not None and not isinstance(actual, bool) and not isinstance(expected, bool):
+        return a == b
+    return _as_text(actual) == _as_text(expected)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None

@@ -1,0 +1,230 @@
+"""Typed SQLAlchemy models. Every tenant-owned row carries org_id and unit_id."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from db.types import BigIntPK, JSONType, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(64)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TenantMixin:
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"))
+    unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"))
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Unit(Base):
+    __tablename__ = "units"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiKey(TenantMixin, Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    display_prefix: Mapped[str] = mapped_column(String(32))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class User(TenantMixin, Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # Owner | Operator | Viewer
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Account(TenantMixin, Base):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "domain"),
+        Index("ix_accounts_unit_name_key", "unit_id", "name_key"),
+        Index("ix_accounts_unit_last_activity", "unit_id", "last_activity_at"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    domain: Mapped[str | None] = mapped_column(String(253), nullable=True)
+    name: Mapped[str] = mapped_column(String(300))
+    name_key: Mapped[str] = mapped_column(String(300))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Lead(TenantMixin, Base):
+    __tablename__ = "leads"
+    __table_args__ = (
+        Index("ix_leads_unit_last_activity", "unit_id", "last_activity_at"),
+        Index("ix_leads_unit_account", "unit_id", "account_id"),
+        Index("ix_leads_unit_email", "unit_id", "email"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(ID, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    first_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    last_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    merged_into: Mapped[str | None] = mapped_column(ID, nullable=True)
+
+
+class LeadAlias(TenantMixin, Base):
+    __tablename__ = "lead_aliases"
+    __table_args__ = (UniqueConstraint("unit_id", "kind", "value"),)
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(ID, ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(512))
+    raw_value: Mapped[str] = mapped_column(String(512))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Ruleset(TenantMixin, Base):
+    __tablename__ = "rulesets"
+    __table_args__ = (UniqueConstraint("unit_id", "name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    score_column: Mapped[str] = mapped_column(String(64), default="total_score")
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Rule(TenantMixin, Base):
+    __tablename__ = "rules"
+    __table_args__ = (Index("ix_rules_unit_ruleset", "unit_id", "ruleset_id"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    ruleset_id: Mapped[str] = mapped_column(ID, ForeignKey("rulesets.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(200))
+    weight: Mapped[int] = mapped_column(Integer)
+    icon: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    conditions: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class ScoringSettings(Base):
+    __tablename__ = "scoring_settings"
+    unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"))
+    allow_negative_scores: Mapped[bool] = mapped_column(Boolean, default=False)
+    abm_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    session_timeout_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LeadScore(TenantMixin, Base):
+    __tablename__ = "lead_scores"
+    __table_args__ = (Index("ix_lead_scores_unit_ruleset_score", "unit_id", "ruleset_id", "score"),)
+    lead_id: Mapped[str] = mapped_column(ID, ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True)
+    ruleset_id: Mapped[str] = mapped_column(ID, ForeignKey("rulesets.id", ondelete="CASCADE"), primary_key=True)
+    score: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AccountScore(TenantMixin, Base):
+    __tablename__ = "account_scores"
+    __table_args__ = (Index("ix_account_scores_unit_ruleset_score", "unit_id", "ruleset_id", "score"),)
+    account_id: Mapped[str] = mapped_column(ID, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    ruleset_id: Mapped[str] = mapped_column(ID, ForeignKey("rulesets.id", ondelete="CASCADE"), primary_key=True)
+    score: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Event(TenantMixin, Base):
+    """The event log. `seq` is the ingestion order that replay follows; `id` is the public id."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_unit_occurred", "unit_id", "occurred_at", "seq"),
+        Index("ix_events_unit_lead", "unit_id", "lead_id", "seq"),
+        Index("ix_events_unit_account", "unit_id", "account_id", "occurred_at"),
+        Index("ix_events_unit_type", "unit_id", "event_type", "occurred_at"),
+    )
+    seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(ID, unique=True)
+    lead_id: Mapped[str | None] = mapped_column(ID, ForeignKey("leads.id", ondelete="CASCADE"), nullable=True)
+    account_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
+    )
+    event_type: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    # Delta in the primary ruleset, kept as a column so analytics can sum it in SQL.
+    score_delta: Mapped[int] = mapped_column(Integer, default=0)
+    # Per ruleset id: {"delta", "before", "after", "rules": [{"rule_id", "event_type", "weight"}]}.
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class EngagementLevel(TenantMixin, Base):
+    __tablename__ = "engagement_levels"
+    __table_args__ = (UniqueConstraint("unit_id", "name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    min_score: Mapped[int] = mapped_column(Integer)
+    max_score: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IdempotencyRecord(Base):
+    """The first response to an ingest POST carrying an Idempotency-Key, replayed on retries."""
+
+    __tablename__ = "idempotency_keys"
+    unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,56 @@
+"""Every environment variable Leadvane reads, validated once at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_SQLITE_PATH = ROOT / "data" / "leadvane.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADVANE_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_SQLITE_PATH}",
+        validation_alias=AliasChoices("DATABASE_URL", "LEADVANE_DATABASE_URL"),
+        description="SQLAlchemy URL; sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    sqlite_busy_timeout_ms: int = 10_000
+    default_phone_region: str = "US"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    max_properties_bytes: int = 100 * 1024
+    max_batch_events: int = 1000
+    # Seconds between delivery attempts; LEADVANE_WEBHOOK_RETRY_SCHEDULE="1,5,30" overrides it.
+    webhook_retry_schedule: str = "5,30,120,600,1800,3600"
+    cookie_key: str | None = Field(default=None, description="signs the dashboard's login cookie")
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "leadvane@localhost"
+    smtp_starttls: bool = True
+    slack_api_base_url: str = "https://slack.com/api/"
+    slack_bot_token: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg_driver(cls, url: str) -> str:
+        # Plain postgresql:// would pick psycopg2, which we do not ship.
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            return "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    @property
+    def retry_schedule_seconds(self) -> list[float]:
+        return [float(part) for part in self.webhook_retry_schedule.split(",") if part.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
