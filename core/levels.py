@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,11 +37,12 @@ def validate_levels(levels: Sequence[Level]) -> list[str]:
     for name in {n for n in names if names.count(n) > 1}:
         problems.append(f"level name {name!r} is used more than once")
     ordered = sorted(levels, key=lambda lv: (lv.min_score, lv.max_score))
-    for low, high in zip(ordered, ordered[1:], strict=False):
+    for low, high in itertools.pairwise(ordered):
         if high.min_score <= low.max_score:
             problems.append(f"levels {low.name!r} and {high.name!r} overlap ({high.min_score}..{low.max_score})")
         elif high.min_score > low.max_score + 1:
             problems.append(
-                f"gap between {low.name!r} and {high.name!r}: scores {low.max_score + 1}..{high.min_score - 1} have no level"
+                f"gap between {low.name!r} and {high.name!r}: "
+                f"scores {low.max_score + 1}..{high.min_score - 1} have no level"
             )
     return problems

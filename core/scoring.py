@@ -6,7 +6,7 @@ A stored score is a cache of `replay` over the event log in ingestion order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -89,18 +89,22 @@ class RulesetDelta:
 
 @dataclass(frozen=True, slots=True)
 class RulesetOutcome:
-    """One event's effect on one ruleset score, as stored for its explanation."""
+    """One event's effect on one ruleset: its delta, the rules behind it, and the scores it moved."""
 
     delta: int
-    before: int
-    after: int
     matched: tuple[Rule, ...]
+    lead_before: int | None = None
+    lead_after: int | None = None
+    account_before: int | None = None
+    account_after: int | None = None
 
     def as_explanation(self) -> dict[str, Any]:
         return {
             "delta": self.delta,
-            "before": self.before,
-            "after": self.after,
+            "before": self.lead_before,
+            "after": self.lead_after,
+            "account_before": self.account_before,
+            "account_after": self.account_after,
             "rules": [{"rule_id": r.id, "event_type": r.event_type, "weight": r.weight} for r in self.matched],
         }
 
@@ -131,18 +135,39 @@ class RuleBook:
         }
 
 
-def score_event(
-    book: RuleBook,
-    policy: ScoringPolicy,
-    event: EventFacts,
-    lead_before: Mapping[str, int],
-) -> dict[str, RulesetOutcome]:
-    """The event's outcome per ruleset given the lead's scores before it."""
-    outcomes: dict[str, RulesetOutcome] = {}
-    for rs, d in book.deltas(event).items():
-        before = lead_before.get(rs, 0)
-        outcomes[rs] = RulesetOutcome(d.delta, before, policy.apply(before, d.delta), d.matched)
-    return outcomes
+class Scoreboard:
+    """Running lead and account scores per ruleset; applying an event folds its deltas in.
+
+    Ingest seeds it with the stored scores of the leads and accounts a batch touches; replay
+    starts it empty. Both therefore share one definition of how a score moves.
+    """
+
+    def __init__(
+        self,
+        book: RuleBook,
+        policy: ScoringPolicy,
+        lead_scores: Mapping[str, Mapping[str, int]] | None = None,
+        account_scores: Mapping[str, Mapping[str, int]] | None = None,
+    ) -> None:
+        self.book = book
+        self.policy = policy
+        self.leads: dict[str, dict[str, int]] = {k: dict(v) for k, v in (lead_scores or {}).items()}
+        self.accounts: dict[str, dict[str, int]] = {k: dict(v) for k, v in (account_scores or {}).items()}
+
+    def apply(self, event: EventFacts, lead_id: str | None, account_id: str | None) -> dict[str, RulesetOutcome]:
+        lead = self.leads.setdefault(lead_id, {}) if lead_id is not None else None
+        account = self.accounts.setdefault(account_id, {}) if account_id is not None else None
+        outcomes: dict[str, RulesetOutcome] = {}
+        for rs, d in self.book.deltas(event).items():
+            lb = la = ab = aa = None
+            if lead is not None:
+                lb = lead.get(rs, 0)
+                la = lead[rs] = self.policy.apply(lb, d.delta)
+            if account is not None:
+                ab = account.get(rs, 0)
+                aa = account[rs] = self.policy.apply(ab, d.delta)
+            outcomes[rs] = RulesetOutcome(d.delta, d.matched, lb, la, ab, aa)
+        return outcomes
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,28 +187,11 @@ class Replay:
     account_scores: dict[str, dict[str, int]]
 
 
-def replay(book: RuleBook, policy: ScoringPolicy, events: Sequence[LoggedEvent]) -> Replay:
+def replay(book: RuleBook, policy: ScoringPolicy, events: Iterable[LoggedEvent]) -> Replay:
     """Rebuild every score from the event log: the function stored scores must equal."""
-    leads: dict[str, dict[str, int]] = {}
-    accounts: dict[str, dict[str, int]] = {}
-    outcomes: dict[int, dict[str, RulesetOutcome]] = {}
-    for ev in sorted(events, key=lambda e: e.seq):
-        deltas = book.deltas(ev.facts)
-        if ev.lead_id is not None:
-            scores = leads.setdefault(ev.lead_id, dict.fromkeys(book.ruleset_ids, 0))
-            result = {}
-            for rs, d in deltas.items():
-                before = scores[rs]
-                scores[rs] = policy.apply(before, d.delta)
-                result[rs] = RulesetOutcome(d.delta, before, scores[rs], d.matched)
-            outcomes[ev.seq] = result
-        else:
-            outcomes[ev.seq] = {rs: RulesetOutcome(d.delta, 0, 0, d.matched) for rs, d in deltas.items()}
-        if ev.account_id is not None:
-            acc = accounts.setdefault(ev.account_id, dict.fromkeys(book.ruleset_ids, 0))
-            for rs, d in deltas.items():
-                acc[rs] = policy.apply(acc[rs], d.delta)
-    return Replay(outcomes, leads, accounts)
+    board = Scoreboard(book, policy)
+    outcomes = {ev.seq: board.apply(ev.facts, ev.lead_id, ev.account_id) for ev in sorted(events, key=lambda e: e.seq)}
+    return Replay(outcomes, board.leads, board.accounts)
 
 
 def condition_holds(condition: Condition, properties: Mapping[str, Any]) -> bool:

@@ -1,0 +1,48 @@
+"""The FastAPI application: create_api() wires routers, errors and the database."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.errors import install_error_handlers
+from api.routers import crm, events, health, signals
+from db.engine import Database
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (echoed as X-Request-ID) that errors and logs carry."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = "req_" + secrets.token_hex(6)
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_api(db: Database | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Leadvane API",
+        version="1.0.0",
+        description="Ingest engagement events, read explained lead and account scores, edit scoring rules.",
+    )
+    app.state.db = db or Database()
+    install_error_handlers(app)
+    for module in (health, signals, events, crm):
+        app.include_router(module.router)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import text
+
+from api.deps import DatabaseDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(db: DatabaseDep) -> dict[str, str]:
+    """Liveness and database reachability; no authentication."""
+    with db.read() as session:
+        session.execute(text("SELECT 1"))
+    return {"status": "ok"}

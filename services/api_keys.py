@@ -1,0 +1,78 @@
+"""API keys: `sk_live_<random>`, shown once, stored as a SHA-256 hash.
+
+The secret carries 256 bits of entropy, so a fast hash is enough and lets every request
+authenticate with a single indexed lookup (bcrypt is for low-entropy passwords).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db import models
+from db.ids import new_id
+from services.context import Tenant
+from services.errors import NotFound
+
+KEY_PREFIX = "sk_live_"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    id: str
+    name: str
+    secret: str  # only ever returned here
+    display_prefix: str
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_key(session: Session, tenant: Tenant, *, name: str, now: datetime) -> CreatedKey:
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = models.ApiKey(
+        id=new_id("key"),
+        org_id=tenant.org_id,
+        unit_id=tenant.unit_id,
+        name=name,
+        display_prefix=secret[: len(KEY_PREFIX) + 6],
+        key_hash=hash_secret(secret),
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return CreatedKey(row.id, name, secret, row.display_prefix)
+
+
+def authenticate(session: Session, secret: str) -> Tenant | None:
+    """The tenant a live key belongs to, or None for an unknown or revoked key."""
+    if not secret.startswith(KEY_PREFIX):
+        return None
+    row = session.execute(
+        select(models.ApiKey.org_id, models.ApiKey.unit_id).where(
+            models.ApiKey.key_hash == hash_secret(secret), models.ApiKey.revoked_at.is_(None)
+        )
+    ).first()
+    return Tenant(org_id=row.org_id, unit_id=row.unit_id) if row else None
+
+
+def list_api_keys(session: Session, tenant: Tenant) -> list[models.ApiKey]:
+    return list(
+        session.scalars(
+            select(models.ApiKey).where(models.ApiKey.unit_id == tenant.unit_id).order_by(models.ApiKey.created_at)
+        )
+    )
+
+
+def revoke_api_key(session: Session, tenant: Tenant, key_id: str, *, now: datetime) -> None:
+    row = session.get(models.ApiKey, key_id)
+    if row is None or row.unit_id != tenant.unit_id:
+        raise NotFound(f"API key {key_id!r} not found")
+    if row.revoked_at is None:
+        row.revoked_at = now

@@ -1,0 +1,602 @@
+"""Ingest: engagement events in, resolved identities and explained scores out.
+
+Every ingest path (signals, events, batches, CRM events, CSV import, system adjustments) comes
+through `ingest`, so there is one event log and one set of people however an event arrived.
+The batch is resolved and scored in memory, then written with a handful of set-based statements.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from core import identity, scoring
+from core.channels import infer_channel
+from db import models
+from db.ids import new_id
+from services.context import ScoringContext, Tenant, load_scoring_context
+from services.errors import InvalidInput, NotFound, PayloadTooLarge, ServiceError
+from settings import get_settings
+
+_IN_CHUNK = 500
+
+
+@dataclass(slots=True)
+class AliasInput:
+    kind: str
+    raw_value: str
+    is_primary: bool = False
+
+
+@dataclass(slots=True)
+class PersonRef:
+    """How an event names its person: an existing lead id and/or aliases, plus profile fields."""
+
+    lead_id: str | None = None
+    aliases: list[AliasInput] = field(default_factory=list)
+    first_name: str | None = None
+    last_name: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    # Which request field names this person, so errors point at it ("contact", "person", "aliases").
+    field_name: str = "lead"
+
+
+@dataclass(slots=True)
+class AccountRef:
+    account_id: str | None = None
+    domain: str | None = None
+    name: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    field_name: str = "account"
+
+
+@dataclass(slots=True)
+class NewEvent:
+    event_type: str
+    occurred_at: datetime | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    person: PersonRef | None = None
+    account: AccountRef | None = None
+    default_channel: str | None = None
+    properties_field: str = "metadata"
+    # Only the system (e.g. decay) may write reserved event types.
+    system: bool = False
+
+
+@dataclass(slots=True)
+class Ingested:
+    event_id: str
+    event_type: str
+    source: str | None
+    channel: str
+    occurred_at: datetime
+    received_at: datetime
+    properties: dict[str, Any]
+    lead_id: str | None
+    account_id: str | None
+    lead_created: bool
+    account_created: bool
+    outcomes: dict[str, scoring.RulesetOutcome]
+    primary_ruleset_id: str | None
+    lead: dict[str, Any] | None = None
+    account: dict[str, Any] | None = None
+
+    @property
+    def primary(self) -> scoring.RulesetOutcome | None:
+        return self.outcomes.get(self.primary_ruleset_id) if self.primary_ruleset_id else None
+
+    def lead_scores(self) -> dict[str, int]:
+        return {rs: o.lead_after for rs, o in self.outcomes.items() if o.lead_after is not None}
+
+    def account_scores(self) -> dict[str, int]:
+        return {rs: o.account_after for rs, o in self.outcomes.items() if o.account_after is not None}
+
+
+@dataclass(slots=True)
+class _Prepared:
+    index: int
+    event: NewEvent
+    aliases: list[tuple[str, str, str, bool]]  # kind, normalized value, raw, primary
+    email: str | None
+    account_domain: str | None
+    account_name_key: str | None
+    inferred_domain: str | None
+    occurred_at: datetime
+    properties_size_ok: bool = True
+
+
+@dataclass(slots=True)
+class _LeadState:
+    id: str
+    account_id: str | None
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    metadata: dict[str, Any]
+    last_activity_at: datetime | None
+    created: bool = False
+    changed: bool = False
+
+
+@dataclass(slots=True)
+class _AccountState:
+    id: str
+    domain: str | None
+    name: str
+    last_activity_at: datetime | None
+    created: bool = False
+    changed: bool = False
+
+
+def ingest(
+    session: Session,
+    tenant: Tenant,
+    events: Sequence[NewEvent],
+    now: datetime,
+    *,
+    context: ScoringContext | None = None,
+) -> list[Ingested | ServiceError]:
+    """Resolve, score and store `events` in order; one result (or error) per input, same order.
+
+    A bad item yields its ServiceError and does not stop the others. The caller commits.
+    """
+    settings = get_settings()
+    ctx = context or load_scoring_context(session, tenant)
+    results: list[Ingested | ServiceError | None] = [None] * len(events)
+    prepared: list[_Prepared] = []
+    for index, ev in enumerate(events):
+        try:
+            prepared.append(_prepare(index, ev, now, settings.default_phone_region, settings.max_properties_bytes))
+        except ServiceError as err:
+            results[index] = err
+
+    resolver = _Resolver(session, tenant, now)
+    resolver.preload(prepared)
+    resolved: list[tuple[_Prepared, _LeadState | None, _AccountState | None]] = []
+    for item in prepared:
+        try:
+            lead, account = resolver.resolve(item)
+        except ServiceError as err:
+            results[item.index] = err
+            continue
+        resolved.append((item, lead, account))
+
+    lead_scores, account_scores = resolver.lock_and_load_scores()
+    board = scoring.Scoreboard(ctx.book, ctx.policy, lead_scores, account_scores)
+    event_rows: list[dict[str, Any]] = []
+    for item, lead, account in resolved:
+        ev = item.event
+        facts = scoring.EventFacts(ev.event_type, item.occurred_at, ev.properties)
+        lead_id = lead.id if lead else None
+        # System adjustments (decay) move the lead's score only; an account's engagement is its own.
+        account_id = account.id if account and not ev.system else None
+        outcomes = board.apply(facts, lead_id, account_id)
+        channel = infer_channel(ev.event_type, ev.properties, ev.default_channel)
+        event_id = new_id("ev")
+        primary = outcomes.get(ctx.primary_ruleset_id) if ctx.primary_ruleset_id else None
+        event_rows.append(
+            {
+                "id": event_id,
+                "org_id": tenant.org_id,
+                "unit_id": tenant.unit_id,
+                "lead_id": lead_id,
+                "account_id": account_id,
+                "event_type": ev.event_type,
+                "source": ev.source,
+                "channel": channel,
+                "occurred_at": item.occurred_at,
+                "received_at": now,
+                "metadata": ev.properties,
+                "score_delta": primary.delta if primary else 0,
+                "explanation": {rs: o.as_explanation() for rs, o in outcomes.items()},
+            }
+        )
+        if lead is not None:
+            resolver.touch_lead(lead, item.occurred_at)
+        if account is not None:
+            resolver.touch_account(account, item.occurred_at)
+        results[item.index] = Ingested(
+            event_id=event_id,
+            event_type=ev.event_type,
+            source=ev.source,
+            channel=channel,
+            occurred_at=item.occurred_at,
+            received_at=now,
+            properties=ev.properties,
+            lead_id=lead_id,
+            account_id=account.id if account else None,
+            lead_created=bool(lead and lead.created),
+            account_created=bool(account and account.created),
+            outcomes=outcomes,
+            primary_ruleset_id=ctx.primary_ruleset_id,
+            lead=_lead_view(lead),
+            account=_account_view(account),
+        )
+
+    resolver.write(board, event_rows)
+    return [r for r in results if r is not None]
+
+
+def _lead_view(lead: _LeadState | None) -> dict[str, Any] | None:
+    if lead is None:
+        return None
+    return {
+        "id": lead.id,
+        "email": lead.email,
+        "first_name": lead.first_name,
+        "last_name": lead.last_name,
+        "account_id": lead.account_id,
+        "metadata": lead.metadata,
+    }
+
+
+def _account_view(account: _AccountState | None) -> dict[str, Any] | None:
+    if account is None:
+        return None
+    return {"id": account.id, "domain": account.domain, "name": account.name}
+
+
+def _prepare(index: int, ev: NewEvent, now: datetime, region: str, max_bytes: int) -> _Prepared:
+    event_type = (ev.event_type or "").strip()
+    if not event_type:
+        raise InvalidInput("event_type", "must be a non-empty string")
+    if event_type == scoring.DECAY_EVENT_TYPE and not ev.system:
+        raise InvalidInput("event_type", f"{scoring.DECAY_EVENT_TYPE!r} is reserved for system adjustments")
+    ev.event_type = event_type
+    if not isinstance(ev.properties, dict):
+        raise InvalidInput(ev.properties_field, "must be a JSON object")
+    size = len(json.dumps(ev.properties, separators=(",", ":"), default=str).encode())
+    if size > max_bytes:
+        raise PayloadTooLarge(
+            f"{ev.properties_field} is {size} bytes; the limit is {max_bytes} bytes", field=ev.properties_field
+        )
+    occurred_at = ev.occurred_at or now
+    if occurred_at.tzinfo is None:
+        raise InvalidInput("timestamp", "must include a timezone offset (e.g. 2024-06-15T14:23:00Z)")
+
+    aliases: list[tuple[str, str, str, bool]] = []
+    email: str | None = None
+    inferred_domain: str | None = None
+    person = ev.person
+    if person is not None:
+        seen: set[tuple[str, str]] = set()
+        for pos, alias in enumerate(person.aliases):
+            try:
+                value = identity.normalize_alias(alias.kind, alias.raw_value, region)
+            except identity.InvalidIdentifier as exc:
+                raise InvalidInput(f"{person.field_name}.aliases[{pos}]", str(exc)) from None
+            if (alias.kind, value) in seen:
+                continue
+            seen.add((alias.kind, value))
+            aliases.append((alias.kind, value, alias.raw_value.strip(), alias.is_primary))
+            if alias.kind == "email" and (email is None or alias.is_primary):
+                email = value
+        if email is not None:
+            inferred_domain = identity.company_domain_from_email(email)
+        if person.lead_id is None and not aliases:
+            raise InvalidInput(person.field_name, "needs a lead id or at least one alias (email, phone, ...)")
+
+    domain = name_key = None
+    account = ev.account
+    if account is not None:
+        if account.domain:
+            try:
+                domain = identity.normalize_domain(account.domain)
+            except identity.InvalidIdentifier as exc:
+                raise InvalidInput(f"{account.field_name}.domain", str(exc)) from None
+        if account.name is not None and account.name.strip():
+            name_key = identity.name_key(account.name)
+        if account.account_id is None and domain is None and name_key is None:
+            raise InvalidInput(account.field_name, "needs an id, a domain or a name")
+    if person is None and account is None:
+        raise InvalidInput("contact", "an event needs a contact (lead) or an account")
+    return _Prepared(index, ev, aliases, email, domain, name_key, inferred_domain, occurred_at)
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+class _Resolver:
+    """Finds or creates the leads and accounts of a batch with a few bulk queries."""
+
+    def __init__(self, session: Session, tenant: Tenant, now: datetime) -> None:
+        self.session = session
+        self.tenant = tenant
+        self.now = now
+        self.alias_owner: dict[tuple[str, str], str] = {}
+        self.leads: dict[str, _LeadState] = {}
+        self.accounts: dict[str, _AccountState] = {}
+        self.account_by_domain: dict[str, str] = {}
+        self.account_by_name: dict[str, str] = {}
+        self.new_aliases: list[dict[str, Any]] = []
+        self.new_account_attributes: dict[str, dict[str, Any]] = {}
+        self.stored_lead_scores: dict[str, dict[str, int]] = {}
+        self.stored_account_scores: dict[str, dict[str, int]] = {}
+
+    def preload(self, items: Sequence[_Prepared]) -> None:
+        unit = self.tenant.unit_id
+        values = sorted({a[1] for it in items for a in it.aliases})
+        for chunk in _chunks(values):
+            rows = self.session.execute(
+                select(models.LeadAlias.kind, models.LeadAlias.value, models.LeadAlias.lead_id).where(
+                    models.LeadAlias.unit_id == unit, models.LeadAlias.value.in_(chunk)
+                )
+            )
+            for kind, value, lead_id in rows:
+                self.alias_owner[(kind, value)] = lead_id
+        lead_ids = {it.event.person.lead_id for it in items if it.event.person and it.event.person.lead_id}
+        lead_ids |= set(self.alias_owner.values())
+        self._load_leads(sorted(lead_ids))
+
+        domains = {d for it in items for d in (it.account_domain, it.inferred_domain) if d}
+        for chunk in _chunks(sorted(domains)):
+            for acc_id, domain in self.session.execute(
+                select(models.Account.id, models.Account.domain).where(
+                    models.Account.unit_id == unit, models.Account.domain.in_(chunk)
+                )
+            ):
+                self.account_by_domain[domain] = acc_id
+        names = sorted({it.account_name_key for it in items if it.account_name_key})
+        for chunk in _chunks(names):
+            for acc_id, key in self.session.execute(
+                select(models.Account.id, models.Account.name_key)
+                .where(models.Account.unit_id == unit, models.Account.name_key.in_(chunk))
+                .order_by(models.Account.created_at)
+            ):
+                self.account_by_name.setdefault(key, acc_id)
+        account_ids = {it.event.account.account_id for it in items if it.event.account and it.event.account.account_id}
+        account_ids |= set(self.account_by_domain.values()) | set(self.account_by_name.values())
+        account_ids |= {lead.account_id for lead in self.leads.values() if lead.account_id}
+        self._load_accounts(sorted(account_ids))
+
+    def _load_leads(self, ids: Sequence[str]) -> None:
+        for chunk in _chunks(ids):
+            stmt = select(models.Lead).where(models.Lead.unit_id == self.tenant.unit_id, models.Lead.id.in_(chunk))
+            # Lock the leads we will re-score so concurrent writers on PostgreSQL cannot lose an update.
+            for row in self.session.scalars(stmt.order_by(models.Lead.id).with_for_update()):
+                self.leads[row.id] = _LeadState(
+                    row.id, row.account_id, row.email, row.first_name, row.last_name,
+                    dict(row.metadata_ or {}), row.last_activity_at,
+                )
+
+    def _load_accounts(self, ids: Sequence[str]) -> None:
+        for chunk in _chunks(ids):
+            stmt = select(models.Account).where(
+                models.Account.unit_id == self.tenant.unit_id, models.Account.id.in_(chunk)
+            )
+            for row in self.session.scalars(stmt.order_by(models.Account.id).with_for_update()):
+                self.accounts[row.id] = _AccountState(row.id, row.domain, row.name, row.last_activity_at)
+
+    def resolve(self, item: _Prepared) -> tuple[_LeadState | None, _AccountState | None]:
+        ev = item.event
+        account = self._resolve_account(ev.account, item) if ev.account else None
+        lead = self._resolve_lead(ev.person, item) if ev.person else None
+        if lead is not None:
+            if account is None and item.inferred_domain and lead.account_id is None:
+                account = self._account_for_domain(item.inferred_domain, None)
+            if account is not None and lead.account_id != account.id and (ev.account or lead.account_id is None):
+                lead.account_id = account.id
+                lead.changed = True
+            if account is None and lead.account_id:
+                account = self.accounts.get(lead.account_id)
+        return lead, account
+
+    def _resolve_lead(self, person: PersonRef, item: _Prepared) -> _LeadState:
+        lead: _LeadState | None = None
+        if person.lead_id is not None:
+            lead = self.leads.get(person.lead_id)
+            if lead is None:
+                raise NotFound(f"lead {person.lead_id!r} does not exist in this unit", field="lead_id")
+        else:
+            for kind, value, _raw, _primary in item.aliases:
+                owner = self.alias_owner.get((kind, value))
+                if owner is not None and owner in self.leads:
+                    lead = self.leads[owner]
+                    break
+        if lead is None:
+            lead = _LeadState(new_id("ld"), None, None, None, None, {}, None, created=True, changed=True)
+            self.leads[lead.id] = lead
+        for kind, value, raw, primary in item.aliases:
+            if (kind, value) not in self.alias_owner:
+                # An alias owned by another lead stays there: merging people is an explicit act.
+                self.alias_owner[(kind, value)] = lead.id
+                self.new_aliases.append(
+                    {
+                        "org_id": self.tenant.org_id, "unit_id": self.tenant.unit_id, "lead_id": lead.id,
+                        "kind": kind, "value": value, "raw_value": raw, "is_primary": primary,
+                        "created_at": self.now,
+                    }
+                )
+        if item.email and (lead.email is None or lead.created):
+            lead.email = item.email
+            lead.changed = True
+        for attr in ("first_name", "last_name"):
+            value = getattr(person, attr)
+            if value and value.strip() and getattr(lead, attr) != value.strip():
+                setattr(lead, attr, value.strip())
+                lead.changed = True
+        if person.attributes:
+            merged = {**lead.metadata, **person.attributes}
+            if merged != lead.metadata:
+                lead.metadata = merged
+                lead.changed = True
+        return lead
+
+    def _resolve_account(self, ref: AccountRef, item: _Prepared) -> _AccountState:
+        if ref.account_id is not None:
+            account = self.accounts.get(ref.account_id)
+            if account is None:
+                raise NotFound(f"account {ref.account_id!r} does not exist in this unit", field=f"{ref.field_name}.id")
+            return account
+        acc_id = None
+        if item.account_domain:
+            acc_id = self.account_by_domain.get(item.account_domain)
+        if acc_id is None and item.account_name_key and not item.account_domain:
+            acc_id = self.account_by_name.get(item.account_name_key)
+        if acc_id is not None:
+            return self.accounts[acc_id]
+        return self._create_account(item.account_domain, ref.name, ref.attributes)
+
+    def _account_for_domain(self, domain: str, name: str | None) -> _AccountState:
+        acc_id = self.account_by_domain.get(domain)
+        if acc_id is not None:
+            return self.accounts[acc_id]
+        return self._create_account(domain, name, {})
+
+    def _create_account(self, domain: str | None, name: str | None, attributes: dict[str, Any]) -> _AccountState:
+        display = (name or "").strip() or domain or "Unnamed account"
+        account = _AccountState(new_id("acc"), domain, display, None, created=True, changed=True)
+        self.accounts[account.id] = account
+        if domain:
+            self.account_by_domain[domain] = account.id
+        self.account_by_name.setdefault(identity.name_key(display), account.id)
+        self.new_account_attributes[account.id] = attributes
+        return account
+
+    def touch_lead(self, lead: _LeadState, occurred_at: datetime) -> None:
+        if lead.last_activity_at is None or occurred_at > lead.last_activity_at:
+            lead.last_activity_at = occurred_at
+            lead.changed = True
+
+    def touch_account(self, account: _AccountState, occurred_at: datetime) -> None:
+        if account.last_activity_at is None or occurred_at > account.last_activity_at:
+            account.last_activity_at = occurred_at
+            account.changed = True
+
+    def lock_and_load_scores(self) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+        lead_scores: dict[str, dict[str, int]] = {}
+        existing = sorted(lid for lid, lead in self.leads.items() if not lead.created)
+        for chunk in _chunks(existing):
+            for lead_id, rs, score in self.session.execute(
+                select(models.LeadScore.lead_id, models.LeadScore.ruleset_id, models.LeadScore.score).where(
+                    models.LeadScore.lead_id.in_(chunk)
+                )
+            ):
+                lead_scores.setdefault(lead_id, {})[rs] = score
+        account_scores: dict[str, dict[str, int]] = {}
+        existing = sorted(aid for aid, acc in self.accounts.items() if not acc.created)
+        for chunk in _chunks(existing):
+            for acc_id, rs, score in self.session.execute(
+                select(models.AccountScore.account_id, models.AccountScore.ruleset_id, models.AccountScore.score).where(
+                    models.AccountScore.account_id.in_(chunk)
+                )
+            ):
+                account_scores.setdefault(acc_id, {})[rs] = score
+        self.stored_lead_scores = {k: dict(v) for k, v in lead_scores.items()}
+        self.stored_account_scores = {k: dict(v) for k, v in account_scores.items()}
+        return lead_scores, account_scores
+
+    def write(self, board: scoring.Scoreboard, event_rows: list[dict[str, Any]]) -> None:
+        session, org, unit, now = self.session, self.tenant.org_id, self.tenant.unit_id, self.now
+        attributes = self.new_account_attributes
+        new_accounts = [a for a in self.accounts.values() if a.created]
+        if new_accounts:
+            session.execute(
+                models.Account.__table__.insert(),
+                [
+                    {
+                        "id": a.id, "org_id": org, "unit_id": unit, "domain": a.domain, "name": a.name,
+                        "name_key": identity.name_key(a.name), "metadata": attributes.get(a.id) or {},
+                        "created_at": now, "updated_at": now, "last_activity_at": a.last_activity_at,
+                    }
+                    for a in new_accounts
+                ],
+            )
+        new_leads = [lead for lead in self.leads.values() if lead.created]
+        if new_leads:
+            session.execute(
+                models.Lead.__table__.insert(),
+                [
+                    {
+                        "id": ld.id, "org_id": org, "unit_id": unit, "account_id": ld.account_id, "email": ld.email,
+                        "first_name": ld.first_name, "last_name": ld.last_name, "metadata": ld.metadata,
+                        "created_at": now, "updated_at": now, "last_activity_at": ld.last_activity_at,
+                        "merged_into": None,
+                    }
+                    for ld in new_leads
+                ],
+            )
+        if self.new_aliases:
+            session.execute(models.LeadAlias.__table__.insert(), self.new_aliases)
+        changed_leads = [lead for lead in self.leads.values() if lead.changed and not lead.created]
+        if changed_leads:
+            table = models.Lead.__table__
+            session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(
+                    account_id=bindparam("b_account_id"), email=bindparam("b_email"),
+                    first_name=bindparam("b_first_name"), last_name=bindparam("b_last_name"),
+                    metadata=bindparam("b_metadata", type_=table.c.metadata.type),
+                    last_activity_at=bindparam("b_last_activity_at", type_=table.c.last_activity_at.type),
+                    updated_at=bindparam("b_updated_at", type_=table.c.updated_at.type),
+                ),
+                [
+                    {
+                        "b_id": ld.id, "b_account_id": ld.account_id, "b_email": ld.email,
+                        "b_first_name": ld.first_name, "b_last_name": ld.last_name, "b_metadata": ld.metadata,
+                        "b_last_activity_at": ld.last_activity_at, "b_updated_at": now,
+                    }
+                    for ld in changed_leads
+                ],
+            )
+        changed_accounts = [a for a in self.accounts.values() if a.changed and not a.created]
+        if changed_accounts:
+            table = models.Account.__table__
+            session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(
+                    last_activity_at=bindparam("b_last_activity_at", type_=table.c.last_activity_at.type),
+                    updated_at=bindparam("b_updated_at", type_=table.c.updated_at.type),
+                ),
+                [{"b_id": a.id, "b_last_activity_at": a.last_activity_at, "b_updated_at": now} for a in changed_accounts],
+            )
+        if event_rows:
+            session.execute(models.Event.__table__.insert(), event_rows)
+        _write_scores(
+            session, models.LeadScore.__table__, "lead_id", org, unit, board.leads, self.stored_lead_scores
+        )
+        _write_scores(
+            session, models.AccountScore.__table__, "account_id", org, unit, board.accounts,
+            self.stored_account_scores,
+        )
+
+
+def _write_scores(
+    session: Session,
+    table: Any,
+    key: str,
+    org_id: str,
+    unit_id: str,
+    current: dict[str, dict[str, int]],
+    stored: dict[str, dict[str, int]],
+) -> None:
+    """Insert score rows that do not exist yet and update the ones that moved."""
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for owner, scores in current.items():
+        before = stored.get(owner, {})
+        for rs, score in scores.items():
+            if rs not in before:
+                inserts.append({key: owner, "ruleset_id": rs, "score": score, "org_id": org_id, "unit_id": unit_id})
+            elif before[rs] != score:
+                updates.append({"b_owner": owner, "b_rs": rs, "b_score": score})
+    if inserts:
+        session.execute(table.insert(), inserts)
+    if updates:
+        session.execute(
+            update(table)
+            .where(table.c[key] == bindparam("b_owner"), table.c.ruleset_id == bindparam("b_rs"))
+            .values(score=bindparam("b_score")),
+            updates,
+        )
