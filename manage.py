@@ -1,0 +1,157 @@
+#!/usr/bin/env python
+"""Leadvane's command line: python manage.py <command> --help."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from db.engine import Database
+from services.tenants import DEFAULT_TENANT
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from db.migrate import upgrade
+
+    upgrade()
+    print("database migrated to the latest schema")
+    return 0
+
+
+def cmd_create_api_key(args: argparse.Namespace) -> int:
+    from services.api_keys import create_api_key
+
+    db = Database()
+    with db.write() as session:
+        created = create_api_key(session, DEFAULT_TENANT, name=args.name, now=_now())
+    print(f"API key {created.id} ({created.name}) created for unit {DEFAULT_TENANT.unit_id}.")
+    print("Store it now: it is shown only once.")
+    print(created.secret)
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from services.errors import ServiceError
+    from services.users import create_user
+
+    db = Database()
+    try:
+        with db.write() as session:
+            user = create_user(
+                session, DEFAULT_TENANT, email=args.email, password=args.password, role=args.role, name=args.name,
+                now=_now(),
+            )
+    except ServiceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"user {user.email} created with role {user.role}")
+    return 0
+
+
+def cmd_serve_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_api
+
+    if args.workers > 1:
+        # Several worker processes: each builds its own app; the scheduler must run elsewhere.
+        uvicorn.run(
+            "api.app:create_api", factory=True, host=args.host, port=args.port, workers=args.workers,
+            log_level=args.log_level,
+        )
+        return 0
+    db = Database()
+    scheduler = None
+    if not args.no_scheduler:
+        from scheduler.runner import start_scheduler
+
+        scheduler = start_scheduler(db)
+    try:
+        uvicorn.run(create_api(db), host=args.host, port=args.port, log_level=args.log_level)
+    finally:
+        if scheduler is not None:
+            from scheduler.runner import stop_scheduler
+
+            stop_scheduler(scheduler)
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from services.demo import seed_demo
+
+    db = Database()
+    with db.write() as session:
+        summary = seed_demo(session, DEFAULT_TENANT, now=_now(), leads=args.leads, force=args.force)
+    print(summary)
+    return 0
+
+
+def cmd_rescore(_args: argparse.Namespace) -> int:
+    from services.rescore import rescore_unit
+
+    db = Database()
+    with db.write() as session:
+        summary = rescore_unit(session, DEFAULT_TENANT)
+    print(f"rescored {summary.events} events, {summary.leads} leads, {summary.accounts} accounts")
+    return 0
+
+
+def cmd_verify_scores(_args: argparse.Namespace) -> int:
+    from services.rescore import verify_unit
+
+    db = Database()
+    with db.read() as session:
+        problems = verify_unit(session, DEFAULT_TENANT)
+    for line in problems[:50]:
+        print(line)
+    print("stored scores equal the replayed event log" if not problems else f"{len(problems)} differences")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="manage.py", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("create-api-key", help="create an API key; prints the secret alone on the last line")
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=cmd_create_api_key)
+
+    p = sub.add_parser("create-user", help="create a dashboard user")
+    p.add_argument("--email", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--role", required=True, choices=["Owner", "Operator", "Viewer"])
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser("serve-api", help="serve the REST API with uvicorn")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--no-scheduler", action="store_true", help="do not run the scheduler in this process")
+    p.add_argument("--log-level", default="warning")
+    p.set_defaults(func=cmd_serve_api)
+
+    p = sub.add_parser("seed-demo", help="fill the default unit with a realistic demo")
+    p.add_argument("--leads", type=int, default=300)
+    p.add_argument("--force", action="store_true", help="seed even if the unit already has events")
+    p.set_defaults(func=cmd_seed_demo)
+
+    sub.add_parser("rescore", help="rebuild stored scores from the event log").set_defaults(func=cmd_rescore)
+    sub.add_parser("verify-scores", help="check stored scores equal a replay").set_defaults(func=cmd_verify_scores)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

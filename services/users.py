@@ -1,0 +1,77 @@
+"""Dashboard users: email + bcrypt password, one role in one unit (Owner, Operator, Viewer)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+import bcrypt
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.identity import InvalidIdentifier, normalize_email
+from db import models
+from db.ids import new_id
+from services.context import Tenant
+from services.errors import Conflict, InvalidInput
+
+ROLES: tuple[str, ...] = ("Owner", "Operator", "Viewer")
+EDITOR_ROLES: frozenset[str] = frozenset({"Owner", "Operator"})
+
+
+def hash_password(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+
+def check_password(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+    except ValueError:
+        return False
+
+
+def create_user(
+    session: Session, tenant: Tenant, *, email: str, password: str, role: str, name: str | None, now: datetime
+) -> models.User:
+    try:
+        normalized = normalize_email(email)
+    except InvalidIdentifier as exc:
+        raise InvalidInput("email", str(exc)) from None
+    if role not in ROLES:
+        raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
+    if len(password) < 8:
+        raise InvalidInput("password", "must be at least 8 characters")
+    if session.scalar(select(models.User.id).where(models.User.email == normalized)):
+        raise Conflict(f"a user with email {normalized!r} already exists", field="email")
+    user = models.User(
+        id=new_id("usr"), org_id=tenant.org_id, unit_id=tenant.unit_id, email=normalized,
+        name=(name or normalized.split("@")[0]).strip(), password_hash=hash_password(password), role=role,
+        created_at=now, disabled=False,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def count_users(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(models.User)) or 0)
+
+
+def ensure_first_owner(session: Session, tenant: Tenant, *, email: str, now: datetime) -> str | None:
+    """On a fresh install create an Owner and return its generated password (shown once); else None."""
+    if count_users(session) > 0:
+        return None
+    password = secrets.token_urlsafe(12)
+    create_user(session, tenant, email=email, password=password, role="Owner", name="Owner", now=now)
+    return password
+
+
+def authenticate_user(session: Session, email: str, password: str) -> models.User | None:
+    try:
+        normalized = normalize_email(email)
+    except InvalidIdentifier:
+        return None
+    user = session.scalar(select(models.User).where(models.User.email == normalized))
+    if user is None or user.disabled or not check_password(password, user.password_hash):
+        return None
+    return user
