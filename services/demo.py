@@ -1,0 +1,245 @@
+"""A realistic demo unit: default rules, levels, a few hundred people across dozens of accounts, weeks of events.
+
+Every event goes through `services.ingest.ingest`, so the demo's scores are real, explained and replayable.
+Choices come from a seeded random.Random: the same call builds the same people and activity.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db import models
+from db.ids import new_id
+from services.context import Tenant, load_scoring_context
+from services.errors import ServiceError
+from services.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
+
+SEED = 20_240_615
+DAYS = 42
+BATCH = 500
+
+# event type, weight, conditions (property/operator/value dicts as stored on models.Rule)
+DEFAULT_RULES: tuple[tuple[str, int, list[dict[str, Any]]], ...] = (
+    ("page_visit", 1, []),
+    ("page_visit", 10, [{"property": "page", "operator": "equals", "value": "/pricing"}]),
+    ("page_visit", 5, [{"property": "page", "operator": "starts_with", "value": "/case-studies"}]),
+    ("email_open", 2, []),
+    ("email_click", 4, []),
+    ("content_download", 8, []),
+    ("form_submit", 15, []),
+    ("webinar_attended", 12, []),
+    ("trial_signup", 25, []),
+    ("demo_request", 30, []),
+    ("meeting_booked", 20, []),
+    ("unsubscribe", -20, []),
+)
+DEFAULT_LEVELS: tuple[tuple[str, int, int], ...] = (("Cold", 0, 29), ("Warm", 30, 79), ("Hot", 80, 100_000))
+
+_COMPANY_WORDS = (
+    "Acme", "Northwind", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Wonka", "Hooli", "Pied Piper",
+    "Vandelay", "Soylent", "Cyberdyne", "Tyrell", "Aperture", "Black Mesa", "Oscorp", "Massive Dynamic",
+    "Blue Harbor", "Silver Pine", "Redwood", "Granite", "Cobalt", "Lumen", "Quantum", "Evergreen", "Bright Peak",
+    "Summit", "Atlas", "Beacon", "Keystone", "Meridian", "Orbit", "Pioneer", "Sterling", "Trident",
+)
+_COMPANY_SUFFIXES = ("Labs", "Systems", "Analytics", "Logistics", "Health", "Software", "Robotics", "Capital", "Foods",
+                     "Energy", "Media", "Networks")
+_TLDS = ("com", "com", "com", "io", "co", "net", "ai")
+_FREE_MAIL = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "proton.me")
+_FIRST = ("Ava", "Liam", "Olivia", "Noah", "Emma", "Mateo", "Sofia", "Lucas", "Mia", "Ethan", "Amara", "Kenji",
+          "Priya", "Omar", "Chloe", "Diego", "Hannah", "Ivan", "Julia", "Kwame", "Lena", "Marco", "Nadia", "Oscar",
+          "Paula", "Quinn", "Rosa", "Samir", "Tara", "Umar", "Vera", "Wei", "Ximena", "Yusuf", "Zoe", "Grace")
+_LAST = ("Smith", "Garcia", "Nguyen", "Patel", "Kim", "Müller", "Rossi", "Silva", "Johnson", "Brown", "Okafor",
+         "Tanaka", "Cohen", "Novak", "Haddad", "Larsen", "Dubois", "Kowalski", "Fernandez", "Chen", "Singh", "Walsh",
+         "Ibrahim", "Andersen", "Lopez", "Moreau", "Schmidt", "Ali", "Park", "Reyes")
+_PAGES = ("/", "/blog/scoring-101", "/blog/abm-playbook", "/features", "/integrations", "/pricing",
+          "/case-studies/northwind", "/case-studies/globex", "/docs/api", "/careers", "/about")
+_CAMPAIGNS = ("Q3 newsletter", "Product launch", "Webinar invite", "Nurture #2", "Case study digest")
+# Relative frequency of each event type in a lead's activity.
+_EVENT_MIX: tuple[tuple[str, int], ...] = (
+    ("page_visit", 50), ("email_open", 22), ("email_click", 9), ("content_download", 4), ("form_submit", 3),
+    ("webinar_attended", 2), ("trial_signup", 1), ("demo_request", 1), ("meeting_booked", 1), ("unsubscribe", 1),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Company:
+    name: str
+    domain: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Person:
+    first: str
+    last: str
+    email: str
+    company: _Company | None
+
+
+def unit_has_events(session: Session, tenant: Tenant) -> bool:
+    first = session.execute(select(models.Event.id).where(models.Event.unit_id == tenant.unit_id).limit(1)).first()
+    return first is not None
+
+
+def seed_demo(session: Session, tenant: Tenant, *, now: datetime, leads: int = 300, force: bool = False) -> str:
+    """Fill `tenant` with demo rules, levels, people and ~6 weeks of events; skips a unit that has events."""
+    if not force and unit_has_events(session, tenant):
+        return "demo not seeded: the unit already has events (use --force to add more)"
+    rng = random.Random(SEED)
+    rules_added = _ensure_rules(session, tenant, now)
+    levels_added = _ensure_levels(session, tenant, now)
+    people = _people(rng, leads)
+    events = _events(rng, people, now)
+    context = load_scoring_context(session, tenant)
+    stored = rejected = 0
+    for start in range(0, len(events), BATCH):
+        for result in ingest(session, tenant, events[start : start + BATCH], now, context=context):
+            if isinstance(result, ServiceError):
+                rejected += 1
+            else:
+                stored += 1
+    accounts = len({p.company.domain for p in people if p.company})
+    return (
+        f"demo seeded: {len(people)} leads, {accounts} accounts, {stored} events over {DAYS} days"
+        f" ({rejected} rejected), {rules_added} rules and {levels_added} levels added"
+    )
+
+
+def _ensure_rules(session: Session, tenant: Tenant, now: datetime) -> int:
+    primary = session.execute(
+        select(models.Ruleset.id)
+        .where(models.Ruleset.unit_id == tenant.unit_id)
+        .order_by(models.Ruleset.is_primary.desc(), models.Ruleset.created_at)
+        .limit(1)
+    ).scalar_one_or_none()
+    if primary is None:
+        primary = new_id("rs")
+        session.add(
+            models.Ruleset(
+                id=primary, org_id=tenant.org_id, unit_id=tenant.unit_id, name="Engagement",
+                score_column="total_score", is_primary=True, created_at=now, updated_at=now,
+            )
+        )
+        session.flush()
+    existing = session.scalar(select(func.count()).select_from(models.Rule).where(models.Rule.ruleset_id == primary))
+    if existing:
+        return 0
+    session.add_all(
+        models.Rule(
+            id=new_id("rule"), org_id=tenant.org_id, unit_id=tenant.unit_id, ruleset_id=primary, event_type=event_type,
+            weight=weight, active=True, conditions=conditions, created_at=now, updated_at=now, created_by="demo",
+            updated_by="demo",
+        )
+        for event_type, weight, conditions in DEFAULT_RULES
+    )
+    session.flush()
+    return len(DEFAULT_RULES)
+
+
+def _ensure_levels(session: Session, tenant: Tenant, now: datetime) -> int:
+    if session.execute(
+        select(models.EngagementLevel.id).where(models.EngagementLevel.unit_id == tenant.unit_id).limit(1)
+    ).first():
+        return 0
+    session.add_all(
+        models.EngagementLevel(
+            id=new_id("lvl"), org_id=tenant.org_id, unit_id=tenant.unit_id, name=name, min_score=low, max_score=high,
+            created_at=now, updated_at=now,
+        )
+        for name, low, high in DEFAULT_LEVELS
+    )
+    session.flush()
+    return len(DEFAULT_LEVELS)
+
+
+def _companies(rng: random.Random, count: int) -> list[_Company]:
+    names: list[str] = []
+    seen: set[str] = set()
+    while len(names) < count:
+        name = f"{rng.choice(_COMPANY_WORDS)} {rng.choice(_COMPANY_SUFFIXES)}"
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+    return [_Company(n, n.lower().replace(" ", "") + "." + rng.choice(_TLDS)) for n in names]
+
+
+def _people(rng: random.Random, count: int) -> list[_Person]:
+    companies = _companies(rng, max(3, count // 8))
+    # A few big accounts and a long tail of small ones.
+    weights = [1.0 / (rank + 1) ** 0.8 for rank in range(len(companies))]
+    people: list[_Person] = []
+    used: set[str] = set()
+    while len(people) < count:
+        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        free_mail = rng.random() < 0.12
+        company = None if free_mail else rng.choices(companies, weights)[0]
+        domain = rng.choice(_FREE_MAIL) if company is None else company.domain
+        local = f"{first}.{last}" if company else f"{first}{last}{rng.randint(1, 99)}"
+        local = local.lower().replace("ü", "ue")
+        email = f"{local}@{domain}"
+        if email in used:
+            continue
+        used.add(email)
+        people.append(_Person(first, last, email, company))
+    return people
+
+
+def _events(rng: random.Random, people: list[_Person], now: datetime) -> list[NewEvent]:
+    kinds = [k for k, _ in _EVENT_MIX]
+    kind_weights = [w for _, w in _EVENT_MIX]
+    timed: list[tuple[datetime, int, NewEvent]] = []
+    start = now - timedelta(days=DAYS)
+    for person in people:
+        # Long tail: most people do a handful of things, a few do a lot (and become hot).
+        activity = min(160, int(rng.paretovariate(1.3) * 3))
+        # Engaged people lean towards high-intent actions.
+        bias = 1.0 + min(activity, 60) / 20
+        weights = [w * (bias if k in ("form_submit", "demo_request", "webinar_attended", "trial_signup",
+                                      "meeting_booked") else 1.0) for k, w in zip(kinds, kind_weights, strict=True)]
+        recency = rng.random()
+        for _ in range(max(1, activity)):
+            # Active people are more active recently.
+            offset = DAYS * 86_400 * (rng.random() ** (1 + recency))
+            occurred_at = now - timedelta(seconds=offset) if offset > 60 else now - timedelta(minutes=1)
+            occurred_at = max(occurred_at, start)
+            kind = rng.choices(kinds, weights)[0]
+            timed.append((occurred_at, len(timed), _event(rng, person, kind, occurred_at)))
+    timed.sort(key=lambda t: (t[0], t[1]))
+    return [ev for _, _, ev in timed]
+
+
+def _event(rng: random.Random, person: _Person, kind: str, occurred_at: datetime) -> NewEvent:
+    properties: dict[str, Any]
+    if kind == "page_visit":
+        properties = {"page": rng.choices(_PAGES, (20, 8, 6, 10, 5, 9, 3, 3, 4, 2, 2))[0]}
+        source = "website"
+    elif kind in ("email_open", "email_click", "unsubscribe"):
+        properties = {"campaign": rng.choice(_CAMPAIGNS)}
+        source = "email"
+    elif kind == "webinar_attended":
+        webinar = rng.choice(("Scoring that sales trusts", "ABM in 30 minutes"))
+        properties = {"webinar": webinar, "minutes": rng.randint(5, 60)}
+        source = "webinar"
+    elif kind == "content_download":
+        properties = {"asset": rng.choice(("State of RevOps 2026", "Scoring playbook", "ROI calculator"))}
+        source = "website"
+    else:
+        properties = {"form": kind}
+        source = "website"
+    account = AccountRef(domain=person.company.domain, name=person.company.name) if person.company else None
+    return NewEvent(
+        event_type=kind,
+        occurred_at=occurred_at,
+        properties=properties,
+        source=source,
+        person=PersonRef(
+            aliases=[AliasInput("email", person.email, True)], first_name=person.first, last_name=person.last,
+            field_name="contact",
+        ),
+        account=account,
+    )
