@@ -1,0 +1,46 @@
+"""Scoring settings of the API key's unit. Changing allow_negative_scores rescores the unit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import StrictBool, StrictInt
+from sqlalchemy.orm import Session
+
+from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.schemas import InModel, iso
+from services import scoring_settings
+
+router = APIRouter(tags=["settings"])
+
+
+class ScoringSettingsIn(InModel):
+    allow_negative_scores: StrictBool | None = None
+    abm_enabled: StrictBool | None = None
+    session_timeout_minutes: StrictInt | None = None
+
+
+def settings_out(view: scoring_settings.ScoringSettingsView) -> dict[str, Any]:
+    return {
+        "allow_negative_scores": view.allow_negative_scores,
+        "abm_enabled": view.abm_enabled,
+        "session_timeout_minutes": view.session_timeout_minutes,
+        "updated_at": iso(view.updated_at),
+    }
+
+
+@router.get("/v1/settings/scoring", summary="Get scoring settings")
+def get_scoring_settings(tenant: TenantDep, session: ReadSession) -> dict[str, Any]:
+    return settings_out(scoring_settings.get_settings(session, tenant))
+
+
+@router.put("/v1/settings/scoring", summary="Update scoring settings (partial)")
+def update_scoring_settings(body: ScoringSettingsIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+    def work(session: Session) -> scoring_settings.ScoringSettingsView:
+        return scoring_settings.update_settings(
+            session, tenant, allow_negative_scores=body.allow_negative_scores, abm_enabled=body.abm_enabled,
+            session_timeout_minutes=body.session_timeout_minutes, now=now,
+        )
+
+    return settings_out(run_write(db, work))

@@ -1,0 +1,84 @@
+"""A unit's scoring settings: negative scores allowed, ABM switch, session idle timeout.
+
+Changing allow_negative_scores changes how every score folds, so it rescores the unit from the
+event log in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from db import models
+from services.context import Tenant
+from services.errors import InvalidInput
+from services.rescore import rescore_unit
+
+DEFAULT_SESSION_TIMEOUT_MINUTES = 30
+MIN_SESSION_TIMEOUT_MINUTES = 1
+MAX_SESSION_TIMEOUT_MINUTES = 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringSettingsView:
+    allow_negative_scores: bool
+    abm_enabled: bool
+    session_timeout_minutes: int
+    updated_at: datetime | None = None
+
+
+def get_settings(session: Session, tenant: Tenant) -> ScoringSettingsView:
+    row = session.get(models.ScoringSettings, tenant.unit_id)
+    if row is None:
+        return ScoringSettingsView(False, False, DEFAULT_SESSION_TIMEOUT_MINUTES, None)
+    return _view(row)
+
+
+def update_settings(
+    session: Session,
+    tenant: Tenant,
+    *,
+    allow_negative_scores: bool | None = None,
+    abm_enabled: bool | None = None,
+    session_timeout_minutes: int | None = None,
+    now: datetime,
+) -> ScoringSettingsView:
+    """Partial update: None leaves a setting as it is."""
+    for name, value in (("allow_negative_scores", allow_negative_scores), ("abm_enabled", abm_enabled)):
+        if value is not None and not isinstance(value, bool):
+            raise InvalidInput(name, "must be true or false")
+    if session_timeout_minutes is not None:
+        if isinstance(session_timeout_minutes, bool) or not isinstance(session_timeout_minutes, int):
+            raise InvalidInput("session_timeout_minutes", "must be an integer number of minutes")
+        if not MIN_SESSION_TIMEOUT_MINUTES <= session_timeout_minutes <= MAX_SESSION_TIMEOUT_MINUTES:
+            raise InvalidInput(
+                "session_timeout_minutes",
+                f"must be between {MIN_SESSION_TIMEOUT_MINUTES} and {MAX_SESSION_TIMEOUT_MINUTES}",
+            )
+    row = session.get(models.ScoringSettings, tenant.unit_id, with_for_update=True)
+    if row is None:
+        row = models.ScoringSettings(
+            unit_id=tenant.unit_id, org_id=tenant.org_id, allow_negative_scores=False, abm_enabled=False,
+            session_timeout_minutes=DEFAULT_SESSION_TIMEOUT_MINUTES, updated_at=now,
+        )
+        session.add(row)
+    rescore = allow_negative_scores is not None and allow_negative_scores != bool(row.allow_negative_scores)
+    if allow_negative_scores is not None:
+        row.allow_negative_scores = allow_negative_scores
+    if abm_enabled is not None:
+        row.abm_enabled = abm_enabled
+    if session_timeout_minutes is not None:
+        row.session_timeout_minutes = session_timeout_minutes
+    row.updated_at = now
+    session.flush()
+    if rescore:
+        rescore_unit(session, tenant)
+    return _view(row)
+
+
+def _view(row: models.ScoringSettings) -> ScoringSettingsView:
+    return ScoringSettingsView(
+        bool(row.allow_negative_scores), bool(row.abm_enabled), int(row.session_timeout_minutes), row.updated_at
+    )
