@@ -10,6 +10,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import install_error_handlers
 from api.routers import crm, events, health, signals
+from api.routers import accounts as accounts_router
+from api.routers import leads as leads_router
+from api.routers import levels as levels_router
 from db.engine import Database
 
 
@@ -43,6 +46,8 @@ def create_api(db: Database | None = None) -> FastAPI:
     app.state.db = db or Database()
     install_error_handlers(app)
     for module in (health, signals, events, crm):
+        app.include_router(module.router)
+    for module in (leads_router, accounts_router, levels_router):
         app.include_router(module.router)
     app.add_middleware(RequestIdMiddleware)
     return app

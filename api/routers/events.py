@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
-from api.deps import DatabaseDep, Now, TenantDep
+from api.deps import DatabaseDep, Now, ReadSession, TenantDep
 from api.errors import describe_validation_errors, request_id_of
 from api.ingest_support import respond_idempotently
 from api.presenters import error_body, event_from_ingested, lead_scores_from_ingested
+from api.routers.leads import present
 from api.schemas import BatchIn, EventIn
+from services import event_log
 from services.errors import InvalidInput, ServiceError
 from services.ingest import AliasInput, NewEvent, PersonRef, ingest
 from settings import get_settings
@@ -103,3 +105,26 @@ def _item_error(index: int, exc: ServiceError, request_id: str) -> dict[str, Any
     body = error_body(exc, request_id)
     body["message"] = f"events[{index}].{exc.message}" if exc.field else f"events[{index}]: {exc.message}"
     return body
+
+
+# --- reading the log -----------------------------------------------------------------------------------------------
+
+
+@router.get("/v1/events", summary="List engagement events, newest first")
+def list_events(
+    session: ReadSession,
+    tenant: TenantDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    metadata: Annotated[
+        list[str] | None, Query(description="Repeatable key:value filters, e.g. metadata=utm_campaign:fall2025")
+    ] = None,
+    logic: Literal["and", "or"] = "and",
+) -> list[dict[str, Any]]:
+    filters = event_log.parse_metadata_filters(metadata or [])
+    return present(event_log.list_events(session, tenant, page=page, limit=limit, metadata=filters, logic=logic))
+
+
+@router.get("/v1/events/{event_id}/explanation", summary="Get event score explanation")
+def get_event_explanation(event_id: str, session: ReadSession, tenant: TenantDep) -> dict[str, Any]:
+    return present(event_log.explanation(session, tenant, event_id))

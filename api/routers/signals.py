@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import DatabaseDep, Now, TenantDep
+from api.deps import DatabaseDep, Now, ReadSession, TenantDep
 from api.errors import request_id_of
 from api.ingest_support import respond_idempotently
 from api.presenters import signal_from_ingested
+from api.routers.leads import present
 from api.schemas import SignalIn, iso
+from services import event_log
 from services.errors import ServiceError
 from services.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
 
@@ -61,3 +63,28 @@ async def create_signal(body: SignalIn, request: Request, tenant: TenantDep, db:
         return 201, {"data": signal_from_ingested(result), "meta": _meta(request, now)}
 
     return await respond_idempotently(request, db, tenant, now, work)
+
+
+@router.get("/v1/signals", summary="List signals, newest first, with cursor paging")
+def list_signals(
+    request: Request,
+    session: ReadSession,
+    tenant: TenantDep,
+    now: Now,
+    account_domain: Annotated[str | None, Query(max_length=2048)] = None,
+    contact_email: Annotated[str | None, Query(max_length=320)] = None,
+    type: Annotated[str | None, Query(max_length=200)] = None,
+    source: Annotated[str | None, Query(max_length=200)] = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> dict[str, Any]:
+    result = event_log.list_signals(
+        session, tenant, account_domain=account_domain, contact_email=contact_email, type=type, source=source,
+        from_=from_, to=to, limit=limit, cursor=cursor,
+    )
+    return {
+        "data": present(result.data),
+        "meta": _meta(request, now, next_cursor=result.next_cursor, total=result.total),
+    }

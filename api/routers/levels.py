@@ -1,0 +1,52 @@
+"""Engagement levels (reference: scoring-platform-openapi "Levels")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.schemas import InModel
+from services import levels as level_service
+
+router = APIRouter(tags=["levels"])
+
+
+class LevelIn(InModel):
+    name: str = Field(min_length=1, max_length=100)
+    min_score: int
+    max_score: int
+
+
+@router.get("/v1/levels/engagement", summary="List engagement levels")
+def list_levels(session: ReadSession, tenant: TenantDep) -> list[dict[str, Any]]:
+    return level_service.list_levels(session, tenant)
+
+
+@router.post("/v1/levels/engagement", status_code=201, summary="Create engagement level")
+async def create_level(body: LevelIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+    return await run_in_threadpool(
+        run_write, db,
+        lambda s: level_service.create_level(
+            s, tenant, name=body.name, min_score=body.min_score, max_score=body.max_score, now=now
+        ),
+    )
+
+
+@router.put("/v1/levels/engagement/{level_id}", summary="Update engagement level")
+async def update_level(level_id: str, body: LevelIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+    return await run_in_threadpool(
+        run_write, db,
+        lambda s: level_service.update_level(
+            s, tenant, level_id, name=body.name, min_score=body.min_score, max_score=body.max_score, now=now
+        ),
+    )
+
+
+@router.delete("/v1/levels/engagement/{level_id}", status_code=204, summary="Delete engagement level")
+async def delete_level(level_id: str, tenant: TenantDep, db: DatabaseDep) -> Response:
+    await run_in_threadpool(run_write, db, lambda s: level_service.delete_level(s, tenant, level_id))
+    return Response(status_code=204)

@@ -1,0 +1,297 @@
+"""Reading leads: filtered, sorted pages with scores and levels, one lead in detail, its events and score story.
+
+Shared by the API and the dashboard. A lead's `score` is its score in the unit's primary ruleset (0 when it
+has no score row yet); `scores` holds every ruleset's score by ruleset id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from core import levels as core_levels
+from db import models
+from services import levels as level_service
+from services.context import Tenant, load_scoring_context
+from services.errors import InvalidInput, NotFound
+from services.event_log import list_events
+
+LeadSort = Literal["score", "last_activity", "created"]
+LEAD_SORTS: tuple[str, ...] = ("score", "last_activity", "created")
+
+
+@dataclass(frozen=True, slots=True)
+class LeadPage:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    limit: int
+
+
+def like_pattern(text: str) -> str:
+    """A case-insensitive LIKE pattern for free text, with the wildcards in it escaped."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def primary_score_column(primary_ruleset_id: str | None) -> tuple[Any, Any]:
+    """(joined LeadScore alias condition, score expression) for the primary ruleset; score 0 without a row."""
+    condition = and_(
+        models.LeadScore.lead_id == models.Lead.id,
+        models.LeadScore.ruleset_id == (primary_ruleset_id or ""),
+    )
+    return condition, func.coalesce(models.LeadScore.score, literal(0))
+
+
+def scores_by_lead(session: Session, tenant: Tenant, lead_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Every ruleset's score for the given leads, in one query."""
+    out: dict[str, dict[str, int]] = {lid: {} for lid in lead_ids}
+    if not lead_ids:
+        return out
+    rows = session.execute(
+        select(models.LeadScore.lead_id, models.LeadScore.ruleset_id, models.LeadScore.score).where(
+            models.LeadScore.unit_id == tenant.unit_id, models.LeadScore.lead_id.in_(list(lead_ids))
+        )
+    )
+    for lead_id, rs, score in rows:
+        out.setdefault(lead_id, {})[rs] = score
+    return out
+
+
+def list_leads(
+    session: Session,
+    tenant: Tenant,
+    *,
+    min_score: int | None = None,
+    max_score: int | None = None,
+    level: str | None = None,
+    last_active_after: datetime | None = None,
+    event_type: str | None = None,
+    q: str | None = None,
+    account_id: str | None = None,
+    sort: LeadSort = "score",
+    descending: bool = True,
+    page: int = 1,
+    limit: int = 50,
+) -> LeadPage:
+    """One page of leads matching every given filter, plus how many match in total."""
+    if sort not in LEAD_SORTS:
+        raise InvalidInput("sort", f"expected one of {', '.join(LEAD_SORTS)}")
+    if page < 1:
+        raise InvalidInput("page", "must be at least 1")
+    if not 1 <= limit <= 500:
+        raise InvalidInput("limit", "must be between 1 and 500")
+    ctx = load_scoring_context(session, tenant)
+    levels = level_service.load_levels(session, tenant)
+    lead = models.Lead
+    join_on, score = primary_score_column(ctx.primary_ruleset_id)
+
+    conditions: list[Any] = [lead.unit_id == tenant.unit_id, lead.merged_into.is_(None)]
+    if min_score is not None:
+        conditions.append(score >= min_score)
+    if max_score is not None:
+        conditions.append(score <= max_score)
+    if level is not None:
+        band = next((lv for lv in levels if lv.name.strip().casefold() == level.strip().casefold()), None)
+        if band is None:
+            known = ", ".join(lv.name for lv in levels) or "none defined"
+            raise InvalidInput("level", f"no engagement level named {level!r} (levels: {known})")
+        conditions.extend([score >= band.min_score, score <= band.max_score])
+    if last_active_after is not None:
+        conditions.append(lead.last_activity_at >= last_active_after)
+    if event_type is not None:
+        conditions.append(
+            exists().where(
+                models.Event.unit_id == tenant.unit_id,
+                models.Event.lead_id == lead.id,
+                models.Event.event_type == event_type,
+            )
+        )
+    if account_id is not None:
+        conditions.append(lead.account_id == account_id)
+    if q is not None and q.strip():
+        pattern = like_pattern(q)
+        conditions.append(
+            or_(
+                func.lower(lead.email).like(pattern, escape="\\"),
+                func.lower(lead.first_name).like(pattern, escape="\\"),
+                func.lower(lead.last_name).like(pattern, escape="\\"),
+                func.lower(lead.id).like(pattern, escape="\\"),
+                func.lower(models.Account.domain).like(pattern, escape="\\"),
+                func.lower(models.Account.name).like(pattern, escape="\\"),
+            )
+        )
+
+    base = (
+        select(lead.id)
+        .select_from(lead)
+        .outerjoin(models.LeadScore, join_on)
+        .outerjoin(models.Account, models.Account.id == lead.account_id)
+        .where(*conditions)
+    )
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+
+    key = {"score": score, "last_activity": lead.last_activity_at, "created": lead.created_at}[sort]
+    order = [key.desc().nulls_last(), lead.id.desc()] if descending else [key.asc().nulls_last(), lead.id.asc()]
+    stmt = (
+        select(
+            lead.id, lead.email, lead.first_name, lead.last_name, lead.last_activity_at, lead.created_at,
+            models.Account.id.label("account_id"), models.Account.name.label("account_name"),
+            models.Account.domain.label("account_domain"), score.label("score"),
+        )
+        .select_from(lead)
+        .outerjoin(models.LeadScore, join_on)
+        .outerjoin(models.Account, models.Account.id == lead.account_id)
+        .where(*conditions)
+        .order_by(*order)
+        .limit(limit)
+        .offset((page - 1) * limit)
+    )
+    rows = session.execute(stmt).all()
+    all_scores = scores_by_lead(session, tenant, [r.id for r in rows])
+    data = [
+        {
+            "id": r.id,
+            "email": r.email,
+            "first_name": r.first_name,
+            "last_name": r.last_name,
+            "account": None
+            if r.account_id is None
+            else {"id": r.account_id, "name": r.account_name, "domain": r.account_domain},
+            "score": int(r.score),
+            "scores": all_scores.get(r.id, {}),
+            "level": level_service.level_for_score(int(r.score), levels),
+            "last_activity_at": r.last_activity_at,
+            "created_at": r.created_at,
+        }
+        for r in rows
+    ]
+    return LeadPage(data, int(total), page, limit)
+
+
+def _lead_row(session: Session, tenant: Tenant, lead_id: str) -> models.Lead:
+    row = session.get(models.Lead, lead_id)
+    if row is None or row.unit_id != tenant.unit_id:
+        raise NotFound(f"lead {lead_id!r} does not exist in this unit", field="id")
+    return row
+
+
+def _score_summary(
+    session: Session, tenant: Tenant, lead_id: str, levels: Sequence[core_levels.Level] | None = None
+) -> dict[str, Any]:
+    ctx = load_scoring_context(session, tenant)
+    scores = scores_by_lead(session, tenant, [lead_id])[lead_id]
+    primary = scores.get(ctx.primary_ruleset_id, 0) if ctx.primary_ruleset_id else 0
+    bands = level_service.load_levels(session, tenant) if levels is None else levels
+    return {"score": primary, "scores": scores, "level": level_service.level_for_score(primary, bands)}
+
+
+def get_lead(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
+    """{lead: {..., aliases, metadata, score, scores, level}, account: {...} or {}}."""
+    row = _lead_row(session, tenant, lead_id)
+    aliases = session.execute(
+        select(models.LeadAlias.kind, models.LeadAlias.value, models.LeadAlias.raw_value, models.LeadAlias.is_primary)
+        .where(models.LeadAlias.unit_id == tenant.unit_id, models.LeadAlias.lead_id == lead_id)
+        .order_by(models.LeadAlias.id)
+    ).all()
+    account: dict[str, Any] = {}
+    if row.account_id:
+        acc = session.get(models.Account, row.account_id)
+        if acc is not None and acc.unit_id == tenant.unit_id:
+            account = {
+                "id": acc.id, "name": acc.name, "domain": acc.domain, "metadata": acc.metadata_ or {},
+                "last_activity_at": acc.last_activity_at, "created_at": acc.created_at,
+            }
+    lead = {
+        "id": row.id,
+        "email": row.email,
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        "account_id": row.account_id,
+        **_score_summary(session, tenant, lead_id),
+        "aliases": [
+            {"alias_kind": kind, "value": value, "raw_value": raw, "is_primary": bool(primary)}
+            for kind, value, raw, primary in aliases
+        ],
+        "metadata": row.metadata_ or {},
+        "last_activity_at": row.last_activity_at,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "merged_into": row.merged_into,
+    }
+    return {"lead": lead, "account": account}
+
+
+def lead_score(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
+    """{lead_id, score (primary ruleset), scores (per ruleset id), level}."""
+    _lead_row(session, tenant, lead_id)
+    return {"lead_id": lead_id, **_score_summary(session, tenant, lead_id)}
+
+
+def lead_events(
+    session: Session, tenant: Tenant, lead_id: str, *, page: int = 1, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The lead's events newest first, each with its primary score_delta."""
+    _lead_row(session, tenant, lead_id)
+    return list_events(session, tenant, page=page, limit=limit, lead_id=lead_id)
+
+
+def lead_score_history(session: Session, tenant: Tenant, lead_id: str) -> list[tuple[datetime, int]]:
+    """(occurred_at, primary score after the event) in the order the events were scored."""
+    _lead_row(session, tenant, lead_id)
+    primary = load_scoring_context(session, tenant).primary_ruleset_id
+    if primary is None:
+        return []
+    rows = session.execute(
+        select(models.Event.occurred_at, models.Event.explanation)
+        .where(models.Event.unit_id == tenant.unit_id, models.Event.lead_id == lead_id)
+        .order_by(models.Event.seq)
+    )
+    history: list[tuple[datetime, int]] = []
+    for occurred_at, explanation in rows:
+        after = (explanation or {}).get(primary, {}).get("after")
+        if after is not None:
+            history.append((occurred_at, int(after)))
+    return history
+
+
+def lead_top_contributions(session: Session, tenant: Tenant, lead_id: str, limit: int = 10) -> list[dict[str, Any]]:
+    """The biggest contributors to the lead's primary score, grouped by event type and rule.
+
+    Each item: {event_type, rule_id (None for system adjustments like decay), points, events}. Sorted by
+    the size of the contribution (largest absolute points first), for a "why this score" waterfall.
+    """
+    _lead_row(session, tenant, lead_id)
+    primary = load_scoring_context(session, tenant).primary_ruleset_id
+    if primary is None:
+        return []
+    rows = session.execute(
+        select(models.Event.event_type, models.Event.explanation).where(
+            models.Event.unit_id == tenant.unit_id, models.Event.lead_id == lead_id, models.Event.score_delta != 0
+        )
+    )
+    totals: dict[tuple[str, str | None], list[int]] = {}
+    for event_type, explanation in rows:
+        info = (explanation or {}).get(primary) or {}
+        rules = info.get("rules") or []
+        if rules:
+            for rule in rules:
+                slot = totals.setdefault((rule.get("event_type") or event_type, rule.get("rule_id")), [0, 0])
+                slot[0] += int(rule.get("weight") or 0)
+                slot[1] += 1
+        elif info.get("delta"):
+            slot = totals.setdefault((event_type, None), [0, 0])
+            slot[0] += int(info["delta"])
+            slot[1] += 1
+    items = [
+        {"event_type": et, "rule_id": rid, "points": points, "events": count}
+        for (et, rid), (points, count) in totals.items()
+        if points
+    ]
+    items.sort(key=lambda it: (-abs(it["points"]), it["event_type"], it["rule_id"] or ""))
+    return items[:limit]
