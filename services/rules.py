@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -447,7 +447,7 @@ def _aware(value: Any, name: str) -> datetime | None:
         raise InvalidInput(name, "must be a date-time")
     if value.tzinfo is None:
         raise InvalidInput(name, "must include a timezone offset (e.g. 2026-01-01T00:00:00Z)")
-    return value
+    return value.astimezone(UTC)
 
 
 def _ruleset_name(name: Any) -> str:
