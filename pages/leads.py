@@ -1,0 +1,79 @@
+"""Leads: who is hot right now. Filters on top, the ranked table, click a row to open the lead."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import streamlit as st
+
+from ui import data, nav
+from ui.auth import current_user
+from ui.components import current_page, level_name, pager, person_name
+from ui.runtime import now
+
+user = current_user()
+st.title("Leads")
+
+levels = [lv["name"] for lv in data.engagement_levels(user.tenant)]
+with st.container(border=True):
+    c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+    q = c1.text_input("Search email, name or domain", key="leads_q")
+    level = c2.selectbox("Level", ["Any", *levels], key="leads_level")
+    active = c3.selectbox("Last active", ["Any time", "24 hours", "7 days", "30 days"], key="leads_active")
+    event_type = c4.selectbox("Did event", ["Any", *data.observed_event_types(user.tenant)], key="leads_event")
+    c5, c6, c7, c8 = st.columns([1, 1, 1, 1])
+    min_score = c5.number_input("Min score", value=None, step=1, key="leads_min")
+    max_score = c6.number_input("Max score", value=None, step=1, key="leads_max")
+    sort = c7.selectbox("Sort by", ["score", "last_activity", "created"], key="leads_sort")
+    descending = c8.toggle("Highest first", value=True, key="leads_desc")
+
+active_days = {"24 hours": 1, "7 days": 7, "30 days": 30}.get(active)
+filters = {
+    "q": q or None,
+    "level": None if level == "Any" else level,
+    "last_active_after": now().replace(minute=0, second=0, microsecond=0) - timedelta(days=active_days)
+    if active_days else None,
+    "event_type": None if event_type == "Any" else event_type,
+    "min_score": int(min_score) if min_score is not None else None,
+    "max_score": int(max_score) if max_score is not None else None,
+}
+limit = 50
+rows, total = data.lead_page(
+    user.tenant, **filters, sort=sort, descending=descending, page=current_page("leads_page"), limit=limit
+)
+if not rows and total:  # the filters shrank the list below the page we were on
+    st.session_state["leads_page"] = 1
+    rows, total = data.lead_page(user.tenant, **filters, sort=sort, descending=descending, page=1, limit=limit)
+trends = data.lead_trends(user.tenant, tuple(r["id"] for r in rows))
+
+table = [
+    {
+        "Lead": person_name(r),
+        "Email": r["email"],
+        "Score": r["score"],
+        "Level": level_name(r["level"]),
+        "Account": (r["account"] or {}).get("name") or "—",
+        "Last activity": r["last_activity_at"],
+        "Last 14 days": trends.get(r["id"], []),
+    }
+    for r in rows
+]
+picked = st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    on_select="rerun",
+    selection_mode="single-row",
+    key="leads_table",
+    column_config={
+        "Score": st.column_config.ProgressColumn(
+            "Score", format="%d", min_value=0, max_value=max([r["score"] for r in rows] + [1])
+        ),
+        "Last activity": st.column_config.DatetimeColumn("Last activity", format="distance"),
+        "Last 14 days": st.column_config.BarChartColumn("Last 14 days"),
+    },
+)
+pager("leads_page", total, limit)
+st.caption("Select a row to open the lead and see why it has its score.")
+if picked and picked.selection.rows:
+    nav.open_lead(rows[picked.selection.rows[0]]["id"])

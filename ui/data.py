@@ -1,0 +1,228 @@
+"""What the pages read and write, through the services.
+
+Reads are st.cache_data with a short TTL and the tenant among the arguments, so two units never share an
+entry and a rerun costs nothing. Writes go through `save`, which checks the role, runs one transaction,
+shows a refused change as an error next to the editor and clears the caches so every screen agrees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, is_dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+import streamlit as st
+from sqlalchemy.orm import Session
+
+from services import accounts, analytics, api_keys, imports, leads, levels, rules, scoring_settings
+from services.context import Tenant, load_scoring_context
+from services.errors import ServiceError
+from ui.auth import SignedIn, require_editor
+from ui.runtime import get_db, now
+
+T = TypeVar("T")
+TTL = 30
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
+
+# --- leads ---------------------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def lead_page(
+    tenant: Tenant,
+    *,
+    level: str | None = None,
+    min_score: int | None = None,
+    max_score: int | None = None,
+    last_active_after: datetime | None = None,
+    event_type: str | None = None,
+    q: str | None = None,
+    account_id: str | None = None,
+    sort: str = "score",
+    descending: bool = True,
+    page: int = 1,
+    limit: int = 50,
+) -> tuple[list[dict[str, Any]], int]:
+    with get_db().read() as session:
+        result = leads.list_leads(
+            session, tenant, level=level, min_score=min_score, max_score=max_score,
+            last_active_after=last_active_after, event_type=event_type, q=q, account_id=account_id,
+            sort=sort,  # type: ignore[arg-type]
+            descending=descending, page=page, limit=limit,
+        )
+    return result.rows, result.total
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def lead_trends(tenant: Tenant, lead_ids: tuple[str, ...], days: int = 14) -> dict[str, list[int]]:
+    end = now()
+    with get_db().read() as session:
+        return analytics.daily_gains(session, tenant, lead_ids, start=end - timedelta(days=days), end=end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def lead_detail(tenant: Tenant, lead_id: str) -> dict[str, Any]:
+    with get_db().read() as session:
+        detail = leads.get_lead(session, tenant, lead_id)
+        detail["events"] = leads.lead_events(session, tenant, lead_id, limit=200)
+        detail["history"] = leads.lead_score_history(session, tenant, lead_id)
+        detail["contributions"] = leads.lead_top_contributions(session, tenant, lead_id, limit=12)
+    return detail
+
+
+# --- accounts ------------------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def account_page(
+    tenant: Tenant, *, q: str | None = None, min_score: int | None = None, sort: str = "score", page: int = 1,
+    limit: int = 50,
+) -> tuple[list[dict[str, Any]], int]:
+    with get_db().read() as session:
+        result = accounts.list_accounts(
+            session, tenant, q=q, min_score=min_score, sort=sort, page=page, limit=limit  # type: ignore[arg-type]
+        )
+    return result.rows, result.total
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def account_detail(tenant: Tenant, account_id: str) -> dict[str, Any]:
+    with get_db().read() as session:
+        return accounts.get_account(session, tenant, account_id, events_limit=50)
+
+
+# --- rules and levels ----------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def rulesets(tenant: Tenant) -> list[dict[str, Any]]:
+    with get_db().read() as session:
+        return [_plain(r) for r in rules.list_rulesets(session, tenant)]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def ruleset_rules(tenant: Tenant, ruleset_id: str) -> list[dict[str, Any]]:
+    with get_db().read() as session:
+        return [_plain(r) for r in rules.list_rules(session, tenant, ruleset_id)]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def observed_event_types(tenant: Tenant) -> list[str]:
+    with get_db().read() as session:
+        return rules.observed_event_types(session, tenant)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def engagement_levels(tenant: Tenant) -> list[dict[str, Any]]:
+    with get_db().read() as session:
+        return levels.list_levels(session, tenant)
+
+
+# --- analytics -----------------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def score_distribution(tenant: Tenant, bins: int = 30) -> list[dict[str, Any]]:
+    with get_db().read() as session:
+        return analytics.score_distribution(session, tenant, bins=bins)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def analytics_overview(tenant: Tenant, start: datetime, end: datetime) -> dict[str, Any]:
+    with get_db().read() as session:
+        return {
+            "totals": analytics.totals(session, tenant, start=start, end=end),
+            "by_type": analytics.events_over_time(session, tenant, start=start, end=end, group_by="event_type"),
+            "by_channel": analytics.events_over_time(session, tenant, start=start, end=end, group_by="channel"),
+            "top_types": analytics.top_event_types(session, tenant, start=start, end=end),
+            "gains": analytics.recent_score_gains(session, tenant, start=start, end=end),
+        }
+
+
+# --- settings ------------------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def api_key_list(tenant: Tenant) -> list[dict[str, Any]]:
+    with get_db().read() as session:
+        return [
+            {
+                "id": k.id, "name": k.name, "prefix": k.display_prefix + "…", "created_at": k.created_at,
+                "last_used_at": k.last_used_at, "revoked_at": k.revoked_at,
+            }
+            for k in api_keys.list_api_keys(session, tenant)
+        ]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def scoring_settings_of(tenant: Tenant) -> dict[str, Any]:
+    with get_db().read() as session:
+        return _plain(scoring_settings.get_settings(session, tenant))
+
+
+# --- writes --------------------------------------------------------------------------------------------------------
+
+
+def invalidate() -> None:
+    st.cache_data.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Saved(Generic[T]):
+    """The outcome of one change: truthy when it was committed."""
+
+    ok: bool
+    value: T | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def save(
+    user: SignedIn,
+    work: Callable[[Session, Tenant, datetime], T],
+    *,
+    where: Any = None,
+    describe: Callable[[str], str] = str,
+) -> Saved[T]:
+    """Run one change as `user` in its own transaction; a refusal is shown (in `where`) and nothing changes."""
+    target = where if where is not None else st
+    try:
+        require_editor(user)
+        with get_db().write() as session:
+            result = work(session, user.tenant, now())
+    except ServiceError as exc:
+        target.error(describe(exc.message))
+        return Saved(False)
+    invalidate()
+    return Saved(True, result)
+
+
+def import_events(
+    user: SignedIn, parsed: imports.ParsedCsv, on_progress: Callable[[int, int], None]
+) -> imports.ImportReport:
+    """Ingest a parsed CSV one chunk per transaction (short writer locks), reporting progress after each."""
+    imports.require_import_rights(user.role)
+    db = get_db()
+    with db.read() as session:
+        context = load_scoring_context(session, user.tenant)
+    reports, done, total = [], 0, max(1, len(parsed.rows))
+    for chunk in parsed.chunks():
+        with db.write() as session:
+            reports.append(imports.ingest_rows(session, user.tenant, chunk, now(), role=user.role, context=context))
+        done += len(chunk)
+        on_progress(done, total)
+    invalidate()
+    return imports.merge_reports(parsed, reports)
+
+
+def export_events_csv(tenant: Tenant) -> str:
+    with get_db().read() as session:
+        return "".join(imports.csv_lines(imports.export_rows(session, tenant)))

@@ -1,0 +1,62 @@
+"""The dashboard's pages, built in one place so pages can link to each other with st.switch_page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from settings import ROOT
+
+PAGES_DIR: Path = ROOT / "pages"
+
+_PAGES: dict[str, tuple[str, str, str]] = {
+    # key: (file, title, icon)
+    "leads": ("leads.py", "Leads", ":material/local_fire_department:"),
+    "lead": ("lead_detail.py", "Lead detail", ":material/person:"),
+    "accounts": ("accounts.py", "Accounts", ":material/apartment:"),
+    "account": ("account_detail.py", "Account detail", ":material/domain:"),
+    "rules": ("rules.py", "Rules", ":material/tune:"),
+    "levels": ("levels.py", "Levels", ":material/stacked_bar_chart:"),
+    "triggers": ("triggers.py", "Triggers", ":material/notifications_active:"),
+    "analytics": ("analytics.py", "Analytics", ":material/monitoring:"),
+    "import": ("import_export.py", "Import & export", ":material/upload_file:"),
+    "settings": ("settings.py", "Settings", ":material/settings:"),
+}
+_HIDDEN = {"lead", "account"}
+
+
+def page(key: str) -> st.Page:
+    file, title, icon = _PAGES[key]
+    return st.Page(
+        PAGES_DIR / file, title=title, icon=icon, url_path=key, default=key == "leads",
+        visibility="hidden" if key in _HIDDEN else "visible",
+    )
+
+
+def all_pages() -> dict[str, list[st.Page]]:
+    """Sections of the sidebar; Triggers appears only once its page exists."""
+    def present(keys: list[str]) -> list[st.Page]:
+        return [page(k) for k in keys if (PAGES_DIR / _PAGES[k][0]).exists()]
+
+    return {
+        "Sales": present(["leads", "lead", "accounts", "account"]),
+        "Scoring": present(["rules", "levels", "triggers"]),
+        "Insights": present(["analytics", "import"]),
+        "Admin": present(["settings"]),
+    }
+
+
+def open_lead(lead_id: str) -> None:
+    st.session_state["lead_id"] = lead_id
+    st.switch_page(page("lead"), query_params={"lead": lead_id})
+
+
+def open_account(account_id: str) -> None:
+    st.session_state["account_id"] = account_id
+    st.switch_page(page("account"), query_params={"account": account_id})
+
+
+def selected(kind: str) -> str | None:
+    """The lead or account a detail page shows: from the URL (?lead=...) or the last selection."""
+    return st.query_params.get(kind) or st.session_state.get(f"{kind}_id")
