@@ -10,9 +10,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import install_error_handlers
 from api.routers import crm, events, health, signals
+from api.routers import decays as decays_router
+from api.routers import deliveries as deliveries_router
+from api.routers import triggers as triggers_router
 from api.routers import accounts as accounts_router
 from api.routers import leads as leads_router
 from api.routers import levels as levels_router
+from api.routers import imports as imports_router
+from api.routers import rules as rules_router
+from api.routers import scoring_settings as scoring_settings_router
 from db.engine import Database
 
 
@@ -45,9 +51,15 @@ def create_api(db: Database | None = None) -> FastAPI:
     )
     app.state.db = db or Database()
     install_error_handlers(app)
+    # CSV import/export first: its fixed paths must win over /v1/events/{event_id}.
+    app.include_router(imports_router.router)
     for module in (health, signals, events, crm):
         app.include_router(module.router)
     for module in (leads_router, accounts_router, levels_router):
+        app.include_router(module.router)
+    for module in (rules_router, scoring_settings_router):
+        app.include_router(module.router)
+    for module in (decays_router, triggers_router, deliveries_router):
         app.include_router(module.router)
     app.add_middleware(RequestIdMiddleware)
     return app
