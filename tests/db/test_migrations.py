@@ -1,0 +1,68 @@
+"""Migrations on fresh databases: they seed the default tenant and produce exactly the models' schema."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, text
+
+from db.migrate import upgrade
+from db.models import Base
+from tests.conftest import create_postgres_database, drop_postgres_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    if not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("TEST_DATABASE_URL is not set")
+    url = create_postgres_database("leadvane_migrate")
+    yield url
+    drop_postgres_database(url)
+
+
+def test_upgrade_seeds_the_default_tenant(fresh_url: str) -> None:
+    upgrade(fresh_url)
+    engine = create_engine(fresh_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT id FROM organizations")).scalars().all() == ["org_default"]
+            assert conn.execute(text("SELECT id, org_id FROM units")).all() == [("unit_default", "org_default")]
+            rulesets = conn.execute(text("SELECT id, unit_id, is_primary FROM rulesets")).all()
+            assert [(r[0], r[1], bool(r[2])) for r in rulesets] == [("rs_default", "unit_default", True)]
+            settings = conn.execute(
+                text("SELECT allow_negative_scores FROM scoring_settings WHERE unit_id = 'unit_default'")
+            )
+            assert [bool(v) for v in settings.scalars()] == [False]
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_twice_is_a_no_op(fresh_url: str) -> None:
+    upgrade(fresh_url)
+    upgrade(fresh_url)
+    engine = create_engine(fresh_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM rulesets")).scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_models_match_the_migrations(fresh_url: str) -> None:
+    upgrade(fresh_url)
+    engine = create_engine(fresh_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+            diff = compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+    assert diff == [], "models and migrations differ; add a migration:\n" + "\n".join(map(str, diff))

@@ -1,0 +1,170 @@
+"""Rescoring on the real database: after rule or setting changes stored scores equal the replay of the log."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from db import models
+from db.engine import Database
+from services import rules, scoring_settings
+from services.context import Tenant
+from services.errors import InvalidInput
+from services.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
+from services.rescore import rescore_unit, verify_unit
+
+
+def visit(
+    db: Database, tenant: Tenant, email: str, now: datetime, event_type: str = "page_view", **props: Any
+) -> Ingested:
+    with db.write() as session:
+        (result,) = ingest(
+            session,
+            tenant,
+            [NewEvent(event_type, properties=props, person=PersonRef(aliases=[AliasInput("email", email)]))],
+            now,
+        )
+    assert isinstance(result, Ingested), result
+    return result
+
+
+def primary_id(db: Database, tenant: Tenant) -> str:
+    with db.read() as session:
+        return next(r.id for r in rules.list_rulesets(session, tenant) if r.is_primary)
+
+
+def lead_score(db: Database, tenant: Tenant, lead_id: str, ruleset_id: str) -> int:
+    with db.read() as session:
+        score = session.scalar(
+            select(models.LeadScore.score).where(
+                models.LeadScore.unit_id == tenant.unit_id,
+                models.LeadScore.lead_id == lead_id,
+                models.LeadScore.ruleset_id == ruleset_id,
+            )
+        )
+    return int(score or 0)
+
+
+def explanation(db: Database, event_id: str) -> dict[str, Any]:
+    with db.read() as session:
+        return session.scalar(select(models.Event.explanation).where(models.Event.id == event_id))  # type: ignore[return-value]
+
+
+def test_rescore_repairs_scores_after_rules_change_behind_its_back(db: Database, tenant: Tenant, now: datetime) -> None:
+    rs = primary_id(db, tenant)
+    with db.write() as session:
+        rule = rules.create_rule(session, tenant, {"event_type": "page_view", "weight": 10}, now=now)
+    first = visit(db, tenant, "ann@acme.com", now)
+    visit(db, tenant, "ann@acme.com", now)
+    assert lead_score(db, tenant, first.lead_id or "", rs) == 20
+    # Change the rule without rescoring: the cache is now stale and the check says so.
+    with db.write() as session:
+        session.execute(update(models.Rule).where(models.Rule.id == rule.id).values(weight=4))
+    with db.read() as session:
+        problems = verify_unit(session, tenant)
+    assert len(problems) == 2  # the lead and its account
+    assert "stored 20 != replayed 8" in " ".join(problems)
+    with db.write() as session:
+        summary = rescore_unit(session, tenant)
+    assert (summary.events, summary.leads, summary.accounts, summary.changed_events) == (2, 1, 1, 2)
+    with db.read() as session:
+        assert verify_unit(session, tenant) == []
+    assert lead_score(db, tenant, first.lead_id or "", rs) == 8
+    assert explanation(db, first.event_id)[rs]["rules"] == [
+        {"rule_id": rule.id, "event_type": "page_view", "weight": 4}
+    ]
+    with db.write() as session:
+        assert rescore_unit(session, tenant).changed_events == 0
+
+
+def test_rule_services_rescore_and_change_explanations(db: Database, tenant: Tenant, now: datetime) -> None:
+    rs = primary_id(db, tenant)
+    first = visit(db, tenant, "ann@acme.com", now, page="/pricing")
+    assert explanation(db, first.event_id)[rs]["rules"] == []
+    with db.write() as session:
+        rule = rules.create_rule(
+            session,
+            tenant,
+            {
+                "event_type": "page_view",
+                "weight": 15,
+                "conditions": [{"property": "page", "operator": "equals", "value": "/pricing"}],
+            },
+            now=now,
+            actor="ann",
+        )
+    assert rule.created_by == rule.updated_by == "ann"
+    assert lead_score(db, tenant, first.lead_id or "", rs) == 15
+    assert explanation(db, first.event_id)[rs]["after"] == 15
+    with db.write() as session:
+        rules.update_rule(session, tenant, rule.id, {"event_type": "page_view", "weight": 15, "active": False}, now=now)
+    assert lead_score(db, tenant, first.lead_id or "", rs) == 0
+    assert explanation(db, first.event_id)[rs]["rules"] == []
+    with db.read() as session:
+        assert verify_unit(session, tenant) == []
+
+
+def test_rule_windows_apply_on_rescore(db: Database, tenant: Tenant, now: datetime) -> None:
+    rs = primary_id(db, tenant)
+    lead = visit(db, tenant, "ann@acme.com", now).lead_id or ""
+    with db.write() as session:
+        rules.create_rule(
+            session, tenant, {"event_type": "page_view", "weight": 5, "start_at": now + timedelta(hours=1)}, now=now
+        )
+        rules.create_rule(
+            session, tenant, {"event_type": "page_view", "weight": 2, "end_at": now + timedelta(hours=1)}, now=now
+        )
+    assert lead_score(db, tenant, lead, rs) == 2
+    assert visit(db, tenant, "ann@acme.com", now + timedelta(hours=2)).primary.lead_after == 7  # type: ignore[union-attr]
+
+
+def test_toggling_negative_scores_rescores(db: Database, tenant: Tenant, now: datetime) -> None:
+    rs = primary_id(db, tenant)
+    with db.write() as session:
+        rules.create_rule(session, tenant, {"event_type": "unsubscribe", "weight": -8}, now=now)
+    lead = visit(db, tenant, "ann@acme.com", now, "unsubscribe").lead_id or ""
+    assert lead_score(db, tenant, lead, rs) == 0
+    with db.write() as session:
+        view = scoring_settings.update_settings(session, tenant, allow_negative_scores=True, now=now)
+    assert view.allow_negative_scores is True
+    assert lead_score(db, tenant, lead, rs) == -8
+    with db.read() as session:
+        assert verify_unit(session, tenant) == []
+        assert scoring_settings.get_settings(session, tenant).allow_negative_scores is True
+
+
+def test_save_ruleset_rules_replaces_the_grid_atomically(db: Database, tenant: Tenant, now: datetime) -> None:
+    rs = primary_id(db, tenant)
+    with db.write() as session:
+        keep = rules.create_rule(session, tenant, {"event_type": "page_view", "weight": 1}, now=now)
+        drop = rules.create_rule(session, tenant, {"event_type": "email_open", "weight": 1}, now=now)
+    lead = visit(db, tenant, "ann@acme.com", now).lead_id or ""
+    visit(db, tenant, "ann@acme.com", now, "form_submit")
+    grid = [
+        {"id": keep.id, "event_type": "page_view", "weight": 6, "created_at": keep.created_at},
+        {"event_type": "form_submit", "weight": 20, "active": True, "conditions": []},
+    ]
+    bad = [*grid, {"event_type": "x", "weight": "lots"}]
+    with db.write() as session:
+        try:
+            rules.save_ruleset_rules(session, tenant, rs, bad, now, actor="ann")
+        except InvalidInput as exc:
+            assert exc.field == "rows[2].weight"
+        else:
+            raise AssertionError("a bad row must be rejected")
+    with db.read() as session:
+        assert {r.id for r in rules.list_rules(session, tenant, rs)} == {keep.id, drop.id}
+    with db.write() as session:
+        saved = rules.save_ruleset_rules(session, tenant, rs, grid, now, actor="ann")
+    assert [r.event_type for r in saved] == ["page_view", "form_submit"]
+    assert saved[0].id == keep.id and saved[0].weight == 6 and saved[0].updated_by == "ann"
+    with db.read() as session:
+        assert {r.id for r in rules.list_rules(session, tenant, rs)} == {keep.id, saved[1].id}
+        assert verify_unit(session, tenant) == []
+        assert rules.observed_event_types(session, tenant)[:2] in (
+            ["form_submit", "page_view"],
+            ["page_view", "form_submit"],
+        )
+    assert lead_score(db, tenant, lead, rs) == 26
