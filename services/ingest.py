@@ -395,7 +395,10 @@ class _Resolver:
         if person.lead_id is not None:
             lead = self.leads.get(person.lead_id)
             if lead is None:
-                raise NotFound(f"lead {person.lead_id!r} does not exist in this unit", field="lead_id")
+                where = {"contact": "contact.id", "person": "personId", "personId": "personId"}.get(
+                    person.field_name, "lead_id"
+                )
+                raise NotFound(f"{where}: lead {person.lead_id!r} does not exist in this unit", field=where)
         else:
             for kind, value, _raw, _primary in item.aliases:
                 owner = self.alias_owner.get((kind, value))
@@ -435,7 +438,8 @@ class _Resolver:
         if ref.account_id is not None:
             account = self.accounts.get(ref.account_id)
             if account is None:
-                raise NotFound(f"account {ref.account_id!r} does not exist in this unit", field=f"{ref.field_name}.id")
+                where = f"{ref.field_name}.id"
+                raise NotFound(f"{where}: account {ref.account_id!r} does not exist in this unit", field=where)
             return account
         acc_id = None
         if item.account_domain:
