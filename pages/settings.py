@@ -22,13 +22,13 @@ with st.form("new_api_key", clear_on_submit=True):
         key_name = name.strip() or "unnamed"
         created = data.save(user, lambda s, t, now: api_keys.create_api_key(s, t, name=key_name, now=now))
         if created and created.value is not None:
-            st.session_state["new_api_key"] = {"name": created.value.name, "secret": created.value.secret}
-if st.session_state.get("new_api_key"):
-    shown = st.session_state["new_api_key"]
+            st.session_state["created_api_key"] = {"name": created.value.name, "secret": created.value.secret}
+if st.session_state.get("created_api_key"):
+    shown = st.session_state["created_api_key"]
     st.success(f"API key **{shown['name']}** created. Copy it now: it will not be shown again.")
     st.code(shown["secret"], language=None)
     if st.button("I have stored it", key="hide_new_key"):
-        st.session_state.pop("new_api_key")
+        st.session_state.pop("created_api_key")
         st.rerun()
 
 keys = data.api_key_list(user.tenant)

@@ -1,0 +1,222 @@
+"""Every dashboard page renders seeded data; edits persist through the services; a Viewer can change nothing."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import select
+
+from db import models
+from services import api_keys, leads, levels, rules
+from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
+
+
+def _top_lead(unit: DemoUnit) -> dict:
+    with unit.db.read() as session:
+        return leads.list_leads(session, unit.tenant, limit=1).rows[0]
+
+
+def _rules(unit: DemoUnit) -> tuple[str, list]:
+    with unit.db.read() as session:
+        primary = next(rs for rs in rules.list_rulesets(session, unit.tenant) if rs.is_primary)
+        return primary.id, rules.list_rules(session, unit.tenant, primary.id)
+
+
+def test_leads_page_lists_the_hottest_leads_first(unit: DemoUnit) -> None:
+    at = open_page("leads", unit.owner)
+    assert not at.exception
+    top = _top_lead(unit)
+    table = at.dataframe(key="leads_table").value
+    assert table.iloc[0]["Email"] == top["email"]
+    assert table.iloc[0]["Score"] == top["score"]
+    assert list(table["Score"]) == sorted(table["Score"], reverse=True)
+    assert "40 in total" in texts(at)
+
+
+def test_leads_page_filters_by_level_and_search(unit: DemoUnit) -> None:
+    at = open_page("leads", unit.owner)
+    at.selectbox(key="leads_level").set_value("Cold").run()
+    assert not at.exception
+    table = at.dataframe(key="leads_table").value
+    assert len(table) > 0 and set(table["Level"]) == {"Cold"}
+    top = _top_lead(unit)
+    at.selectbox(key="leads_level").set_value("Any")
+    at.text_input(key="leads_q").set_value(top["email"]).run()
+    table = at.dataframe(key="leads_table").value
+    assert list(table["Email"]) == [top["email"]]
+
+
+def test_lead_detail_explains_the_score(unit: DemoUnit) -> None:
+    top = _top_lead(unit)
+    at = open_page("lead_detail", unit.owner, lead_id=top["id"])
+    assert not at.exception
+    screen = texts(at)
+    assert "Why this score" in screen and "Timeline" in screen
+    assert at.metric[0].value == str(top["score"])
+    timeline = frame_with(at, "Δ score")
+    assert len(timeline) > 0
+    assert top["email"] in screen
+
+
+def test_lead_detail_of_an_unknown_lead_says_so(unit: DemoUnit) -> None:
+    at = open_page("lead_detail", unit.owner, lead_id="ld_nope")
+    assert not at.exception
+    assert "does not exist" in texts(at)
+
+
+def test_accounts_and_account_detail(unit: DemoUnit) -> None:
+    at = open_page("accounts", unit.owner)
+    assert not at.exception
+    table = at.dataframe(key="accounts_table").value
+    assert len(table) > 0
+    with unit.db.read() as session:
+        account_id = session.scalar(
+            select(models.Account.id).where(models.Account.unit_id == unit.tenant.unit_id).limit(1)
+        )
+        name = session.get(models.Account, account_id).name
+    detail = open_page("account_detail", unit.owner, account_id=account_id)
+    assert not detail.exception
+    assert detail.title[0].value == name
+    assert len(detail.dataframe(key="account_leads").value) > 0
+
+
+def test_rule_weight_change_is_saved_and_rescores(unit: DemoUnit) -> None:
+    ruleset_id, before = _rules(unit)
+    index = next(i for i, r in enumerate(before) if r.event_type == "page_visit" and not r.conditions)
+    top_before = _top_lead(unit)
+    at = open_page("rules", unit.owner)
+    assert not at.exception
+    grid = at.data_editor(key=f"rules_grid_{ruleset_id}").value
+    assert set(grid["event_type"]) >= {"page_visit", "demo_request"}
+    at.session_state[f"rules_grid_{ruleset_id}"] = {
+        "edited_rows": {index: {"weight": 50}}, "added_rows": [], "deleted_rows": [],
+    }
+    at.run()
+    at.button(key="save_rules").click().run()
+    assert not at.exception
+    assert "scores recomputed" in texts(at)
+    _, after = _rules(unit)
+    assert next(r for r in after if r.id == before[index].id).weight == 50
+    with unit.db.read() as session:
+        rescored = leads.lead_score(session, unit.tenant, top_before["id"])["score"]
+    assert rescored > top_before["score"]  # page visits now weigh 50
+
+
+def test_rule_grid_shows_validation_errors_and_saves_nothing(unit: DemoUnit) -> None:
+    ruleset_id, before = _rules(unit)
+    at = open_page("rules", unit.owner)
+    at.session_state[f"rules_grid_{ruleset_id}"] = {
+        "edited_rows": {0: {"property": "plan", "operator": "gt", "value": "gold"}}, "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    at.button(key="save_rules").click().run()
+    assert not at.exception
+    assert any("Row 1" in e.value for e in at.error)
+    assert _rules(unit)[1] == before
+
+
+def test_rulesets_can_be_created_and_made_primary(unit: DemoUnit) -> None:
+    at = open_page("rules", unit.owner)
+    form_input = next(t for t in at.text_input if t.label == "New ruleset name")
+    form_input.set_value("Product usage")
+    next(b for b in at.button if b.label == "Create ruleset").click().run()
+    assert not at.exception
+    with unit.db.read() as session:
+        names = {rs.name for rs in rules.list_rulesets(session, unit.tenant)}
+    assert "Product usage" in names
+
+
+def test_viewer_sees_rules_but_cannot_edit(unit: DemoUnit) -> None:
+    ruleset_id, before = _rules(unit)
+    at = open_page("rules", unit.viewer)
+    assert not at.exception
+    assert "Viewer" in texts(at)
+    assert at.button(key="save_rules").disabled
+    assert next(b for b in at.button if b.label == "Create ruleset").disabled
+    assert at.data_editor(key=f"rules_grid_{ruleset_id}").value.shape[0] == len(before)
+
+
+def test_levels_edit_persists_and_overlaps_are_refused(unit: DemoUnit) -> None:
+    at = open_page("levels", unit.owner)
+    assert not at.exception
+    grid = at.data_editor(key="levels_grid").value
+    assert list(grid["name"]) == ["Cold", "Warm", "Hot"]
+    at.session_state["levels_grid"] = {"edited_rows": {1: {"max_score": 90}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    at.button(key="save_levels").click().run()
+    assert any("overlap" in e.value for e in at.error)
+    at.session_state["levels_grid"] = {
+        "edited_rows": {1: {"max_score": 59}, 2: {"min_score": 60}}, "added_rows": [], "deleted_rows": [],
+    }
+    at.run()
+    at.button(key="save_levels").click().run()
+    assert not at.error
+    with unit.db.read() as session:
+        stored = {lv["name"]: (lv["min_score"], lv["max_score"]) for lv in levels.list_levels(session, unit.tenant)}
+    assert stored["Warm"] == (30, 59) and stored["Hot"][0] == 60
+
+
+def test_viewer_cannot_save_levels(unit: DemoUnit) -> None:
+    at = open_page("levels", unit.viewer)
+    assert not at.exception
+    assert at.button(key="save_levels").disabled
+
+
+def test_analytics_shows_activity_and_top_leads(unit: DemoUnit) -> None:
+    at = open_page("analytics", unit.owner)
+    assert not at.exception
+    events = next(m for m in at.metric if m.label == "Events")
+    assert int(events.value.replace(",", "")) > 0
+    top = _top_lead(unit)
+    assert at.dataframe(key="top_leads_table").value.iloc[0]["Score"] == top["score"]
+    assert len(at.dataframe(key="gains_table").value) > 0
+
+
+def test_settings_creates_an_api_key_shown_once(unit: DemoUnit) -> None:
+    at = open_page("settings", unit.owner)
+    assert not at.exception
+    next(t for t in at.text_input if t.label == "Key name").set_value("website")
+    next(b for b in at.button if b.label == "Create API key").click().run()
+    assert not at.exception
+    secret = at.code[0].value
+    assert secret.startswith("sk_live_")
+    with unit.db.read() as session:
+        assert api_keys.authenticate(session, secret) == unit.tenant
+        assert [k.name for k in api_keys.list_api_keys(session, unit.tenant)] == ["website"]
+
+
+def test_viewer_cannot_create_api_keys(unit: DemoUnit) -> None:
+    at = open_page("settings", unit.viewer)
+    assert not at.exception
+    assert next(b for b in at.button if b.label == "Create API key").disabled
+
+
+def test_import_page_and_export(unit: DemoUnit) -> None:
+    at = open_page("import_export", unit.owner)
+    assert not at.exception
+    assert "event_type" in texts(at)
+    at.button(key="export_prepare").click().run()
+    assert not at.exception
+    assert at.session_state["export_csv"].startswith("id,lead_id,event_type,timestamp")
+
+
+def test_pages_without_a_signed_in_user_ask_to_sign_in(unit: DemoUnit) -> None:
+    at = open_page("leads", None)
+    assert not at.exception
+    assert "Please sign in" in texts(at)
+
+
+def test_grid_round_trip_keeps_extra_conditions() -> None:
+    from ui.grids import grid_to_rows, rules_to_grid
+
+    original = {
+        "id": "r1", "event_type": "page_visit", "weight": 3, "active": True, "start_at": None, "end_at": None,
+        "conditions": [
+            {"property": "page", "operator": "equals", "value": "/pricing"},
+            {"property": "utm", "operator": "exists", "value": None},
+        ],
+    }
+    frame = rules_to_grid([original])
+    frame.loc[0, "weight"] = 7
+    (row,) = grid_to_rows(pd.DataFrame(frame), [original])
+    assert row["weight"] == 7 and row["conditions"] == original["conditions"]
