@@ -22,6 +22,7 @@ from db.ids import new_id
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
 from services.rescore import rescore_unit
+from services.scoring_settings import lock_scoring_config
 
 RULE_FIELDS: tuple[str, ...] = (
     "ruleset_id", "event_type", "weight", "icon", "active", "start_at", "end_at", "conditions",
@@ -115,6 +116,7 @@ def create_ruleset(
     is_primary: bool = False,
     now: datetime,
 ) -> RulesetView:
+    lock_scoring_config(session, tenant, exclusive=True)
     clean_name = _ruleset_name(name)
     column = _score_column(score_column)
     _ensure_name_free(session, tenant, clean_name, except_id=None)
@@ -144,6 +146,7 @@ def update_ruleset(
     now: datetime,
 ) -> RulesetView:
     """Rename a ruleset, change its score column, or make it the primary one (never un-primary the only primary)."""
+    lock_scoring_config(session, tenant, exclusive=True)
     row = _ruleset_row(session, tenant, ruleset_id)
     if name is not None:
         clean_name = _ruleset_name(name)
@@ -170,6 +173,7 @@ def update_ruleset(
 
 def delete_ruleset(session: Session, tenant: Tenant, ruleset_id: str) -> None:
     """Delete a ruleset with its rules and scores; the primary and the last ruleset cannot be deleted."""
+    lock_scoring_config(session, tenant, exclusive=True)
     row = _ruleset_row(session, tenant, ruleset_id)
     total = session.scalar(
         select(func.count()).select_from(models.Ruleset).where(models.Ruleset.unit_id == tenant.unit_id)
@@ -211,6 +215,7 @@ def create_rule(
     session: Session, tenant: Tenant, fields: Mapping[str, Any], *, now: datetime, actor: str | None = None
 ) -> RuleView:
     """Create a rule from `fields` (keys: RULE_FIELDS); without ruleset_id it goes to the primary ruleset."""
+    lock_scoring_config(session, tenant, exclusive=True)
     values = validate_rule(fields)
     ruleset_id = _target_ruleset(session, tenant, values.ruleset_id, field_name="ruleset_id")
     row = _new_rule_row(tenant, ruleset_id, values, now, actor)
@@ -230,6 +235,7 @@ def update_rule(
     actor: str | None = None,
 ) -> RuleView:
     """Full update of a rule's editable fields; a missing ruleset_id keeps the rule where it is."""
+    lock_scoring_config(session, tenant, exclusive=True)
     row = _rule_row(session, tenant, rule_id)
     values = validate_rule(fields)
     ruleset_id = row.ruleset_id
@@ -242,6 +248,7 @@ def update_rule(
 
 
 def delete_rule(session: Session, tenant: Tenant, rule_id: str) -> None:
+    lock_scoring_config(session, tenant, exclusive=True)
     row = _rule_row(session, tenant, rule_id)
     session.delete(row)
     session.flush()
@@ -262,6 +269,7 @@ def save_ruleset_rules(
     missing from `rows` are deleted. Every row is validated before anything changes; the first problem
     raises InvalidInput naming the row and field, e.g. "rows[2].weight: must be an integer".
     """
+    lock_scoring_config(session, tenant, exclusive=True)
     ruleset = _ruleset_row(session, tenant, ruleset_id)
     existing = {
         r.id: r

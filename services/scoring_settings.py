@@ -6,9 +6,11 @@ event log in the same transaction.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from db import models
@@ -27,6 +29,22 @@ class ScoringSettingsView:
     abm_enabled: bool
     session_timeout_minutes: int
     updated_at: datetime | None = None
+
+
+def lock_scoring_config(session: Session, tenant: Tenant, *, exclusive: bool) -> None:
+    """Serialize changes of a unit's scoring configuration against the transactions that score with it.
+
+    A rule, ruleset or settings change rescores the whole unit; it takes this lock exclusively, and
+    ingest takes it shared before loading the rules, so an ingest never stores scores computed with
+    rules that a concurrent change has replaced. PostgreSQL only (a transaction-scoped advisory lock,
+    no row writes); SQLite already runs one writer at a time (BEGIN IMMEDIATE).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"leadvane:scoring:{tenant.unit_id}".encode(), digest_size=8).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    session.execute(text(f"SELECT {function}(:key)"), {"key": key})
 
 
 def get_settings(session: Session, tenant: Tenant) -> ScoringSettingsView:
@@ -57,6 +75,7 @@ def update_settings(
                 "session_timeout_minutes",
                 f"must be between {MIN_SESSION_TIMEOUT_MINUTES} and {MAX_SESSION_TIMEOUT_MINUTES}",
             )
+    lock_scoring_config(session, tenant, exclusive=True)
     row = session.get(models.ScoringSettings, tenant.unit_id, with_for_update=True)
     if row is None:
         row = models.ScoringSettings(

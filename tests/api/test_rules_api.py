@@ -418,6 +418,10 @@ def test_changing_a_weight_rescores_existing_leads_and_the_next_ingest(api: ApiH
     assert response.status_code == 200
     assert stored_lead_score(api, lead_ann, primary["id"]) == 6
     assert stored_lead_score(api, bob["lead_id"], primary["id"]) == 3
+    read = api.get(f"/v1/leads/{lead_ann}/score")
+    assert read.status_code == 200, read.text
+    assert read.json()["score"] == 6
+    assert read.json()["scores"][primary["id"]] == 6
     assert_consistent(api)
     nxt = visit(api, "ann@acme.com")
     assert nxt["score"] == 9
