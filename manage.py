@@ -81,6 +81,29 @@ def cmd_serve_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run_scheduler(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from scheduler import jobs
+
+    db = Database()
+    if args.once:
+        for job_id, result in jobs.run_all_once(db).items():
+            print(f"{job_id}: {'skipped (another process holds its lease)' if result is None else result}")
+        return 0
+    from scheduler.runner import start_scheduler, stop_scheduler
+
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    scheduler = start_scheduler(db)
+    print("scheduler running (decay, trigger windows, deliveries); Ctrl-C stops it", flush=True)
+    stopped.wait()
+    stop_scheduler(scheduler)
+    return 0
+
+
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     from services.demo import seed_demo
 
@@ -137,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-scheduler", action="store_true", help="do not run the scheduler in this process")
     p.add_argument("--log-level", default="warning")
     p.set_defaults(func=cmd_serve_api)
+
+    p = sub.add_parser("run-scheduler", help="run the scheduler (decay, trigger windows, deliveries) alone")
+    p.add_argument("--once", action="store_true", help="run every job once and exit")
+    p.set_defaults(func=cmd_run_scheduler)
 
     p = sub.add_parser("seed-demo", help="fill the default unit with a realistic demo")
     p.add_argument("--leads", type=int, default=300)

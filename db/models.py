@@ -228,3 +228,105 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- time-aware scoring and actions (decay, triggers, outbox) -----------------------------------------------------
+
+
+class DecayRule(TenantMixin, Base):
+    """Drop a lead's score by `decrease` after `inactive_for` `unit` of inactivity, and every period after."""
+
+    __tablename__ = "decay_rules"
+    __table_args__ = (Index("ix_decay_rules_unit", "unit_id"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    inactive_for: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(10))  # hours | days | weeks
+    decrease: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Trigger(TenantMixin, Base):
+    """A milestone, sequence or pattern trigger; kind-specific settings live in `config`."""
+
+    __tablename__ = "triggers"
+    __table_args__ = (Index("ix_triggers_unit_active", "unit_id", "active"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # milestone | sequence | pattern
+    name: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    webhook_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    emails: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    email_subject: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    email_preheader: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    email_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    slack_webhook_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    slack_channel: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The sender needs the secret itself to sign; it is shown to the user only once, at creation.
+    signing_secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class TriggerFiring(TenantMixin, Base):
+    """One time a trigger fired; `dedupe_key` makes evaluating the same facts twice fire once."""
+
+    __tablename__ = "trigger_firings"
+    __table_args__ = (
+        UniqueConstraint("trigger_id", "dedupe_key"),
+        Index("ix_trigger_firings_unit_kind_fired", "unit_id", "kind", "fired_at"),
+        Index("ix_trigger_firings_trigger_subject", "trigger_id", "subject", "occurred_at"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    trigger_id: Mapped[str] = mapped_column(ID, ForeignKey("triggers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(100))  # the lead or account id it fired for
+    lead_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    account_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    event_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    # When the event that fired it happened (pattern cool-down, simulations); fired_at is when we noticed.
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class Delivery(TenantMixin, Base):
+    """The outbox: one message to one channel, written with the firing, sent by the dispatcher.
+
+    `id` is the webhook-id every attempt carries. Status: pending -> sending (leased) -> delivered | pending | dead.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+        Index("ix_deliveries_unit_created", "unit_id", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    firing_id: Mapped[str] = mapped_column(ID, ForeignKey("trigger_firings.id", ondelete="CASCADE"), index=True)
+    trigger_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    channel: Mapped[str] = mapped_column(String(16))  # webhook | email | slack
+    target: Mapped[str] = mapped_column(String(2048))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_holder: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SchedulerLease(Base):
+    """Who may run a scheduler job until when: two processes never run the same job at once."""
+
+    __tablename__ = "scheduler_leases"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

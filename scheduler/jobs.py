@@ -1,12 +1,99 @@
-"""Scheduler jobs: module-level functions with fixed ids, registered with replace_existing."""
+"""Scheduler jobs: module-level functions with fixed ids, registered with replace_existing.
+
+Each job takes a database lease first (services.leases), so when several processes run a scheduler
+only one of them runs a given job at a time. Each unit's work is its own short transaction.
+"""
 
 from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 
 from db.engine import Database
+from notify.dispatcher import dispatch_due
+from services import decay, leases, triggers
+
+log = logging.getLogger("leadvane.scheduler")
+
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+DECAY_JOB, WINDOWS_JOB, DELIVERIES_JOB = "decay", "trigger-windows", "deliveries"
+INTERVALS = {DECAY_JOB: 300, WINDOWS_JOB: 30, DELIVERIES_JOB: 5}
+LEASE_TTL = {DECAY_JOB: timedelta(minutes=10), WINDOWS_JOB: timedelta(minutes=2), DELIVERIES_JOB: timedelta(seconds=30)}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _with_lease(db: Database, name: str, holder: str, now: datetime, work: Callable[[], int]) -> int | None:
+    """Run `work` while holding lease `name`; None when another process holds it."""
+    with db.write() as session:
+        if not leases.acquire(session, name, holder, now, LEASE_TTL[name]):
+            return None
+    try:
+        return work()
+    finally:
+        with db.write() as session:
+            leases.release(session, name, holder)
+
+
+def run_decay(db: Database, now: datetime | None = None, holder: str = HOLDER) -> int | None:
+    """Apply every due decay drop in every unit; returns the number of DECAY events written."""
+    at = now or _utcnow()
+
+    def work() -> int:
+        with db.read() as session:
+            units = decay.units_with_decay(session)
+        total = 0
+        for tenant in units:
+            with db.write() as session:
+                total += decay.apply_decay(session, tenant, at).drops
+        return total
+
+    return _with_lease(db, DECAY_JOB, holder, at, work)
+
+
+def run_windows(db: Database, now: datetime | None = None, holder: str = HOLDER) -> int | None:
+    """Re-check sequence and pattern windows over recently received events; returns firings written."""
+    at = now or _utcnow()
+
+    def work() -> int:
+        with db.read() as session:
+            units = triggers.units_with_windowed_triggers(session)
+        total = 0
+        for tenant in units:
+            with db.write() as session:
+                total += triggers.sweep_windows(session, tenant, at)
+        return total
+
+    return _with_lease(db, WINDOWS_JOB, holder, at, work)
+
+
+def run_deliveries(db: Database, now: datetime | None = None, holder: str = HOLDER) -> int | None:
+    """Send due outbox rows (each row is also claimed on its own, so this is safe beside the wake-up thread)."""
+    at = now or _utcnow()
+    clock = (lambda: at) if now is not None else _utcnow
+    return _with_lease(db, DELIVERIES_JOB, holder, at, lambda: dispatch_due(db, holder, clock))
+
+
+JOBS: dict[str, Callable[..., int | None]] = {
+    DECAY_JOB: run_decay, WINDOWS_JOB: run_windows, DELIVERIES_JOB: run_deliveries,
+}
 
 
 def register(scheduler: BaseScheduler, db: Database) -> None:
     """Add every periodic job to `scheduler` (decay, trigger windows, delivery)."""
-    # Jobs land with the time-aware scoring work (issue 4).
+    for job_id, func in JOBS.items():
+        scheduler.add_job(
+            func, "interval", seconds=INTERVALS[job_id], id=job_id, replace_existing=True, args=[db],
+            next_run_time=_utcnow(),
+        )
+
+
+def run_all_once(db: Database) -> dict[str, int | None]:
+    return {job_id: func(db) for job_id, func in JOBS.items()}

@@ -1,0 +1,149 @@
+"""Milestone, sequence and pattern triggers under /v1/triggers/{milestones|sequences|patterns}.
+
+Each kind: GET (list), POST (create; the response carries the signing secret once), PUT/DELETE /{id},
+POST /{id}/simulate, GET /events (emitted firings) and /events/export (CSV).
+"""
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, EmailStr, Field
+
+from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.schemas import InModel
+from services import triggers
+
+router = APIRouter(tags=["triggers"])
+
+Url = str
+
+
+class ChannelsIn(InModel):
+    name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    active: bool | None = None
+    webhook_url: Url | None = Field(default=None, max_length=2048)
+    emails: list[EmailStr] | None = Field(default=None, max_length=50)
+    email_subject: str | None = Field(default=None, max_length=500)
+    email_preheader: str | None = Field(default=None, max_length=500)
+    email_message: str | None = Field(default=None, max_length=10_000)
+    slack_webhook_url: Url | None = Field(default=None, max_length=2048)
+    slack_channel: str | None = Field(default=None, max_length=200)
+
+
+class MilestoneIn(ChannelsIn):
+    event_type: str = Field(default="", max_length=200)
+    score_threshold: int
+
+
+class MilestoneUpdateIn(ChannelsIn):
+    event_type: str | None = Field(default=None, max_length=200)
+    score_threshold: int | None = None
+
+
+class SequenceIn(ChannelsIn):
+    event_types: list[str] = Field(min_length=2, max_length=20)
+    window_seconds: int = Field(ge=1, le=366 * 86400)
+    window_unit: Literal["seconds", "minutes", "hours"] = "seconds"
+    ordered: bool = False
+    fire_mode: Literal["once", "every"] = "once"
+
+
+class SequenceUpdateIn(ChannelsIn):
+    event_types: list[str] | None = Field(default=None, min_length=2, max_length=20)
+    window_seconds: int | None = Field(default=None, ge=1, le=366 * 86400)
+    window_unit: Literal["seconds", "minutes", "hours"] | None = None
+    ordered: bool | None = None
+    fire_mode: Literal["once", "every"] | None = None
+
+
+class PatternConditionIn(InModel):
+    event_type: str = Field(min_length=1, max_length=200)
+    min_count: int = Field(default=1, ge=1, le=100_000)
+
+
+class PatternIn(ChannelsIn):
+    trigger_id: str | None = None  # accepted for compatibility; the server assigns ids
+    created_at: str | None = None
+    updated_at: str | None = None
+    window_seconds: int = Field(ge=1, le=366 * 86400)
+    conditions: list[PatternConditionIn] = Field(min_length=1, max_length=20)
+    scope: Literal["lead", "account"] = "lead"
+
+
+class PatternUpdateIn(ChannelsIn):
+    trigger_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    window_seconds: int | None = Field(default=None, ge=1, le=366 * 86400)
+    conditions: list[PatternConditionIn] | None = Field(default=None, min_length=1, max_length=20)
+    scope: Literal["lead", "account"] | None = None
+
+
+class SimulateIn(InModel):
+    lead_id: str | None = None
+    days: int = Field(default=30, ge=1, le=3650)
+
+
+_IGNORED = {"trigger_id", "created_at", "updated_at"}
+
+
+def _fields(body: BaseModel, *, unset: bool) -> dict[str, Any]:
+    data = body.model_dump(exclude_unset=unset)
+    return {k: v for k, v in data.items() if k not in _IGNORED}
+
+
+def _routes(kind: str, path: str, create_in: type[BaseModel], update_in: type[BaseModel]) -> None:
+    base = f"/v1/triggers/{path}"
+
+    @router.get(base, summary=f"List {kind} triggers", name=f"list_{kind}")
+    def list_(tenant: TenantDep, session: ReadSession) -> list[dict[str, Any]]:
+        return [triggers.trigger_view(r) for r in triggers.list_triggers(session, tenant, kind)]
+
+    @router.post(base, status_code=201, summary=f"Create {kind} trigger", name=f"create_{kind}")
+    def create(body: create_in, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:  # type: ignore[valid-type]
+        def work(session: Any) -> dict[str, Any]:
+            row = triggers.create_trigger(session, tenant, kind, _fields(body, unset=False), now)
+            # The signing secret is shown here, once; later reads never include it.
+            return {**triggers.trigger_view(row), "signing_secret": row.signing_secret}
+
+        return run_write(db, work)
+
+    @router.get(f"{base}/events", summary=f"List emitted {kind} events", name=f"events_{kind}")
+    def events(
+        tenant: TenantDep, session: ReadSession, trigger_id: str | None = None,
+        limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0),
+    ) -> list[dict[str, Any]]:
+        rows = triggers.list_firings(session, tenant, kind, trigger_id=trigger_id, limit=limit, offset=offset)
+        return [triggers.firing_view(r) for r in rows]
+
+    @router.get(f"{base}/events/export", summary=f"Export {kind} events (CSV)", name=f"export_{kind}")
+    def export(tenant: TenantDep, session: ReadSession) -> Response:
+        return Response(
+            triggers.export_firings_csv(session, tenant, kind), media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{kind}-events.csv"'},
+        )
+
+    @router.put(f"{base}/{{trigger_id}}", summary=f"Update {kind} trigger", name=f"update_{kind}")
+    def update(trigger_id: str, body: update_in, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:  # type: ignore[valid-type]
+        changes = _fields(body, unset=True)
+        return run_write(
+            db, lambda s: triggers.trigger_view(triggers.update_trigger(s, tenant, kind, trigger_id, changes, now))
+        )
+
+    @router.delete(f"{base}/{{trigger_id}}", status_code=204, summary=f"Delete {kind} trigger", name=f"delete_{kind}")
+    def delete(trigger_id: str, tenant: TenantDep, db: DatabaseDep) -> Response:
+        run_write(db, lambda s: triggers.delete_trigger(s, tenant, kind, trigger_id))
+        return Response(status_code=204)
+
+    @router.post(f"{base}/{{trigger_id}}/simulate", summary=f"Simulate a {kind} trigger", name=f"simulate_{kind}")
+    def simulate(
+        trigger_id: str, body: SimulateIn, tenant: TenantDep, session: ReadSession, now: Now
+    ) -> dict[str, Any]:
+        return triggers.simulate(session, tenant, kind, trigger_id, lead_id=body.lead_id, days=body.days, now=now)
+
+
+
+_routes("milestone", "milestones", MilestoneIn, MilestoneUpdateIn)
+_routes("sequence", "sequences", SequenceIn, SequenceUpdateIn)
+_routes("pattern", "patterns", PatternIn, PatternUpdateIn)

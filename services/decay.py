@@ -1,0 +1,173 @@
+"""Score decay rules (CRUD) and the decay run that turns due drops into DECAY events."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from core import decay as core_decay
+from core.scoring import DECAY_EVENT_TYPE
+from db import models
+from db.ids import new_id
+from services.context import Tenant, load_scoring_context
+from services.errors import InvalidInput, NotFound, ServiceError
+from services.ingest import NewEvent, PersonRef, ingest
+
+_BATCH = 2000
+
+
+def decay_view(row: models.DecayRule) -> dict[str, Any]:
+    return {
+        "decay_id": row.id,
+        "inactive_for": row.inactive_for,
+        "unit": row.unit,
+        "decrease": row.decrease,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def _validate(inactive_for: int, unit: str, decrease: int) -> None:
+    if unit not in core_decay.UNITS:
+        raise InvalidInput("unit", f"must be one of {', '.join(core_decay.UNITS)}")
+    if inactive_for < 1:
+        raise InvalidInput("inactive_for", "must be at least 1")
+    if decrease < 1:
+        raise InvalidInput("decrease", "must be at least 1")
+
+
+def list_decays(session: Session, tenant: Tenant) -> list[models.DecayRule]:
+    stmt = select(models.DecayRule).where(models.DecayRule.unit_id == tenant.unit_id)
+    return list(session.scalars(stmt.order_by(models.DecayRule.created_at, models.DecayRule.id)))
+
+
+def get_decay(session: Session, tenant: Tenant, decay_id: str) -> models.DecayRule:
+    row = session.get(models.DecayRule, decay_id)
+    if row is None or row.unit_id != tenant.unit_id:
+        raise NotFound(f"decay rule {decay_id!r} does not exist")
+    return row
+
+
+def create_decay(
+    session: Session, tenant: Tenant, *, inactive_for: int, unit: str, decrease: int, now: datetime
+) -> models.DecayRule:
+    _validate(inactive_for, unit, decrease)
+    row = models.DecayRule(
+        id=new_id("dc"), org_id=tenant.org_id, unit_id=tenant.unit_id, inactive_for=inactive_for, unit=unit,
+        decrease=decrease, created_at=now, updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def update_decay(
+    session: Session, tenant: Tenant, decay_id: str, changes: dict[str, Any], now: datetime
+) -> models.DecayRule:
+    row = get_decay(session, tenant, decay_id)
+    merged = {"inactive_for": row.inactive_for, "unit": row.unit, "decrease": row.decrease}
+    merged.update({k: v for k, v in changes.items() if k in merged and v is not None})
+    _validate(merged["inactive_for"], merged["unit"], merged["decrease"])
+    row.inactive_for, row.unit, row.decrease = merged["inactive_for"], merged["unit"], merged["decrease"]
+    row.updated_at = now
+    session.flush()
+    return row
+
+
+def delete_decay(session: Session, tenant: Tenant, decay_id: str) -> None:
+    session.delete(get_decay(session, tenant, decay_id))
+    session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class DecayRun:
+    leads: int
+    drops: int
+
+
+def units_with_decay(session: Session) -> list[Tenant]:
+    rows = session.execute(select(models.DecayRule.org_id, models.DecayRule.unit_id).distinct())
+    return [Tenant(org_id, unit_id) for org_id, unit_id in rows]
+
+
+def apply_decay(session: Session, tenant: Tenant, now: datetime) -> DecayRun:
+    """Write a DECAY event for every drop due by `now` in this unit. Running it again at `now` adds nothing."""
+    rules = [
+        core_decay.DecayRule(r.id, r.inactive_for, r.unit, r.decrease) for r in list_decays(session, tenant)
+    ]
+    if not rules:
+        return DecayRun(0, 0)
+    ctx = load_scoring_context(session, tenant)
+    shortest = min(r.period for r in rules)
+    lead, score, event = models.Lead, models.LeadScore, models.Event
+    best = (
+        select(score.lead_id, func.max(score.score).label("best"))
+        .where(score.unit_id == tenant.unit_id)
+        .group_by(score.lead_id)
+        .subquery()
+    )
+    stmt = (
+        select(lead.id, lead.last_activity_at, best.c.best)
+        .outerjoin(best, best.c.lead_id == lead.id)
+        .where(
+            lead.unit_id == tenant.unit_id,
+            lead.merged_into.is_(None),
+            lead.last_activity_at.is_not(None),
+            lead.last_activity_at <= now - shortest,
+        )
+    )
+    floor = None if ctx.policy.allow_negative_scores else 0
+    candidates: list[tuple[str, datetime, int]] = []
+    for lead_id, last_activity, top in session.execute(stmt):
+        top = int(top or 0)
+        if floor is not None and top <= floor:
+            continue  # already at the floor: a drop changes nothing
+        candidates.append((lead_id, last_activity, top))
+    if not candidates:
+        return DecayRun(0, 0)
+
+    applied: dict[str, dict[str, list[datetime]]] = defaultdict(lambda: defaultdict(list))
+    decay_rows = session.execute(
+        select(event.lead_id, event.occurred_at, event.metadata_)
+        .join(lead, lead.id == event.lead_id)
+        .where(
+            event.unit_id == tenant.unit_id,
+            event.event_type == DECAY_EVENT_TYPE,
+            and_(lead.unit_id == tenant.unit_id, event.occurred_at > lead.last_activity_at),
+        )
+    )
+    for lead_id, occurred_at, metadata in decay_rows:
+        decay_id = (metadata or {}).get("decay_id")
+        if decay_id:
+            applied[lead_id][decay_id].append(occurred_at)
+
+    pending: list[NewEvent] = []
+    leads_hit = 0
+    for lead_id, last_activity, top in candidates:
+        drops = core_decay.due_drops(
+            last_activity, rules, applied.get(lead_id, {}), now, score=top if floor is not None else None, floor=floor
+        )
+        if drops:
+            leads_hit += 1
+        for drop in drops:
+            pending.append(
+                NewEvent(
+                    event_type=DECAY_EVENT_TYPE,
+                    occurred_at=drop.at,
+                    properties={"channel": "system", "decrease": drop.decrease, "decay_id": drop.decay_id},
+                    source="decay",
+                    person=PersonRef(lead_id=lead_id),
+                    default_channel="system",
+                    system=True,
+                )
+            )
+    for start in range(0, len(pending), _BATCH):
+        for result in ingest(session, tenant, pending[start : start + _BATCH], now, context=ctx):
+            if isinstance(result, ServiceError):
+                raise result
+    return DecayRun(leads_hit, len(pending))

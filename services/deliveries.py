@@ -1,0 +1,205 @@
+"""The outbox: deliveries written with a firing, claimed with a lease, sent by the dispatcher, retried with backoff.
+
+Status flow: pending -> sending (claimed, leased) -> delivered | pending (retry later) | dead.
+A claim is a short transaction of its own, committed before anything is sent; a claim whose lease
+ran out (the sender died) is claimed again, with the same id, which is the webhook-id receivers dedupe on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from db import models
+from db.ids import new_id
+from notify.wakeup import OUTBOX
+from services.context import Tenant
+from services.errors import Conflict, InvalidInput, NotFound
+from settings import get_settings
+
+STATUSES = ("pending", "sending", "delivered", "dead")
+CLAIM_LEASE = timedelta(seconds=60)
+
+
+def dumps(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def enqueue_for_firing(
+    session: Session, tenant: Tenant, trigger: models.Trigger, firing_id: str, payload: dict[str, Any], now: datetime
+) -> list[dict[str, Any]]:
+    """Outbox rows for every channel the trigger sends to; the caller's transaction writes them with the firing."""
+    base = {
+        "org_id": tenant.org_id, "unit_id": tenant.unit_id, "firing_id": firing_id, "trigger_id": trigger.id,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+    }
+    rows: list[dict[str, Any]] = []
+    if trigger.webhook_url:
+        rows.append({**base, "id": new_id("msg"), "channel": "webhook", "target": trigger.webhook_url,
+                     "body": dumps(payload)})
+    if trigger.emails:
+        subject = trigger.email_subject or f"Leadvane: {trigger.name or trigger.kind + ' trigger'} fired"
+        body = {"subject": subject, "preheader": trigger.email_preheader or "",
+                "message": trigger.email_message or "", "payload": payload}
+        rows.append({**base, "id": new_id("msg"), "channel": "email", "target": ",".join(trigger.emails),
+                     "body": dumps(body)})
+    slack_target = trigger.slack_webhook_url or (f"channel:{trigger.slack_channel}" if trigger.slack_channel else None)
+    if slack_target:
+        rows.append({**base, "id": new_id("msg"), "channel": "slack", "target": slack_target,
+                     "body": dumps({"text": slack_text(trigger, payload), "payload": payload})})
+    if rows:
+        session.execute(models.Delivery.__table__.insert(), rows)
+        wake_after_commit(session)
+    return rows
+
+
+def slack_text(trigger: models.Trigger, payload: dict[str, Any]) -> str:
+    title = trigger.name or f"{trigger.kind.capitalize()} trigger"
+    who = payload.get("lead_id") or payload.get("account_id") or "someone"
+    detail = trigger.email_message or ""
+    return f"*{title}* fired for {who}" + (f"\n{detail}" if detail else "")
+
+
+def wake_after_commit(session: Session) -> None:
+    """Tell this process's dispatcher to look at the outbox as soon as the transaction commits."""
+    if not session.info.get("_outbox_wake"):
+        session.info["_outbox_wake"] = True
+
+        def _wake(sess: Session) -> None:
+            sess.info.pop("_outbox_wake", None)
+            OUTBOX.set()
+
+        sa_event.listen(session, "after_commit", _wake, once=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: str
+    unit_id: str
+    channel: str
+    target: str
+    body: str
+    attempts: int
+    signing_secret: str
+
+
+def _due(now: datetime) -> Any:
+    d = models.Delivery
+    return or_(
+        and_(d.status == "pending", d.next_attempt_at <= now),
+        and_(d.status == "sending", d.lease_until <= now),
+    )
+
+
+def claim_due(session: Session, holder: str, now: datetime, limit: int = 50) -> list[Claimed]:
+    """Claim up to `limit` due deliveries for `holder`: each row moves to 'sending' in an atomic UPDATE."""
+    d = models.Delivery
+    ids = list(session.scalars(select(d.id).where(_due(now)).order_by(d.next_attempt_at, d.id).limit(limit)))
+    claimed: list[str] = []
+    for delivery_id in ids:
+        taken = session.execute(
+            update(d)
+            .where(d.id == delivery_id, _due(now))
+            .values(status="sending", lease_holder=holder, lease_until=now + CLAIM_LEASE, attempts=d.attempts + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if taken:
+            claimed.append(delivery_id)
+    if not claimed:
+        return []
+    rows = session.execute(
+        select(d.id, d.unit_id, d.channel, d.target, d.body, d.attempts, models.Trigger.signing_secret)
+        .join(models.Trigger, models.Trigger.id == d.trigger_id)
+        .where(d.id.in_(claimed))
+    )
+    return [Claimed(*row) for row in rows]
+
+
+def record_success(session: Session, delivery_id: str, holder: str, status_code: int | None, now: datetime) -> None:
+    d = models.Delivery
+    session.execute(
+        update(d)
+        .where(d.id == delivery_id, d.lease_holder == holder, d.status == "sending")
+        .values(status="delivered", delivered_at=now, last_status_code=status_code, last_error=None,
+                lease_until=None, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def record_failure(
+    session: Session, delivery_id: str, holder: str, attempts: int, error: str, status_code: int | None, now: datetime
+) -> str:
+    """Schedule the next attempt from the retry schedule, or mark the delivery dead after the last one."""
+    schedule = get_settings().retry_schedule_seconds
+    if attempts <= len(schedule):
+        status, next_at = "pending", now + timedelta(seconds=schedule[attempts - 1])
+    else:
+        status, next_at = "dead", None
+    d = models.Delivery
+    session.execute(
+        update(d)
+        .where(d.id == delivery_id, d.lease_holder == holder, d.status == "sending")
+        .values(status=status, next_attempt_at=next_at, last_error=error[:2000], last_status_code=status_code,
+                lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return status
+
+
+def delivery_view(row: models.Delivery) -> dict[str, Any]:
+    return {
+        "delivery_id": row.id,
+        "webhook_id": row.id,
+        "firing_id": row.firing_id,
+        "trigger_id": row.trigger_id,
+        "channel": row.channel,
+        "target": row.target,
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "last_status_code": row.last_status_code,
+        "next_attempt_at": row.next_attempt_at,
+        "created_at": row.created_at,
+        "delivered_at": row.delivered_at,
+    }
+
+
+def list_deliveries(
+    session: Session, tenant: Tenant, *, status: str | None = None, trigger_id: str | None = None,
+    limit: int = 100, offset: int = 0,
+) -> list[models.Delivery]:
+    d = models.Delivery
+    stmt = select(d).where(d.unit_id == tenant.unit_id)
+    if status is not None:
+        if status not in STATUSES:
+            raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")
+        stmt = stmt.where(d.status == status)
+    if trigger_id is not None:
+        stmt = stmt.where(d.trigger_id == trigger_id)
+    return list(session.scalars(stmt.order_by(d.created_at.desc(), d.id.desc()).limit(limit).offset(offset)))
+
+
+def retry_delivery(session: Session, tenant: Tenant, delivery_id: str, now: datetime) -> models.Delivery:
+    """Send a pending or dead delivery again now, with a fresh retry schedule; a delivered one never is."""
+    row = session.get(models.Delivery, delivery_id)
+    if row is None or row.unit_id != tenant.unit_id:
+        raise NotFound(f"delivery {delivery_id!r} does not exist")
+    if row.status == "delivered":
+        raise Conflict("this delivery was acknowledged by the receiver; it is never sent again")
+    if row.status == "sending":
+        raise Conflict("this delivery is being sent right now")
+    row.status, row.attempts, row.next_attempt_at, row.lease_until = "pending", 0, now, None
+    session.flush()
+    wake_after_commit(session)
+    return row
+
+
+def json_safe(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as plain JSON values (datetimes as ISO strings), exactly as it will be sent."""
+    return json.loads(dumps(payload))

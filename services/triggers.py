@@ -1,0 +1,514 @@
+"""Milestone, sequence and pattern triggers: CRUD, evaluation (in the ingest transaction and by the window
+sweep), simulation against history, and the list/export of firings. Firing writes outbox rows in the
+caller's transaction (services.deliveries)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core import triggers as core
+from core.scoring import DECAY_EVENT_TYPE
+from db import models
+from db.ids import new_id
+from notify.webhook import new_signing_secret
+from services import deliveries
+from services.context import Tenant
+from services.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from services.ingest import Ingested
+
+_COMMON = ("name", "description", "active", "webhook_url", "emails", "email_subject", "email_preheader",
+           "email_message", "slack_webhook_url", "slack_channel")
+_CONFIG = {
+    "milestone": ("event_type", "score_threshold"),
+    "sequence": ("event_types", "window_seconds", "window_unit", "ordered", "fire_mode"),
+    "pattern": ("conditions", "window_seconds", "scope"),
+}
+_REQUIRED = {
+    "milestone": ("score_threshold",),
+    "sequence": ("event_types", "window_seconds"),
+    "pattern": ("conditions", "window_seconds"),
+}
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "milestone": {"event_type": ""},
+    "sequence": {"window_unit": "seconds", "ordered": False, "fire_mode": "once"},
+    "pattern": {"scope": "lead"},
+}
+# How far back the window sweep re-evaluates recently received events (late arrivals, missed evaluations).
+SWEEP_LOOKBACK = timedelta(hours=1)
+
+
+# --- CRUD ----------------------------------------------------------------------------------------------------------
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in core.KINDS:
+        raise NotFound(f"unknown trigger kind {kind!r}")
+
+
+def _normalize_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    for name in _REQUIRED[kind]:
+        if config.get(name) is None:
+            raise InvalidInput(name, "is required")
+    out = {**_DEFAULTS[kind], **{k: v for k, v in config.items() if v is not None}}
+    if kind == "milestone":
+        out["event_type"] = (out.get("event_type") or "").strip()
+        out["score_threshold"] = int(out["score_threshold"])
+    if kind in ("sequence", "pattern") and int(out["window_seconds"]) < 1:
+        raise InvalidInput("window_seconds", "must be at least 1")
+    if kind == "sequence":
+        types = [str(t).strip() for t in out["event_types"]]
+        if len(types) < 2 or any(not t for t in types):
+            raise InvalidInput("event_types", "needs at least two non-empty event types")
+        if out["window_unit"] not in core.WINDOW_UNITS:
+            raise InvalidInput("window_unit", f"must be one of {', '.join(core.WINDOW_UNITS)}")
+        if out["fire_mode"] not in core.FIRE_MODES:
+            raise InvalidInput("fire_mode", f"must be one of {', '.join(core.FIRE_MODES)}")
+        out["event_types"] = types
+        out["ordered"] = bool(out["ordered"])
+    if kind == "pattern":
+        conditions = []
+        for pos, c in enumerate(out["conditions"]):
+            if not isinstance(c, dict) or not str(c.get("event_type") or "").strip():
+                raise InvalidInput(f"conditions[{pos}].event_type", "is required")
+            count = c.get("min_count", c.get("count", 1))
+            if not isinstance(count, int) or count < 1:
+                raise InvalidInput(f"conditions[{pos}].min_count", "must be a positive integer")
+            conditions.append({"event_type": str(c["event_type"]).strip(), "min_count": count})
+        if not conditions:
+            raise InvalidInput("conditions", "needs at least one condition")
+        if out["scope"] not in core.SCOPES:
+            raise InvalidInput("scope", f"must be one of {', '.join(core.SCOPES)}")
+        out["conditions"] = conditions
+    return {k: out[k] for k in _CONFIG[kind] if k in out}
+
+
+def _check_channels(row: models.Trigger) -> None:
+    for pos, email in enumerate(row.emails or []):
+        if "@" not in email:
+            raise InvalidInput(f"emails[{pos}]", "is not an email address")
+    for name in ("webhook_url", "slack_webhook_url"):
+        url = getattr(row, name)
+        if url and not url.startswith(("http://", "https://")):
+            raise InvalidInput(name, "must be an http(s) URL")
+
+
+def list_triggers(session: Session, tenant: Tenant, kind: str) -> list[models.Trigger]:
+    _check_kind(kind)
+    t = models.Trigger
+    stmt = select(t).where(t.unit_id == tenant.unit_id, t.kind == kind).order_by(t.created_at, t.id)
+    return list(session.scalars(stmt))
+
+
+def get_trigger(session: Session, tenant: Tenant, kind: str, trigger_id: str) -> models.Trigger:
+    row = session.get(models.Trigger, trigger_id)
+    if row is None or row.unit_id != tenant.unit_id or row.kind != kind:
+        raise NotFound(f"{kind} trigger {trigger_id!r} does not exist")
+    return row
+
+
+def create_trigger(
+    session: Session, tenant: Tenant, kind: str, fields: dict[str, Any], now: datetime, actor: str | None = None
+) -> models.Trigger:
+    """Create a trigger; its `signing_secret` (whsec_...) is on the returned row, for showing once."""
+    _check_kind(kind)
+    config = _normalize_config(kind, {k: fields.get(k) for k in _CONFIG[kind]})
+    row = models.Trigger(
+        id=new_id("trg"), org_id=tenant.org_id, unit_id=tenant.unit_id, kind=kind, config=config,
+        signing_secret=new_signing_secret(), created_at=now, updated_at=now, created_by=actor, updated_by=actor,
+        name=(fields.get("name") or "").strip(), active=True if fields.get("active") is None else fields["active"],
+        emails=list(fields.get("emails") or []),
+    )
+    for name in _COMMON:
+        if name not in ("name", "active", "emails") and fields.get(name) is not None:
+            setattr(row, name, fields[name])
+    _check_channels(row)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def update_trigger(
+    session: Session, tenant: Tenant, kind: str, trigger_id: str, changes: dict[str, Any], now: datetime,
+    actor: str | None = None,
+) -> models.Trigger:
+    row = get_trigger(session, tenant, kind, trigger_id)
+    merged = {**row.config, **{k: v for k, v in changes.items() if k in _CONFIG[kind] and v is not None}}
+    row.config = _normalize_config(kind, merged)
+    for name in _COMMON:
+        if name in changes and changes[name] is not None:
+            setattr(row, name, list(changes[name]) if name == "emails" else changes[name])
+    _check_channels(row)
+    row.updated_at, row.updated_by = now, actor
+    session.flush()
+    return row
+
+
+def delete_trigger(session: Session, tenant: Tenant, kind: str, trigger_id: str) -> None:
+    session.delete(get_trigger(session, tenant, kind, trigger_id))
+    session.flush()
+
+
+def trigger_view(row: models.Trigger) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "trigger_id": row.id, "org_id": row.org_id, "unit_id": row.unit_id, "kind": row.kind, "name": row.name,
+        "description": row.description, "active": row.active, **row.config,
+        "webhook_url": row.webhook_url, "emails": list(row.emails or []), "email_subject": row.email_subject,
+        "email_preheader": row.email_preheader, "email_message": row.email_message,
+        "slack_webhook_url": row.slack_webhook_url, "slack_channel": row.slack_channel,
+        "created_at": row.created_at, "updated_at": row.updated_at, "created_by": row.created_by,
+        "updated_by": row.updated_by,
+    }
+    if row.kind == "sequence":
+        view["event_steps"] = list(row.config.get("event_types", []))
+    return view
+
+
+# --- evaluation ----------------------------------------------------------------------------------------------------
+
+
+def _milestone(row: models.Trigger) -> core.Milestone:
+    return core.Milestone(int(row.config["score_threshold"]), row.config.get("event_type") or "")
+
+
+def _sequence(row: models.Trigger) -> core.SequenceSpec:
+    c = row.config
+    return core.SequenceSpec(tuple(c["event_types"]), timedelta(seconds=int(c["window_seconds"])), bool(c["ordered"]))
+
+
+def _pattern(row: models.Trigger) -> core.Pattern:
+    c = row.config
+    conds = tuple(core.PatternCondition(x["event_type"], int(x["min_count"])) for x in c["conditions"])
+    return core.Pattern(conds, timedelta(seconds=int(c["window_seconds"])))
+
+
+def _window(row: models.Trigger) -> timedelta:
+    return timedelta(seconds=int(row.config.get("window_seconds", 0)))
+
+
+def _types(row: models.Trigger) -> set[str]:
+    if row.kind == "sequence":
+        return set(row.config["event_types"])
+    if row.kind == "pattern":
+        return {c["event_type"] for c in row.config["conditions"]}
+    return set()
+
+
+def _scope(row: models.Trigger) -> str:
+    return row.config.get("scope", "lead") if row.kind == "pattern" else "lead"
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """An ingested event as evaluation needs it."""
+
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    seq: int
+    lead_id: str | None
+    account_id: str | None
+    score_before: int | None = None
+    score_after: int | None = None
+
+    @property
+    def history_event(self) -> core.HistoryEvent:
+        return core.HistoryEvent(self.event_id, self.event_type, self.occurred_at, self.seq)
+
+
+def fire_triggers(session: Session, tenant: Tenant, results: Sequence[Ingested], now: datetime) -> int:
+    """Evaluate the unit's active triggers for events just ingested (same transaction); returns firings written.
+
+    A unit without active triggers costs exactly one indexed query.
+    """
+    if not results:
+        return 0
+    active = _active_triggers(session, tenant)
+    if not active:
+        return 0
+    facts = []
+    for r in results:
+        primary = r.primary
+        facts.append(Fact(
+            r.event_id, r.event_type, r.occurred_at, 0, r.lead_id, r.account_id,
+            primary.lead_before if primary else None, primary.lead_after if primary else None,
+        ))
+    return _evaluate(session, tenant, active, facts, now)
+
+
+def _active_triggers(session: Session, tenant: Tenant) -> list[models.Trigger]:
+    t = models.Trigger
+    return list(session.scalars(select(t).where(t.unit_id == tenant.unit_id, t.active.is_(True))))
+
+
+def _evaluate(
+    session: Session, tenant: Tenant, active: list[models.Trigger], facts: list[Fact], now: datetime
+) -> int:
+    fired = 0
+    for row in (t for t in active if t.kind == "milestone"):
+        spec = _milestone(row)
+        for f in facts:
+            if f.lead_id and spec.fires(f.event_type, f.score_before, f.score_after):
+                data = {"event_type": f.event_type, "score_before": f.score_before, "score_after": f.score_after,
+                        "score_threshold": spec.score_threshold}
+                fired += _fire(session, tenant, row, f"ev:{f.event_id}", f.lead_id, f, data, now)
+    windowed = [t for t in active if t.kind in ("sequence", "pattern")]
+    if not windowed:
+        return fired
+    wanted = set().union(*(_types(t) for t in windowed))
+    relevant = [f for f in facts if f.event_type in wanted and f.event_type != DECAY_EVENT_TYPE]
+    if not relevant:
+        return fired
+    longest = max(_window(t) for t in windowed)
+    for scope in ("lead", "account"):
+        scoped = [t for t in windowed if _scope(t) == scope]
+        if not scoped:
+            continue
+        by_subject: dict[str, list[Fact]] = defaultdict(list)
+        for f in relevant:
+            subject = f.lead_id if scope == "lead" else f.account_id
+            if subject:
+                by_subject[subject].append(f)
+        for subject, subject_facts in by_subject.items():
+            start = min(f.occurred_at for f in subject_facts) - longest
+            end = max(f.occurred_at for f in subject_facts)
+            history = _history(session, tenant, scope, subject, wanted, start, end)
+            seqs = {h.event_id: h.seq for h in history}
+            for f in subject_facts:
+                current = core.HistoryEvent(f.event_id, f.event_type, f.occurred_at, seqs.get(f.event_id, f.seq))
+                for row in scoped:
+                    fired += _evaluate_windowed(session, tenant, row, subject, current, f, history, now)
+    return fired
+
+
+def _history(
+    session: Session, tenant: Tenant, scope: str, subject: str, types: Iterable[str], start: datetime, end: datetime
+) -> list[core.HistoryEvent]:
+    e = models.Event
+    owner = e.lead_id if scope == "lead" else e.account_id
+    rows = session.execute(
+        select(e.id, e.event_type, e.occurred_at, e.seq).where(
+            e.unit_id == tenant.unit_id, owner == subject, e.event_type.in_(sorted(types)),
+            e.occurred_at >= start, e.occurred_at <= end,
+        )
+    )
+    return [core.HistoryEvent(*r) for r in rows]
+
+
+def _evaluate_windowed(
+    session: Session, tenant: Tenant, row: models.Trigger, subject: str, current: core.HistoryEvent, fact: Fact,
+    history: list[core.HistoryEvent], now: datetime,
+) -> int:
+    if row.kind == "sequence":
+        steps = _sequence(row).completed_by(current, history)
+        if steps is None:
+            return 0
+        key = f"lead:{subject}" if row.config.get("fire_mode") == "once" else f"ev:{current.event_id}"
+        data = {"event_types": row.config["event_types"], "ordered": row.config["ordered"],
+                "steps": [{"event_id": s.event_id, "event_type": s.event_type, "occurred_at": s.occurred_at}
+                          for s in steps]}
+        return _fire(session, tenant, row, key, subject, fact, data, now)
+    counts = _pattern(row).reached_by(current, history)
+    if counts is None or _in_cooldown(session, row, subject, current.occurred_at):
+        return 0
+    data = {"scope": _scope(row), "counts": counts, "window_seconds": row.config["window_seconds"]}
+    return _fire(session, tenant, row, f"ev:{current.event_id}", subject, fact, data, now)
+
+
+def _in_cooldown(session: Session, row: models.Trigger, subject: str, at: datetime) -> bool:
+    """A pattern fires once per window for a subject: not again while its last firing is inside the window."""
+    f = models.TriggerFiring
+    found = session.scalar(
+        select(func.count()).select_from(f).where(
+            f.trigger_id == row.id, f.subject == subject, f.occurred_at > at - _window(row), f.occurred_at <= at
+        )
+    )
+    return bool(found)
+
+
+def _fire(
+    session: Session, tenant: Tenant, row: models.Trigger, dedupe_key: str, subject: str, fact: Fact,
+    data: dict[str, Any], now: datetime,
+) -> int:
+    firing_id = new_id("fir")
+    payload = {
+        "type": f"trigger.{row.kind}", "firing_id": firing_id, "trigger_id": row.id, "trigger_name": row.name,
+        "lead_id": fact.lead_id, "account_id": fact.account_id, "event_id": fact.event_id,
+        "event_type": fact.event_type, "occurred_at": fact.occurred_at.isoformat(), "fired_at": now.isoformat(),
+        "data": data,
+    }
+    values = {
+        "id": firing_id, "org_id": tenant.org_id, "unit_id": tenant.unit_id, "trigger_id": row.id, "kind": row.kind,
+        "dedupe_key": dedupe_key, "subject": subject, "lead_id": fact.lead_id, "account_id": fact.account_id,
+        "event_id": fact.event_id, "occurred_at": fact.occurred_at, "fired_at": now,
+        "payload": deliveries.json_safe(payload),
+    }
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(models.TriggerFiring.__table__).values(**values).on_conflict_do_nothing(
+        index_elements=["trigger_id", "dedupe_key"]
+    )
+    if not session.execute(stmt).rowcount:
+        return 0  # this trigger already fired for these facts
+    deliveries.enqueue_for_firing(session, tenant, row, firing_id, values["payload"], now)
+    return 1
+
+
+def sweep_windows(session: Session, tenant: Tenant, now: datetime, lookback: timedelta = SWEEP_LOOKBACK) -> int:
+    """Re-evaluate sequence and pattern triggers over events received recently (late arrivals complete
+    sequences after the fact). Idempotent: a firing's dedupe key stops a second one."""
+    active = [t for t in _active_triggers(session, tenant) if t.kind in ("sequence", "pattern")]
+    if not active:
+        return 0
+    e = models.Event
+    wanted = sorted(set().union(*(_types(t) for t in active)))
+    rows = session.execute(
+        select(e.id, e.event_type, e.occurred_at, e.seq, e.lead_id, e.account_id)
+        .where(e.unit_id == tenant.unit_id, e.event_type.in_(wanted), e.received_at >= now - lookback)
+        .order_by(e.seq)
+    )
+    facts = [Fact(*r) for r in rows]
+    return _evaluate(session, tenant, active, facts, now) if facts else 0
+
+
+def units_with_windowed_triggers(session: Session) -> list[Tenant]:
+    t = models.Trigger
+    rows = session.execute(
+        select(t.org_id, t.unit_id).where(t.active.is_(True), t.kind.in_(("sequence", "pattern"))).distinct()
+    )
+    return [Tenant(o, u) for o, u in rows]
+
+
+# --- simulation ----------------------------------------------------------------------------------------------------
+
+
+def simulate(
+    session: Session, tenant: Tenant, kind: str, trigger_id: str, *, lead_id: str | None, days: int, now: datetime
+) -> dict[str, Any]:
+    """Would the trigger have fired, and for whom, over the last `days` days (or one lead's history)?"""
+    row = get_trigger(session, tenant, kind, trigger_id)
+    if days < 1:
+        raise InvalidInput("days", "must be at least 1")
+    if lead_id is not None:
+        lead = session.get(models.Lead, lead_id)
+        if lead is None or lead.unit_id != tenant.unit_id:
+            raise NotFound(f"lead {lead_id!r} does not exist", field="lead_id")
+    since = now - timedelta(days=days)
+    e = models.Event
+    stmt = select(e.id, e.event_type, e.occurred_at, e.seq, e.lead_id, e.account_id, e.explanation).where(
+        e.unit_id == tenant.unit_id
+    )
+    if lead_id is not None:
+        stmt = stmt.where(e.lead_id == lead_id)
+    matches: list[dict[str, Any]] = []
+    if kind == "milestone":
+        spec = _milestone(row)
+        primary = _primary_ruleset(session, tenant)
+        for ev_id, ev_type, occurred, _seq, lid, _acc, expl in session.execute(
+            stmt.where(e.occurred_at >= since).order_by(e.seq)
+        ):
+            part = (expl or {}).get(primary) or {}
+            if lid and spec.fires(ev_type, part.get("before"), part.get("after")):
+                matches.append({"lead_id": lid, "event_id": ev_id, "event_type": ev_type, "occurred_at": occurred,
+                                "score_before": part.get("before"), "score_after": part.get("after")})
+    else:
+        window = _window(row)
+        types = sorted(_types(row))
+        scope = _scope(row)
+        history: dict[str, list[core.HistoryEvent]] = defaultdict(list)
+        owners: dict[str, tuple[str | None, str | None]] = {}
+        for ev_id, ev_type, occurred, seq, lid, acc, _expl in session.execute(
+            stmt.where(e.occurred_at >= since - window, e.event_type.in_(types)).order_by(e.occurred_at, e.seq)
+        ):
+            subject = lid if scope == "lead" else acc
+            if subject:
+                history[subject].append(core.HistoryEvent(ev_id, ev_type, occurred, seq))
+                owners[ev_id] = (lid, acc)
+        for events in history.values():
+            fired_once = False
+            last_fire: datetime | None = None
+            for current in events:
+                if current.occurred_at < since:
+                    continue
+                if kind == "sequence":
+                    if fired_once and row.config.get("fire_mode") == "once":
+                        break
+                    if _sequence(row).completed_by(current, events) is None:
+                        continue
+                    fired_once = True
+                else:
+                    if _pattern(row).reached_by(current, events) is None:
+                        continue
+                    if last_fire is not None and current.occurred_at - last_fire < window:
+                        continue
+                    last_fire = current.occurred_at
+                lid, acc = owners[current.event_id]
+                matches.append({"lead_id": lid, "account_id": acc, "event_id": current.event_id,
+                                "event_type": current.event_type, "occurred_at": current.occurred_at})
+    leads = sorted({m["lead_id"] for m in matches if m.get("lead_id")})
+    where = f"lead {lead_id}" if lead_id else f"the last {days} days"
+    return {
+        "would_fire": bool(matches),
+        "matched_leads": matches,
+        "total_matches": len(matches),
+        "message": f"would have fired {len(matches)} time(s) for {len(leads)} lead(s) in {where}",
+    }
+
+
+def _primary_ruleset(session: Session, tenant: Tenant) -> str | None:
+    r = models.Ruleset
+    rows = session.execute(
+        select(r.id, r.is_primary).where(r.unit_id == tenant.unit_id).order_by(r.created_at, r.id)
+    ).all()
+    return next((i for i, p in rows if p), rows[0][0] if rows else None)
+
+
+# --- firings -------------------------------------------------------------------------------------------------------
+
+
+def list_firings(
+    session: Session, tenant: Tenant, kind: str | None, *, trigger_id: str | None = None, limit: int = 100,
+    offset: int = 0,
+) -> list[models.TriggerFiring]:
+    f = models.TriggerFiring
+    stmt = select(f).where(f.unit_id == tenant.unit_id)
+    if kind is not None:
+        _check_kind(kind)
+        stmt = stmt.where(f.kind == kind)
+    if trigger_id is not None:
+        stmt = stmt.where(f.trigger_id == trigger_id)
+    return list(session.scalars(stmt.order_by(f.fired_at.desc(), f.id.desc()).limit(limit).offset(offset)))
+
+
+def firing_view(row: models.TriggerFiring) -> dict[str, Any]:
+    return {
+        "firing_id": row.id, "trigger_id": row.trigger_id, "kind": row.kind, "lead_id": row.lead_id,
+        "account_id": row.account_id, "event_id": row.event_id, "occurred_at": row.occurred_at,
+        "fired_at": row.fired_at, "data": (row.payload or {}).get("data", {}),
+    }
+
+
+_CSV_COLUMNS = ("firing_id", "trigger_id", "kind", "lead_id", "account_id", "event_id", "occurred_at", "fired_at")
+
+
+def export_firings_csv(session: Session, tenant: Tenant, kind: str, limit: int = 100_000) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(_CSV_COLUMNS)
+    for row in list_firings(session, tenant, kind, limit=limit):
+        view = firing_view(row)
+        writer.writerow([
+            v.isoformat() if isinstance(v, datetime) else ("" if v is None else v)
+            for v in (view[c] for c in _CSV_COLUMNS)
+        ])
+    return out.getvalue()

@@ -1,0 +1,125 @@
+"""Real receivers on loopback for delivery tests: an HTTP server that records (and fails on demand), an SMTP server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sqlalchemy import select
+
+from db import models
+from db.engine import Database
+from db.ids import new_id
+from services.context import Tenant
+from services.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class HttpReceiver:
+    """Records every POST; answers `fail_status` to the next `failures` requests, then 200."""
+
+    server: ThreadingHTTPServer
+    requests: list[Received] = field(default_factory=list)
+    failures: int = 0
+    fail_status: int = 503
+    response_body: str = '{"ok": true}'
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.requests) >= count:
+                    return list(self.requests)
+            time.sleep(0.02)
+        with self.lock:
+            return list(self.requests)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_http_receiver(port: int = 0) -> HttpReceiver:
+    holder: dict[str, HttpReceiver] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            rec = holder["r"]
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length).decode()
+            with rec.lock:
+                rec.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                failing = rec.failures > 0
+                if failing:
+                    rec.failures -= 1
+            status = rec.fail_status if failing else 200
+            payload = b'{"error": "down"}' if failing else rec.response_body.encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    receiver = HttpReceiver(server)
+    holder["r"] = receiver
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return receiver
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def add_rule(db: Database, tenant: Tenant, event_type: str, weight: int, now: datetime) -> None:
+    """A scoring rule on the unit's primary ruleset."""
+    with db.write() as session:
+        ruleset_id = session.scalar(
+            select(models.Ruleset.id).where(models.Ruleset.unit_id == tenant.unit_id, models.Ruleset.is_primary)
+        )
+        session.add(models.Rule(
+            id=new_id("rule"), org_id=tenant.org_id, unit_id=tenant.unit_id, ruleset_id=ruleset_id,
+            event_type=event_type, weight=weight, active=True, conditions=[], created_at=now, updated_at=now,
+        ))
+
+
+def send_event(
+    db: Database, tenant: Tenant, email: str, event_type: str, at: datetime, *, domain: str | None = None,
+) -> Ingested:
+    """Ingest one event for the person with `email`, occurring (and received) at `at`."""
+    with db.write() as session:
+        (result,) = ingest(
+            session, tenant,
+            [NewEvent(event_type=event_type, occurred_at=at, person=PersonRef(aliases=[AliasInput("email", email)]))],
+            at,
+        )
+    assert isinstance(result, Ingested), result
+    return result
