@@ -1,0 +1,444 @@
+"""Ingest benchmark: `python bench/ingest.py [--events N] [--duration S] [--database-url URL]`.
+
+Everything is measured in the same run on this machine, against real processes:
+  (a) single-event POST /v1/signals requests/s of `manage.py serve-api` (uvicorn, no scheduler) next to a
+      do-nothing FastAPI endpoint taking the same request model (api.schemas.SignalIn) served the same way;
+  (b) events/s through POST /v1/events/batch (1000-event batches) next to a plain sqlite3 executemany of the
+      same event rows into an empty SQLite file with the events table's columns and indexes;
+  (c) p50/p99 latency of single-event ingest at a steady (open-loop) request rate, measured from the
+      scheduled send time so a stalled server cannot hide its queue.
+Load comes from separate processes/threads over keep-alive connections (http.client).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import multiprocessing as mp
+import os
+import random
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from api.schemas import SignalIn  # noqa: E402  (after the path set-up, as a script)
+
+TARGET_SIGNALS_RATIO = 0.60
+TARGET_BATCH_RATIO = 0.50
+EMAIL_POOL = 5_000
+EVENT_TYPES = ("page_visit", "email_open", "email_click", "form_submit", "demo_request", "webinar_attended")
+
+
+# --- the do-nothing baseline server ----------------------------------------------------------------------------------
+
+
+def serve_baseline(host: str, port: int) -> None:
+    import uvicorn
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    app = FastAPI()
+
+    @app.post("/v1/signals", status_code=201)
+    async def create_signal(body: SignalIn) -> JSONResponse:
+        return JSONResponse({"data": {"type": body.type}}, status_code=201)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # Served exactly as manage.py serve-api serves the product.
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+# --- processes -------------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def manage(database_url: str, *args: str) -> str:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def wait_for(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server on port {port} exited with {process.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"server on port {port} did not come up")
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], port: int) -> Iterator[int]:
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_for(port, process)
+        yield process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def fresh_database(database_url: str | None, workdir: Path) -> Iterator[str]:
+    if database_url is None or database_url.startswith("sqlite"):
+        yield f"sqlite:///{workdir / 'bench.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(database_url).set(drivername="postgresql+psycopg")
+    name = f"leadvane_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# --- request bodies --------------------------------------------------------------------------------------------------
+
+
+def email(rng: random.Random) -> str:
+    n = rng.randrange(EMAIL_POOL)
+    return f"person{n}@company{n % 400}.example.com"
+
+
+def signal_body(rng: random.Random) -> bytes:
+    address = email(rng)
+    return json.dumps(
+        {
+            "type": rng.choice(EVENT_TYPES),
+            "source": "bench",
+            "contact": {"email": address, "first_name": "Bench"},
+            "account": {"domain": address.split("@", 1)[1]},
+            "properties": {"page": rng.choice(("/", "/pricing", "/blog")), "campaign": "bench"},
+        }
+    ).encode()
+
+
+def batch_body(rng: random.Random, size: int, base_time: datetime) -> bytes:
+    events = [
+        {
+            "aliases": [{"alias_kind": "email", "raw_value": email(rng)}],
+            "event_type": rng.choice(EVENT_TYPES),
+            "timestamp": (base_time + timedelta(seconds=i)).isoformat(),
+            "metadata": {"page": rng.choice(("/", "/pricing", "/blog")), "campaign": "bench"},
+        }
+        for i in range(size)
+    ]
+    return json.dumps({"events": events}).encode()
+
+
+# --- closed-loop throughput ------------------------------------------------------------------------------------------
+
+
+def _load_process(
+    port: int, headers: dict[str, str], seed: int, threads: int, start: float, stop: float, out: Any
+) -> None:
+    ok = errors = 0
+    lock = threading.Lock()
+
+    def one_connection(thread_seed: int) -> None:
+        nonlocal ok, errors
+        rng = random.Random(thread_seed)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine_ok = mine_err = 0
+        while True:
+            body = signal_body(rng)
+            conn.request("POST", "/v1/signals", body, headers)
+            response = conn.getresponse()
+            response.read()
+            finished = time.time()
+            if finished >= stop:
+                break
+            if finished >= start:
+                if response.status == 201:
+                    mine_ok += 1
+                else:
+                    mine_err += 1
+        conn.close()
+        with lock:
+            ok += mine_ok
+            errors += mine_err
+
+    workers = [threading.Thread(target=one_connection, args=(seed * 100 + i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    out.put((ok, errors))
+
+
+def requests_per_second(port: int, headers: dict[str, str], duration: float, connections: int) -> tuple[float, int]:
+    """Single-signal requests/s over `connections` keep-alive connections spread over two load processes."""
+    processes = 2 if connections >= 2 else 1
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    start = time.time() + 1.5  # one second of warm-up is not counted
+    stop = start + duration
+    procs = [
+        ctx.Process(
+            target=_load_process,
+            args=(port, headers, 1000 + p, connections // processes + (p < connections % processes), start, stop, out),
+        )
+        for p in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    ok = sum(r[0] for r in results)
+    errors = sum(r[1] for r in results)
+    return ok / duration, errors
+
+
+# --- batches ---------------------------------------------------------------------------------------------------------
+
+
+def batch_events_per_second(port: int, headers: dict[str, str], events: int, batch: int = 1000) -> tuple[float, int]:
+    rng = random.Random(7)
+    base_time = datetime.now(UTC) - timedelta(days=3)
+    bodies = [batch_body(rng, min(batch, events - start), base_time) for start in range(0, events, batch)]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    ingested = 0
+    began = time.perf_counter()
+    for body in bodies:
+        conn.request("POST", "/v1/events/batch", body, headers)
+        response = conn.getresponse()
+        payload = json.loads(response.read())
+        if response.status != 200:
+            raise SystemExit(f"batch failed: {response.status} {payload}")
+        ingested += payload["ingested"]
+    elapsed = time.perf_counter() - began
+    conn.close()
+    return ingested / elapsed, ingested
+
+
+def executemany_events_per_second(database_url: str, workdir: Path, batch: int = 1000) -> float:
+    """A plain sqlite3 executemany of the benchmark's own event rows into an empty file with the same table."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    from db import models
+
+    table = models.Event.__table__
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(*[c for c in table.c if c.name != "seq"]).order_by(table.c.seq)).all()
+    engine.dispose()
+    columns = [c.name for c in table.c if c.name != "seq"]
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, dict | list):
+            return json.dumps(value)
+        return value
+
+    values = [tuple(plain(v) for v in row) for row in rows]
+    path = workdir / "executemany.db"
+    path.unlink(missing_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    dialect = sqlite_dialect.dialect()
+    db.execute(str(CreateTable(table).compile(dialect=dialect)))
+    for index in table.indexes:
+        db.execute(str(CreateIndex(index).compile(dialect=dialect)))
+    sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    began = time.perf_counter()
+    for start in range(0, len(values), batch):
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(sql, values[start : start + batch])
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - began
+    db.close()
+    return len(values) / elapsed
+
+
+# --- open-loop latency -----------------------------------------------------------------------------------------------
+
+
+def open_loop_latency(
+    port: int, headers: dict[str, str], rate: float, duration: float, threads: int = 16
+) -> tuple[float, float, int, int]:
+    """p50 and p99 (ms) at a steady `rate`, each measured from its scheduled send time."""
+    total = int(rate * duration)
+    slots = itertools.count()
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    t0 = time.perf_counter() + 0.5
+
+    def sender(seed: int) -> None:
+        nonlocal errors
+        rng = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        bad = 0
+        while (i := next(slots)) < total:
+            scheduled = t0 + i / rate
+            body = signal_body(rng)
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            conn.request("POST", "/v1/signals", body, headers)
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - scheduled)
+            bad += response.status != 201
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            errors += bad
+
+    workers = [threading.Thread(target=sender, args=(5000 + i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    return p50, p99, len(latencies), errors
+
+
+# --- report ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    leadvane: str
+    baseline: str
+    ratio: str
+    target: str
+
+
+def verdict(ratio: float, target: float) -> str:
+    return f"{ratio:.0%} ({'met' if ratio >= target else 'MISSED'})"
+
+
+def best_of(repeat: int, measure: Callable[[], tuple[float, int]]) -> tuple[float, list[float], int]:
+    figures: list[float] = []
+    errors = 0
+    for _ in range(repeat):
+        value, err = measure()
+        figures.append(value)
+        errors += err
+    return max(figures), figures, errors
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000, help="events sent through /v1/events/batch")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per throughput / latency measurement")
+    parser.add_argument("--database-url", help="PostgreSQL server URL to bench against (a fresh database is made)")
+    parser.add_argument("--connections", type=int, default=4, help="concurrent keep-alive connections for (a)")
+    parser.add_argument("--rate", type=float, default=200.0, help="requests/s of the open-loop latency run (c)")
+    parser.add_argument("--repeat", type=int, default=2, help="alternating rounds of (a); the best round counts")
+    parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_baseline:
+        serve_baseline("127.0.0.1", args.serve_baseline)
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="leadvane-bench-") as tmp:
+        workdir = Path(tmp)
+        with fresh_database(args.database_url, workdir) as url:
+            backend = url.split(":", 1)[0].split("+", 1)[0]
+            manage(url, "migrate")
+            key = manage(url, "create-api-key", "--name", "bench").strip().splitlines()[-1]
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            env = {**os.environ, "DATABASE_URL": url}
+            api_port, base_port = free_port(), free_port()
+            api_cmd = [sys.executable, "manage.py", "serve-api", "--host", "127.0.0.1", "--port", str(api_port),
+                       "--no-scheduler"]
+            base_cmd = [sys.executable, str(Path(__file__).resolve()), "--serve-baseline", str(base_port)]
+            load_before = os.getloadavg()[0]
+            api_figures: list[float] = []
+            base_figures: list[float] = []
+            api_errors = 0
+            with server(api_cmd, env, api_port), server(base_cmd, env, base_port):
+                for _ in range(args.repeat):
+                    value, err = requests_per_second(base_port, headers, args.duration, args.connections)
+                    base_figures.append(value)
+                    value, err = requests_per_second(api_port, headers, args.duration, args.connections)
+                    api_figures.append(value)
+                    api_errors += err
+            with server(api_cmd, env, api_port):
+                batch_rate, ingested = batch_events_per_second(api_port, headers, args.events)
+                p50, p99, sent, lat_errors = open_loop_latency(api_port, headers, args.rate, args.duration)
+            plain_rate = executemany_events_per_second(url, workdir)
+
+    api_rps, base_rps = max(api_figures), max(base_figures)
+    rows = [
+        Row("(a) POST /v1/signals, requests/s", f"{api_rps:,.0f}", f"{base_rps:,.0f} (do-nothing endpoint)",
+            verdict(api_rps / base_rps, TARGET_SIGNALS_RATIO), f">= {TARGET_SIGNALS_RATIO:.0%}"),
+        Row("(b) POST /v1/events/batch, events/s", f"{batch_rate:,.0f}", f"{plain_rate:,.0f} (sqlite3 executemany)",
+            verdict(batch_rate / plain_rate, TARGET_BATCH_RATIO), f">= {TARGET_BATCH_RATIO:.0%}"),
+        Row(f"(c) single-event latency at {args.rate:.0f}/s", f"p50 {p50:.1f} ms, p99 {p99:.1f} ms", "-", "-",
+            "open loop, from scheduled send"),
+    ]
+    print(f"Leadvane ingest benchmark — backend {backend}, {os.cpu_count()} cores, load average before "
+          f"{load_before:.2f}, {args.connections} connections, {args.duration:.0f} s per measurement")
+    widths = [max(len(getattr(r, f)) for r in [*rows, Row("measure", "leadvane", "baseline", "ratio", "target")])
+              for f in ("name", "leadvane", "baseline", "ratio", "target")]
+    header = Row("measure", "leadvane", "baseline", "ratio", "target")
+    for r in [header, *rows]:
+        cells = [getattr(r, f).ljust(w) for f, w in zip(("name", "leadvane", "baseline", "ratio", "target"), widths,
+                                                          strict=True)]
+        print(" | ".join(cells))
+    print(f"rounds of (a): leadvane {', '.join(f'{v:,.0f}' for v in api_figures)};"
+          f" baseline {', '.join(f'{v:,.0f}' for v in base_figures)}; non-201 answers {api_errors}")
+    print(f"(b) {ingested:,} events in 1000-event batches; (c) {sent} requests, {lat_errors} non-201")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
