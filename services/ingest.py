@@ -22,7 +22,7 @@ from db import models
 from db.ids import new_id
 from services.context import ScoringContext, Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound, PayloadTooLarge, ServiceError
-from services.triggers import fire_triggers
+from services.scoring_settings import lock_scoring_config
 from settings import get_settings
 
 _IN_CHUNK = 500
@@ -149,6 +149,8 @@ def ingest(
     A bad item yields its ServiceError and does not stop the others. The caller commits.
     """
     settings = get_settings()
+    # Shared with other ingests; a rules or settings change (which rescores) waits for us, and we for it.
+    lock_scoring_config(session, tenant, exclusive=False)
     ctx = context or load_scoring_context(session, tenant)
     results: list[Ingested | ServiceError | None] = [None] * len(events)
     prepared: list[_Prepared] = []
@@ -199,10 +201,9 @@ def ingest(
                 "explanation": {rs: o.as_explanation() for rs, o in outcomes.items()},
             }
         )
-        # System adjustments (decay) are not activity: they must not restart the inactivity clock.
-        if lead is not None and not ev.system:
+        if lead is not None:
             resolver.touch_lead(lead, item.occurred_at)
-        if account is not None and not ev.system:
+        if account is not None:
             resolver.touch_account(account, item.occurred_at)
         results[item.index] = Ingested(
             event_id=event_id,
@@ -223,7 +224,6 @@ def ingest(
         )
 
     resolver.write(board, event_rows)
-    fire_triggers(session, tenant, [r for r in results if isinstance(r, Ingested)], now)
     return [r for r in results if r is not None]
 
 
