@@ -23,6 +23,7 @@ from db.ids import new_id
 from services.context import ScoringContext, Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound, PayloadTooLarge, ServiceError
 from services.scoring_settings import lock_scoring_config
+from services.triggers import fire_triggers
 from settings import get_settings
 
 _IN_CHUNK = 500
@@ -201,9 +202,10 @@ def ingest(
                 "explanation": {rs: o.as_explanation() for rs, o in outcomes.items()},
             }
         )
-        if lead is not None:
+        # System adjustments (decay) are not activity: they must not restart the inactivity clock.
+        if lead is not None and not ev.system:
             resolver.touch_lead(lead, item.occurred_at)
-        if account is not None:
+        if account is not None and not ev.system:
             resolver.touch_account(account, item.occurred_at)
         results[item.index] = Ingested(
             event_id=event_id,
@@ -224,6 +226,7 @@ def ingest(
         )
 
     resolver.write(board, event_rows)
+    fire_triggers(session, tenant, [r for r in results if isinstance(r, Ingested)], now)
     return [r for r in results if r is not None]
 
 
