@@ -45,8 +45,9 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "sequence": {"window_unit": "seconds", "ordered": False, "fire_mode": "once"},
     "pattern": {"scope": "lead"},
 }
-# How far back the window sweep re-evaluates recently received events (late arrivals, missed evaluations).
-SWEEP_LOOKBACK = timedelta(hours=1)
+# How far back the window sweep re-evaluates recently received events. Ingest already evaluates late
+# arrivals against later events; the sweep is the safety net for anything a crash or race left out.
+SWEEP_LOOKBACK = timedelta(minutes=10)
 
 
 # --- CRUD ----------------------------------------------------------------------------------------------------------
@@ -282,10 +283,18 @@ def _evaluate(
                 by_subject[subject].append(f)
         for subject, subject_facts in by_subject.items():
             start = min(f.occurred_at for f in subject_facts) - longest
-            end = max(f.occurred_at for f in subject_facts)
-            history = _history(session, tenant, scope, subject, wanted, start, end)
+            # Up to a window past the newest fact: a late arrival can complete a sequence that ended after it.
+            end = max(f.occurred_at for f in subject_facts) + longest
+            rows = _history(session, tenant, scope, subject, wanted, start, end)
+            history = [h for h, _lead, _account in rows]
             seqs = {h.event_id: h.seq for h in history}
-            for f in subject_facts:
+            todo = {f.event_id: f for f in subject_facts}
+            for h, lead_id, account_id in rows:
+                if h.event_id not in todo and any(
+                    f.occurred_at < h.occurred_at <= f.occurred_at + longest for f in subject_facts
+                ):
+                    todo[h.event_id] = Fact(h.event_id, h.event_type, h.occurred_at, h.seq, lead_id, account_id)
+            for f in sorted(todo.values(), key=lambda x: (x.occurred_at, seqs.get(x.event_id, x.seq))):
                 current = core.HistoryEvent(f.event_id, f.event_type, f.occurred_at, seqs.get(f.event_id, f.seq))
                 for row in scoped:
                     fired += _evaluate_windowed(session, tenant, row, subject, current, f, history, now)
@@ -294,16 +303,16 @@ def _evaluate(
 
 def _history(
     session: Session, tenant: Tenant, scope: str, subject: str, types: Iterable[str], start: datetime, end: datetime
-) -> list[core.HistoryEvent]:
+) -> list[tuple[core.HistoryEvent, str | None, str | None]]:
     e = models.Event
     owner = e.lead_id if scope == "lead" else e.account_id
     rows = session.execute(
-        select(e.id, e.event_type, e.occurred_at, e.seq).where(
+        select(e.id, e.event_type, e.occurred_at, e.seq, e.lead_id, e.account_id).where(
             e.unit_id == tenant.unit_id, owner == subject, e.event_type.in_(sorted(types)),
             e.occurred_at >= start, e.occurred_at <= end,
         )
     )
-    return [core.HistoryEvent(*r) for r in rows]
+    return [(core.HistoryEvent(i, t, o, q), lead, acc) for i, t, o, q, lead, acc in rows]
 
 
 def _evaluate_windowed(
