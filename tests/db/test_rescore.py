@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
 
 from db import models
 from db.engine import Database
@@ -168,3 +170,51 @@ def test_save_ruleset_rules_replaces_the_grid_atomically(db: Database, tenant: T
             ["page_view", "form_submit"],
         )
     assert lead_score(db, tenant, lead, rs) == 26
+
+
+def test_an_ingest_waits_for_a_rule_change_in_progress(db: Database, tenant: Tenant, now: datetime) -> None:
+    """On PostgreSQL an ingest must not score with rules a concurrent, uncommitted change is replacing."""
+    if db.is_sqlite:
+        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE)")
+    rs = primary_id(db, tenant)
+    with db.write() as session:
+        rule = rules.create_rule(session, tenant, {"event_type": "page_view", "weight": 10}, now=now)
+    lead = visit(db, tenant, "ann@acme.com", now).lead_id or ""
+    changing, release = threading.Event(), threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def change() -> None:
+        with db.write() as session:
+            rules.update_rule(session, tenant, rule.id, {"event_type": "page_view", "weight": 1}, now=now)
+            changing.set()
+            release.wait(60)
+
+    def ingest_meanwhile() -> None:
+        outcome["result"] = visit(db, tenant, "ann@acme.com", now)
+
+    changer = threading.Thread(target=change)
+    changer.start()
+    assert changing.wait(60)
+    ingester = threading.Thread(target=ingest_meanwhile)
+    ingester.start()
+    waiting = 0
+    for _ in range(600):  # until the ingest is queued behind the change's lock
+        with db.read() as session:
+            waiting = session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            )
+        if waiting or not ingester.is_alive():
+            break
+        threading.Event().wait(0.05)
+    release.set()
+    changer.join(60)
+    ingester.join(60)
+    assert waiting == 1
+    assert outcome["result"].primary.delta == 1
+    assert outcome["result"].primary.lead_after == 2
+    assert lead_score(db, tenant, lead, rs) == 2
+    with db.read() as session:
+        assert verify_unit(session, tenant) == []
