@@ -364,10 +364,12 @@ def _fire(
         "payload": deliveries.json_safe(payload),
     }
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(models.TriggerFiring.__table__).values(**values).on_conflict_do_nothing(
-        index_elements=["trigger_id", "dedupe_key"]
+    table = models.TriggerFiring.__table__
+    stmt = (
+        insert(table).values(**values).on_conflict_do_nothing(index_elements=["trigger_id", "dedupe_key"])
+        .returning(table.c.id)
     )
-    if not session.execute(stmt).rowcount:
+    if session.execute(stmt).scalar_one_or_none() is None:
         return 0  # this trigger already fired for these facts
     deliveries.enqueue_for_firing(session, tenant, row, firing_id, values["payload"], now)
     return 1
