@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from core import levels as core_levels
@@ -105,11 +105,12 @@ def list_leads(
     if last_active_after is not None:
         conditions.append(lead.last_activity_at >= last_active_after)
     if event_type is not None:
+        # IN over the (unit_id, event_type) index: one pass over that type's events, not a probe per lead.
         conditions.append(
-            exists().where(
-                models.Event.unit_id == tenant.unit_id,
-                models.Event.lead_id == lead.id,
-                models.Event.event_type == event_type,
+            lead.id.in_(
+                select(models.Event.lead_id).where(
+                    models.Event.unit_id == tenant.unit_id, models.Event.event_type == event_type
+                )
             )
         )
     if account_id is not None:
