@@ -24,7 +24,8 @@ from services.errors import Conflict, InvalidInput, NotFound
 from settings import get_settings
 
 STATUSES = ("pending", "sending", "delivered", "dead")
-CLAIM_LEASE = timedelta(seconds=60)
+# Longer than any single send may take (webhook 10 s, SMTP 15 s timeouts).
+CLAIM_LEASE = timedelta(seconds=30)
 
 
 def dumps(payload: dict[str, Any]) -> str:
