@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
@@ -9,6 +11,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from db.engine import Database
 from services import api_keys
@@ -17,7 +20,8 @@ from services.context import Tenant
 T = TypeVar("T")
 
 
-def get_db(request: Request) -> Database:
+# Plain dependencies are async so FastAPI does not hop to a worker thread for each of them.
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
@@ -32,22 +36,68 @@ def get_read_session(db: DatabaseDep) -> Iterator[Session]:
 ReadSession = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
-def get_now() -> datetime:
+async def get_now() -> datetime:
     return datetime.now(UTC)
 
 
 Now = Annotated[datetime, Depends(get_now)]
 
 
-def get_tenant(request: Request, db: DatabaseDep) -> Tenant:
+KEY_CACHE_SECONDS = 5.0
+
+
+class KeyCache:
+    """Valid API keys seen in the last few seconds (by hash), so a request skips the key lookup.
+
+    Only successful lookups are kept, for KEY_CACHE_SECONDS: a revoked key stops working in every
+    API process within that time; a new key works at once.
+    """
+
+    def __init__(self, ttl: float = KEY_CACHE_SECONDS, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, Tenant]] = {}
+
+    def get(self, key_hash: str) -> Tenant | None:
+        entry = self._entries.get(key_hash)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key_hash: str, tenant: Tenant) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key_hash] = (time.monotonic() + self.ttl, tenant)
+
+
+def _key_cache(request: Request) -> KeyCache:
+    cache = getattr(request.app.state, "key_cache", None)
+    if cache is None:
+        cache = request.app.state.key_cache = KeyCache()
+    return cache
+
+
+def _authenticate(db: Database, secret: str) -> Tenant | None:
+    with db.read() as session:
+        return api_keys.authenticate(session, secret)
+
+
+async def get_tenant(request: Request, db: DatabaseDep) -> Tenant:
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise HTTPException(401, "Invalid or missing API key.", headers={"WWW-Authenticate": "Bearer"})
-    with db.read() as session:
-        tenant = api_keys.authenticate(session, secret.strip())
+    cache = _key_cache(request)
+    key_hash = api_keys.hash_secret(secret.strip())
+    tenant = cache.get(key_hash)
+    if tenant is not None:
+        return tenant
+    tenant = await run_in_threadpool(_authenticate, db, secret.strip())
     if tenant is None:
         raise HTTPException(401, "Invalid or missing API key.", headers={"WWW-Authenticate": "Bearer"})
+    cache.put(key_hash, tenant)
     return tenant
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
@@ -19,6 +20,16 @@ from services.context import Tenant
 Work = Callable[[Session], tuple[int, Any]]
 
 
+class FastJSONResponse(JSONResponse):
+    """orjson renders the large ingest responses (a 1000-event batch) several times faster than json."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content)
+        except TypeError:  # what orjson refuses (integers beyond 64 bits) json still writes
+            return super().render(content)
+
+
 async def respond_idempotently(
     request: Request, db: Database, tenant: Tenant, now: datetime, work: Work
 ) -> JSONResponse:
@@ -26,7 +37,7 @@ async def respond_idempotently(
     raw_key = request.headers.get("idempotency-key")
     if raw_key is None:
         status, body = await run_in_threadpool(run_write, db, work)
-        return JSONResponse(body, status_code=status)
+        return FastJSONResponse(body, status_code=status)
     key = idempotency.check_key(raw_key)
     fingerprint = idempotency.request_fingerprint(request.method, request.url.path, await request.body())
 
@@ -40,4 +51,4 @@ async def respond_idempotently(
 
     status, body, replayed = await run_in_threadpool(run_write, db, work_once)
     headers = {"Idempotent-Replayed": "true"} if replayed else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    return FastJSONResponse(body, status_code=status, headers=headers)

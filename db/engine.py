@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,9 +20,19 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def dump_json(value: Any) -> str:
+    """JSON columns: orjson (several times faster on the ingest path), json for what orjson refuses (huge ints)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     settings = get_settings()
     url = url or settings.database_url
+    kwargs.setdefault("json_serializer", dump_json)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if is_sqlite(url):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
@@ -62,6 +75,9 @@ class Database:
             self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
         )
         self._write = sessionmaker(writer_engine, expire_on_commit=False)
+        # SQLite has one writer. Threads of this process queue on a lock instead of in SQLite's busy handler,
+        # which sleeps in growing steps (up to 100 ms) and turned contention into long stalls.
+        self._write_lock: threading.RLock | None = threading.RLock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -75,7 +91,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One short write transaction: commits on success, rolls back on error."""
-        with self._write() as session, session.begin():
+        with self._write_lock or nullcontext(), self._write() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, case, func, select, true
 from sqlalchemy.orm import Session
 
 from core import scoring
@@ -40,7 +43,67 @@ def rule_from_row(row: models.Rule) -> scoring.Rule:
     )
 
 
+class _ContextCache:
+    """The last ScoringContext built per (database, unit) in this process, with the version it was built from.
+
+    Every use still asks the database, in one small statement, for the configuration's version (counts,
+    sums and latest updated_at of the unit's rules and rulesets, plus its scoring settings); a changed
+    version rebuilds the context. So a rule or settings change is seen by the next ingest in every process,
+    without a TTL. Services that change rules, rulesets or settings bump updated_at (a rule's conditions
+    are only covered by that). Anything added to the context must be added to the version too.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[Any, str], tuple[tuple[Any, ...], ScoringContext]] = {}
+
+    def get(self, session: Session, tenant: Tenant) -> ScoringContext:
+        if session.new or session.dirty or session.deleted:
+            session.flush()  # the version must see this transaction's own changes
+        key = (session.get_bind().url, tenant.unit_id)
+        version = _config_version(session, tenant)
+        cached = self._entries.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        context = _load_scoring_context(session, tenant)
+        with self._lock:
+            self._entries[key] = (version, context)
+        return context
+
+
+def _config_version(session: Session, tenant: Tenant) -> tuple[Any, ...]:
+    return tuple(session.execute(_version_statement(), {"unit": tenant.unit_id}).one())
+
+
+@lru_cache(maxsize=1)
+def _version_statement() -> Select[Any]:
+    """Built once: constructing this statement cost more than running it."""
+    rule, ruleset, cfg = models.Rule, models.Ruleset, models.ScoringSettings
+    unit = bindparam("unit")
+    rules = select(
+        func.count(), func.max(rule.updated_at), func.sum(rule.weight), func.sum(case((rule.active, 1), else_=0)),
+        func.min(rule.start_at), func.max(rule.start_at), func.min(rule.end_at), func.max(rule.end_at),
+    ).where(rule.unit_id == unit)
+    rulesets = select(
+        func.count(), func.max(ruleset.updated_at), func.max(case((ruleset.is_primary, ruleset.id), else_=None))
+    ).where(ruleset.unit_id == unit)
+    settings = select(
+        func.count(), func.max(cfg.updated_at), func.max(case((cfg.allow_negative_scores, 1), else_=0))
+    ).where(cfg.unit_id == unit)
+    # Aggregates always yield one row, so the cross join of the three is exactly one row.
+    r, rs, st = rules.subquery(), rulesets.subquery(), settings.subquery()
+    return select(r, rs, st).select_from(r.join(rs, true()).join(st, true()))
+
+
+_CACHE = _ContextCache()
+
+
 def load_scoring_context(session: Session, tenant: Tenant) -> ScoringContext:
+    """The unit's rules, rulesets and scoring policy (built once per configuration version and process)."""
+    return _CACHE.get(session, tenant)
+
+
+def _load_scoring_context(session: Session, tenant: Tenant) -> ScoringContext:
     rulesets = session.execute(
         select(models.Ruleset.id, models.Ruleset.is_primary)
         .where(models.Ruleset.unit_id == tenant.unit_id)

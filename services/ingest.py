@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -27,6 +28,9 @@ from services.triggers import fire_triggers
 from settings import get_settings
 
 _IN_CHUNK = 500
+# Pure, and the public-suffix lookup behind them dominated _prepare on batches: memoize per process.
+_company_domain = lru_cache(maxsize=16_384)(identity.company_domain_from_email)
+_normalize_domain = lru_cache(maxsize=16_384)(identity.normalize_domain)
 
 
 @dataclass(slots=True)
@@ -285,7 +289,7 @@ def _prepare(index: int, ev: NewEvent, now: datetime, region: str, max_bytes: in
             if alias.kind == "email" and (email is None or alias.is_primary):
                 email = value
         if email is not None:
-            inferred_domain = identity.company_domain_from_email(email)
+            inferred_domain = _company_domain(email)
         if person.lead_id is None and not aliases:
             raise InvalidInput(person.field_name, "needs a lead id or at least one alias (email, phone, ...)")
 
@@ -294,7 +298,7 @@ def _prepare(index: int, ev: NewEvent, now: datetime, region: str, max_bytes: in
     if account is not None:
         if account.domain:
             try:
-                domain = identity.normalize_domain(account.domain)
+                domain = _normalize_domain(account.domain)
             except identity.InvalidIdentifier as exc:
                 raise InvalidInput(f"{account.field_name}.domain", str(exc)) from None
         if account.name is not None and account.name.strip():
