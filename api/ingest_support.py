@@ -1,7 +1,9 @@
-"""Shared plumbing of the ingest routes: one transaction, optional Idempotency-Key replay."""
+"""Shared plumbing of the ingest routes: one transaction, optional Idempotency-Key replay, group commit."""
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -16,8 +18,12 @@ from api.deps import run_write
 from db.engine import Database
 from services import idempotency
 from services.context import Tenant
+from services.errors import ServiceError
+from services.ingest import Ingested, NewEvent, ingest
 
 Work = Callable[[Session], tuple[int, Any]]
+Present = Callable[[Ingested], tuple[int, Any]]
+GROUP_MAX = 500
 
 
 class FastJSONResponse(JSONResponse):
@@ -52,3 +58,116 @@ async def respond_idempotently(
     status, body, replayed = await run_in_threadpool(run_write, db, work_once)
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return FastJSONResponse(body, status_code=status, headers=headers)
+
+
+async def respond_with_event(
+    request: Request, db: Database, tenant: Tenant, now: datetime, event: NewEvent, present: Present
+) -> JSONResponse:
+    """Ingest one event and answer with `present(result)` (status, JSON body).
+
+    With an Idempotency-Key it runs in a transaction of its own (the key is stored with it). Without one,
+    it is group-committed: single-event requests that arrive while the previous group is being written
+    share the next transaction and one ingest call, so concurrent clients cost one commit and one set of
+    lookups per group instead of per request. Each request still gets its own result or error.
+    """
+    if request.headers.get("idempotency-key") is not None:
+
+        def work(session: Session) -> tuple[int, Any]:
+            (result,) = ingest(session, tenant, [event], now)
+            if isinstance(result, ServiceError):
+                raise result
+            return present(result)
+
+        return await respond_idempotently(request, db, tenant, now, work)
+    result = await _committer(request, db).submit(tenant, event, now)
+    if isinstance(result, ServiceError):
+        raise result
+    status, body = present(result)
+    return FastJSONResponse(body, status_code=status)
+
+
+_Pending = tuple[Tenant, NewEvent, datetime, "asyncio.Future[Ingested | ServiceError]"]
+
+
+class GroupCommitter:
+    """Collects single events on one event loop and writes them in groups from a worker thread."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.pending: list[_Pending] = []
+        self.running = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, tenant: Tenant, event: NewEvent, now: datetime) -> Ingested | ServiceError:
+        if event.occurred_at is None:
+            event.occurred_at = now  # the request's own clock, even if its group is written a moment later
+        future: asyncio.Future[Ingested | ServiceError] = asyncio.get_running_loop().create_future()
+        self.pending.append((tenant, event, now, future))
+        if not self.running:
+            self.running = True
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while True:
+            group, self.pending = self.pending[:GROUP_MAX], self.pending[GROUP_MAX:]
+            try:
+                outcomes: list[Any] = await run_in_threadpool(self._write_group, group)
+            except Exception:
+                # Something beyond one bad item failed the group: give every request its own transaction.
+                outcomes = await run_in_threadpool(self._write_each, group)
+            if not self.pending:
+                self.running = False  # before waking the requests: the loop may end with the last of them
+            for (_tenant, _event, _now, future), outcome in zip(group, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, BaseException) and not isinstance(outcome, ServiceError):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+            if not self.running:
+                return
+
+    def _write_group(self, group: list[_Pending]) -> list[Ingested | ServiceError]:
+        by_tenant: dict[Tenant, list[int]] = {}
+        for position, (tenant, *_rest) in enumerate(group):
+            by_tenant.setdefault(tenant, []).append(position)
+        now = max(item[2] for item in group)
+
+        def work(session: Session) -> list[Ingested | ServiceError]:
+            outcomes: list[Ingested | ServiceError | None] = [None] * len(group)
+            for tenant, positions in by_tenant.items():
+                results = ingest(session, tenant, [group[p][1] for p in positions], now)
+                for position, result in zip(positions, results, strict=True):
+                    outcomes[position] = result
+            return [o for o in outcomes if o is not None]
+
+        return run_write(self.db, work)
+
+    def _write_each(self, group: list[_Pending]) -> list[Any]:
+        outcomes: list[Any] = []
+        for tenant, event, now, _future in group:
+
+            def work(session: Session, t: Tenant = tenant, e: NewEvent = event, n: datetime = now) -> Any:
+                return ingest(session, t, [e], n)[0]
+
+            try:
+                outcomes.append(run_write(self.db, work))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+
+def _committer(request: Request, db: Database) -> GroupCommitter:
+    """One committer per application and event loop (a test client may run each request on a new loop)."""
+    state = request.app.state
+    committers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommitter] | None = getattr(
+        state, "group_committers", None
+    )
+    if committers is None:
+        committers = state.group_committers = weakref.WeakKeyDictionary()
+    loop = asyncio.get_running_loop()
+    committer = committers.get(loop)
+    if committer is None:
+        committer = committers[loop] = GroupCommitter(db)
+    return committer

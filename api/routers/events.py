@@ -10,13 +10,13 @@ from pydantic import TypeAdapter, ValidationError
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep
 from api.errors import describe_validation_errors, request_id_of
-from api.ingest_support import respond_idempotently
+from api.ingest_support import respond_idempotently, respond_with_event
 from api.presenters import error_body, event_from_ingested, lead_scores_from_ingested
 from api.routers.leads import present
 from api.schemas import BatchIn, EventIn
 from services import event_log
 from services.errors import InvalidInput, ServiceError
-from services.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
 from settings import get_settings
 
 router = APIRouter(tags=["events"])
@@ -50,15 +50,10 @@ def ingest_response(result: Any) -> dict[str, Any]:
 
 @router.post("/v1/events", status_code=201, summary="Ingest engagement event")
 async def create_event(body: EventIn, request: Request, tenant: TenantDep, db: DatabaseDep, now: Now) -> JSONResponse:
-    event = event_in_to_event(body)
-
-    def work(session: Any) -> tuple[int, Any]:
-        (result,) = ingest(session, tenant, [event], now)
-        if isinstance(result, ServiceError):
-            raise result
+    def answer(result: Ingested) -> tuple[int, Any]:
         return 201, ingest_response(result)
 
-    return await respond_idempotently(request, db, tenant, now, work)
+    return await respond_with_event(request, db, tenant, now, event_in_to_event(body), answer)
 
 
 @router.post("/v1/events/batch", summary="Ingest up to 1000 events in one transaction")

@@ -10,13 +10,12 @@ from fastapi.responses import JSONResponse
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep
 from api.errors import request_id_of
-from api.ingest_support import respond_idempotently
+from api.ingest_support import respond_with_event
 from api.presenters import signal_from_ingested
 from api.routers.leads import present
 from api.schemas import SignalIn, iso
 from services import event_log
-from services.errors import ServiceError
-from services.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
+from services.ingest import AccountRef, AliasInput, Ingested, NewEvent, PersonRef
 
 router = APIRouter(tags=["signals"])
 
@@ -54,15 +53,10 @@ def _meta(request: Request, now: datetime, **extra: Any) -> dict[str, Any]:
 
 @router.post("/v1/signals", status_code=201, summary="Create a signal")
 async def create_signal(body: SignalIn, request: Request, tenant: TenantDep, db: DatabaseDep, now: Now) -> JSONResponse:
-    event = signal_to_event(body)
-
-    def work(session: Any) -> tuple[int, Any]:
-        (result,) = ingest(session, tenant, [event], now)
-        if isinstance(result, ServiceError):
-            raise result
+    def answer(result: Ingested) -> tuple[int, Any]:
         return 201, {"data": signal_from_ingested(result), "meta": _meta(request, now)}
 
-    return await respond_idempotently(request, db, tenant, now, work)
+    return await respond_with_event(request, db, tenant, now, signal_to_event(body), answer)
 
 
 @router.get("/v1/signals", summary="List signals, newest first, with cursor paging")
