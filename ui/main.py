@@ -12,6 +12,8 @@ st.set_page_config(page_title="Leadvane", page_icon=":material/local_fire_depart
 
 background = start_background_fallback()  # no-op when app.py's lifespan already serves the API
 user = login_gate()
+# Always resolve the page, signed in or not, so a deep link (/lead?lead=...) survives the sign-in.
+page = st.navigation(nav.all_pages(), position="sidebar" if user else "hidden")
 if user is None:
     st.stop()
 
@@ -20,4 +22,4 @@ with st.sidebar:
     st.caption("API: " + (background.api_url if background else "/api (docs at /api/docs)"))
     logout_button()
 
-st.navigation(nav.all_pages()).run()
+page.run()
