@@ -8,6 +8,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import requests
+
 from db.engine import Database
 from notify.email import send_email
 from notify.slack import send_slack
@@ -23,40 +25,72 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def send(item: deliveries.Claimed, now: datetime) -> SendResult:
-    try:
-        if item.channel == "webhook":
-            return send_webhook(item.target, item.signing_secret, item.id, item.body, now)
-        if item.channel == "email":
-            return send_email(get_settings(), item.target, item.body)
-        if item.channel == "slack":
-            return send_slack(get_settings(), item.target, item.body)
-        return SendResult(False, None, f"unknown channel {item.channel!r}")
-    except Exception as exc:  # a broken receiver must never kill the dispatcher
-        log.exception("delivery %s failed unexpectedly", item.id)
-        return SendResult(False, None, f"{type(exc).__name__}: {exc}")
+class Sender:
+    """Sends claimed deliveries in parallel, reusing one HTTP connection pool per worker thread."""
+
+    def __init__(self, workers: int = 8) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leadvane-send")
+        self._local = threading.local()
+
+    def _http(self) -> requests.Session:
+        http = getattr(self._local, "http", None)
+        if http is None:
+            http = self._local.http = requests.Session()
+        return http
+
+    def send(self, item: deliveries.Claimed, now: datetime) -> SendResult:
+        try:
+            if item.channel == "webhook":
+                return send_webhook(item.target, item.signing_secret, item.id, item.body, now, self._http())
+            if item.channel == "email":
+                return send_email(get_settings(), item.target, item.body)
+            if item.channel == "slack":
+                return send_slack(get_settings(), item.target, item.body)
+            return SendResult(False, None, f"unknown channel {item.channel!r}")
+        except Exception as exc:  # a broken receiver must never kill the dispatcher
+            log.exception("delivery %s failed unexpectedly", item.id)
+            return SendResult(False, None, f"{type(exc).__name__}: {exc}")
+
+    def send_all(
+        self, items: list[deliveries.Claimed], clock: Callable[[], datetime]
+    ) -> list[tuple[deliveries.Claimed, SendResult]]:
+        return list(self.pool.map(lambda item: (item, self.send(item, clock())), items))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False)
 
 
-def dispatch_due(db: Database, holder: str, clock: Callable[[], datetime] = utcnow, batch: int = 50) -> int:
-    """Send everything due now; returns how many deliveries were attempted."""
+def dispatch_due(
+    db: Database, holder: str, clock: Callable[[], datetime] = utcnow, batch: int = 100, sender: Sender | None = None
+) -> int:
+    """Send everything due now; returns how many deliveries were attempted.
+
+    Each round is one short write transaction that records the previous round's outcomes and claims
+    the next batch; sending happens outside any transaction.
+    """
+    own = sender is None
+    sender = sender or Sender()
     attempted = 0
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    results: list[tuple[deliveries.Claimed, SendResult]] = []
+    try:
         while True:
-            with db.write() as session:
-                claimed = deliveries.claim_due(session, holder, clock(), batch)
-            if not claimed:
-                return attempted
-            results = list(pool.map(lambda item: (item, send(item, clock())), claimed))
             with db.write() as session:
                 for item, result in results:
                     if result.ok:
-                        deliveries.record_success(session, item.id, holder, result.status_code, clock())
+                        deliveries.record_success(session, item.id, item.claim, result.status_code, clock())
                     else:
                         deliveries.record_failure(
-                            session, item.id, holder, item.attempts, result.error or "failed", result.status_code,
-                            clock(),
+                            session, item.id, item.claim, item.attempts, result.error or "failed",
+                            result.status_code, clock(),
                         )
+                claimed = deliveries.claim_due(session, holder, clock(), batch)
+            if not claimed:
+                return attempted
+            results = sender.send_all(claimed, clock)
             attempted += len(claimed)
+    finally:
+        if own:
+            sender.close()
 
 
 class DispatcherThread(threading.Thread):
@@ -66,14 +100,16 @@ class DispatcherThread(threading.Thread):
         super().__init__(name="leadvane-dispatcher", daemon=True)
         self.db, self.holder, self.interval = db, holder, interval
         self._stop_event = threading.Event()
+        self.sender = Sender()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
             try:
-                dispatch_due(self.db, self.holder)
+                dispatch_due(self.db, self.holder, sender=self.sender)
             except Exception:
                 log.exception("dispatcher run failed")
             OUTBOX.wait(self.interval)
+        self.sender.close()
 
     def stop(self) -> None:
         self._stop_event.set()

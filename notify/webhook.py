@@ -35,9 +35,11 @@ def signed_headers(secret: str, msg_id: str, timestamp: datetime, body: str) -> 
     }
 
 
-def send_webhook(url: str, secret: str, msg_id: str, body: str, timestamp: datetime) -> SendResult:
+def send_webhook(
+    url: str, secret: str, msg_id: str, body: str, timestamp: datetime, http: requests.Session | None = None
+) -> SendResult:
     try:
-        response = requests.post(
+        response = (http or requests).post(
             url, data=body.encode(), headers=signed_headers(secret, msg_id, timestamp, body),
             timeout=TIMEOUT_SECONDS, allow_redirects=False,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -90,6 +90,13 @@ class DecayRun:
     drops: int
 
 
+def _aware(value: datetime | str) -> datetime:
+    """MAX() over a UTC column comes back naive (or as text) on SQLite."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def units_with_decay(session: Session) -> list[Tenant]:
     rows = session.execute(select(models.DecayRule.org_id, models.DecayRule.unit_id).distinct())
     return [Tenant(org_id, unit_id) for org_id, unit_id in rows]
@@ -131,20 +138,22 @@ def apply_decay(session: Session, tenant: Tenant, now: datetime) -> DecayRun:
     if not candidates:
         return DecayRun(0, 0)
 
-    applied: dict[str, dict[str, list[datetime]]] = defaultdict(lambda: defaultdict(list))
+    # The last drop of each rule since each lead's last activity (drops before it belong to an old clock).
+    applied: dict[str, dict[str, list[datetime]]] = defaultdict(dict)
+    decay_id = event.metadata_["decay_id"].as_string()
     decay_rows = session.execute(
-        select(event.lead_id, event.occurred_at, event.metadata_)
+        select(event.lead_id, decay_id, func.max(event.occurred_at))
         .join(lead, lead.id == event.lead_id)
         .where(
             event.unit_id == tenant.unit_id,
             event.event_type == DECAY_EVENT_TYPE,
             and_(lead.unit_id == tenant.unit_id, event.occurred_at > lead.last_activity_at),
         )
+        .group_by(event.lead_id, decay_id)
     )
-    for lead_id, occurred_at, metadata in decay_rows:
-        decay_id = (metadata or {}).get("decay_id")
-        if decay_id:
-            applied[lead_id][decay_id].append(occurred_at)
+    for lead_id, rule_id, last_drop in decay_rows:
+        if rule_id:
+            applied[lead_id][rule_id] = [_aware(last_drop)]
 
     pending: list[NewEvent] = []
     leads_hit = 0

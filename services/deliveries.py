@@ -88,6 +88,7 @@ class Claimed:
     body: str
     attempts: int
     signing_secret: str
+    claim: str  # the lease holder token of this claim; recording the outcome needs it
 
 
 def _due(now: datetime) -> Any:
@@ -98,28 +99,29 @@ def _due(now: datetime) -> Any:
     )
 
 
-def claim_due(session: Session, holder: str, now: datetime, limit: int = 50) -> list[Claimed]:
-    """Claim up to `limit` due deliveries for `holder`: each row moves to 'sending' in an atomic UPDATE."""
+def claim_due(session: Session, holder: str, now: datetime, limit: int = 100) -> list[Claimed]:
+    """Claim up to `limit` due deliveries in one atomic UPDATE: they move to 'sending', leased to this claim.
+
+    A concurrent claimer's UPDATE re-checks the due condition on rows it waited for (PostgreSQL) or runs
+    after ours (SQLite's single writer), so a row is never claimed twice while its lease holds.
+    """
     d = models.Delivery
-    ids = list(session.scalars(select(d.id).where(_due(now)).order_by(d.next_attempt_at, d.id).limit(limit)))
-    claimed: list[str] = []
-    for delivery_id in ids:
-        taken = session.execute(
-            update(d)
-            .where(d.id == delivery_id, _due(now))
-            .values(status="sending", lease_holder=holder, lease_until=now + CLAIM_LEASE, attempts=d.attempts + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if taken:
-            claimed.append(delivery_id)
-    if not claimed:
+    claim = f"{holder}:{new_id('c')[-12:]}"
+    due_ids = select(d.id).where(_due(now)).order_by(d.next_attempt_at, d.id).limit(limit).scalar_subquery()
+    taken = session.execute(
+        update(d)
+        .where(d.id.in_(due_ids), _due(now))
+        .values(status="sending", lease_holder=claim, lease_until=now + CLAIM_LEASE, attempts=d.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not taken:
         return []
     rows = session.execute(
         select(d.id, d.unit_id, d.channel, d.target, d.body, d.attempts, models.Trigger.signing_secret)
         .join(models.Trigger, models.Trigger.id == d.trigger_id)
-        .where(d.id.in_(claimed))
+        .where(d.lease_holder == claim, d.status == "sending")
     )
-    return [Claimed(*row) for row in rows]
+    return [Claimed(*row, claim=claim) for row in rows]
 
 
 def record_success(session: Session, delivery_id: str, holder: str, status_code: int | None, now: datetime) -> None:

@@ -1,0 +1,237 @@
+"""Triggers: milestone, sequence and pattern triggers (create, edit, simulate), decay rules, recent firings and
+the delivery log with retry. Thin over services.triggers / services.decay / services.deliveries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from services import decay, deliveries, triggers
+from services.context import Tenant
+from services.errors import NotFound
+from ui import data
+from ui.auth import current_user
+from ui.components import read_only_notice
+from ui.runtime import get_db, now
+
+KINDS = {"milestone": "Milestones", "sequence": "Sequences", "pattern": "Patterns"}
+TTL = 10
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def trigger_list(tenant: Tenant, kind: str) -> list[dict[str, Any]]:
+    with get_db().read() as session:
+        return [triggers.trigger_view(r) for r in triggers.list_triggers(session, tenant, kind)]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def recent_firings(tenant: Tenant, limit: int = 200) -> list[dict[str, Any]]:
+    with get_db().read() as session:
+        return [triggers.firing_view(r) for r in triggers.list_firings(session, tenant, None, limit=limit)]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def delivery_log(tenant: Tenant, status: str | None, limit: int = 200) -> list[dict[str, Any]]:
+    with get_db().read() as session:
+        return [deliveries.delivery_view(r) for r in deliveries.list_deliveries(session, tenant, status=status,
+                                                                                limit=limit)]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def decay_list(tenant: Tenant) -> list[dict[str, Any]]:
+    with get_db().read() as session:
+        return [decay.decay_view(r) for r in decay.list_decays(session, tenant)]
+
+
+def simulate(tenant: Tenant, kind: str, trigger_id: str, lead_id: str | None, days: int) -> dict[str, Any] | None:
+    try:
+        with get_db().read() as session:
+            return triggers.simulate(session, tenant, kind, trigger_id, lead_id=lead_id, days=days, now=now())
+    except NotFound as exc:
+        st.error(exc.message)
+        return None
+
+
+def channel_fields(key: str, current: dict[str, Any]) -> dict[str, Any]:
+    st.markdown("**Notify**")
+    left, right = st.columns(2)
+    webhook_url = left.text_input("Webhook URL", current.get("webhook_url") or "", key=f"{key}_webhook")
+    slack_webhook_url = right.text_input("Slack incoming-webhook URL", current.get("slack_webhook_url") or "",
+                                         key=f"{key}_slack_url")
+    emails = left.text_input("Emails (comma-separated)", ", ".join(current.get("emails") or []), key=f"{key}_emails")
+    slack_channel = right.text_input("Slack channel (bot token)", current.get("slack_channel") or "",
+                                     key=f"{key}_slack_channel")
+    subject = left.text_input("Email subject", current.get("email_subject") or "", key=f"{key}_subject")
+    preheader = right.text_input("Email preheader", current.get("email_preheader") or "", key=f"{key}_preheader")
+    message = st.text_area("Message", current.get("email_message") or "", key=f"{key}_message")
+    return {
+        "webhook_url": webhook_url.strip() or None, "slack_webhook_url": slack_webhook_url.strip() or None,
+        "emails": [e.strip() for e in emails.split(",") if e.strip()], "slack_channel": slack_channel.strip() or None,
+        "email_subject": subject or None, "email_preheader": preheader or None, "email_message": message or None,
+    }
+
+
+def kind_fields(kind: str, key: str, current: dict[str, Any]) -> dict[str, Any]:
+    if kind == "milestone":
+        left, right = st.columns(2)
+        return {
+            "score_threshold": left.number_input("Score threshold", value=int(current.get("score_threshold", 80)),
+                                                 step=1, key=f"{key}_threshold"),
+            "event_type": right.text_input("Through event type (empty: any)", current.get("event_type") or "",
+                                           key=f"{key}_event_type"),
+        }
+    window = st.number_input("Window (seconds)", min_value=1, value=int(current.get("window_seconds", 86400)),
+                             step=60, key=f"{key}_window")
+    if kind == "sequence":
+        left, mid, right = st.columns(3)
+        types = st.text_input("Event types, in order (comma-separated)", ", ".join(current.get("event_types") or []),
+                              key=f"{key}_types")
+        return {
+            "event_types": [t.strip() for t in types.split(",") if t.strip()], "window_seconds": int(window),
+            "window_unit": left.selectbox("Show window in", ["seconds", "minutes", "hours"],
+                                          index=["seconds", "minutes", "hours"].index(
+                                              current.get("window_unit", "hours")), key=f"{key}_unit"),
+            "ordered": mid.checkbox("In order", value=bool(current.get("ordered", True)), key=f"{key}_ordered"),
+            "fire_mode": right.selectbox("Fire", ["once", "every"], index=["once", "every"].index(
+                current.get("fire_mode", "once")), key=f"{key}_fire_mode", help="once per lead, or every time"),
+        }
+    conditions = pd.DataFrame(current.get("conditions") or [{"event_type": "", "min_count": 5}])
+    edited = st.data_editor(conditions, num_rows="dynamic", key=f"{key}_conditions", hide_index=True,
+                            column_config={"event_type": st.column_config.TextColumn("Event type", required=True),
+                                           "min_count": st.column_config.NumberColumn("At least", min_value=1,
+                                                                                      step=1, required=True)})
+    scope = st.selectbox("Count per", ["lead", "account"], index=["lead", "account"].index(
+        current.get("scope", "lead")), key=f"{key}_scope")
+    rows = [{"event_type": str(r["event_type"]).strip(), "min_count": int(r["min_count"])}
+            for r in edited.to_dict("records") if str(r.get("event_type") or "").strip() and pd.notna(r["min_count"])]
+    return {"conditions": rows, "window_seconds": int(window), "scope": scope}
+
+
+def kind_tab(kind: str) -> None:
+    tenant = user.tenant
+    existing = trigger_list(tenant, kind)
+    if existing:
+        columns = {"milestone": ["name", "score_threshold", "event_type"],
+                   "sequence": ["name", "event_types", "window_seconds", "ordered", "fire_mode"],
+                   "pattern": ["name", "conditions", "window_seconds", "scope"]}[kind]
+        st.dataframe(pd.DataFrame(existing)[["trigger_id", *columns, "active", "webhook_url", "emails"]],
+                     hide_index=True, width="stretch")
+    else:
+        st.info(f"No {kind} triggers yet.")
+    labels = {"": "New trigger"} | {t["trigger_id"]: t["name"] or t["trigger_id"] for t in existing}
+    chosen = st.selectbox("Create or edit", list(labels), format_func=labels.__getitem__, key=f"{kind}_chosen")
+    current = next((t for t in existing if t["trigger_id"] == chosen), {})
+    key = f"{kind}_{chosen or 'new'}"
+    with st.form(f"{key}_form"):
+        left, right = st.columns([3, 1])
+        name = left.text_input("Name", current.get("name") or "", key=f"{key}_name")
+        active = right.checkbox("Active", value=bool(current.get("active", True)), key=f"{key}_active")
+        fields = {"name": name, "active": active, **kind_fields(kind, key, current), **channel_fields(key, current)}
+        submitted = st.form_submit_button("Save" if chosen else "Create", type="primary", disabled=not user.can_edit)
+    if submitted:
+        if chosen:
+            saved = data.save(user, lambda s, t, at: triggers.update_trigger(s, t, kind, chosen, fields, at))
+        else:
+            saved = data.save(user, lambda s, t, at: triggers.create_trigger(s, t, kind, fields, at, user.email))
+            if saved.ok:
+                st.session_state["trigger_secret"] = saved.value.signing_secret
+        if saved.ok:
+            st.rerun()
+    if chosen:
+        if st.button("Delete trigger", key=f"{key}_delete", disabled=not user.can_edit) and data.save(
+            user, lambda s, t, _at: triggers.delete_trigger(s, t, kind, chosen)
+        ):
+            st.rerun()
+        st.markdown("**Simulate**")
+        left, right, go = st.columns([3, 1, 1], vertical_alignment="bottom")
+        lead_id = left.text_input("Lead id (empty: every lead)", key=f"{key}_sim_lead")
+        days = right.number_input("Last N days", min_value=1, max_value=3650, value=30, key=f"{key}_sim_days")
+        if go.button("Simulate", key=f"{key}_simulate"):
+            result = simulate(tenant, kind, chosen, lead_id.strip() or None, int(days))
+            if result is not None:
+                (st.success if result["would_fire"] else st.info)(result["message"])
+                if result["matched_leads"]:
+                    st.dataframe(pd.DataFrame(result["matched_leads"]), hide_index=True, width="stretch")
+
+
+def decay_tab() -> None:
+    rules = decay_list(user.tenant)
+    st.caption("A lead inactive for the period loses points, again after each further full period; "
+               "new activity restarts the clock. Scores never go below the floor.")
+    edited = st.data_editor(
+        pd.DataFrame(rules or [], columns=["decay_id", "inactive_for", "unit", "decrease"]),
+        num_rows="dynamic", hide_index=True, key="decay_grid", disabled=not user.can_edit or ["decay_id"],
+        column_config={
+            "decay_id": st.column_config.TextColumn("Id"),
+            "inactive_for": st.column_config.NumberColumn("Inactive for", min_value=1, step=1, required=True),
+            "unit": st.column_config.SelectboxColumn("Unit", options=["hours", "days", "weeks"], required=True),
+            "decrease": st.column_config.NumberColumn("Decrease by", min_value=1, step=1, required=True),
+        },
+    )
+    if st.button("Save decay rules", type="primary", disabled=not user.can_edit):
+        wanted = [r for r in edited.to_dict("records") if pd.notna(r.get("inactive_for"))]
+
+        def work(session: Any, tenant: Tenant, at: Any) -> None:
+            keep = {r["decay_id"] for r in wanted if isinstance(r.get("decay_id"), str) and r["decay_id"]}
+            for old in rules:
+                if old["decay_id"] not in keep:
+                    decay.delete_decay(session, tenant, old["decay_id"])
+            for r in wanted:
+                values = {"inactive_for": int(r["inactive_for"]), "unit": r["unit"], "decrease": int(r["decrease"])}
+                if r["decay_id"] in keep and isinstance(r.get("decay_id"), str):
+                    decay.update_decay(session, tenant, r["decay_id"], values, at)
+                else:
+                    decay.create_decay(session, tenant, **values, now=at)
+
+        if data.save(user, work):
+            st.session_state.pop("decay_grid", None)
+            st.rerun()
+
+
+def firings_tab() -> None:
+    rows = recent_firings(user.tenant)
+    if not rows:
+        st.info("Nothing has fired yet.")
+        return
+    st.dataframe(pd.DataFrame(rows)[["fired_at", "kind", "trigger_id", "lead_id", "account_id", "event_id", "data"]],
+                 hide_index=True, width="stretch")
+
+
+def deliveries_tab() -> None:
+    status = st.selectbox("Status", ["all", "pending", "sending", "delivered", "dead"], key="delivery_status")
+    rows = delivery_log(user.tenant, None if status == "all" else status)
+    if not rows:
+        st.info("No deliveries.")
+        return
+    st.dataframe(pd.DataFrame(rows)[["created_at", "channel", "target", "status", "attempts", "last_error",
+                                     "next_attempt_at", "delivered_at", "delivery_id"]],
+                 hide_index=True, width="stretch")
+    retryable = [r["delivery_id"] for r in rows if r["status"] in ("pending", "dead")]
+    if retryable:
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = left.selectbox("Delivery to retry", retryable, key="delivery_retry_id")
+        if right.button("Retry now", disabled=not user.can_edit, key="delivery_retry") and data.save(
+            user, lambda s, t, at: deliveries.retry_delivery(s, t, chosen, at)
+        ):
+            st.rerun()
+
+
+user = current_user()
+st.title("Triggers")
+read_only_notice(user.can_edit)
+if st.session_state.get("trigger_secret"):
+    st.success("Trigger created. Its webhook signing secret is shown once; store it now:")
+    st.code(st.session_state.pop("trigger_secret"))
+
+tabs = st.tabs([*KINDS.values(), "Decay", "Recent firings", "Deliveries"])
+for tab, kind in zip(tabs[:3], KINDS, strict=True):
+    with tab:
+        kind_tab(kind)
+with tabs[3]:
+    decay_tab()
+with tabs[4]:
+    firings_tab()
+with tabs[5]:
+    deliveries_tab()
