@@ -137,3 +137,20 @@ def test_milestone_api_validation_and_isolation(api, other_api) -> None:  # type
     assert sim.status_code == 404
     assert api.delete(f"/v1/triggers/milestones/{trigger_id}").status_code == 204
     assert api.get("/v1/triggers/milestones").json() == []
+
+
+def test_a_unit_without_triggers_pays_one_query_at_ingest(db: Database, tenant: Tenant, now: datetime) -> None:
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        send_event(db, tenant, "quiet@acme.io", "page_view", now)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    trigger_queries = [s for s in statements if "triggers" in s or "deliveries" in s]
+    assert len(trigger_queries) == 1 and "FROM triggers" in trigger_queries[0]
