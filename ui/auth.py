@@ -83,7 +83,10 @@ def login_gate() -> SignedIn | None:
 def logout_button() -> None:
     authenticator = st.session_state.get("lv_authenticator")
     if authenticator is not None:
-        authenticator.logout("Log out", location="sidebar", key="logout", callback=lambda _info: _forget())
+        # Not key="logout": streamlit-authenticator keeps its own flag under that session-state name.
+        authenticator.logout("Log out", location="sidebar", key="lv_logout", callback=lambda _info: _forget())
+        if not st.session_state.get("authentication_status"):
+            st.rerun()
 
 
 def _forget() -> None:
