@@ -15,6 +15,7 @@ script (cold, then warm with the dashboard's caches filled). Targets on SQLite: 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import sys
@@ -50,7 +51,9 @@ def fill(db: Database, *, leads: int, accounts: int, events: int, now: datetime)
         seed_demo(session, DEFAULT_TENANT, now=now, leads=1)
     rng = random.Random(7)
     domains = [(f"company{i}.example", f"Company {i}") for i in range(accounts)]
-    weights = [1.0 / (rank + 1) ** 0.7 for rank in range(leads)]  # a few very active people, a long tail
+    population = range(leads)
+    # A few very active people and a long tail; cumulative weights once, not per draw.
+    cum_weights = list(itertools.accumulate(1.0 / (rank + 1) ** 0.7 for rank in population))
     kinds, kind_weights = zip(*KINDS, strict=True)
     start = now - timedelta(days=DAYS)
     with db.read() as session:
@@ -60,7 +63,8 @@ def fill(db: Database, *, leads: int, accounts: int, events: int, now: datetime)
     while done < events:
         size = min(BATCH, events - done)
         # Everyone appears at least once (the first `leads` events), then activity follows the long tail.
-        who = [done + i if done + i < leads else rng.choices(range(leads), weights)[0] for i in range(size)]
+        drawn = rng.choices(population, cum_weights=cum_weights, k=size)
+        who = [done + i if done + i < leads else drawn[i] for i in range(size)]
         stamps = sorted(start + timedelta(seconds=(done + i) * DAYS * 86_400 / events) for i in range(size))
         batch = []
         for person, occurred_at in zip(who, stamps, strict=True):
