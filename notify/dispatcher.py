@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import requests
 
@@ -73,16 +75,12 @@ def dispatch_due(
     attempted = 0
     results: list[tuple[deliveries.Claimed, SendResult]] = []
     try:
+        with db.read() as session:
+            if not deliveries.has_due(session, clock()):
+                return 0
         while True:
             with db.write() as session:
-                for item, result in results:
-                    if result.ok:
-                        deliveries.record_success(session, item.id, item.claim, result.status_code, clock())
-                    else:
-                        deliveries.record_failure(
-                            session, item.id, item.claim, item.attempts, result.error or "failed",
-                            result.status_code, clock(),
-                        )
+                _record(session, results, clock)
                 claimed = deliveries.claim_due(session, holder, clock(), batch)
             if not claimed:
                 return attempted
@@ -93,8 +91,30 @@ def dispatch_due(
             sender.close()
 
 
+def deliver_handed_off(
+    db: Database, claim: str, delivery_ids: list[str], sender: Sender, clock: Callable[[], datetime] = utcnow
+) -> None:
+    """Send rows claimed when they were written, then record the outcomes; no write before the send."""
+    with db.read() as session:
+        items = deliveries.load_claimed(session, claim, delivery_ids)
+    results = [(item, sender.send(item, clock())) for item in items]
+    with db.write() as session:
+        _record(session, results, clock)
+
+
+def _record(session: Any, results: list[tuple[deliveries.Claimed, SendResult]], clock: Callable[[], datetime]) -> None:
+    for item, result in results:
+        if result.ok:
+            deliveries.record_success(session, item.id, item.claim, result.status_code, clock())
+        else:
+            deliveries.record_failure(
+                session, item.id, item.claim, item.attempts, result.error or "failed", result.status_code, clock()
+            )
+
+
 class DispatcherThread(threading.Thread):
-    """Dispatches as soon as a commit wakes it (sub-second delivery), and polls every `interval` seconds anyway."""
+    """Sends rows handed off by this process's commits at once (sub-second delivery) and sweeps the outbox for
+    anything else due (retries, other processes' rows, expired claims) every `interval` seconds."""
 
     def __init__(self, db: Database, holder: str, interval: float = 1.0) -> None:
         super().__init__(name="leadvane-dispatcher", daemon=True)
@@ -103,13 +123,28 @@ class DispatcherThread(threading.Thread):
         self.sender = Sender()
 
     def run(self) -> None:
-        while not self._stop_event.is_set():
-            try:
-                dispatch_due(self.db, self.holder, sender=self.sender)
-            except Exception:
-                log.exception("dispatcher run failed")
-            OUTBOX.wait(self.interval)
-        self.sender.close()
+        OUTBOX.claimant = self.holder
+        last_sweep = 0.0
+        try:
+            while not self._stop_event.is_set():
+                for claim, ids in OUTBOX.take():
+                    self.sender.pool.submit(self._deliver, claim, ids)
+                if time.monotonic() - last_sweep >= self.interval:
+                    last_sweep = time.monotonic()
+                    try:
+                        dispatch_due(self.db, self.holder, sender=self.sender)
+                    except Exception:
+                        log.exception("dispatcher run failed")
+                OUTBOX.wait(min(self.interval, 0.25))
+        finally:
+            OUTBOX.claimant = None
+            self.sender.close()
+
+    def _deliver(self, claim: str, ids: list[str]) -> None:
+        try:
+            deliver_handed_off(self.db, claim, ids, self.sender)
+        except Exception:  # the lease runs out and the periodic sweep sends them
+            log.exception("sending handed-off deliveries failed")
 
     def stop(self) -> None:
         self._stop_event.set()

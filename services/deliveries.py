@@ -54,9 +54,21 @@ def enqueue_for_firing(
     if slack_target:
         rows.append({**base, "id": new_id("msg"), "channel": "slack", "target": slack_target,
                      "body": dumps({"text": slack_text(trigger, payload), "payload": payload})})
-    if rows:
+    if not rows:
+        return rows
+    claimant = OUTBOX.claimant
+    if claimant is None:
         session.execute(models.Delivery.__table__.insert(), rows)
         wake_after_commit(session)
+        return rows
+    # This process runs a dispatcher: claim the rows now and hand them over after the commit.
+    claim = f"{claimant}:{new_id('c')[-12:]}"
+    for row in rows:
+        row.update(status="sending", lease_holder=claim, lease_until=now + CLAIM_LEASE, attempts=1)
+    session.execute(models.Delivery.__table__.insert(), rows)
+    handed = session.info.setdefault("_outbox_handoff", [])
+    handed.extend((claim, row["id"]) for row in rows)
+    wake_after_commit(session)
     return rows
 
 
@@ -74,7 +86,18 @@ def wake_after_commit(session: Session) -> None:
 
         def _wake(sess: Session) -> None:
             sess.info.pop("_outbox_wake", None)
+            by_claim: dict[str, list[str]] = {}
+            for claim, delivery_id in sess.info.pop("_outbox_handoff", []):
+                by_claim.setdefault(claim, []).append(delivery_id)
+            for claim, ids in by_claim.items():
+                OUTBOX.hand_off(claim, ids)
             OUTBOX.set()
+
+        def _forget(sess: Session) -> None:
+            sess.info.pop("_outbox_wake", None)
+            sess.info.pop("_outbox_handoff", None)
+
+        sa_event.listen(session, "after_rollback", _forget, once=True)
 
         sa_event.listen(session, "after_commit", _wake, once=True)
 
@@ -99,6 +122,11 @@ def _due(now: datetime) -> Any:
     )
 
 
+def has_due(session: Session, now: datetime) -> bool:
+    """A cheap read (no write lock) to skip the claim transaction when nothing is due."""
+    return session.scalar(select(models.Delivery.id).where(_due(now)).limit(1)) is not None
+
+
 def claim_due(session: Session, holder: str, now: datetime, limit: int = 100) -> list[Claimed]:
     """Claim up to `limit` due deliveries in one atomic UPDATE: they move to 'sending', leased to this claim.
 
@@ -120,6 +148,17 @@ def claim_due(session: Session, holder: str, now: datetime, limit: int = 100) ->
         select(d.id, d.unit_id, d.channel, d.target, d.body, d.attempts, models.Trigger.signing_secret)
         .join(models.Trigger, models.Trigger.id == d.trigger_id)
         .where(d.lease_holder == claim, d.status == "sending")
+    )
+    return [Claimed(*row, claim=claim) for row in rows]
+
+
+def load_claimed(session: Session, claim: str, delivery_ids: list[str]) -> list[Claimed]:
+    """Rows claimed at enqueue time (see notify.wakeup), still held by `claim`."""
+    d = models.Delivery
+    rows = session.execute(
+        select(d.id, d.unit_id, d.channel, d.target, d.body, d.attempts, models.Trigger.signing_secret)
+        .join(models.Trigger, models.Trigger.id == d.trigger_id)
+        .where(d.id.in_(delivery_ids), d.lease_holder == claim, d.status == "sending")
     )
     return [Claimed(*row, claim=claim) for row in rows]
 

@@ -127,6 +127,10 @@ def test_killed_while_the_receiver_is_down_then_delivered_after_restart(
     try:
         # Killed mid-send, the claim is retaken once its lease (30 s) runs out; otherwise within a second.
         requests_after = receiver.wait_for(seen + 1, timeout=90)
+        for _ in range(200):  # the acknowledgement is recorded just after the receipt
+            if _delivery_rows(database_url)[0][1] == "delivered":
+                break
+            time.sleep(0.05)
     finally:
         _kill(scheduler)
     assert len(requests_after) > seen
