@@ -85,3 +85,17 @@ def test_cookie_key_comes_from_settings_or_is_generated_once(tmp_path: Path, mon
         assert runtime.cookie_key() == "from-the-environment"
     finally:
         get_settings.cache_clear()
+
+
+def test_selecting_a_lead_in_the_table_opens_its_detail(unit: DemoUnit) -> None:
+    from services import leads
+
+    at = _sign_in(_main().run(), unit.owner.email, PASSWORD)
+    with unit.db.read() as session:
+        top = leads.list_leads(session, unit.tenant, limit=1).rows[0]
+    at.session_state["leads_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert "Why this score" in [s.value for s in at.subheader]
+    assert at.metric[0].value == str(top["score"])
+    assert at.query_params["lead"] == top["id"]
