@@ -23,6 +23,7 @@ log = logging.getLogger("leadvane.scheduler")
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 DECAY_JOB, WINDOWS_JOB, DELIVERIES_JOB = "decay", "trigger-windows", "deliveries"
 INTERVALS = {DECAY_JOB: 300, WINDOWS_JOB: 30, DELIVERIES_JOB: 5}
+DECAY_SLICE = 2000  # leads per decay transaction: SQLite has one writer, ingest must not wait long
 LEASE_TTL = {DECAY_JOB: timedelta(minutes=10), WINDOWS_JOB: timedelta(minutes=2), DELIVERIES_JOB: timedelta(seconds=30)}
 
 
@@ -51,8 +52,14 @@ def run_decay(db: Database, now: datetime | None = None, holder: str = HOLDER) -
             units = decay.units_with_decay(session)
         total = 0
         for tenant in units:
-            with db.write() as session:
-                total += decay.apply_decay(session, tenant, at).drops
+            after: str | None = None
+            while True:  # one short write transaction per slice of leads
+                with db.write() as session:
+                    run = decay.apply_decay(session, tenant, at, after=after, max_leads=DECAY_SLICE)
+                total += run.drops
+                if run.next_after is None:
+                    break
+                after = run.next_after
         return total
 
     return _with_lease(db, DECAY_JOB, holder, at, work)

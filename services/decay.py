@@ -88,6 +88,8 @@ def delete_decay(session: Session, tenant: Tenant, decay_id: str) -> None:
 class DecayRun:
     leads: int
     drops: int
+    # Set when `max_leads` stopped the run early: pass it as `after` to continue (in a new transaction).
+    next_after: str | None = None
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -102,8 +104,14 @@ def units_with_decay(session: Session) -> list[Tenant]:
     return [Tenant(org_id, unit_id) for org_id, unit_id in rows]
 
 
-def apply_decay(session: Session, tenant: Tenant, now: datetime) -> DecayRun:
-    """Write a DECAY event for every drop due by `now` in this unit. Running it again at `now` adds nothing."""
+def apply_decay(
+    session: Session, tenant: Tenant, now: datetime, *, after: str | None = None, max_leads: int | None = None
+) -> DecayRun:
+    """Write a DECAY event for every drop due by `now` in this unit. Running it again at `now` adds nothing.
+
+    With `max_leads`, only that many leads (in id order, after `after`) are looked at, so a caller can
+    keep each write transaction short and continue from `next_after`.
+    """
     rules = [
         core_decay.DecayRule(r.id, r.inactive_for, r.unit, r.decrease) for r in list_decays(session, tenant)
     ]
@@ -128,15 +136,22 @@ def apply_decay(session: Session, tenant: Tenant, now: datetime) -> DecayRun:
             lead.last_activity_at <= now - shortest,
         )
     )
+    if after is not None:
+        stmt = stmt.where(lead.id > after)
+    if max_leads is not None:
+        stmt = stmt.order_by(lead.id).limit(max_leads)
     floor = None if ctx.policy.allow_negative_scores else 0
     candidates: list[tuple[str, datetime, int]] = []
+    scanned: list[str] = []
     for lead_id, last_activity, top in session.execute(stmt):
+        scanned.append(lead_id)
         top = int(top or 0)
         if floor is not None and top <= floor:
             continue  # already at the floor: a drop changes nothing
         candidates.append((lead_id, last_activity, top))
+    next_after = scanned[-1] if max_leads is not None and len(scanned) == max_leads else None
     if not candidates:
-        return DecayRun(0, 0)
+        return DecayRun(0, 0, next_after)
 
     # The last drop of each rule since each lead's last activity (drops before it belong to an old clock).
     applied: dict[str, dict[str, list[datetime]]] = defaultdict(dict)
@@ -148,6 +163,8 @@ def apply_decay(session: Session, tenant: Tenant, now: datetime) -> DecayRun:
             event.unit_id == tenant.unit_id,
             event.event_type == DECAY_EVENT_TYPE,
             and_(lead.unit_id == tenant.unit_id, event.occurred_at > lead.last_activity_at),
+            *([lead.id > after] if after is not None else []),
+            *([lead.id <= scanned[-1]] if max_leads is not None else []),
         )
         .group_by(event.lead_id, decay_id)
     )
@@ -179,4 +196,4 @@ def apply_decay(session: Session, tenant: Tenant, now: datetime) -> DecayRun:
         for result in ingest(session, tenant, pending[start : start + _BATCH], now, context=ctx):
             if isinstance(result, ServiceError):
                 raise result
-    return DecayRun(leads_hit, len(pending))
+    return DecayRun(leads_hit, len(pending), next_after)

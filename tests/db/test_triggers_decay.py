@@ -113,3 +113,22 @@ def test_decay_api_crud_and_isolation(api, other_api) -> None:  # type: ignore[n
     assert other_api.delete(f"/v1/decays/{decay_id}").status_code == 404
     assert api.delete(f"/v1/decays/{decay_id}").status_code == 204
     assert api.get("/v1/decays").json() == []
+
+
+def test_decay_in_slices_gives_the_same_result(db: Database, tenant: Tenant, now: datetime) -> None:
+    add_rule(db, tenant, "demo_request", 50, now)
+    with db.write() as session:
+        decay.create_decay(session, tenant, inactive_for=1, unit="days", decrease=10, now=now)
+    leads = [send_event(db, tenant, f"s{i}@acme.io", "demo_request", now).lead_id or "" for i in range(5)]
+    later = now + timedelta(days=2, hours=1)
+    after, total, slices = None, 0, 0
+    while True:
+        with db.write() as session:
+            run = decay.apply_decay(session, tenant, later, after=after, max_leads=2)
+        total, slices, after = total + run.drops, slices + 1, run.next_after
+        if after is None:
+            break
+    assert total == 10 and slices == 3
+    assert {_score(db, lead_id) for lead_id in leads} == {30}
+    with db.write() as session:
+        assert decay.apply_decay(session, tenant, later, max_leads=2).drops == 0
