@@ -40,7 +40,8 @@ with st.expander("Manage rulesets"):
         user, lambda s, t, now: rules.update_ruleset(s, t, ruleset_id, is_primary=True, now=now)
     ):
         st.rerun()
-    if c4.button("Delete this ruleset", disabled=locked, type="secondary", key="delete_ruleset") and data.save(
+    sure = c4.checkbox("Yes, delete this ruleset and its rules", disabled=locked, key="delete_ruleset_sure")
+    if c4.button("Delete this ruleset", disabled=locked or not sure, key="delete_ruleset") and data.save(
         user, lambda s, t, now: rules.delete_ruleset(s, t, ruleset_id)
     ):
         st.session_state.pop("ruleset", None)

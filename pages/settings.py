@@ -13,14 +13,18 @@ user = current_user()
 st.title("Settings")
 read_only_notice(user.can_edit)
 locked = not user.can_edit
+keys_locked = user.role not in data.OWNER_ONLY
 
 st.subheader("API keys")
-st.caption("Send events with `Authorization: Bearer <key>`. A key is shown once, when it is created.")
+st.caption("Send events with `Authorization: Bearer <key>`. A key is shown once, when it is created. "
+           "Only Owners manage keys.")
 with st.form("new_api_key", clear_on_submit=True):
-    name = st.text_input("Key name", placeholder="e.g. website tracker", disabled=locked)
-    if st.form_submit_button("Create API key", disabled=locked):
+    name = st.text_input("Key name", placeholder="e.g. website tracker", disabled=keys_locked)
+    if st.form_submit_button("Create API key", disabled=keys_locked):
         key_name = name.strip() or "unnamed"
-        created = data.save(user, lambda s, t, now: api_keys.create_api_key(s, t, name=key_name, now=now))
+        created = data.save(
+            user, lambda s, t, now: api_keys.create_api_key(s, t, name=key_name, now=now), roles=data.OWNER_ONLY
+        )
         if created and created.value is not None:
             st.session_state["created_api_key"] = {"name": created.value.name, "secret": created.value.secret}
 if st.session_state.get("created_api_key"):
@@ -43,9 +47,10 @@ st.dataframe(
 live = {k["id"]: f"{k['name']} ({k['prefix']})" for k in keys if not k["revoked_at"]}
 if live:
     c1, c2 = st.columns([3, 1])
-    to_revoke = c1.selectbox("Revoke a key", list(live), format_func=live.get, disabled=locked, key="revoke_key")
-    if c2.button("Revoke", disabled=locked, key="revoke_button") and data.save(
-        user, lambda s, t, now: api_keys.revoke_api_key(s, t, to_revoke, now=now)
+    to_revoke = c1.selectbox("Revoke a key", list(live), format_func=live.get, disabled=keys_locked,
+                             key="revoke_key")
+    if c2.button("Revoke", disabled=keys_locked, key="revoke_button") and data.save(
+        user, lambda s, t, now: api_keys.revoke_api_key(s, t, to_revoke, now=now), roles=data.OWNER_ONLY
     ):
         st.rerun()
 

@@ -102,7 +102,7 @@ def current_user() -> SignedIn:
     return user
 
 
-def require_editor(user: SignedIn) -> None:
-    """Refuse a change for a Viewer; called before every write a page makes."""
-    if not user.can_edit:
-        raise Forbidden(f"{user.role} users cannot change anything")
+def require_editor(user: SignedIn, roles: frozenset[str] = EDITOR_ROLES) -> None:
+    """Refuse a change for a Viewer (or anyone outside `roles`); called before every write a page makes."""
+    if user.role not in roles:
+        raise Forbidden(f"{user.role} users cannot make this change")

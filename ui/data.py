@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from services import accounts, analytics, api_keys, imports, leads, levels, rules, scoring_settings
 from services.context import Tenant, load_scoring_context
 from services.errors import ServiceError
+from services.users import EDITOR_ROLES
 from ui.auth import SignedIn, require_editor
 from ui.runtime import get_db, now
 
@@ -191,11 +192,12 @@ def save(
     *,
     where: Any = None,
     describe: Callable[[str], str] = str,
+    roles: frozenset[str] = EDITOR_ROLES,
 ) -> Saved[T]:
     """Run one change as `user` in its own transaction; a refusal is shown (in `where`) and nothing changes."""
     target = where if where is not None else st
     try:
-        require_editor(user)
+        require_editor(user, roles)
         with get_db().write() as session:
             result = work(session, user.tenant, now())
     except ServiceError as exc:
@@ -203,6 +205,9 @@ def save(
         return Saved(False)
     invalidate()
     return Saved(True, result)
+
+
+OWNER_ONLY: frozenset[str] = frozenset({"Owner"})
 
 
 def import_events(

@@ -220,3 +220,38 @@ def test_grid_round_trip_keeps_extra_conditions() -> None:
     frame.loc[0, "weight"] = 7
     (row,) = grid_to_rows(pd.DataFrame(frame), [original])
     assert row["weight"] == 7 and row["conditions"] == original["conditions"]
+
+
+def test_owner_revokes_a_key_and_an_operator_cannot_manage_keys(unit: DemoUnit) -> None:
+    from datetime import UTC, datetime
+
+    from services.users import create_user
+    from tests.ui.conftest import PASSWORD, _signed_in
+
+    with unit.db.write() as session:
+        key = api_keys.create_api_key(session, unit.tenant, name="old", now=datetime.now(UTC))
+        operator = _signed_in(create_user(session, unit.tenant, email=f"op-{key.id}@example.com", password=PASSWORD,
+                                          role="Operator", name="Op", now=datetime.now(UTC)))
+    as_operator = open_page("settings", operator)
+    assert next(b for b in as_operator.button if b.label == "Create API key").disabled
+    assert as_operator.button(key="revoke_button").disabled
+    at = open_page("settings", unit.owner)
+    at.button(key="revoke_button").click().run()
+    assert not at.exception
+    with unit.db.read() as session:
+        assert api_keys.authenticate(session, key.secret) is None
+
+
+def test_a_ruleset_is_deleted_only_after_confirming(unit: DemoUnit) -> None:
+    from datetime import UTC, datetime
+
+    with unit.db.write() as session:
+        extra = rules.create_ruleset(session, unit.tenant, name="Temporary", now=datetime.now(UTC))
+    at = open_page("rules", unit.owner)
+    at.selectbox(key="ruleset").set_value(extra.id).run()
+    assert at.button(key="delete_ruleset").disabled
+    at.checkbox(key="delete_ruleset_sure").check().run()
+    at.button(key="delete_ruleset").click().run()
+    assert not at.exception
+    with unit.db.read() as session:
+        assert "Temporary" not in {rs.name for rs in rules.list_rulesets(session, unit.tenant)}
