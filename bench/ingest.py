@@ -290,15 +290,23 @@ def executemany_events_per_second(database_url: str, workdir: Path, batch: int =
     db.execute(str(CreateTable(table).compile(dialect=dialect)))
     for index in table.indexes:
         db.execute(str(CreateIndex(index).compile(dialect=dialect)))
-    sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-    began = time.perf_counter()
-    for start in range(0, len(values), batch):
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany(sql, values[start : start + batch])
-        db.execute("COMMIT")
-    elapsed = time.perf_counter() - began
     db.close()
-    return len(values) / elapsed
+    sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    best = float("inf")
+    for attempt in range(3):  # it takes well under a second: take the best of three on empty copies
+        copy = workdir / f"executemany-{attempt}.db"
+        copy.write_bytes(path.read_bytes())
+        db = sqlite3.connect(copy, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        began = time.perf_counter()
+        for start in range(0, len(values), batch):
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(sql, values[start : start + batch])
+            db.execute("COMMIT")
+        best = min(best, time.perf_counter() - began)
+        db.close()
+    return len(values) / best
 
 
 # --- open-loop latency -----------------------------------------------------------------------------------------------
