@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import decay as core_decay
@@ -19,6 +19,7 @@ from services.errors import InvalidInput, NotFound, ServiceError
 from services.ingest import NewEvent, PersonRef, ingest
 
 _BATCH = 2000
+_IN_CHUNK = 500
 
 
 def decay_view(row: models.DecayRule) -> dict[str, Any]:
@@ -120,57 +121,53 @@ def apply_decay(
     ctx = load_scoring_context(session, tenant)
     shortest = min(r.period for r in rules)
     lead, score, event = models.Lead, models.LeadScore, models.Event
-    best = (
-        select(score.lead_id, func.max(score.score).label("best"))
-        .where(score.unit_id == tenant.unit_id)
-        .group_by(score.lead_id)
-        .subquery()
-    )
-    stmt = (
-        select(lead.id, lead.last_activity_at, best.c.best)
-        .outerjoin(best, best.c.lead_id == lead.id)
-        .where(
-            lead.unit_id == tenant.unit_id,
-            lead.merged_into.is_(None),
-            lead.last_activity_at.is_not(None),
-            lead.last_activity_at <= now - shortest,
-        )
+    stmt = select(lead.id, lead.last_activity_at).where(
+        lead.unit_id == tenant.unit_id,
+        lead.merged_into.is_(None),
+        lead.last_activity_at.is_not(None),
+        lead.last_activity_at <= now - shortest,
     )
     if after is not None:
         stmt = stmt.where(lead.id > after)
     if max_leads is not None:
         stmt = stmt.order_by(lead.id).limit(max_leads)
+    scanned = list(session.execute(stmt))
+    next_after = scanned[-1][0] if max_leads is not None and len(scanned) == max_leads else None
     floor = None if ctx.policy.allow_negative_scores else 0
+    last_activity_of = dict(scanned)
+    ids = list(last_activity_of)
+
+    # Highest score over the rulesets (all drop alike), and the last drop of each rule since the lead's
+    # last activity (drops before it belong to an old clock); by lead id, in chunks, on indexed columns.
+    best: dict[str, int] = {}
+    applied: dict[str, dict[str, list[datetime]]] = defaultdict(dict)
+    decay_id = event.metadata_["decay_id"].as_string()
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        for lead_id, top in session.execute(
+            select(score.lead_id, func.max(score.score))
+            .where(score.unit_id == tenant.unit_id, score.lead_id.in_(chunk))
+            .group_by(score.lead_id)
+        ):
+            best[lead_id] = top
+        for lead_id, rule_id, last_drop in session.execute(
+            select(event.lead_id, decay_id, func.max(event.occurred_at))
+            .where(
+                event.unit_id == tenant.unit_id, event.lead_id.in_(chunk), event.event_type == DECAY_EVENT_TYPE
+            )
+            .group_by(event.lead_id, decay_id)
+        ):
+            last_drop = _aware(last_drop)
+            if rule_id and last_drop > last_activity_of[lead_id]:
+                applied[lead_id][rule_id] = [last_drop]
     candidates: list[tuple[str, datetime, int]] = []
-    scanned: list[str] = []
-    for lead_id, last_activity, top in session.execute(stmt):
-        scanned.append(lead_id)
-        top = int(top or 0)
+    for lead_id, last_activity in scanned:
+        top = int(best.get(lead_id) or 0)
         if floor is not None and top <= floor:
             continue  # already at the floor: a drop changes nothing
         candidates.append((lead_id, last_activity, top))
-    next_after = scanned[-1] if max_leads is not None and len(scanned) == max_leads else None
     if not candidates:
         return DecayRun(0, 0, next_after)
-
-    # The last drop of each rule since each lead's last activity (drops before it belong to an old clock).
-    applied: dict[str, dict[str, list[datetime]]] = defaultdict(dict)
-    decay_id = event.metadata_["decay_id"].as_string()
-    decay_rows = session.execute(
-        select(event.lead_id, decay_id, func.max(event.occurred_at))
-        .join(lead, lead.id == event.lead_id)
-        .where(
-            event.unit_id == tenant.unit_id,
-            event.event_type == DECAY_EVENT_TYPE,
-            and_(lead.unit_id == tenant.unit_id, event.occurred_at > lead.last_activity_at),
-            *([lead.id > after] if after is not None else []),
-            *([lead.id <= scanned[-1]] if max_leads is not None else []),
-        )
-        .group_by(event.lead_id, decay_id)
-    )
-    for lead_id, rule_id, last_drop in decay_rows:
-        if rule_id:
-            applied[lead_id][rule_id] = [_aware(last_drop)]
 
     pending: list[NewEvent] = []
     leads_hit = 0
