@@ -9,16 +9,16 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import install_error_handlers
+from api.routers import accounts as accounts_router
 from api.routers import crm, events, health, signals
 from api.routers import decays as decays_router
 from api.routers import deliveries as deliveries_router
-from api.routers import triggers as triggers_router
-from api.routers import accounts as accounts_router
+from api.routers import imports as imports_router
 from api.routers import leads as leads_router
 from api.routers import levels as levels_router
-from api.routers import imports as imports_router
 from api.routers import rules as rules_router
 from api.routers import scoring_settings as scoring_settings_router
+from api.routers import triggers as triggers_router
 from db.engine import Database
 
 

@@ -573,7 +573,10 @@ class _Resolver:
                     last_activity_at=bindparam("b_last_activity_at", type_=table.c.last_activity_at.type),
                     updated_at=bindparam("b_updated_at", type_=table.c.updated_at.type),
                 ),
-                [{"b_id": a.id, "b_last_activity_at": a.last_activity_at, "b_updated_at": now} for a in changed_accounts],
+                [
+                    {"b_id": a.id, "b_last_activity_at": a.last_activity_at, "b_updated_at": now}
+                    for a in changed_accounts
+                ],
             )
         if event_rows:
             session.execute(models.Event.__table__.insert(), event_rows)
