@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -91,15 +92,13 @@ def dispatch_due(
             sender.close()
 
 
-def deliver_handed_off(
+def send_handed_off(
     db: Database, claim: str, delivery_ids: list[str], sender: Sender, clock: Callable[[], datetime] = utcnow
-) -> None:
-    """Send rows claimed when they were written, then record the outcomes; no write before the send."""
+) -> list[tuple[deliveries.Claimed, SendResult]]:
+    """Send rows claimed when they were written; no write transaction before the send."""
     with db.read() as session:
         items = deliveries.load_claimed(session, claim, delivery_ids)
-    results = [(item, sender.send(item, clock())) for item in items]
-    with db.write() as session:
-        _record(session, results, clock)
+    return [(item, sender.send(item, clock())) for item in items]
 
 
 def _record(session: Any, results: list[tuple[deliveries.Claimed, SendResult]], clock: Callable[[], datetime]) -> None:
@@ -121,9 +120,14 @@ class DispatcherThread(threading.Thread):
         self.db, self.holder, self.interval = db, holder, interval
         self._stop_event = threading.Event()
         self.sender = Sender()
+        # Outcomes are written by one recorder thread, many per transaction, so senders never wait for the
+        # (single, on SQLite) writer lock and a burst of acknowledgements costs one commit.
+        self._outcomes: queue.SimpleQueue[tuple[deliveries.Claimed, SendResult]] = queue.SimpleQueue()
+        self._recorder = threading.Thread(target=self._record_loop, name="leadvane-recorder", daemon=True)
 
     def run(self) -> None:
         OUTBOX.claimant = self.holder
+        self._recorder.start()
         last_sweep = 0.0
         try:
             while not self._stop_event.is_set():
@@ -142,9 +146,27 @@ class DispatcherThread(threading.Thread):
 
     def _deliver(self, claim: str, ids: list[str]) -> None:
         try:
-            deliver_handed_off(self.db, claim, ids, self.sender)
+            for outcome in send_handed_off(self.db, claim, ids, self.sender):
+                self._outcomes.put(outcome)
         except Exception:  # the lease runs out and the periodic sweep sends them
             log.exception("sending handed-off deliveries failed")
+
+    def _record_loop(self) -> None:
+        while not (self._stop_event.is_set() and self._outcomes.empty()):
+            try:
+                batch = [self._outcomes.get(timeout=0.25)]
+            except queue.Empty:
+                continue
+            while True:
+                try:
+                    batch.append(self._outcomes.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self.db.write() as session:
+                    _record(session, batch, utcnow)
+            except Exception:  # unrecorded: the claims expire and the rows are sent again, same webhook-id
+                log.exception("recording %d delivery outcomes failed", len(batch))
 
     def stop(self) -> None:
         self._stop_event.set()
