@@ -125,11 +125,7 @@ def page_calls(db: Database, now: datetime) -> dict[str, Callable[[], Any]]:
     def analytics_page() -> None:
         start, end = now - timedelta(days=30), now
         with db.read() as session:
-            analytics.totals(session, tenant, start=start, end=end)
-            analytics.events_over_time(session, tenant, start=start, end=end, group_by="event_type")
-            analytics.events_over_time(session, tenant, start=start, end=end, group_by="channel")
-            analytics.top_event_types(session, tenant, start=start, end=end)
-            analytics.recent_score_gains(session, tenant, start=start, end=end)
+            analytics.overview(session, tenant, start=start, end=end)
             analytics.score_distribution(session, tenant)
             leads.list_leads(session, tenant, limit=10)
 

@@ -138,13 +138,7 @@ def score_distribution(tenant: Tenant, bins: int = 30) -> list[dict[str, Any]]:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def analytics_overview(tenant: Tenant, start: datetime, end: datetime) -> dict[str, Any]:
     with get_db().read() as session:
-        return {
-            "totals": analytics.totals(session, tenant, start=start, end=end),
-            "by_type": analytics.events_over_time(session, tenant, start=start, end=end, group_by="event_type"),
-            "by_channel": analytics.events_over_time(session, tenant, start=start, end=end, group_by="channel"),
-            "top_types": analytics.top_event_types(session, tenant, start=start, end=end),
-            "gains": analytics.recent_score_gains(session, tenant, start=start, end=end),
-        }
+        return analytics.overview(session, tenant, start=start, end=end)
 
 
 # --- settings ------------------------------------------------------------------------------------------------------
