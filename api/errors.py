@@ -15,8 +15,15 @@ from services.errors import ServiceError
 log = logging.getLogger("leadvane.api")
 
 _STATUS_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
     429: "rate_limited",
 }
 
@@ -25,7 +32,9 @@ def request_id_of(request: Request) -> str:
     return request.scope.get("state", {}).get("request_id", "")
 
 
-def error_response(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
         {"error": {"code": code, "message": message, "request_id": request_id_of(request)}},
         status_code=status,
@@ -73,4 +82,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error in %s %s (request %s)", request.method, request.url.path, request_id_of(request))
-        return error_response(request, 500, "internal_error", "internal error; the request id identifies it in the logs")
+        return error_response(
+            request, 500, "internal_error", "internal error; the request id identifies it in the logs"
+        )

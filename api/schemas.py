@@ -53,8 +53,12 @@ class AliasIn(InModel):
 class EventIn(InModel):
     lead_id: str | None = None
     aliases: list[AliasIn] = Field(default_factory=list, max_length=20)
-    alias_kind: AliasKind | None = Field(default=None, description="Deprecated. Use aliases.", json_schema_extra={"deprecated": True})
-    alias: str | None = Field(default=None, description="Deprecated. Use aliases.", json_schema_extra={"deprecated": True})
+    alias_kind: AliasKind | None = Field(
+        default=None, description="Deprecated. Use aliases.", json_schema_extra={"deprecated": True}
+    )
+    alias: str | None = Field(
+        default=None, description="Deprecated. Use aliases.", json_schema_extra={"deprecated": True}
+    )
     event_type: str = Field(min_length=1, max_length=200)
     timestamp: AwareDatetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -21,7 +21,9 @@ def lead_aliases(session: Session, tenant: Tenant, lead_id: str) -> list[models.
     )
 
 
-def person_contact_points(session: Session, tenant: Tenant, lead_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def person_contact_points(
+    session: Session, tenant: Tenant, lead_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Emails and phones of a lead in the CRM shape: [{"value", "isPrimary"}]."""
     emails: list[dict[str, Any]] = []
     phones: list[dict[str, Any]] = []

@@ -32,7 +32,13 @@ def replay_unit(session: Session, tenant: Tenant) -> tuple[scoring.Replay, dict[
     ev = models.Event
     rows = session.execute(
         select(
-            ev.seq, ev.lead_id, ev.account_id, ev.event_type, ev.occurred_at, ev.metadata_, ev.score_delta,
+            ev.seq,
+            ev.lead_id,
+            ev.account_id,
+            ev.event_type,
+            ev.occurred_at,
+            ev.metadata_,
+            ev.score_delta,
             ev.explanation,
         )
         .where(ev.unit_id == tenant.unit_id)
@@ -62,7 +68,9 @@ def rescore_unit(session: Session, tenant: Tenant) -> RescoreSummary:
         session.execute(
             update(table)
             .where(table.c.seq == bindparam("b_seq"))
-            .values(score_delta=bindparam("b_delta"), explanation=bindparam("b_explanation", type_=table.c.explanation.type)),
+            .values(
+                score_delta=bindparam("b_delta"), explanation=bindparam("b_explanation", type_=table.c.explanation.type)
+            ),
             event_updates,
         )
     _replace_scores(session, tenant, models.LeadScore, "lead_id", result.lead_scores, ctx.ruleset_ids)
@@ -90,7 +98,7 @@ def _replace_scores(
 
 def verify_unit(session: Session, tenant: Tenant) -> list[str]:
     """Differences between stored scores and a replay of the log; empty when they agree."""
-    result, stored = replay_unit(session, tenant)
+    result, _stored = replay_unit(session, tenant)
     problems: list[str] = []
     for owner_model, key, replayed in (
         (models.LeadScore, "lead_id", result.lead_scores),

@@ -21,7 +21,9 @@ _KNOWN_FIELDS = {"type", "personId", "person", "company", "metadata", "occurredA
 
 def _points(kind: str, values: list[str | ContactPoint]) -> list[AliasInput]:
     """Plain strings: the first is primary. Objects: isPrimary as given (the first if none is marked)."""
-    points = [AliasInput(kind, v, False) if isinstance(v, str) else AliasInput(kind, v.value, v.isPrimary) for v in values]
+    points = [
+        AliasInput(kind, v, False) if isinstance(v, str) else AliasInput(kind, v.value, v.isPrimary) for v in values
+    ]
     if points and not any(p.is_primary for p in points):
         points[0].is_primary = True
     return points
@@ -40,8 +42,12 @@ def crm_to_event(body: CrmEventIn) -> NewEvent:
             raise InvalidInput("person", "needs at least one email or phone to match or create a person")
         extra = {k: v for k, v in (p.model_extra or {}).items()}
         person = PersonRef(
-            lead_id=body.personId, aliases=aliases, first_name=p.firstName, last_name=p.lastName,
-            attributes=extra, field_name="person",
+            lead_id=body.personId,
+            aliases=aliases,
+            first_name=p.firstName,
+            last_name=p.lastName,
+            attributes=extra,
+            field_name="person",
         )
     account = None
     if body.company is not None:
@@ -49,8 +55,11 @@ def crm_to_event(body: CrmEventIn) -> NewEvent:
         if not (c.id or c.name or c.website or c.domain):
             raise InvalidInput("company", "needs an id, a name or a website")
         account = AccountRef(
-            account_id=c.id, domain=c.domain or c.website, name=c.name,
-            attributes=dict(c.model_extra or {}), field_name="company",
+            account_id=c.id,
+            domain=c.domain or c.website,
+            name=c.name,
+            attributes=dict(c.model_extra or {}),
+            field_name="company",
         )
     metadata: dict[str, Any] = dict(body.metadata)
     for key, value in (body.model_extra or {}).items():
@@ -58,8 +67,13 @@ def crm_to_event(body: CrmEventIn) -> NewEvent:
     if body.message is not None:
         metadata["message"] = body.message
     return NewEvent(
-        event_type=body.type, occurred_at=body.occurredAt, properties=metadata, person=person, account=account,
-        default_channel="crm", source="crm",
+        event_type=body.type,
+        occurred_at=body.occurredAt,
+        properties=metadata,
+        person=person,
+        account=account,
+        default_channel="crm",
+        source="crm",
     )
 
 
