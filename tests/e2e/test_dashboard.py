@@ -104,6 +104,7 @@ def test_sign_in_see_top_leads_open_one_change_a_rule_and_see_the_score_move(run
     from playwright.sync_api import expect, sync_playwright
 
     base, lead_id, score_before, row = running_app
+    expect.set_options(timeout=30_000)  # a shared CI machine can be slow to rerun a page
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
