@@ -63,6 +63,7 @@ edited = st.data_editor(
     disabled=locked,
     hide_index=True,
     width="stretch",
+    height=min(35 * (len(originals) + 2) + 3, 900),  # every rule visible without scrolling the grid
     column_config={
         "id": None,
         "event_type": st.column_config.SelectboxColumn("Event type", options=suggestions, required=True),

@@ -108,14 +108,14 @@ def test_sign_in_see_top_leads_open_one_change_a_rule_and_see_the_score_move(run
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
         page.set_default_timeout(60_000)
 
         page.goto(base)
         page.get_by_role("textbox", name="Email").fill(EMAIL)
         page.get_by_role("textbox", name="Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("heading", name="Leads")).to_be_visible()
+        expect(page.get_by_role("heading", name="Leads").first).to_be_visible()
         expect(page.get_by_text("120 in total")).to_be_visible()
         page.wait_for_timeout(1500)
         page.screenshot(path=str(SHOTS / "leads.png"))
@@ -128,12 +128,13 @@ def test_sign_in_see_top_leads_open_one_change_a_rule_and_see_the_score_move(run
         page.screenshot(path=str(SHOTS / "lead_detail.png"), full_page=True)
 
         page.goto(f"{base}/rules")
-        expect(page.get_by_role("heading", name="Scoring rules")).to_be_visible()
+        expect(page.get_by_role("heading", name="Scoring rules").first).to_be_visible()
         canvas = page.get_by_test_id("data-grid-canvas").first
         expect(canvas).to_be_visible()
         page.wait_for_timeout(1500)  # let the grid settle after the page's first reruns
+        canvas.scroll_into_view_if_needed()
         box = canvas.bounding_box()
-        assert box is not None
+        assert box is not None and box["height"] >= 35 * (row + 2), "the grid should show every rule"
         y = box["y"] + 35 + 35 * row + 17  # the page_visit rule's row: 35 px header, 35 px rows
         editor = page.locator("input.gdg-input[inputmode=numeric]")
         for dx in range(150, 330, 15):  # find the Weight column (after "Event type", whose width varies)
