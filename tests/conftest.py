@@ -15,14 +15,17 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_api
+from db import models
 from db.engine import Database
+from db.ids import new_id
 from db.migrate import upgrade
 from services.api_keys import create_api_key
 from services.context import Tenant
+from services.rescore import rescore_unit
 from services.tenants import create_unit
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
@@ -130,3 +133,29 @@ def other_api(api_app, db: Database, now: datetime) -> ApiHarness:  # type: igno
     with db.write() as session:
         other = create_unit(session, org_name="Other org", unit_name="other", now=now)
     return make_harness(api_app, db, other, now)
+
+
+def add_rule(api: ApiHarness, event_type: str, weight: int, ruleset_id: str | None = None) -> str:
+    """A rule written straight to the database (primary ruleset by default), then the unit is rescored.
+
+    API tests use it to set up scoring without depending on the /v1/rules routes they do not test.
+    """
+    t = api.tenant
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with api.db.write() as session:
+        if ruleset_id is None:
+            ruleset_id = session.scalar(
+                select(models.Ruleset.id).where(
+                    models.Ruleset.unit_id == t.unit_id, models.Ruleset.is_primary.is_(True)
+                )
+            )
+        rule_id = new_id("rule")
+        session.add(
+            models.Rule(
+                id=rule_id, org_id=t.org_id, unit_id=t.unit_id, ruleset_id=ruleset_id, event_type=event_type,
+                weight=weight, active=True, conditions=[], created_at=at, updated_at=at,
+            )
+        )
+        session.flush()
+        rescore_unit(session, t)
+    return rule_id

@@ -9,27 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from db import models
-from db.ids import new_id
-from services.rescore import rescore_unit
-from tests.conftest import ApiHarness
+from tests.conftest import ApiHarness, add_rule
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 BIG = "x" * (100 * 1024 + 1)
 
-
-def add_rule(api: ApiHarness, event_type: str, weight: int) -> None:
-    """A rule in the unit's primary ruleset, written straight to the database (then the unit is rescored)."""
-    t = api.tenant
-    with api.db.write() as session:
-        ruleset_id = session.scalar(
-            select(models.Ruleset.id).where(models.Ruleset.unit_id == t.unit_id, models.Ruleset.is_primary.is_(True))
-        )
-        session.add(models.Rule(
-            id=new_id("rule"), org_id=t.org_id, unit_id=t.unit_id, ruleset_id=ruleset_id, event_type=event_type,
-            weight=weight, active=True, conditions=[], created_at=T0, updated_at=T0,
-        ))
-        session.flush()
-        rescore_unit(session, t)
 
 
 def at(minutes: int) -> str:

@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import select
-
-from db import models
 from db.engine import Database
-from db.ids import new_id
 from services import levels as level_service
 from services.context import Tenant
 from services.errors import InvalidInput
-from services.rescore import rescore_unit
-from tests.conftest import ApiHarness
+from tests.conftest import ApiHarness, add_rule
 
 BASE = "/v1/levels/engagement"
 
-
-def add_rule(api: ApiHarness, event_type: str, weight: int) -> None:
-    """A rule in the unit's primary ruleset, written straight to the database (then the unit is rescored)."""
-    t = api.tenant
-    with api.db.write() as session:
-        ruleset_id = session.scalar(
-            select(models.Ruleset.id).where(models.Ruleset.unit_id == t.unit_id, models.Ruleset.is_primary.is_(True))
-        )
-        at = datetime(2026, 1, 1, tzinfo=UTC)
-        session.add(models.Rule(
-            id=new_id("rule"), org_id=t.org_id, unit_id=t.unit_id, ruleset_id=ruleset_id, event_type=event_type,
-            weight=weight, active=True, conditions=[], created_at=at, updated_at=at,
-        ))
-        session.flush()
-        rescore_unit(session, t)
 
 
 def make_levels(api: ApiHarness) -> dict[str, dict]:

@@ -6,35 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from db import models
 from db.ids import new_id
 from services import leads as lead_service
-from services.rescore import rescore_unit
-from tests.conftest import ApiHarness
+from tests.conftest import ApiHarness, add_rule
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 
-
-def add_rule(api: ApiHarness, event_type: str, weight: int, ruleset_id: str | None = None) -> str:
-    """A rule written straight to the database (primary ruleset by default), then the unit is rescored."""
-    t = api.tenant
-    with api.db.write() as session:
-        if ruleset_id is None:
-            ruleset_id = session.scalar(
-                select(models.Ruleset.id).where(
-                    models.Ruleset.unit_id == t.unit_id, models.Ruleset.is_primary.is_(True)
-                )
-            )
-        rule_id = new_id("rule")
-        session.add(models.Rule(
-            id=rule_id, org_id=t.org_id, unit_id=t.unit_id, ruleset_id=ruleset_id, event_type=event_type,
-            weight=weight, active=True, conditions=[], created_at=T0, updated_at=T0,
-        ))
-        session.flush()
-        rescore_unit(session, t)
-    return rule_id
 
 
 def add_ruleset(api: ApiHarness, name: str) -> str:
