@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     slack_api_base_url: str = "https://slack.com/api/"
     slack_bot_token: str | None = None
+    # Outbound URLs (webhooks, Slack, later CRM/enrichment) may not reach private, loopback, link-local, ...
+    # addresses; LEADVANE_OUTBOUND_ALLOW="hooks.intranet,10.1.0.0/16" lets named hosts and networks through.
+    outbound_allow: str = ""
+    # Request bodies are capped before they are parsed or authenticated (413 beyond).
+    max_body_bytes: int = 1024 * 1024
+    max_bulk_body_bytes: int = 16 * 1024 * 1024
+    # Sign-in throttling: after this many failures for an email within the window, attempts wait.
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
 
     @field_validator("database_url")
     @classmethod

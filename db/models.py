@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from db.types import BigIntPK, JSONType, UTCDateTime
+from db.types import BigInt, BigIntPK, JSONType, UTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -62,6 +62,8 @@ class ApiKey(TenantMixin, Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # What the key may do, decided by services.policy (Owner | Operator | Viewer).
+    role: Mapped[str] = mapped_column(String(20), default="Owner", server_default="Owner")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
@@ -141,7 +143,7 @@ class Rule(TenantMixin, Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     ruleset_id: Mapped[str] = mapped_column(ID, ForeignKey("rulesets.id", ondelete="CASCADE"))
     event_type: Mapped[str] = mapped_column(String(200))
-    weight: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(BigInt)
     icon: Mapped[str | None] = mapped_column(String(64), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     start_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -168,7 +170,7 @@ class LeadScore(TenantMixin, Base):
     __table_args__ = (Index("ix_lead_scores_unit_ruleset_score", "unit_id", "ruleset_id", "score"),)
     lead_id: Mapped[str] = mapped_column(ID, ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True)
     ruleset_id: Mapped[str] = mapped_column(ID, ForeignKey("rulesets.id", ondelete="CASCADE"), primary_key=True)
-    score: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[int] = mapped_column(BigInt, default=0)
 
 
 class AccountScore(TenantMixin, Base):
@@ -176,7 +178,7 @@ class AccountScore(TenantMixin, Base):
     __table_args__ = (Index("ix_account_scores_unit_ruleset_score", "unit_id", "ruleset_id", "score"),)
     account_id: Mapped[str] = mapped_column(ID, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     ruleset_id: Mapped[str] = mapped_column(ID, ForeignKey("rulesets.id", ondelete="CASCADE"), primary_key=True)
-    score: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[int] = mapped_column(BigInt, default=0)
 
 
 class Event(TenantMixin, Base):
@@ -202,7 +204,7 @@ class Event(TenantMixin, Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
     # Delta in the primary ruleset, kept as a column so analytics can sum it in SQL.
-    score_delta: Mapped[int] = mapped_column(Integer, default=0)
+    score_delta: Mapped[int] = mapped_column(BigInt, default=0)
     # Per ruleset id: {"delta", "before", "after", "rules": [{"rule_id", "event_type", "weight"}]}.
     explanation: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
@@ -212,8 +214,8 @@ class EngagementLevel(TenantMixin, Base):
     __table_args__ = (UniqueConstraint("unit_id", "name"),)
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    min_score: Mapped[int] = mapped_column(Integer)
-    max_score: Mapped[int] = mapped_column(Integer)
+    min_score: Mapped[int] = mapped_column(BigInt)
+    max_score: Mapped[int] = mapped_column(BigInt)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -241,7 +243,7 @@ class DecayRule(TenantMixin, Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     inactive_for: Mapped[int] = mapped_column(Integer)
     unit: Mapped[str] = mapped_column(String(10))  # hours | days | weeks
-    decrease: Mapped[int] = mapped_column(Integer)
+    decrease: Mapped[int] = mapped_column(BigInt)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -330,3 +332,37 @@ class SchedulerLease(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ImportJob(TenantMixin, Base):
+    """One CSV import: its file's hash (a re-import is refused unless asked for), progress and per-row errors."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (
+        Index("ix_import_jobs_unit_sha256", "unit_id", "file_sha256"),
+        Index("ix_import_jobs_unit_created", "unit_id", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # running | done | failed
+    total_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    # The first per-row errors: [{"row", "column", "message"}].
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LoginAttempt(Base):
+    """Sign-in attempts by email, shared by every process: throttling must hold across workers."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_email_attempted", "email", "attempted_at"),)
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -36,3 +36,5 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite only autoincrements an INTEGER PRIMARY KEY.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+# Scores and weights: 64-bit everywhere (SQLite's INTEGER already is; PostgreSQL's INTEGER is 32-bit).
+BigInt = BigInteger().with_variant(Integer(), "sqlite")

@@ -55,11 +55,13 @@ def authenticate(session: Session, secret: str) -> Tenant | None:
     if not secret.startswith(KEY_PREFIX):
         return None
     row = session.execute(
-        select(models.ApiKey.org_id, models.ApiKey.unit_id).where(
+        select(models.ApiKey.org_id, models.ApiKey.unit_id, models.ApiKey.role, models.ApiKey.name).where(
             models.ApiKey.key_hash == hash_secret(secret), models.ApiKey.revoked_at.is_(None)
         )
     ).first()
-    return Tenant(org_id=row.org_id, unit_id=row.unit_id) if row else None
+    if row is None:
+        return None
+    return Tenant(org_id=row.org_id, unit_id=row.unit_id, role=row.role, actor=f"api key {row.name}")
 
 
 def list_api_keys(session: Session, tenant: Tenant) -> list[models.ApiKey]:

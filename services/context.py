@@ -16,8 +16,12 @@ from db import models
 
 @dataclass(frozen=True, slots=True)
 class Tenant:
+    """Who is asking: the unit every read and write is scoped to, and the caller's role there (services.policy)."""
+
     org_id: str
     unit_id: str
+    role: str = "Owner"
+    actor: str | None = None  # the user's email or the API key's name, for audit fields
 
 
 @dataclass(frozen=True, slots=True)
