@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import install_error_handlers
+from api.guards import InputGuardMiddleware
 from api.routers import accounts as accounts_router
 from api.routers import crm, events, health, signals
 from api.routers import decays as decays_router
@@ -61,5 +62,6 @@ def create_api(db: Database | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (decays_router, triggers_router, deliveries_router):
         app.include_router(module.router)
+    app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -262,11 +262,7 @@ def _prepare(index: int, ev: NewEvent, now: datetime, region: str, max_bytes: in
     ev.event_type = event_type
     if not isinstance(ev.properties, dict):
         raise InvalidInput(ev.properties_field, "must be a JSON object")
-    size = len(json.dumps(ev.properties, separators=(",", ":"), default=str).encode())
-    if size > max_bytes:
-        raise PayloadTooLarge(
-            f"{ev.properties_field} is {size} bytes; the limit is {max_bytes} bytes", field=ev.properties_field
-        )
+    _check_size(ev, max_bytes)
     occurred_at = ev.occurred_at or now
     if occurred_at.tzinfo is None:
         raise InvalidInput("timestamp", "must include a timezone offset (e.g. 2024-06-15T14:23:00Z)")
@@ -308,6 +304,30 @@ def _prepare(index: int, ev: NewEvent, now: datetime, region: str, max_bytes: in
     if person is None and account is None:
         raise InvalidInput("contact", "an event needs a contact (lead) or an account")
     return _Prepared(index, ev, aliases, email, domain, name_key, inferred_domain, occurred_at)
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), default=str).encode())
+
+
+def _check_size(ev: NewEvent, max_bytes: int) -> None:
+    """The event's properties and the profile fields of its person and account share one size limit.
+
+    Profile fields (a CRM person's or company's extra fields, a contact's attributes) are stored on the lead and
+    the account, so they are capped like metadata; otherwise they would be a way around the limit.
+    """
+    parts: list[tuple[str, int]] = [(ev.properties_field, _json_size(ev.properties))]
+    person, account = ev.person, ev.account
+    if person is not None and (person.attributes or person.first_name or person.last_name):
+        parts.append((person.field_name, _json_size([person.first_name, person.last_name, person.attributes])))
+    if account is not None and (account.attributes or account.name):
+        parts.append((account.field_name, _json_size([account.name, account.attributes])))
+    total = sum(size for _name, size in parts)
+    if total <= max_bytes:
+        return
+    name, size = max(parts, key=lambda part: part[1])
+    together = f" ({' + '.join(n for n, _s in parts)}: {total} bytes together)" if len(parts) > 1 else ""
+    raise PayloadTooLarge(f"{name} is {size} bytes{together}; the limit is {max_bytes} bytes", field=name)
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
