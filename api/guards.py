@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import orjson
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from settings import get_settings
@@ -179,28 +178,23 @@ def check_path(scope: Scope) -> None:
     for position, segment in enumerate(segments):
         problem = _bad_text(unquote_to_bytes(segment))
         if problem:
-            raise PoisonInput(_path_parameter(scope, position), problem)
+            raise PoisonInput(_path_parameter(scope, segments, position), problem)
     raise PoisonInput("path", "NUL character")
 
 
-def _path_parameter(scope: Scope, position: int) -> str:
-    """Name the route's path parameter at segment `position` ("path parameter lead_id"), if a route matches."""
+def _path_parameter(scope: Scope, segments: list[bytes], position: int) -> str:
+    """Name the path parameter at segment `position` ("path parameter lead_id") from the documented paths."""
     app = scope.get("app")
-    routes = getattr(getattr(app, "router", None), "routes", ())
-    for route in routes:
-        path_format = getattr(route, "path_format", None)
-        matches = getattr(route, "matches", None)
-        if path_format is None or matches is None:
-            continue
-        try:
-            match, _child = matches(scope)
-        except Exception:  # a route that cannot match this scope at all
-            continue
-        if match == Match.NONE:
-            continue
-        parts = path_format.split("/")
-        if position < len(parts) and parts[position].startswith("{"):
-            return "path parameter " + parts[position].strip("{}").split(":")[0]
+    openapi = getattr(app, "openapi", None)
+    if callable(openapi):  # FastAPI builds the document once and keeps it
+        parts = [unquote_to_bytes(segment).decode("utf-8", "replace") for segment in segments]
+        for template in openapi().get("paths", {}):
+            pieces = template.split("/")
+            if len(pieces) != len(parts) or not pieces[position].startswith("{"):
+                continue
+            pairs = zip(pieces, parts, strict=True)
+            if all(p == q or p.startswith("{") for i, (p, q) in enumerate(pairs) if i != position):
+                return "path parameter " + pieces[position].strip("{}").split(":")[0]
     return f"path segment {position}"
 
 
