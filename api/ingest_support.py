@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import run_write
+from api.guards import route_path
 from db.engine import Database
 from services import idempotency
 from services.context import Tenant
@@ -45,10 +46,10 @@ async def respond_idempotently(
         status, body = await run_in_threadpool(run_write, db, work)
         return FastJSONResponse(body, status_code=status)
     key = idempotency.check_key(raw_key)
-    fingerprint = idempotency.request_fingerprint(request.method, request.url.path, await request.body())
+    fingerprint = idempotency.request_fingerprint(request.method, route_path(request.scope), await request.body())
 
     def work_once(session: Session) -> tuple[int, Any, bool]:
-        stored = idempotency.find_response(session, tenant, key, fingerprint)
+        stored = idempotency.find_response(session, tenant, key, fingerprint, now)
         if stored is not None:
             return stored.status_code, stored.body, True
         status, body = work(session)

@@ -16,15 +16,19 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from db.engine import Database
 from notify.dispatcher import dispatch_due
-from services import decay, leases, triggers
+from services import decay, idempotency, leases, triggers
 
 log = logging.getLogger("leadvane.scheduler")
 
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 DECAY_JOB, WINDOWS_JOB, DELIVERIES_JOB = "decay", "trigger-windows", "deliveries"
-INTERVALS = {DECAY_JOB: 300, WINDOWS_JOB: 30, DELIVERIES_JOB: 5}
+IDEMPOTENCY_JOB = "idempotency-prune"
+INTERVALS = {DECAY_JOB: 300, WINDOWS_JOB: 30, DELIVERIES_JOB: 5, IDEMPOTENCY_JOB: 3600}
 DECAY_SLICE = 2000  # leads per decay transaction: SQLite has one writer, ingest must not wait long
-LEASE_TTL = {DECAY_JOB: timedelta(minutes=10), WINDOWS_JOB: timedelta(minutes=2), DELIVERIES_JOB: timedelta(seconds=30)}
+LEASE_TTL = {
+    DECAY_JOB: timedelta(minutes=10), WINDOWS_JOB: timedelta(minutes=2), DELIVERIES_JOB: timedelta(seconds=30),
+    IDEMPOTENCY_JOB: timedelta(minutes=10),
+}
 
 
 def _utcnow() -> datetime:
@@ -88,13 +92,25 @@ def run_deliveries(db: Database, now: datetime | None = None, holder: str = HOLD
     return _with_lease(db, DELIVERIES_JOB, holder, at, lambda: dispatch_due(db, holder, clock))
 
 
+def run_idempotency_prune(db: Database, now: datetime | None = None, holder: str = HOLDER) -> int | None:
+    """Delete Idempotency-Key records older than 24 hours (every unit); returns how many."""
+    at = now or _utcnow()
+
+    def work() -> int:
+        with db.write() as session:
+            return idempotency.prune_expired(session, at)
+
+    return _with_lease(db, IDEMPOTENCY_JOB, holder, at, work)
+
+
 JOBS: dict[str, Callable[..., int | None]] = {
     DECAY_JOB: run_decay, WINDOWS_JOB: run_windows, DELIVERIES_JOB: run_deliveries,
+    IDEMPOTENCY_JOB: run_idempotency_prune,
 }
 
 
 def register(scheduler: BaseScheduler, db: Database) -> None:
-    """Add every periodic job to `scheduler` (decay, trigger windows, delivery)."""
+    """Add every periodic job to `scheduler` (decay, trigger windows, delivery, idempotency-key pruning)."""
     for job_id, func in JOBS.items():
         scheduler.add_job(
             func, "interval", seconds=INTERVALS[job_id], id=job_id, replace_existing=True, args=[db],

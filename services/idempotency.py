@@ -1,13 +1,18 @@
-"""Idempotency keys: the first response to a POST is stored and replayed for retries of the same request."""
+"""Idempotency keys: the first response to a POST is stored and replayed for retries of the same request.
+
+A key is kept for 24 hours (KEY_LIFETIME): an older one is treated as unseen, and a scheduled job deletes them.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from db import models
@@ -21,8 +26,21 @@ class StoredResponse:
     body: Any
 
 
-def request_fingerprint(method: str, path: str, body: bytes) -> str:
-    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+KEY_LIFETIME = timedelta(hours=24)
+
+
+def canonical_body(body: bytes) -> bytes:
+    """The same JSON however it is spelled (key order, spacing, escapes); other bodies as they are."""
+    try:
+        return orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONDecodeError, TypeError):
+        return body
+
+
+def request_fingerprint(method: str, route_path: str, body: bytes) -> str:
+    """`route_path` is the path the routes see (without a mount prefix such as /api): the same request either way."""
+    request = method.upper().encode() + b" " + route_path.encode() + b"\n" + canonical_body(body)
+    return hashlib.sha256(request).hexdigest()
 
 
 def check_key(key: str) -> str:
@@ -32,10 +50,16 @@ def check_key(key: str) -> str:
     return key
 
 
-def find_response(session: Session, tenant: Tenant, key: str, fingerprint: str) -> StoredResponse | None:
-    """The stored response for this key, None if unseen; 409 if the key was used for another request."""
+def find_response(
+    session: Session, tenant: Tenant, key: str, fingerprint: str, now: datetime
+) -> StoredResponse | None:
+    """The stored response for this key, None if unseen or expired; 409 if the key was used for another request."""
     row = session.get(models.IdempotencyRecord, (tenant.unit_id, key))
     if row is None:
+        return None
+    if row.created_at <= now - KEY_LIFETIME:  # expired but not yet pruned: the key starts afresh
+        session.delete(row)
+        session.flush()
         return None
     if row.request_hash != fingerprint:
         raise Conflict(f"Idempotency-Key {key!r} was already used with a different request body")
@@ -52,3 +76,10 @@ def save_response(
         )
     )
     session.flush()
+
+
+def prune_expired(session: Session, now: datetime) -> int:
+    """Delete the keys of every unit older than KEY_LIFETIME; returns how many. The caller commits."""
+    table = models.IdempotencyRecord.__table__
+    result = session.execute(delete(table).where(table.c.created_at <= now - KEY_LIFETIME))
+    return int(result.rowcount or 0)
