@@ -136,6 +136,22 @@ def cmd_verify_scores(_args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_repair(_args: argparse.Namespace) -> int:
+    from services.repair import repair_text
+
+    db = Database()
+    with db.write() as session:
+        report = repair_text(session, _now())
+    for fix in report.fixes:
+        print(fix.describe())
+    if not report.fixes:
+        print("nothing to repair: no lone surrogates or NUL characters in stored text")
+    else:
+        print(f"repaired {report.rows_fixed} value(s) in {len(report.units)} unit(s)")
+        print("scores may depend on the repaired text: run `manage.py verify-scores` (and `rescore` if it differs)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="manage.py", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -172,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("rescore", help="rebuild stored scores from the event log").set_defaults(func=cmd_rescore)
     sub.add_parser("verify-scores", help="check stored scores equal a replay").set_defaults(func=cmd_verify_scores)
+    sub.add_parser(
+        "repair", help="replace lone surrogates (U+FFFD) and remove NUL characters in stored text"
+    ).set_defaults(func=cmd_repair)
     return parser
 
 
