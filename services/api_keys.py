@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from db import models
 from db.ids import new_id
+from services import policy
 from services.context import Tenant
-from services.errors import NotFound
+from services.errors import InvalidInput, NotFound
+from services.policy import ROLES, Action
 
 KEY_PREFIX = "sk_live_"
 
@@ -28,13 +30,20 @@ class CreatedKey:
     name: str
     secret: str  # only ever returned here
     display_prefix: str
+    role: str = "Owner"
 
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_api_key(session: Session, tenant: Tenant, *, name: str, now: datetime) -> CreatedKey:
+def create_api_key(
+    session: Session, tenant: Tenant, *, name: str, now: datetime, role: str = "Owner"
+) -> CreatedKey:
+    """A new key of the unit acting with `role` (services.policy decides what that role may do)."""
+    policy.require(tenant, Action.MANAGE_KEYS)
+    if role not in ROLES:
+        raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     row = models.ApiKey(
         id=new_id("key"),
@@ -43,11 +52,12 @@ def create_api_key(session: Session, tenant: Tenant, *, name: str, now: datetime
         name=name,
         display_prefix=secret[: len(KEY_PREFIX) + 6],
         key_hash=hash_secret(secret),
+        role=role,
         created_at=now,
     )
     session.add(row)
     session.flush()
-    return CreatedKey(row.id, name, secret, row.display_prefix)
+    return CreatedKey(row.id, name, secret, row.display_prefix, role)
 
 
 def authenticate(session: Session, secret: str) -> Tenant | None:
@@ -73,6 +83,7 @@ def list_api_keys(session: Session, tenant: Tenant) -> list[models.ApiKey]:
 
 
 def revoke_api_key(session: Session, tenant: Tenant, key_id: str, *, now: datetime) -> None:
+    policy.require(tenant, Action.MANAGE_KEYS)
     row = session.get(models.ApiKey, key_id)
     if row is None or row.unit_id != tenant.unit_id:
         raise NotFound(f"API key {key_id!r} not found")
