@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from db import models
@@ -22,6 +22,8 @@ from services.errors import InvalidInput, NotFound
 from services.policy import ROLES, Action
 
 KEY_PREFIX = "sk_live_"
+# last_used_at is a hint for people ("used 3 minutes ago"), so it is written at most this often per key.
+USE_RECORD_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,22 @@ def authenticate(session: Session, secret: str) -> Tenant | None:
     if row is None:
         return None
     return Tenant(org_id=row.org_id, unit_id=row.unit_id, role=row.role, actor=f"api key {row.name}")
+
+
+def record_use(session: Session, key_hash: str, now: datetime, *, every: timedelta = USE_RECORD_INTERVAL) -> bool:
+    """Set the key's last_used_at to `now` unless it was set less than `every` ago; True when written.
+
+    The condition is in the UPDATE, so processes that each decide to record a use still write a key at most
+    once per `every` between them.
+    """
+    key = models.ApiKey
+    result = session.execute(
+        update(key)
+        .where(key.key_hash == key_hash, or_(key.last_used_at.is_(None), key.last_used_at <= now - every))
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def list_api_keys(session: Session, tenant: Tenant) -> list[models.ApiKey]:
