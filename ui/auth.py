@@ -99,8 +99,11 @@ def login_gate() -> SignedIn | None:
     authenticator, people = _authenticator()
     st.session_state["lv_authenticator"] = authenticator
     if not st.session_state.get("authentication_status"):
-        # Renders nothing: signs in from a valid session cookie, if the browser has one.
-        authenticator.login(location="unrendered")
+        try:
+            # Renders nothing: signs in from a valid session cookie, if the browser has one.
+            authenticator.login(location="unrendered")
+        except stauth.LoginError:  # the cookie names a user since disabled or deleted
+            st.session_state["authentication_status"] = None
     if not st.session_state.get("authentication_status"):
         _sign_in_form(authenticator)
     status = st.session_state.get("authentication_status")
