@@ -28,8 +28,8 @@ def cmd_create_api_key(args: argparse.Namespace) -> int:
 
     db = Database()
     with db.write() as session:
-        created = create_api_key(session, DEFAULT_TENANT, name=args.name, now=_now())
-    print(f"API key {created.id} ({created.name}) created for unit {DEFAULT_TENANT.unit_id}.")
+        created = create_api_key(session, DEFAULT_TENANT, name=args.name, role=args.role, now=_now())
+    print(f"API key {created.id} ({created.name}, role {created.role}) created for unit {DEFAULT_TENANT.unit_id}.")
     print("Store it now: it is shown only once.")
     print(created.secret)
     return 0
@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("create-api-key", help="create an API key; prints the secret alone on the last line")
     p.add_argument("--name", required=True)
+    p.add_argument("--role", default="Owner", choices=["Owner", "Operator", "Viewer"],
+                   help="what the key may do (default Owner; Viewer keys only read)")
     p.set_defaults(func=cmd_create_api_key)
 
     p = sub.add_parser("create-user", help="create a dashboard user")

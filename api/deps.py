@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
@@ -18,6 +20,7 @@ from services import api_keys
 from services.context import Tenant
 
 T = TypeVar("T")
+log = logging.getLogger("leadvane.api")
 
 
 # Plain dependencies are async so FastAPI does not hop to a worker thread for each of them.
@@ -79,6 +82,56 @@ def _key_cache(request: Request) -> KeyCache:
     return cache
 
 
+class KeyUsage:
+    """Keeps API keys' last_used_at, off the request path and at most once a minute per key.
+
+    Each process remembers when it last recorded each key and skips the key for a minute; a due record is
+    handed to one background thread (the request never waits for it) that runs a conditional UPDATE
+    (services.api_keys.record_use), so all processes together still write a key about once a minute.
+    """
+
+    def __init__(self, db: Database, every: float = api_keys.USE_RECORD_INTERVAL.total_seconds()) -> None:
+        self.db = db
+        self.every = every
+        self._lock = threading.Lock()
+        self._next: dict[str, float] = {}
+        self._executor: ThreadPoolExecutor | None = None
+
+    def seen(self, key_hash: str, now: datetime) -> None:
+        moment = time.monotonic()
+        with self._lock:
+            if self._next.get(key_hash, 0.0) > moment:
+                return
+            if len(self._next) >= 10_000:
+                self._next.clear()
+            self._next[key_hash] = moment + self.every
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadvane-key-usage")
+            self._executor.submit(self._record, key_hash, now)
+
+    def _record(self, key_hash: str, now: datetime) -> None:
+        try:
+            with self.db.write() as session:
+                api_keys.record_use(session, key_hash, now)
+        except Exception:  # a missed "last used" must never surface anywhere else
+            log.warning("could not record an API key's last use", exc_info=True)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until the records handed over so far are written (tests, shutdown)."""
+        with self._lock:
+            executor = self._executor
+        if executor is not None:
+            done: Future[None] = executor.submit(lambda: None)  # one worker: runs after everything before it
+            done.result(timeout)
+
+
+def _key_usage(request: Request) -> KeyUsage:
+    usage = getattr(request.app.state, "key_usage", None)
+    if usage is None:
+        usage = request.app.state.key_usage = KeyUsage(request.app.state.db)
+    return usage
+
+
 def _authenticate(db: Database, secret: str) -> Tenant | None:
     with db.read() as session:
         return api_keys.authenticate(session, secret)
@@ -92,12 +145,12 @@ async def get_tenant(request: Request, db: DatabaseDep) -> Tenant:
     cache = _key_cache(request)
     key_hash = api_keys.hash_secret(secret.strip())
     tenant = cache.get(key_hash)
-    if tenant is not None:
-        return tenant
-    tenant = await run_in_threadpool(_authenticate, db, secret.strip())
     if tenant is None:
-        raise HTTPException(401, "Invalid or missing API key.", headers={"WWW-Authenticate": "Bearer"})
-    cache.put(key_hash, tenant)
+        tenant = await run_in_threadpool(_authenticate, db, secret.strip())
+        if tenant is None:
+            raise HTTPException(401, "Invalid or missing API key.", headers={"WWW-Authenticate": "Bearer"})
+        cache.put(key_hash, tenant)
+    _key_usage(request).seen(key_hash, datetime.now(UTC))
     return tenant
 
 

@@ -4,26 +4,39 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services import api_keys, scoring_settings
+from services import api_keys, policy, scoring_settings
+from services.policy import ROLES, Action
 from ui import data
 from ui.auth import current_user
-from ui.components import read_only_notice, when
+from ui.components import read_only_notice
+from ui.runtime import now
+from ui.timeago import ago
+
+ROLE_HELP = {
+    "Owner": "Owner: everything, including keys and users",
+    "Operator": "Operator: sends events, edits rules, levels, triggers and imports",
+    "Viewer": "Viewer: reads only",
+}
 
 user = current_user()
 st.title("Settings")
 read_only_notice(user.can_edit)
-locked = not user.can_edit
-keys_locked = user.role not in data.OWNER_ONLY
+keys_locked = not user.can(Action.MANAGE_KEYS)
+scoring_locked = not user.can(Action.EDIT_SCORING)
+key_managers = policy.roles_with(Action.MANAGE_KEYS)
 
 st.subheader("API keys")
-st.caption("Send events with `Authorization: Bearer <key>`. A key is shown once, when it is created. "
-           "Only Owners manage keys.")
+st.caption("Tools send events with `Authorization: Bearer <key>`. A key is shown once, when it is created, and "
+           "acts with the role chosen for it. Only Owners create and revoke keys.")
 with st.form("new_api_key", clear_on_submit=True):
-    name = st.text_input("Key name", placeholder="e.g. website tracker", disabled=keys_locked)
+    left, right = st.columns([3, 2])
+    name = left.text_input("Key name", placeholder="e.g. website tracker", disabled=keys_locked)
+    role = right.selectbox("Role", ROLES, format_func=ROLE_HELP.get, disabled=keys_locked, key="new_key_role")
     if st.form_submit_button("Create API key", disabled=keys_locked):
-        key_name = name.strip() or "unnamed"
+        key_name, key_role = name.strip() or "unnamed", role
         created = data.save(
-            user, lambda s, t, now: api_keys.create_api_key(s, t, name=key_name, now=now), roles=data.OWNER_ONLY
+            user, lambda s, t, at: api_keys.create_api_key(s, t, name=key_name, role=key_role, now=at),
+            roles=key_managers,
         )
         if created and created.value is not None:
             st.session_state["created_api_key"] = {"name": created.value.name, "secret": created.value.secret}
@@ -36,36 +49,41 @@ if st.session_state.get("created_api_key"):
         st.rerun()
 
 keys = data.api_key_list(user.tenant)
-st.dataframe(
-    [
-        {"Name": k["name"], "Key": k["prefix"], "Created": when(k["created_at"]), "Last used": when(k["last_used_at"]),
-         "Status": "revoked " + when(k["revoked_at"]) if k["revoked_at"] else "active"}
-        for k in keys
-    ],
-    hide_index=True, width="stretch", key="api_keys_table",
-)
+seen_at = now()
+if keys:
+    st.dataframe(
+        [
+            {
+                "Name": k["name"], "Key": k["prefix"], "Role": k["role"],
+                "Created": ago(k["created_at"], seen_at), "Last used": ago(k["last_used_at"], seen_at),
+                "Status": f"Revoked {ago(k['revoked_at'], seen_at)}" if k["revoked_at"] else "Active",
+            }
+            for k in keys
+        ],
+        hide_index=True, width="stretch", key="api_keys_table",
+    )
+else:
+    st.info("No API keys yet. Create one above to start sending events.")
 live = {k["id"]: f"{k['name']} ({k['prefix']})" for k in keys if not k["revoked_at"]}
 if live:
     c1, c2 = st.columns([3, 1])
     to_revoke = c1.selectbox("Revoke a key", list(live), format_func=live.get, disabled=keys_locked,
                              key="revoke_key")
     if c2.button("Revoke", disabled=keys_locked, key="revoke_button") and data.save(
-        user, lambda s, t, now: api_keys.revoke_api_key(s, t, to_revoke, now=now), roles=data.OWNER_ONLY
+        user, lambda s, t, at: api_keys.revoke_api_key(s, t, to_revoke, now=at), roles=key_managers
     ):
         st.rerun()
 
 st.subheader("Scoring")
+# ABM and the session timeout are stored but do nothing yet, so they are not offered here.
 current = data.scoring_settings_of(user.tenant)
 with st.form("scoring_settings"):
-    allow_negative = st.toggle("Allow negative scores", value=current["allow_negative_scores"], disabled=locked,
+    allow_negative = st.toggle("Allow negative scores", value=current["allow_negative_scores"],
+                               disabled=scoring_locked,
                                help="Off: a score never drops below 0. Changing it recomputes every score.")
-    abm = st.toggle("Account-based scoring (ABM)", value=current["abm_enabled"], disabled=locked)
-    timeout = st.number_input("Session timeout (minutes)", value=current["session_timeout_minutes"], step=1,
-                              disabled=locked)
-    if st.form_submit_button("Save scoring settings", disabled=locked) and data.save(
+    if st.form_submit_button("Save scoring settings", disabled=scoring_locked) and data.save(
         user,
-        lambda s, t, now: scoring_settings.update_settings(
-            s, t, allow_negative_scores=allow_negative, abm_enabled=abm, session_timeout_minutes=int(timeout), now=now
-        ),
+        lambda s, t, at: scoring_settings.update_settings(s, t, allow_negative_scores=allow_negative, now=at),
+        roles=policy.roles_with(Action.EDIT_SCORING),
     ):
         st.success("Scoring settings saved.")

@@ -14,9 +14,11 @@ from core import decay as core_decay
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.ids import new_id
+from services import policy
 from services.context import Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound, ServiceError
 from services.ingest import NewEvent, PersonRef, ingest
+from services.policy import Action
 
 _BATCH = 2000
 _IN_CHUNK = 500
@@ -57,6 +59,7 @@ def get_decay(session: Session, tenant: Tenant, decay_id: str) -> models.DecayRu
 def create_decay(
     session: Session, tenant: Tenant, *, inactive_for: int, unit: str, decrease: int, now: datetime
 ) -> models.DecayRule:
+    policy.require(tenant, Action.EDIT_SCORING)
     _validate(inactive_for, unit, decrease)
     row = models.DecayRule(
         id=new_id("dc"), org_id=tenant.org_id, unit_id=tenant.unit_id, inactive_for=inactive_for, unit=unit,
@@ -70,6 +73,7 @@ def create_decay(
 def update_decay(
     session: Session, tenant: Tenant, decay_id: str, changes: dict[str, Any], now: datetime
 ) -> models.DecayRule:
+    policy.require(tenant, Action.EDIT_SCORING)
     row = get_decay(session, tenant, decay_id)
     merged = {"inactive_for": row.inactive_for, "unit": row.unit, "decrease": row.decrease}
     merged.update({k: v for k, v in changes.items() if k in merged and v is not None})
@@ -81,6 +85,7 @@ def update_decay(
 
 
 def delete_decay(session: Session, tenant: Tenant, decay_id: str) -> None:
+    policy.require(tenant, Action.EDIT_SCORING)
     session.delete(get_decay(session, tenant, decay_id))
     session.flush()
 

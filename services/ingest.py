@@ -21,8 +21,10 @@ from core import identity, scoring
 from core.channels import infer_channel
 from db import models
 from db.ids import new_id
+from services import policy
 from services.context import ScoringContext, Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound, PayloadTooLarge, ServiceError
+from services.policy import Action
 from services.scoring_settings import lock_scoring_config
 from services.triggers import fire_triggers
 from settings import get_settings
@@ -153,6 +155,7 @@ def ingest(
 
     A bad item yields its ServiceError and does not stop the others. The caller commits.
     """
+    policy.require(tenant, Action.INGEST)
     settings = get_settings()
     # Shared with other ingests; a rules or settings change (which rescores) waits for us, and we for it.
     lock_scoring_config(session, tenant, exclusive=False)

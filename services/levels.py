@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from core import levels as core_levels
 from db import models
 from db.ids import new_id
+from services import policy
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
+from services.policy import Action
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ def _clean_name(name: str) -> str:
 def create_level(
     session: Session, tenant: Tenant, *, name: str, min_score: int, max_score: int, now: datetime
 ) -> dict[str, Any]:
+    policy.require(tenant, Action.EDIT_SCORING)
     name = _clean_name(name)
     current = load_levels(session, tenant)
     level_id = new_id("st")
@@ -117,6 +120,7 @@ def create_level(
 def update_level(
     session: Session, tenant: Tenant, level_id: str, *, name: str, min_score: int, max_score: int, now: datetime
 ) -> dict[str, Any]:
+    policy.require(tenant, Action.EDIT_SCORING)
     row = _get(session, tenant, level_id)
     name = _clean_name(name)
     others = [lv for lv in load_levels(session, tenant) if lv.id != level_id]
@@ -127,6 +131,7 @@ def update_level(
 
 
 def delete_level(session: Session, tenant: Tenant, level_id: str) -> None:
+    policy.require(tenant, Action.EDIT_SCORING)
     row = _get(session, tenant, level_id)
     _check([lv for lv in load_levels(session, tenant) if lv.id != level_id])
     session.delete(row)
@@ -135,6 +140,7 @@ def delete_level(session: Session, tenant: Tenant, level_id: str) -> None:
 
 def replace_all(session: Session, tenant: Tenant, levels: Sequence[LevelInput], now: datetime) -> list[dict[str, Any]]:
     """Replace the whole set in one go (the dashboard's editable grid); ids given for known levels are kept."""
+    policy.require(tenant, Action.EDIT_SCORING)
     existing = {r.id: r for r in _rows(session, tenant)}
     planned: list[core_levels.Level] = []
     for pos, item in enumerate(levels):

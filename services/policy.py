@@ -33,6 +33,11 @@ def allowed(role: str, action: Action) -> bool:
     return action in _ALLOWED.get(role, frozenset())  # type: ignore[call-overload]
 
 
+def roles_with(action: Action) -> frozenset[str]:
+    """The roles that may do `action` (for code that still checks role names)."""
+    return frozenset(role for role in ROLES if allowed(role, action))
+
+
 def require(tenant: Tenant, action: Action) -> None:
     """Every service write calls this first: a caller whose role does not allow `action` gets a 403."""
     if not allowed(tenant.role, action):

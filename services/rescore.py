@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from core import scoring
 from db import models
+from services import policy
 from services.context import Tenant, load_scoring_context
+from services.policy import Action
 
 _FETCH = 20_000
 
@@ -54,6 +56,7 @@ def replay_unit(session: Session, tenant: Tenant) -> tuple[scoring.Replay, dict[
 
 def rescore_unit(session: Session, tenant: Tenant) -> RescoreSummary:
     """Make stored scores equal to the replay of the event log under the current rules."""
+    policy.require(tenant, Action.EDIT_SCORING)
     ctx = load_scoring_context(session, tenant)
     result, stored = replay_unit(session, tenant)
     primary = ctx.primary_ruleset_id

@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 from core import scoring
 from db import models
 from db.ids import new_id
+from services import policy
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
+from services.policy import Action
 from services.rescore import rescore_unit
 from services.scoring_settings import lock_scoring_config
 
@@ -116,6 +118,7 @@ def create_ruleset(
     is_primary: bool = False,
     now: datetime,
 ) -> RulesetView:
+    policy.require(tenant, Action.EDIT_SCORING)
     lock_scoring_config(session, tenant, exclusive=True)
     clean_name = _ruleset_name(name)
     column = _score_column(score_column)
@@ -146,6 +149,7 @@ def update_ruleset(
     now: datetime,
 ) -> RulesetView:
     """Rename a ruleset, change its score column, or make it the primary one (never un-primary the only primary)."""
+    policy.require(tenant, Action.EDIT_SCORING)
     lock_scoring_config(session, tenant, exclusive=True)
     row = _ruleset_row(session, tenant, ruleset_id)
     if name is not None:
@@ -173,6 +177,7 @@ def update_ruleset(
 
 def delete_ruleset(session: Session, tenant: Tenant, ruleset_id: str) -> None:
     """Delete a ruleset with its rules and scores; the primary and the last ruleset cannot be deleted."""
+    policy.require(tenant, Action.EDIT_SCORING)
     lock_scoring_config(session, tenant, exclusive=True)
     row = _ruleset_row(session, tenant, ruleset_id)
     total = session.scalar(
@@ -215,10 +220,11 @@ def create_rule(
     session: Session, tenant: Tenant, fields: Mapping[str, Any], *, now: datetime, actor: str | None = None
 ) -> RuleView:
     """Create a rule from `fields` (keys: RULE_FIELDS); without ruleset_id it goes to the primary ruleset."""
+    policy.require(tenant, Action.EDIT_SCORING)
     lock_scoring_config(session, tenant, exclusive=True)
     values = validate_rule(fields)
     ruleset_id = _target_ruleset(session, tenant, values.ruleset_id, field_name="ruleset_id")
-    row = _new_rule_row(tenant, ruleset_id, values, now, actor)
+    row = _new_rule_row(tenant, ruleset_id, values, now, actor or tenant.actor)
     session.add(row)
     session.flush()
     rescore_unit(session, tenant)
@@ -235,19 +241,21 @@ def update_rule(
     actor: str | None = None,
 ) -> RuleView:
     """Full update of a rule's editable fields; a missing ruleset_id keeps the rule where it is."""
+    policy.require(tenant, Action.EDIT_SCORING)
     lock_scoring_config(session, tenant, exclusive=True)
     row = _rule_row(session, tenant, rule_id)
     values = validate_rule(fields)
     ruleset_id = row.ruleset_id
     if values.ruleset_id is not None and values.ruleset_id != row.ruleset_id:
         ruleset_id = _target_ruleset(session, tenant, values.ruleset_id, field_name="ruleset_id")
-    _apply(row, ruleset_id, values, now, actor)
+    _apply(row, ruleset_id, values, now, actor or tenant.actor)
     session.flush()
     rescore_unit(session, tenant)
     return _rule_view(row)
 
 
 def delete_rule(session: Session, tenant: Tenant, rule_id: str) -> None:
+    policy.require(tenant, Action.EDIT_SCORING)
     lock_scoring_config(session, tenant, exclusive=True)
     row = _rule_row(session, tenant, rule_id)
     session.delete(row)
@@ -269,6 +277,7 @@ def save_ruleset_rules(
     missing from `rows` are deleted. Every row is validated before anything changes; the first problem
     raises InvalidInput naming the row and field, e.g. "rows[2].weight: must be an integer".
     """
+    policy.require(tenant, Action.EDIT_SCORING)
     lock_scoring_config(session, tenant, exclusive=True)
     ruleset = _ruleset_row(session, tenant, ruleset_id)
     existing = {
@@ -303,10 +312,10 @@ def save_ruleset_rules(
     result: list[models.Rule] = []
     for target, values in plan:
         if target is None:
-            target = _new_rule_row(tenant, ruleset.id, values, now, actor)
+            target = _new_rule_row(tenant, ruleset.id, values, now, actor or tenant.actor)
             session.add(target)
         elif _changed(target, values):
-            _apply(target, ruleset.id, values, now, actor)
+            _apply(target, ruleset.id, values, now, actor or tenant.actor)
         result.append(target)
     session.flush()
     rescore_unit(session, tenant)

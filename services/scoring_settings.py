@@ -14,8 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from db import models
+from services import policy
 from services.context import Tenant
 from services.errors import InvalidInput
+from services.policy import Action
 from services.rescore import rescore_unit
 
 DEFAULT_SESSION_TIMEOUT_MINUTES = 30
@@ -64,6 +66,7 @@ def update_settings(
     now: datetime,
 ) -> ScoringSettingsView:
     """Partial update: None leaves a setting as it is."""
+    policy.require(tenant, Action.EDIT_SCORING)
     for name, value in (("allow_negative_scores", allow_negative_scores), ("abm_enabled", abm_enabled)):
         if value is not None and not isinstance(value, bool):
             raise InvalidInput(name, "must be true or false")

@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 from core.identity import InvalidIdentifier, normalize_email
 from db import models
 from db.ids import new_id
+from services import policy
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput
+from services.policy import ROLES, Action
 
-ROLES: tuple[str, ...] = ("Owner", "Operator", "Viewer")
-EDITOR_ROLES: frozenset[str] = frozenset({"Owner", "Operator"})
+# The roles that may change the unit's configuration (older imports; new code asks services.policy).
+EDITOR_ROLES: frozenset[str] = policy.roles_with(Action.EDIT_SCORING)
 
 
 def hash_password(password: str) -> str:
@@ -33,6 +35,7 @@ def check_password(password: str, password_hash: str) -> bool:
 def create_user(
     session: Session, tenant: Tenant, *, email: str, password: str, role: str, name: str | None, now: datetime
 ) -> models.User:
+    policy.require(tenant, Action.MANAGE_USERS)
     try:
         normalized = normalize_email(email)
     except InvalidIdentifier as exc:

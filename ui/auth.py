@@ -1,4 +1,6 @@
-"""Login (streamlit-authenticator over the users table), the signed-in user, and role checks."""
+"""Sign-in (our throttled form; streamlit-authenticator keeps the session cookie), the signed-in user, and what
+that user's role may do (asked of services.policy, the same module every service write asks).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +9,12 @@ from dataclasses import dataclass
 import streamlit as st
 import streamlit_authenticator as stauth
 
+from services import policy, sign_in
 from services.context import Tenant
 from services.errors import Forbidden
+from services.policy import Action
 from services.users import EDITOR_ROLES
-from ui.runtime import cookie_key, get_db
+from ui.runtime import cookie_key, get_db, now
 
 USER_KEY = "lv_user"
 COOKIE_NAME = "leadvane_session"
@@ -27,11 +31,16 @@ class SignedIn:
 
     @property
     def tenant(self) -> Tenant:
-        return Tenant(org_id=self.org_id, unit_id=self.unit_id)
+        """The unit, acting with this user's role; the email is the actor recorded on what they change."""
+        return Tenant(org_id=self.org_id, unit_id=self.unit_id, role=self.role, actor=self.email)
+
+    def can(self, action: Action) -> bool:
+        return policy.allowed(self.role, action)
 
     @property
     def can_edit(self) -> bool:
-        return self.role in EDITOR_ROLES
+        """May change the unit's scoring configuration (pages that edit ask this or `can(Action.X)`)."""
+        return self.can(Action.EDIT_SCORING)
 
 
 def _credentials() -> tuple[dict[str, dict[str, dict[str, object]]], dict[str, SignedIn]]:
@@ -57,17 +66,47 @@ def _authenticator() -> tuple[stauth.Authenticate, dict[str, SignedIn]]:
     return authenticator, people
 
 
+def _sign_in_form(authenticator: stauth.Authenticate) -> None:
+    """The sign-in form. The attempt goes through services.sign_in (throttled, recorded) before any password
+    check; on success streamlit-authenticator takes over the session (state and cookie) as after its own form.
+    """
+    screen = st.empty()
+    with screen.container():
+        st.title("Leadvane")
+        with st.form("lv_sign_in"):
+            st.subheader("Sign in")
+            email = st.text_input("Email", autocomplete="username")
+            password = st.text_input("Password", type="password", autocomplete="current-password")
+            submitted = st.form_submit_button("Sign in")
+    if not submitted:
+        return
+    with get_db().write() as session:
+        result = sign_in.sign_in(session, email, password, now())
+        signed_in_as = result.user.email if result.user is not None else None
+    if result.throttled:
+        st.error(f"Too many failed sign-ins for this email: try again in {result.retry_after_seconds} s.")
+    elif signed_in_as is None:
+        st.error("Email or password is incorrect.")
+    else:
+        authenticator.authentication_controller.login(token={"username": signed_in_as})
+        # No rerun here: the cookie is set by a component that must reach the browser with this run.
+        authenticator.cookie_controller.set_cookie()
+        screen.empty()
+
+
 def login_gate() -> SignedIn | None:
-    """Show the login form until the user is signed in; returns the signed-in user (or None to stop)."""
+    """Show the sign-in form until the user is signed in; returns the signed-in user (or None to stop)."""
     authenticator, people = _authenticator()
     st.session_state["lv_authenticator"] = authenticator
     if not st.session_state.get("authentication_status"):
-        st.title("Leadvane")
-        fields = {"Form name": "Sign in", "Username": "Email", "Password": "Password", "Login": "Sign in"}
-        authenticator.login(location="main", fields=fields)
+        try:
+            # Renders nothing: signs in from a valid session cookie, if the browser has one.
+            authenticator.login(location="unrendered")
+        except stauth.LoginError:  # the cookie names a user since disabled or deleted
+            st.session_state["authentication_status"] = None
+    if not st.session_state.get("authentication_status"):
+        _sign_in_form(authenticator)
     status = st.session_state.get("authentication_status")
-    if status is False:
-        st.error("Email or password is incorrect.")
     if not status:
         st.session_state.pop(USER_KEY, None)
         return None
@@ -102,7 +141,13 @@ def current_user() -> SignedIn:
     return user
 
 
+def can(action: Action) -> bool:
+    """May the signed-in user do `action`? For greying out what their role cannot change."""
+    user = st.session_state.get(USER_KEY)
+    return isinstance(user, SignedIn) and user.can(action)
+
+
 def require_editor(user: SignedIn, roles: frozenset[str] = EDITOR_ROLES) -> None:
-    """Refuse a change for a Viewer (or anyone outside `roles`); called before every write a page makes."""
+    """Refuse a change early for a role outside `roles` (the services refuse it anyway, through the policy)."""
     if user.role not in roles:
         raise Forbidden(f"{user.role} users cannot make this change")

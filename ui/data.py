@@ -150,7 +150,7 @@ def api_key_list(tenant: Tenant) -> list[dict[str, Any]]:
         return [
             {
                 "id": k.id, "name": k.name, "prefix": k.display_prefix + "…", "created_at": k.created_at,
-                "last_used_at": k.last_used_at, "revoked_at": k.revoked_at,
+                "last_used_at": k.last_used_at, "revoked_at": k.revoked_at, "role": k.role,
             }
             for k in api_keys.list_api_keys(session, tenant)
         ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,37 @@ def test_wrong_password_is_refused(unit: DemoUnit) -> None:
     assert not at.exception
     assert "Email or password is incorrect." in [e.value for e in at.error]
     assert "Leads" not in [t.value for t in at.title]
+
+
+def test_five_wrong_passwords_make_the_next_sign_in_wait_without_stalling(unit: DemoUnit) -> None:
+    at = _main().run()
+    for _ in range(5):
+        at = _sign_in(at, unit.viewer.email, "not the password")
+        assert "Email or password is incorrect." in [e.value for e in at.error]
+    started = time.monotonic()
+    at = _sign_in(at, unit.viewer.email, PASSWORD)  # the right password, but too soon
+    elapsed = time.monotonic() - started
+    assert not at.exception
+    (message,) = [e.value for e in at.error]
+    waited = re.search(r"too many failed sign-ins.*try again in (\d+) s", message, re.IGNORECASE)
+    assert waited and 0 < int(waited.group(1)) <= 15
+    assert elapsed < int(waited.group(1))  # answered at once: the server does not sleep through the wait
+    assert "lv_user" not in at.session_state and "Leads" not in [t.value for t in at.title]
+    # Another user is not held back by someone else's failures.
+    at = _sign_in(at, unit.owner.email, PASSWORD)
+    assert at.session_state["lv_user"].email == unit.owner.email
+
+
+def test_the_signed_in_users_tenant_carries_role_and_email_and_the_policy_decides_what_they_can_do(
+    unit: DemoUnit,
+) -> None:
+    from services.policy import Action
+
+    at = _sign_in(_main().run(), unit.viewer.email, PASSWORD)
+    viewer = at.session_state["lv_user"]
+    assert (viewer.tenant.role, viewer.tenant.actor) == ("Viewer", unit.viewer.email)
+    assert not viewer.can_edit and not viewer.can(Action.EDIT_SCORING) and viewer.can(Action.READ)
+    assert unit.owner.can(Action.MANAGE_KEYS) and unit.owner.tenant.role == "Owner"
 
 
 def test_log_out_returns_to_the_sign_in_form(unit: DemoUnit) -> None:
