@@ -1,7 +1,8 @@
 """The dashboard as a user sees it: the real app (`streamlit run app.py`) in headless Chromium.
 
 Signs in, sees the top leads, opens a lead, changes a rule weight in the grid, and sees the lead's score
-change. Saves screenshots of the main screens into docs/screenshots/ (the README shows them).
+change. Saves screenshots of the main screens into test-artifacts/screenshots/ (ignored by git); to refresh the
+README's images: LEADVANE_SCREENSHOTS=docs/screenshots ./run-tests tests/e2e/test_dashboard.py
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = ROOT / os.environ.get("LEADVANE_SCREENSHOTS", "test-artifacts/screenshots")
 CHROMIUM = Path("/usr/bin/chromium")
 EMAIL, PASSWORD = "rev.ops@example.com", "e2e-password-123"
 CHROMIUM_ARGS = [
