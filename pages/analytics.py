@@ -17,6 +17,7 @@ from ui.components import (
     level_column,
     person_name,
     score_column,
+    score_scale,
     text,
 )
 from ui.runtime import now
@@ -50,13 +51,13 @@ left, right = st.columns(2)
 with left:
     st.subheader("Events by type")
     if by_type:
-        st.plotly_chart(legend_below(px.bar(by_type, x="day", y="events", color="event_type", labels=labels), 420),
-                        key="events_by_type")
+        figure = legend_below(px.bar(by_type, x="day", y="events", color="event_type", labels=labels), 420)
+        st.plotly_chart(figure.update_xaxes(title=None), key="events_by_type")
 with right:
     st.subheader("Events by channel")
     if by_channel:
-        st.plotly_chart(legend_below(px.area(by_channel, x="day", y="events", color="channel", labels=labels), 420),
-                        key="events_by_channel")
+        figure = legend_below(px.area(by_channel, x="day", y="events", color="channel", labels=labels), 420)
+        st.plotly_chart(figure.update_xaxes(title=None), key="events_by_channel")
 
 left, right = st.columns(2)
 with left:
@@ -68,11 +69,14 @@ with left:
         st.plotly_chart(figure, key="top_event_types")
 with right:
     st.subheader("Score distribution")
-    buckets = data.score_distribution(user.tenant)
-    if buckets:
-        figure = px.bar(buckets, x="low", y="leads", labels={"low": "Score (bucket start)", "leads": "Leads"})
+    upper = score_scale(levels)
+    spread = data.score_histogram(user.tenant, upper, bins=30)
+    if spread["buckets"]:
+        figure = px.bar(spread["buckets"], x="low", y="leads", labels={"low": "Score (bucket start)", "leads": "Leads"})
         figure.update_layout(height=340, margin={"l": 10, "r": 10, "t": 10, "b": 10})
         st.plotly_chart(figure, key="score_distribution")
+        if spread["above"]:
+            st.caption(f"Not drawn: {spread['above']:,} leads at {upper} points or more (up to {spread['max']:,}).")
     else:
         st.caption("No scores yet.")
 
