@@ -181,7 +181,8 @@ def test_settings_creates_an_api_key_shown_once(unit: DemoUnit) -> None:
     secret = at.code[0].value
     assert secret.startswith("sk_live_")
     with unit.db.read() as session:
-        assert api_keys.authenticate(session, secret) == unit.tenant
+        found = api_keys.authenticate(session, secret)
+        assert found is not None and (found.org_id, found.unit_id) == (unit.tenant.org_id, unit.tenant.unit_id)
         assert [k.name for k in api_keys.list_api_keys(session, unit.tenant)] == ["website"]
 
 
