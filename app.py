@@ -41,6 +41,19 @@ class LazyApi:
 api = LazyApi()
 
 
+def log_requests() -> None:
+    """One line per API request (with its request_id) on the console, as serve-api does."""
+    import logging
+
+    logger = logging.getLogger("leadvane")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 @asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[None]:
     import anyio
@@ -50,6 +63,7 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
     from settings import get_settings
     from ui.runtime import get_db, mark_started_by_lifespan
 
+    log_requests()
     db = await anyio.to_thread.run_sync(get_db)  # migrate + first Owner, once per process
     api.app = create_api(db)
     mark_started_by_lifespan()

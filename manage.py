@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 from db.engine import Database
 from services.tenants import DEFAULT_TENANT
@@ -53,16 +54,36 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_log_config(level: str, log_requests: bool) -> dict[str, Any]:
+    """uvicorn's logging setup plus our request log (one line per request with its request_id), in every worker."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["leadvane"] = {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    config["handlers"]["leadvane"] = {"class": "logging.StreamHandler", "formatter": "leadvane",
+                                      "stream": "ext://sys.stdout"}
+    config["loggers"]["leadvane"] = {"handlers": ["leadvane"], "level": level.upper(), "propagate": False}
+    if log_requests:
+        # The request log replaces uvicorn's access log: it carries the request_id that errors show.
+        config["loggers"]["leadvane.requests"] = {"level": "INFO"}
+    return config
+
+
 def cmd_serve_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_api
 
+    base = f"http://{args.host}:{args.port}"
+    log_config = _serve_log_config(args.log_level, not args.no_request_log)
+    print(f"Leadvane API listening on {base} (docs at {base}/docs, OpenAPI at {base}/openapi.json)", flush=True)
     if args.workers > 1:
         # Several worker processes: each builds its own app; the scheduler must run elsewhere.
         uvicorn.run(
             "api.app:create_api", factory=True, host=args.host, port=args.port, workers=args.workers,
-            log_level=args.log_level,
+            log_level=args.log_level, log_config=log_config, access_log=False,
         )
         return 0
     db = Database()
@@ -72,7 +93,10 @@ def cmd_serve_api(args: argparse.Namespace) -> int:
 
         scheduler = start_scheduler(db)
     try:
-        uvicorn.run(create_api(db), host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.run(
+            create_api(db), host=args.host, port=args.port, log_level=args.log_level, log_config=log_config,
+            access_log=False,
+        )
     finally:
         if scheduler is not None:
             from scheduler.runner import stop_scheduler
@@ -176,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--no-scheduler", action="store_true", help="do not run the scheduler in this process")
-    p.add_argument("--log-level", default="warning")
+    p.add_argument("--log-level", default="warning", help="uvicorn's and Leadvane's log level")
+    p.add_argument("--no-request-log", action="store_true", help="do not log one line per request")
     p.set_defaults(func=cmd_serve_api)
 
     p = sub.add_parser("run-scheduler", help="run the scheduler (decay, trigger windows, deliveries) alone")

@@ -16,8 +16,10 @@ ensure_venv() {
     # The hash covers requirements.txt too, which requirements-dev.txt includes.
     want="$(cat "$req" requirements.txt | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        echo "installing $req into .venv" >&2
-        .venv/bin/python -m pip install --disable-pip-version-check -q -r "$req"
+        echo "installing $req into .venv (the first time takes a few minutes; pip shows each package)" >&2
+        # Not -q: a first start should show progress, not minutes of silence.
+        .venv/bin/python -m pip install --disable-pip-version-check --progress-bar on -r "$req" \
+            | { grep -v '^Requirement already satisfied' >&2 || true; }
         echo "$want" >"$stamp"
     fi
 }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import install_error_handlers
@@ -22,9 +25,11 @@ from api.routers import scoring_settings as scoring_settings_router
 from api.routers import triggers as triggers_router
 from db.engine import Database
 
+request_log = logging.getLogger("leadvane.requests")
+
 
 class RequestIdMiddleware:
-    """Gives every request an id (echoed as X-Request-ID) that errors and logs carry."""
+    """Gives every request an id (echoed as X-Request-ID) that errors and logs carry, and logs one line per request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -35,17 +40,27 @@ class RequestIdMiddleware:
             return
         request_id = "req_" + secrets.token_hex(6)
         scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app fails before answering
 
         async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if request_log.isEnabledFor(logging.INFO):  # cheap when request logging is off
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                request_log.info("%s %s %s %d %.1fms", request_id, scope["method"], scope["path"], status, elapsed_ms)
 
 
 def create_api(db: Database | None = None) -> FastAPI:
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI and ReDoc from its own package files: /docs works without internet.
+    app: FastAPI = FastAPIOffline(
         title="Leadvane API",
         version="1.0.0",
         description="Ingest engagement events, read explained lead and account scores, edit scoring rules.",

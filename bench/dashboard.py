@@ -4,6 +4,7 @@
     python bench/dashboard.py                 # 100,000 leads, 2,000 accounts, 1,000,000 events
     python bench/dashboard.py --scale 0.1     # a tenth of that
     python bench/dashboard.py --db data/bench.db --reuse   # time an existing fill again
+    python bench/dashboard.py --demo          # the demo unit ./leadvane seeds (Lead detail target: < 1 s cold)
 
 Every event goes through services.ingest.ingest in 1,000-event transactions (identity resolution and
 scoring included), never hand-written SQL. Then, for the Leads, Lead detail, Accounts and Analytics pages,
@@ -96,7 +97,7 @@ def timed(fn: Callable[[], Any]) -> float:
 
 def page_calls(db: Database, now: datetime) -> dict[str, Callable[[], Any]]:
     """The service calls each page makes on first render (what ui/data.py wraps in st.cache_data)."""
-    from services import accounts, analytics, leads, levels, rules
+    from services import accounts, analytics, lead_insights, leads, levels, rules
 
     tenant = DEFAULT_TENANT
     with db.read() as session:
@@ -108,7 +109,9 @@ def page_calls(db: Database, now: datetime) -> dict[str, Callable[[], Any]]:
             levels.list_levels(session, tenant)
             rules.observed_event_types(session, tenant)
             rows = leads.list_leads(session, tenant, limit=50).rows
-            analytics.daily_gains(session, tenant, [r["id"] for r in rows], start=now - timedelta(days=14), end=now)
+            ids = [r["id"] for r in rows]
+            analytics.daily_gains(session, tenant, ids, start=now - timedelta(days=14), end=now)
+            lead_insights.recent_drivers(session, tenant, ids, now=now)
 
     def lead_page() -> None:
         with db.read() as session:
@@ -116,6 +119,8 @@ def page_calls(db: Database, now: datetime) -> dict[str, Callable[[], Any]]:
             leads.lead_events(session, tenant, top, limit=200)
             leads.lead_score_history(session, tenant, top)
             leads.lead_top_contributions(session, tenant, top, limit=12)
+            rules.list_rules(session, tenant)
+            levels.list_levels(session, tenant)
 
     def accounts_page() -> None:
         with db.read() as session:
@@ -126,7 +131,7 @@ def page_calls(db: Database, now: datetime) -> dict[str, Callable[[], Any]]:
         start, end = now - timedelta(days=30), now
         with db.read() as session:
             analytics.overview(session, tenant, start=start, end=end)
-            analytics.score_distribution(session, tenant)
+            analytics.score_histogram(session, tenant, upper=120, bins=30)
             leads.list_leads(session, tenant, limit=10)
 
     return {"Leads": leads_page, "Lead detail": lead_page, "Accounts": accounts_page, "Analytics": analytics_page}
@@ -171,12 +176,21 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of 100k leads / 2k accounts / 1M events")
     parser.add_argument("--db", help="SQLite file (default: a temporary one)")
     parser.add_argument("--reuse", action="store_true", help="time an existing, already filled --db")
+    parser.add_argument("--demo", action="store_true", help="time the demo unit (manage.py seed-demo) instead")
     args = parser.parse_args()
     leads, accounts, events = int(100_000 * args.scale), max(1, int(2_000 * args.scale)), int(1_000_000 * args.scale)
     path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="leadvane-bench-")) / "bench.db"
     url = f"sqlite:///{path.resolve()}"
     now = datetime.now(UTC)
-    if not args.reuse:
+    if args.demo and not args.reuse:
+        from services.demo import seed_demo
+
+        upgrade(url)
+        db = Database(url)
+        with db.write() as session:
+            print(seed_demo(session, DEFAULT_TENANT, now=now))
+        db.dispose()
+    elif not args.reuse:
         if path.exists():
             raise SystemExit(f"{path} exists; pass --reuse to time it, or choose another --db")
         print(f"filling {path}: {leads:,} leads, {accounts:,} accounts, {events:,} events in {BATCH}-event batches")
@@ -199,16 +213,18 @@ def main() -> int:
     db.dispose()
     pages = apptest_times(url, top_lead, top_account)
 
-    print(f"\n{leads:,} leads, {accounts:,} accounts, {events:,} events on SQLite ({path})")
+    size = "the demo unit" if args.demo else f"{leads:,} leads, {accounts:,} accounts, {events:,} events"
+    print(f"\n{size} on SQLite ({path})")
     print(f"{'page':<12} {'service cold':>13} {'service warm':>13} {'AppTest cold':>13} {'AppTest warm':>13}  target")
     ok = True
     for name in calls:
         s_cold, s_warm = service[name]
         a_cold, a_warm = pages[name]
-        passed = max(s_cold, a_cold) < 2.0 and max(s_warm, a_warm) < 1.0
+        cold_target = 1.0 if args.demo else 2.0  # on the demo every page, Lead detail included, opens in < 1 s
+        passed = max(s_cold, a_cold) < cold_target and max(s_warm, a_warm) < 1.0
         ok &= passed
         print(f"{name:<12} {s_cold:>12.3f}s {s_warm:>12.3f}s {a_cold:>12.3f}s {a_warm:>12.3f}s  "
-              f"{'ok' if passed else 'MISSED'} (cold < 2 s, warm < 1 s)")
+              f"{'ok' if passed else 'MISSED'} (cold < {cold_target:.0f} s, warm < 1 s)")
     return 0 if ok else 1
 
 

@@ -6,14 +6,18 @@ import streamlit as st
 
 from ui import data, nav
 from ui.auth import current_user
-from ui.components import current_page, pager
+from ui.components import ago, current_page, pager, score_column, text
+from ui.runtime import now
+
+SORTS = {"score": "Engagement score", "top_lead_score": "Top lead score", "lead_count": "Number of leads",
+         "last_activity": "Last activity", "name": "Name"}
 
 user = current_user()
 st.title("Accounts")
 
 c1, c2, c3 = st.columns([2, 1, 1])
 q = c1.text_input("Search name or domain", key="accounts_q")
-sort = c2.selectbox("Sort by", ["score", "top_lead_score", "lead_count", "last_activity", "name"], key="accounts_sort")
+sort = c2.selectbox("Sort by", list(SORTS), format_func=SORTS.get, key="accounts_sort")
 min_score = c3.number_input("Min score", value=None, step=1, key="accounts_min")
 
 limit = 50
@@ -23,11 +27,22 @@ if not rows and total:
     st.session_state["accounts_page"] = 1
     rows, total = data.account_page(user.tenant, **query, page=1)
 
+if not rows:
+    if q or min_score is not None:
+        st.info("No account matches. Clear the search or lower the minimum score.")
+    else:
+        st.info("No accounts yet. An account is created from an event's company domain or name "
+                "(`account.domain` in a signal, or the domain of a work email).")
+    st.stop()
+
+levels = data.engagement_levels(user.tenant)
+moment = now()
 picked = st.dataframe(
     [
         {
-            "Account": r["name"], "Domain": r["domain"] or "—", "Engagement": r["score"],
-            "Top lead score": r["top_lead_score"], "Leads": r["lead_count"], "Last activity": r["last_activity_at"],
+            "Account": r["name"], "Domain": text(r["domain"]), "Engagement": r["score"],
+            "Top lead score": r["top_lead_score"], "Leads": r["lead_count"],
+            "Last activity": ago(r["last_activity_at"], moment),
         }
         for r in rows
     ],
@@ -36,8 +51,13 @@ picked = st.dataframe(
     on_select="rerun",
     selection_mode="single-row",
     key="accounts_table",
-    column_config={"Last activity": st.column_config.DatetimeColumn("Last activity", format="distance")},
+    column_config={
+        "Engagement": st.column_config.NumberColumn("Engagement", help="The account's own score: its leads' "
+                                                    "events added up"),
+        "Top lead score": score_column(levels, "Top lead score"),
+    },
 )
 pager("accounts_page", total, limit)
+st.caption("Select a row to open the account.")
 if picked and picked.selection.rows:
     nav.open_account(rows[picked.selection.rows[0]]["id"])

@@ -9,7 +9,17 @@ import streamlit as st
 
 from ui import data, nav
 from ui.auth import current_user
-from ui.components import level_name
+from ui.components import (
+    channel_label,
+    event_label,
+    legend_below,
+    level_cell,
+    level_column,
+    person_name,
+    score_column,
+    score_scale,
+    text,
+)
 from ui.runtime import now
 
 user = current_user()
@@ -21,57 +31,79 @@ first, last = (picked if isinstance(picked, tuple) and len(picked) == 2 else (to
 start = datetime.combine(first, time.min, UTC)
 end = datetime.combine(last + timedelta(days=1), time.min, UTC)
 overview = data.analytics_overview(user.tenant, start, end)
+levels = data.engagement_levels(user.tenant)
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Events", f"{overview['totals']['events']:,}")
 c2.metric("Active leads", f"{overview['totals']['active_leads']:,}")
 c3.metric("Days", (last - first).days + 1)
 
+if not overview["totals"]["events"]:
+    st.info(f"No events between {first} and {last}. Pick a wider date range, or send events to the API "
+            "or import a CSV on the Import & export page.")
+
+labels = {"day": "Day", "events": "Events", "event_type": "Event", "channel": "Channel", "points": "Points"}
+by_type = [{**r, "event_type": event_label(r["event_type"])} for r in overview["by_type"]]
+by_channel = [{**r, "channel": channel_label(r["channel"])} for r in overview["by_channel"]]
+top_types = [{**r, "event_type": event_label(r["event_type"])} for r in overview["top_types"]]
+
 left, right = st.columns(2)
 with left:
     st.subheader("Events by type")
-    if overview["by_type"]:
-        st.plotly_chart(px.bar(overview["by_type"], x="day", y="events", color="event_type", height=320),
-                        key="events_by_type")
+    if by_type:
+        figure = legend_below(px.bar(by_type, x="day", y="events", color="event_type", labels=labels), 420)
+        st.plotly_chart(figure.update_xaxes(title=None), key="events_by_type")
 with right:
     st.subheader("Events by channel")
-    if overview["by_channel"]:
-        st.plotly_chart(px.area(overview["by_channel"], x="day", y="events", color="channel", height=320),
-                        key="events_by_channel")
+    if by_channel:
+        figure = legend_below(px.area(by_channel, x="day", y="events", color="channel", labels=labels), 420)
+        st.plotly_chart(figure.update_xaxes(title=None), key="events_by_channel")
 
 left, right = st.columns(2)
 with left:
     st.subheader("Top event types")
-    if overview["top_types"]:
-        st.plotly_chart(
-            px.bar(overview["top_types"], x="events", y="event_type", orientation="h", hover_data=["points"],
-                   height=320).update_yaxes(autorange="reversed"),
-            key="top_event_types",
-        )
+    if top_types:
+        figure = px.bar(top_types, x="events", y="event_type", orientation="h", hover_data=["points"], labels=labels)
+        figure.update_yaxes(autorange="reversed", automargin=True, title=None)
+        figure.update_layout(height=340, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+        st.plotly_chart(figure, key="top_event_types")
 with right:
     st.subheader("Score distribution")
-    buckets = data.score_distribution(user.tenant)
-    if buckets:
-        st.plotly_chart(
-            px.bar(buckets, x="low", y="leads", height=320, labels={"low": "score from"}), key="score_distribution"
-        )
+    upper = score_scale(levels)
+    spread = data.score_histogram(user.tenant, upper, bins=30)
+    if spread["buckets"]:
+        figure = px.bar(spread["buckets"], x="low", y="leads", labels={"low": "Score (bucket start)", "leads": "Leads"})
+        figure.update_layout(height=340, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+        st.plotly_chart(figure, key="score_distribution")
+        if spread["above"]:
+            st.caption(f"Not drawn: {spread['above']:,} leads at {upper} points or more (up to {spread['max']:,}).")
+    else:
+        st.caption("No scores yet.")
 
 left, right = st.columns(2)
 with left:
     st.subheader("Biggest score gains in the period")
     gains = overview["gains"]
-    picked_gain = st.dataframe(
-        [{"Lead": g["name"], "Email": g["email"], "Points gained": g["gained"], "Events": g["events"]} for g in gains],
-        hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="gains_table",
-    )
-    if picked_gain and picked_gain.selection.rows:
-        nav.open_lead(gains[picked_gain.selection.rows[0]]["lead_id"])
+    if gains:
+        picked_gain = st.dataframe(
+            [{"Lead": g["name"], "Email": text(g["email"]), "Points gained": g["gained"], "Events": g["events"]}
+             for g in gains],
+            hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="gains_table",
+        )
+        if picked_gain and picked_gain.selection.rows:
+            nav.open_lead(gains[picked_gain.selection.rows[0]]["lead_id"])
+    else:
+        st.caption("Nobody gained points in this period.")
 with right:
     st.subheader("Top leads now")
     top, _total = data.lead_page(user.tenant, limit=10)
-    picked_top = st.dataframe(
-        [{"Lead": r["email"] or r["id"], "Score": r["score"], "Level": level_name(r["level"])} for r in top],
-        hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="top_leads_table",
-    )
-    if picked_top and picked_top.selection.rows:
-        nav.open_lead(top[picked_top.selection.rows[0]]["id"])
+    if top:
+        picked_top = st.dataframe(
+            [{"Lead": person_name(r), "Score": r["score"], "Level": level_cell(r["level"])} for r in top],
+            hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="top_leads_table",
+            column_config={"Score": score_column(levels), "Level": level_column(levels)},
+        )
+        if picked_top and picked_top.selection.rows:
+            nav.open_lead(top[picked_top.selection.rows[0]]["id"])
+    else:
+        st.caption("No leads yet.")

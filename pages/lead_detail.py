@@ -7,7 +7,18 @@ import streamlit as st
 from services.errors import NotFound
 from ui import data, nav
 from ui.auth import current_user
-from ui.components import level_badge, person_name, score_over_time, waterfall, when
+from ui.components import (
+    alias_kind_label,
+    channel_label,
+    event_label,
+    key_values,
+    level_badge,
+    person_name,
+    score_over_time,
+    text,
+    waterfall,
+    when,
+)
 
 user = current_user()
 lead_id = nav.selected("lead")
@@ -19,51 +30,70 @@ try:
     detail = data.lead_detail(user.tenant, lead_id)
 except NotFound:
     st.error(f"Lead {lead_id} does not exist in this unit.")
+    st.page_link(nav.page("leads"), label="Go to Leads")
     st.stop()
 lead, account = detail["lead"], detail["account"]
+levels = data.engagement_levels(user.tenant)
 
 st.title(person_name(lead))
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Score", lead["score"])
-c2.markdown(f"**Level**  \n{level_badge(lead.get('level'))}")
-c3.markdown(f"**Account**  \n{account.get('name') or '—'}  \n{account.get('domain') or ''}")
+c2.markdown(f"**Level**  \n{level_badge(lead.get('level'), levels)}")
+c3.markdown(f"**Account**  \n{text(account.get('name'))}  \n{account.get('domain') or ''}")
 c4.markdown(f"**Last activity**  \n{when(lead.get('last_activity_at'))}")
-if account.get("id") and st.button("Open account", key="open_account"):
+if account.get("id") and st.button(f"Open {account.get('name') or 'the account'}", key="open_account"):
     nav.open_account(account["id"])
 
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Why this score")
     if detail["contributions"]:
-        st.plotly_chart(waterfall(detail["contributions"], lead["score"]), key="why_waterfall")
+        st.plotly_chart(
+            waterfall(detail["contributions"], lead["score"], detail.get("rule_conditions")), key="why_waterfall"
+        )
     else:
-        st.caption("No scored events yet.")
+        st.caption("No scored events yet: none of this lead's events matches a scoring rule. Rules are on the "
+                   "Rules page.")
 with right:
     st.subheader("Profile")
-    st.markdown(f"**Email:** {lead.get('email') or '—'}  \n**Lead id:** `{lead['id']}`  \n"
-                f"**Created:** {when(lead.get('created_at'))}")
-    st.dataframe(
-        [{"Kind": a["alias_kind"], "Value": a["raw_value"], "Primary": a["is_primary"]} for a in lead["aliases"]],
-        hide_index=True, width="stretch", key="aliases",
-    )
+    st.markdown(f"**Email:** {text(lead.get('email'))}  \n**Created:** {when(lead.get('created_at'))}  \n"
+                f"**Lead id:** `{lead['id']}`")
+    if lead["aliases"]:
+        st.dataframe(
+            [
+                {"Kind": alias_kind_label(a["alias_kind"]), "Value": text(a["raw_value"]),
+                 "Primary": "yes" if a["is_primary"] else ""}
+                for a in lead["aliases"]
+            ],
+            hide_index=True, width="stretch", key="aliases",
+        )
     if lead.get("metadata"):
-        st.json(lead["metadata"], expanded=False)
+        st.markdown("**Attributes**  \n" + key_values(lead["metadata"], separator="  \n"))
 
 st.subheader("Score over time")
 if detail["history"]:
     st.plotly_chart(score_over_time(detail["history"]), key="score_history")
+else:
+    st.caption("No score changes yet.")
 
 st.subheader("Timeline")
-st.dataframe(
-    [
-        {
-            "When": e["timestamp"], "Event": e["event_type"], "Δ score": e["score_delta"], "Channel": e["channel"],
-            "Source": e.get("source") or "", "Properties": e.get("metadata") or {},
-        }
-        for e in detail["events"]
-    ],
-    hide_index=True,
-    width="stretch",
-    key="timeline",
-    column_config={"When": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm")},
-)
+if detail["events"]:
+    st.dataframe(
+        [
+            {
+                "When": e["timestamp"], "Event": event_label(e["event_type"]), "Score change": e["score_delta"],
+                "Channel": channel_label(e["channel"]), "Source": text(e.get("source")),
+                "Properties": key_values(e.get("metadata")),
+            }
+            for e in detail["events"]
+        ],
+        hide_index=True,
+        width="stretch",
+        key="timeline",
+        column_config={
+            "When": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm"),
+            "Score change": st.column_config.NumberColumn("Score change", format="%+d"),
+        },
+    )
+else:
+    st.caption("No events for this lead yet.")

@@ -1,4 +1,4 @@
-"""Leads: who is hot right now. Filters on top, the ranked table, click a row to open the lead."""
+"""Leads: who is hot right now and why. Filters on top, the ranked table, click a row to open the lead."""
 
 from __future__ import annotations
 
@@ -8,23 +8,39 @@ import streamlit as st
 
 from ui import data, nav
 from ui.auth import current_user
-from ui.components import current_page, level_name, pager, person_name
+from ui.components import (
+    ago,
+    current_page,
+    event_label,
+    level_cell,
+    level_column,
+    pager,
+    person_name,
+    score_column,
+    text,
+)
 from ui.runtime import now
+
+SORTS = {"score": "Score", "last_activity": "Last activity", "created": "Newest"}
 
 user = current_user()
 st.title("Leads")
 
-levels = [lv["name"] for lv in data.engagement_levels(user.tenant)]
+level_rows = data.engagement_levels(user.tenant)
+levels = [lv["name"] for lv in level_rows]
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
     q = c1.text_input("Search email, name or domain", key="leads_q")
     level = c2.selectbox("Level", ["Any", *levels], key="leads_level")
     active = c3.selectbox("Last active", ["Any time", "24 hours", "7 days", "30 days"], key="leads_active")
-    event_type = c4.selectbox("Did event", ["Any", *data.observed_event_types(user.tenant)], key="leads_event")
+    event_type = c4.selectbox(
+        "Did event", ["Any", *data.observed_event_types(user.tenant)], key="leads_event",
+        format_func=lambda v: v if v == "Any" else event_label(v),
+    )
     c5, c6, c7, c8 = st.columns([1, 1, 1, 1])
     min_score = c5.number_input("Min score", value=None, step=1, key="leads_min")
     max_score = c6.number_input("Max score", value=None, step=1, key="leads_max")
-    sort = c7.selectbox("Sort by", ["score", "last_activity", "created"], key="leads_sort")
+    sort = c7.selectbox("Sort by", list(SORTS), format_func=SORTS.get, key="leads_sort")
     descending = c8.toggle("Highest first", value=True, key="leads_desc")
 
 active_days = {"24 hours": 1, "7 days": 7, "30 days": 30}.get(active)
@@ -37,6 +53,7 @@ filters = {
     "min_score": int(min_score) if min_score is not None else None,
     "max_score": int(max_score) if max_score is not None else None,
 }
+filtered = any(v is not None for v in filters.values())
 limit = 50
 rows, total = data.lead_page(
     user.tenant, **filters, sort=sort, descending=descending, page=current_page("leads_page"), limit=limit
@@ -44,16 +61,31 @@ rows, total = data.lead_page(
 if not rows and total:  # the filters shrank the list below the page we were on
     st.session_state["leads_page"] = 1
     rows, total = data.lead_page(user.tenant, **filters, sort=sort, descending=descending, page=1, limit=limit)
-trends = data.lead_trends(user.tenant, tuple(r["id"] for r in rows))
 
+if not rows:
+    if filtered:
+        st.info("No lead matches these filters. Widen the score range, pick another level or clear the search.")
+    else:
+        st.info(
+            "No leads yet. Leads appear with their first event: send one to the API "
+            "(`POST /api/v1/signals`, see the README's quick start) or upload a CSV of events."
+        )
+        st.page_link(nav.page("import"), label="Import events from a CSV", icon=":material/upload_file:")
+    st.stop()
+
+ids = tuple(r["id"] for r in rows)
+trends = data.lead_trends(user.tenant, ids)
+hints = data.lead_hints(user.tenant, ids)
+moment = now()
 table = [
     {
         "Lead": person_name(r),
-        "Email": r["email"],
+        "Email": text(r["email"]),
         "Score": r["score"],
-        "Level": level_name(r["level"]),
-        "Account": (r["account"] or {}).get("name") or "—",
-        "Last activity": r["last_activity_at"],
+        "Level": level_cell(r["level"]),
+        "Why": hints.get(r["id"], ""),
+        "Account": text((r["account"] or {}).get("name")),
+        "Last activity": ago(r["last_activity_at"], moment),
         "Last 14 days": trends.get(r["id"], []),
     }
     for r in rows
@@ -66,11 +98,12 @@ picked = st.dataframe(
     selection_mode="single-row",
     key="leads_table",
     column_config={
-        "Score": st.column_config.ProgressColumn(
-            "Score", format="%d", min_value=0, max_value=max([r["score"] for r in rows] + [1])
+        "Score": score_column(level_rows),
+        "Level": level_column(level_rows),
+        "Why": st.column_config.TextColumn(
+            "Why (last 7 days)", help="The score change over the last 7 days and the event type that added most."
         ),
-        "Last activity": st.column_config.DatetimeColumn("Last activity", format="distance"),
-        "Last 14 days": st.column_config.BarChartColumn("Last 14 days"),
+        "Last 14 days": st.column_config.BarChartColumn("Points per day, last 14 days"),
     },
 )
 pager("leads_page", total, limit)

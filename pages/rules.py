@@ -17,9 +17,11 @@ read_only_notice(user.can_edit)
 locked = not user.can_edit
 
 rulesets = data.rulesets(user.tenant)
+if not rulesets:
+    st.info("No ruleset yet. Create one below (for example \"Engagement\"); its rules decide the scores.")
 names = {rs["id"]: rs["name"] + (" (primary)" if rs["is_primary"] else "") for rs in rulesets}
 ruleset_id = st.selectbox("Ruleset", list(names), format_func=names.get, key="ruleset")
-ruleset = next(rs for rs in rulesets if rs["id"] == ruleset_id)
+ruleset = next((rs for rs in rulesets if rs["id"] == ruleset_id), {"id": None, "name": "", "is_primary": False})
 
 with st.expander("Manage rulesets"):
     c1, c2 = st.columns(2)
@@ -47,6 +49,8 @@ with st.expander("Manage rulesets"):
         st.session_state.pop("ruleset", None)
         st.rerun()
 
+if ruleset_id is None:
+    st.stop()
 st.subheader(f"Rules of {ruleset['name']}")
 originals = data.ruleset_rules(user.tenant, ruleset_id)
 observed = data.observed_event_types(user.tenant)
@@ -54,6 +58,9 @@ extra_types = st.session_state.setdefault("extra_event_types", [])
 new_type = st.text_input("Add an event type not seen yet", key="new_event_type", disabled=locked)
 if new_type and new_type.strip() not in extra_types:
     extra_types.append(new_type.strip())
+if not originals:
+    st.info("This ruleset has no rules yet: every event scores 0. Add a row to the grid (event type and weight, "
+            "e.g. demo_request worth 30), then Save rules.")
 suggestions = sorted({*observed, *(r["event_type"] for r in originals), *extra_types})
 
 edited = st.data_editor(
@@ -80,12 +87,18 @@ problems = st.container()
 if st.button("Save rules", type="primary", disabled=locked, key="save_rules"):
     rows = grid_to_rows(edited, originals)
     saved = data.save(
-        user, lambda s, t, now: rules.save_ruleset_rules(s, t, ruleset_id, rows, now, actor=user.email),
+        user,
+        data.counting_level_changes(
+            lambda s, t, now: rules.save_ruleset_rules(s, t, ruleset_id, rows, now, actor=user.email)
+        ),
         where=problems, describe=describe_error,
     )
-    if saved:
+    if saved and saved.value is not None:
+        stored, moved = saved.value
         st.session_state.pop(f"rules_grid_{ruleset_id}", None)
-        st.session_state["rules_saved"] = f"Saved {len(saved.value or [])} rules; scores recomputed from the event log."
+        st.session_state["rules_saved"] = (
+            f"Saved {len(stored)} rules; scores recomputed from the event log. {moved.summary()}"
+        )
         st.rerun()
 if st.session_state.get("rules_saved"):
     st.success(st.session_state.pop("rules_saved"))

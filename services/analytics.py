@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -51,6 +51,36 @@ def score_distribution(
         }
         for r in sorted(rows, key=lambda r: int(r.bucket))
     ]
+
+
+def score_histogram(
+    session: Session, tenant: Tenant, *, upper: int, bins: int = 40, ruleset_id: str | None = None
+) -> dict[str, Any]:
+    """Lead counts per score bucket from 0 (or the lowest score, if negative) up to `upper`, with outliers clipped.
+
+    Scores at or above `upper` are counted in `above` instead of stretching the axis: a handful of 1,000-point
+    leads would otherwise squeeze every level band into the first bar. Returns {"buckets", "above", "max"}.
+    """
+    ruleset = _primary_ruleset(session, tenant, ruleset_id)
+    empty: dict[str, Any] = {"buckets": [], "above": 0, "max": None}
+    if ruleset is None:
+        return empty
+    ls = models.LeadScore
+    where = (ls.unit_id == tenant.unit_id, ls.ruleset_id == ruleset)
+    low, high = session.execute(select(func.min(ls.score), func.max(ls.score)).where(*where)).one()
+    if low is None:
+        return empty
+    low = min(0, int(low))
+    upper = max(upper, low + 1)
+    width = max(1, -(-(upper - low) // bins))
+    bucket = case((ls.score >= upper, -1), else_=(ls.score - low) // width).label("bucket")
+    rows = session.execute(select(bucket, func.count().label("leads")).where(*where).group_by(bucket)).all()
+    counts = {int(r.bucket): int(r.leads) for r in rows}
+    buckets = [
+        {"low": low + b * width, "high": min(upper - 1, low + (b + 1) * width - 1), "leads": counts.get(b, 0)}
+        for b in range(-(-(upper - low) // width))
+    ]
+    return {"buckets": buckets, "above": counts.get(-1, 0), "max": int(high)}
 
 
 def daily_gains(

@@ -1,7 +1,9 @@
-"""A realistic demo unit: default rules, levels, a few hundred people across dozens of accounts, weeks of events.
+"""A realistic demo unit: default rules, levels, decay, a few hundred people across dozens of accounts, weeks of events.
 
 Every event goes through `services.ingest.ingest`, so the demo's scores are real, explained and replayable.
-Choices come from a seeded random.Random: the same call builds the same people and activity.
+Choices come from a seeded random.Random: the same call builds the same people and activity. The activity is
+shaped so that levels form a pyramid (about 5% Hot, 20% Warm, the rest Cold); no two people share a name, and
+each lead and account is dated from its first event (ingest would date them at seeding time).
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from db import models
 from db.ids import new_id
 from services.context import Tenant, load_scoring_context
+from services.decay import apply_decay, create_decay
 from services.errors import ServiceError
 from services.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
 
@@ -40,6 +43,8 @@ DEFAULT_RULES: tuple[tuple[str, int, list[dict[str, Any]]], ...] = (
     ("unsubscribe", -20, []),
 )
 DEFAULT_LEVELS: tuple[tuple[str, int, int], ...] = (("Cold", 0, 29), ("Warm", 30, 79), ("Hot", 80, 100_000))
+# inactive_for, unit, decrease: two quiet weeks cost 10 points, and every further two weeks again.
+DEFAULT_DECAYS: tuple[tuple[int, str, int], ...] = ((2, "weeks", 10),)
 
 _COMPANY_WORDS = (
     "Acme", "Northwind", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Wonka", "Hooli", "Pied Piper",
@@ -93,6 +98,7 @@ def seed_demo(session: Session, tenant: Tenant, *, now: datetime, leads: int = 3
     rng = random.Random(SEED)
     rules_added = _ensure_rules(session, tenant, now)
     levels_added = _ensure_levels(session, tenant, now)
+    decays_added = _ensure_decays(session, tenant, now)
     people = _people(rng, leads)
     events = _events(rng, people, now)
     context = load_scoring_context(session, tenant)
@@ -103,11 +109,49 @@ def seed_demo(session: Session, tenant: Tenant, *, now: datetime, leads: int = 3
                 rejected += 1
             else:
                 stored += 1
+    _date_from_first_event(session, tenant)
+    decayed = apply_decay(session, tenant, now)
     accounts = len({p.company.domain for p in people if p.company})
     return (
         f"demo seeded: {len(people)} leads, {accounts} accounts, {stored} events over {DAYS} days"
-        f" ({rejected} rejected), {rules_added} rules and {levels_added} levels added"
+        f" ({rejected} rejected), {rules_added} rules, {levels_added} levels and {decays_added} decay rules added,"
+        f" {decayed.drops} decay drops"
     )
+
+
+def _date_from_first_event(session: Session, tenant: Tenant) -> None:
+    """Leads and accounts exist from their first event on (ingest dated them at seeding time)."""
+    ev, lead, account, alias = models.Event, models.Lead, models.Account, models.LeadAlias
+    first_of_lead = (
+        select(func.min(ev.occurred_at)).where(ev.unit_id == tenant.unit_id, ev.lead_id == lead.id).scalar_subquery()
+    )
+    session.execute(
+        update(lead).where(lead.unit_id == tenant.unit_id).values(created_at=first_of_lead, updated_at=first_of_lead)
+    )
+    session.execute(
+        update(alias)
+        .where(alias.unit_id == tenant.unit_id)
+        .values(created_at=select(lead.created_at).where(lead.id == alias.lead_id).scalar_subquery())
+    )
+    first_of_account = (
+        select(func.min(ev.occurred_at))
+        .where(ev.unit_id == tenant.unit_id, ev.account_id == account.id)
+        .scalar_subquery()
+    )
+    session.execute(
+        update(account)
+        .where(account.unit_id == tenant.unit_id)
+        .values(created_at=first_of_account, updated_at=first_of_account)
+    )
+    session.expire_all()  # the ORM's copies of these rows are stale now
+
+
+def _ensure_decays(session: Session, tenant: Tenant, now: datetime) -> int:
+    if session.execute(select(models.DecayRule.id).where(models.DecayRule.unit_id == tenant.unit_id).limit(1)).first():
+        return 0
+    for inactive_for, unit, decrease in DEFAULT_DECAYS:
+        create_decay(session, tenant, inactive_for=inactive_for, unit=unit, decrease=decrease, now=now)
+    return len(DEFAULT_DECAYS)
 
 
 def _ensure_rules(session: Session, tenant: Tenant, now: datetime) -> int:
@@ -174,19 +218,35 @@ def _people(rng: random.Random, count: int) -> list[_Person]:
     weights = [1.0 / (rank + 1) ** 0.8 for rank in range(len(companies))]
     people: list[_Person] = []
     used: set[str] = set()
-    while len(people) < count:
-        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    for first, last in _names(rng, count):
         free_mail = rng.random() < 0.12
         company = None if free_mail else rng.choices(companies, weights)[0]
         domain = rng.choice(_FREE_MAIL) if company is None else company.domain
-        local = f"{first}.{last}" if company else f"{first}{last}{rng.randint(1, 99)}"
-        local = local.lower().replace("ü", "ue")
+        given, family = _mail_part(first), _mail_part(last)
+        local = f"{given}.{family}" if company else f"{given}{family}{rng.randint(1, 99)}"
         email = f"{local}@{domain}"
-        if email in used:
-            continue
+        while email in used:  # only the free-mail numbers can collide: names are unique
+            email = f"{local}{rng.randint(100, 9999)}@{domain}"
         used.add(email)
         people.append(_Person(first, last, email, company))
     return people
+
+
+def _mail_part(name: str) -> str:
+    """'Ava B.' -> 'avab', 'Müller' -> 'mueller'."""
+    return "".join(c for c in name.lower().replace("ü", "ue") if c.isascii() and c.isalpha())
+
+
+def _names(rng: random.Random, count: int) -> list[tuple[str, str]]:
+    """`count` distinct (first, last) names; beyond the plain combinations, a middle initial keeps them distinct."""
+    plain = [(f, la) for f in _FIRST for la in _LAST]
+    if count <= len(plain):
+        return rng.sample(plain, count)
+    initials = [(f"{f} {chr(65 + i)}.", la) for i in range(26) for f, la in plain]
+    pool = plain + initials
+    if count > len(pool):
+        raise ValueError(f"the demo has names for at most {len(pool)} leads")
+    return plain + rng.sample(initials, count - len(plain))
 
 
 def _events(rng: random.Random, people: list[_Person], now: datetime) -> list[NewEvent]:
@@ -196,7 +256,7 @@ def _events(rng: random.Random, people: list[_Person], now: datetime) -> list[Ne
     start = now - timedelta(days=DAYS)
     for person in people:
         # Long tail: most people do a handful of things, a few do a lot (and become hot).
-        activity = min(160, int(rng.paretovariate(1.3) * 3))
+        activity = min(160, int(rng.paretovariate(1.5) * 2.5))
         # Engaged people lean towards high-intent actions.
         bias = 1.0 + min(activity, 60) / 20
         weights = [w * (bias if k in ("form_submit", "demo_request", "webinar_attended", "trial_signup",

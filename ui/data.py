@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from services import accounts, analytics, api_keys, imports, leads, levels, rules, scoring_settings
 from services.context import Tenant, load_scoring_context
 from services.errors import ServiceError
+from services.lead_insights import describe, recent_drivers
+from services.level_changes import LevelChanges, compare, lead_levels
 from services.users import EDITOR_ROLES
 from ui.auth import SignedIn, require_editor
 from ui.runtime import get_db, now
@@ -64,8 +66,17 @@ def lead_page(
 @st.cache_data(ttl=TTL, show_spinner=False)
 def lead_trends(tenant: Tenant, lead_ids: tuple[str, ...], days: int = 14) -> dict[str, list[int]]:
     end = now()
+    first_day = (end - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    with get_db().read() as session:  # `days` calendar days, today included
+        return analytics.daily_gains(session, tenant, lead_ids, start=first_day, end=end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def lead_hints(tenant: Tenant, lead_ids: tuple[str, ...], days: int = 7) -> dict[str, str]:
+    """'Why hot' per lead: the change over the last `days` days and what drove it."""
     with get_db().read() as session:
-        return analytics.daily_gains(session, tenant, lead_ids, start=end - timedelta(days=days), end=end)
+        found = recent_drivers(session, tenant, lead_ids, now=now(), days=days)
+    return {lead_id: describe(found.get(lead_id), days) for lead_id in lead_ids}
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -75,6 +86,8 @@ def lead_detail(tenant: Tenant, lead_id: str) -> dict[str, Any]:
         detail["events"] = leads.lead_events(session, tenant, lead_id, limit=200)
         detail["history"] = leads.lead_score_history(session, tenant, lead_id)
         detail["contributions"] = leads.lead_top_contributions(session, tenant, lead_id, limit=12)
+        # The waterfall names a rule by its condition ("page = /pricing"), not by its id.
+        detail["rule_conditions"] = {r.id: r.conditions for r in rules.list_rules(session, tenant)}
     return detail
 
 
@@ -133,6 +146,12 @@ def engagement_levels(tenant: Tenant) -> list[dict[str, Any]]:
 def score_distribution(tenant: Tenant, bins: int = 30) -> list[dict[str, Any]]:
     with get_db().read() as session:
         return analytics.score_distribution(session, tenant, bins=bins)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def score_histogram(tenant: Tenant, upper: int, bins: int = 40) -> dict[str, Any]:
+    with get_db().read() as session:
+        return analytics.score_histogram(session, tenant, upper=upper, bins=bins)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -202,6 +221,19 @@ def save(
 
 
 OWNER_ONLY: frozenset[str] = frozenset({"Owner"})
+
+
+def counting_level_changes(
+    work: Callable[[Session, Tenant, datetime], T],
+) -> Callable[[Session, Tenant, datetime], tuple[T, LevelChanges]]:
+    """`work` plus how many leads it moved between levels (levels read before and after, same transaction)."""
+
+    def run(session: Session, tenant: Tenant, at: datetime) -> tuple[T, LevelChanges]:
+        before = lead_levels(session, tenant)
+        result = work(session, tenant, at)
+        return result, compare(before, lead_levels(session, tenant))
+
+    return run
 
 
 def import_events(

@@ -29,9 +29,18 @@ _HIDDEN = {"lead", "account"}
 def page(key: str) -> st.Page:
     file, title, icon = _PAGES[key]
     return st.Page(
-        PAGES_DIR / file, title=title, icon=icon, url_path=key, default=key == "leads",
-        visibility="hidden" if key in _HIDDEN else "visible",
+        PAGES_DIR / file, title=title, icon=icon, url_path=key, visibility="hidden" if key in _HIDDEN else "visible"
     )
+
+
+def _home() -> None:
+    """The root URL opens Leads. Leads is not itself the default page: a default page lives at "/" only, and the
+    deep link /leads would then be "page not found"."""
+    st.switch_page(page("leads"))
+
+
+def home() -> st.Page:
+    return st.Page(_home, title="Leads", icon=_PAGES["leads"][2], url_path="home", default=True, visibility="hidden")
 
 
 def all_pages() -> dict[str, list[st.Page]]:
@@ -40,7 +49,7 @@ def all_pages() -> dict[str, list[st.Page]]:
         return [page(k) for k in keys if (PAGES_DIR / _PAGES[k][0]).exists()]
 
     return {
-        "Sales": present(["leads", "lead", "accounts", "account"]),
+        "Sales": [home(), *present(["leads", "lead", "accounts", "account"])],
         "Scoring": present(["rules", "levels", "triggers"]),
         "Insights": present(["analytics", "import"]),
         "Admin": present(["settings"]),

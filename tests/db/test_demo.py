@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -60,3 +61,83 @@ def test_seed_demo_skips_a_unit_that_has_events(db: Database, tenant: Tenant, no
         )
     assert leads == 20
     assert rules == 12
+
+
+def _levels_of(session, tenant: Tenant) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    from services.levels import level_for_score, load_levels
+
+    levels = load_levels(session, tenant)
+    counts: dict[str, int] = {}
+    for score in session.scalars(select(models.LeadScore.score).where(models.LeadScore.unit_id == tenant.unit_id)):
+        level = level_for_score(int(score), levels)
+        name = level["name"] if level else "none"
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def test_default_demo_forms_a_level_pyramid_with_decay_on(db: Database, tenant: Tenant, now: datetime) -> None:
+    with db.write() as session:
+        seed_demo(session, tenant, now=now)  # the default size, as ./leadvane seeds it
+    with db.read() as session:
+        counts = _levels_of(session, tenant)
+        decays = session.scalar(
+            select(func.count()).select_from(models.DecayRule).where(models.DecayRule.unit_id == tenant.unit_id)
+        )
+        decay_events = session.scalar(
+            select(func.count()).select_from(models.Event).where(
+                models.Event.unit_id == tenant.unit_id, models.Event.event_type == "DECAY"
+            )
+        )
+        problems = verify_unit(session, tenant)
+    total = sum(counts.values())
+    assert total == 300 and "none" not in counts
+    assert 0.03 <= counts["Hot"] / total <= 0.09, counts  # roughly 5%
+    assert 0.14 <= counts["Warm"] / total <= 0.28, counts  # roughly 20%
+    assert counts["Cold"] > counts["Warm"] > counts["Hot"], counts
+    assert decays >= 1 and decay_events > 0  # decay is on and has already cooled down the quiet leads
+    assert problems == []  # decay drops are events too: scores still replay
+
+
+def test_demo_leads_and_accounts_exist_before_their_first_event(db: Database, tenant: Tenant, now: datetime) -> None:
+    with db.write() as session:
+        seed_demo(session, tenant, now=now, leads=120)
+    ev, lead, account = models.Event, models.Lead, models.Account
+    with db.read() as session:
+        first_lead_event = (
+            select(ev.lead_id, func.min(ev.occurred_at).label("first")).where(ev.unit_id == tenant.unit_id)
+            .group_by(ev.lead_id).subquery()
+        )
+        leads = session.execute(
+            select(lead.created_at, first_lead_event.c.first)
+            .join(first_lead_event, first_lead_event.c.lead_id == lead.id)
+        ).all()
+        first_account_event = (
+            select(ev.account_id, func.min(ev.occurred_at).label("first"))
+            .where(ev.unit_id == tenant.unit_id, ev.account_id.is_not(None)).group_by(ev.account_id).subquery()
+        )
+        accounts = session.execute(
+            select(account.created_at, first_account_event.c.first)
+            .join(first_account_event, first_account_event.c.account_id == account.id)
+        ).all()
+    assert len(leads) == 120 and accounts
+
+    def aware(value: datetime) -> datetime:  # MIN() over a UTC column comes back naive on SQLite
+        return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
+
+    assert all(aware(created) <= aware(first) for created, first in leads)
+    assert all(aware(created) <= aware(first) for created, first in accounts)
+    assert min(aware(created) for created, _ in leads) < now.replace(day=1)  # not all dated at seeding time
+
+
+def test_no_two_demo_people_share_a_name(db: Database, tenant: Tenant, now: datetime) -> None:
+    from services.demo import _names
+
+    with db.write() as session:
+        seed_demo(session, tenant, now=now)
+    with db.read() as session:
+        names = session.execute(
+            select(models.Lead.first_name, models.Lead.last_name).where(models.Lead.unit_id == tenant.unit_id)
+        ).all()
+    assert len(names) == 300 and len(set(names)) == 300
+    many = _names(random.Random(1), 5000)  # beyond the plain first x last combinations
+    assert len(set(many)) == 5000

@@ -38,3 +38,17 @@ def test_overview_counts_per_day_and_ranks_gains(db: Database, tenant: Tenant, n
     assert got["top_types"][0] == {"event_type": "page_visit", "events": 2, "points": 2}
     assert [(g["email"], g["gained"]) for g in got["gains"]] == [("b@x.com", 31), ("a@x.com", 1)]
     assert sum(b["leads"] for b in spread) == 2 and spread[0]["low"] == 2 and spread[-1]["high"] >= 31
+
+
+def test_levels_histogram_clips_outliers_into_one_count(db: Database, tenant: Tenant, now: datetime) -> None:
+    when = now - timedelta(days=1)
+    with db.write() as session:
+        create_rule(session, tenant, {"event_type": "demo_request", "weight": 30}, now=now)
+        ingest(session, tenant, [_event("demo_request", "a@x.com", when)]  # 30
+               + [_event("demo_request", "b@x.com", when) for _ in range(40)]  # 1200: an outlier
+               + [_event("email_open", "c@x.com", when)], now)  # 0 (no rule)
+    with db.read() as session:
+        got = analytics.score_histogram(session, tenant, upper=120, bins=12)
+    assert got["above"] == 1 and got["max"] == 1200
+    assert got["buckets"][0]["low"] == 0 and got["buckets"][-1]["high"] == 119 and len(got["buckets"]) == 12
+    assert [(b["low"], b["leads"]) for b in got["buckets"] if b["leads"]] == [(0, 1), (30, 1)]
