@@ -165,6 +165,19 @@ def test_last_used_is_written_at_most_once_a_minute_per_key(api: ApiHarness) -> 
     assert last_used(api, fresh.key) == old
 
 
+def test_recording_a_use_never_holds_up_the_request(api: ApiHarness) -> None:
+    """While another transaction holds the key's row (and, on SQLite, the writer lock), requests still answer."""
+    fresh = with_key(api, "Viewer")
+    with api.db.write() as session:
+        session.execute(select(models.ApiKey.id).where(
+            models.ApiKey.key_hash == api_keys.hash_secret(fresh.key)).with_for_update())
+        for _ in range(2):
+            assert fresh.get("/v1/rules").status_code == 200
+        assert last_used(api, fresh.key) is None  # the record is waiting for our lock, not the request
+    settle(api)
+    assert last_used(api, fresh.key) is not None
+
+
 def test_the_conditional_update_writes_a_key_once_per_minute_across_processes(api: ApiHarness, now: datetime) -> None:
     fresh = with_key(api, "Owner")
     key_hash = api_keys.hash_secret(fresh.key)
