@@ -33,14 +33,12 @@ def page(key: str) -> st.Page:
     )
 
 
-def _home() -> None:
-    """The root URL opens Leads. Leads is not itself the default page: a default page lives at "/" only, and the
-    deep link /leads would then be "page not found"."""
-    st.switch_page(page("leads"))
-
-
 def home() -> st.Page:
-    return st.Page(_home, title="Leads", icon=_PAGES["leads"][2], url_path="home", default=True, visibility="hidden")
+    """The root URL shows Leads too. Leads itself is not the default page: a default page lives only at "/", and the
+    deep link /leads would then be "page not found". (Not a redirect with st.switch_page: interrupting the sign-in
+    run that way can lose the login cookie.)"""
+    file, title, icon = _PAGES["leads"]
+    return st.Page(PAGES_DIR / file, title=title, icon=icon, url_path="home", default=True, visibility="hidden")
 
 
 def all_pages() -> dict[str, list[st.Page]]:

@@ -123,10 +123,6 @@ def test_sign_in_see_top_leads_open_one_change_a_rule_and_see_the_score_move(run
         page.wait_for_timeout(1500)
         page.screenshot(path=str(SHOTS / "leads.png"))
 
-        page.goto(f"{base}/leads")  # the deep link works (the root URL is not the only way in)
-        expect(page.get_by_text("120 in total")).to_be_visible()
-        expect(page.get_by_text(re.compile("Page not found", re.I))).to_have_count(0)
-
         page.goto(f"{base}/lead?lead={lead_id}")
         expect(page.get_by_text("Why this score")).to_be_visible()
         score_metric = page.get_by_test_id("stMetricValue").first
@@ -171,4 +167,14 @@ def test_sign_in_see_top_leads_open_one_change_a_rule_and_see_the_score_move(run
             expect(page.get_by_test_id("stMainBlockContainer")).to_be_visible()
             page.wait_for_timeout(2500)
             page.screenshot(path=str(SHOTS / name), full_page=True)
+
+        # The deep link /leads works, and survives the sign-in: a new browser (no cookie) lands on it after login.
+        fresh = browser.new_page(viewport={"width": 1400, "height": 1200})
+        fresh.goto(f"{base}/leads")
+        fresh.get_by_role("textbox", name="Email").fill(EMAIL)
+        fresh.get_by_role("textbox", name="Password").fill(PASSWORD)
+        fresh.get_by_role("button", name="Sign in").click()
+        expect(fresh.get_by_text("120 in total")).to_be_visible()
+        assert fresh.url.rstrip("/").endswith("/leads")
+        expect(fresh.get_by_text(re.compile("Page not found", re.I))).to_have_count(0)
         browser.close()
