@@ -69,12 +69,22 @@ def ensure_first_owner(session: Session, tenant: Tenant, *, email: str, now: dat
     return password
 
 
+# Checked against when the email is unknown, so an unknown email costs the same bcrypt time as a known one
+# and the response time does not tell which emails have accounts.
+_DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt()).decode()
+
+
 def authenticate_user(session: Session, email: str, password: str) -> models.User | None:
     try:
         normalized = normalize_email(email)
     except InvalidIdentifier:
+        normalized = None
+    user = None
+    if normalized is not None:
+        user = session.scalar(select(models.User).where(models.User.email == normalized))
+    if user is None:
+        check_password(password, _DUMMY_HASH)
         return None
-    user = session.scalar(select(models.User).where(models.User.email == normalized))
-    if user is None or user.disabled or not check_password(password, user.password_hash):
+    if not check_password(password, user.password_hash) or user.disabled:
         return None
     return user

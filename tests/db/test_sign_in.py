@@ -110,3 +110,22 @@ def test_the_limit_holds_across_processes(db: Database, email: str, now: datetim
             assert sign_in.sign_in(session, email, PASSWORD, now + timedelta(seconds=6)).throttled
     finally:
         other.dispose()
+
+
+def test_an_unknown_email_costs_a_password_check_like_a_known_one(
+    db: Database, email: str, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Response time must not reveal which emails have accounts: both paths run bcrypt once."""
+    from services import users
+
+    checks: list[str] = []
+    real_check = users.check_password
+
+    def counting_check(password: str, password_hash: str) -> bool:
+        checks.append(password_hash)
+        return real_check(password, password_hash)
+
+    monkeypatch.setattr(users, "check_password", counting_check)
+    assert attempt(db, "nobody-here@example.com", "whatever", now).user is None
+    assert attempt(db, email, "wrong", now).user is None
+    assert len(checks) == 2
