@@ -8,6 +8,7 @@ ran out (the sender died) is claimed again, with the same id, which is the webho
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,11 +17,13 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from core.messages import render, rfc3339, summary_lines, who
 from db import models
 from db.ids import new_id
 from notify.wakeup import OUTBOX
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
+from services.policy import Action, require
 from settings import get_settings
 
 STATUSES = ("pending", "sending", "delivered", "dead")
@@ -28,8 +31,21 @@ STATUSES = ("pending", "sending", "delivered", "dead")
 CLAIM_LEASE = timedelta(seconds=30)
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    return str(value)
+
+
 def dumps(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str)
+    """Compact JSON with timestamps as RFC 3339 with Z."""
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True, default=_json_default)
+
+
+def channels_of(trigger: models.Trigger) -> list[str]:
+    """The channels a trigger sends to, in the order its deliveries are written."""
+    slack = trigger.slack_webhook_url or trigger.slack_channel
+    return [c for c, on in (("webhook", trigger.webhook_url), ("email", trigger.emails), ("slack", slack)) if on]
 
 
 def enqueue_for_firing(
@@ -45,9 +61,11 @@ def enqueue_for_firing(
         rows.append({**base, "id": new_id("msg"), "channel": "webhook", "target": trigger.webhook_url,
                      "body": dumps(payload)})
     if trigger.emails:
-        subject = trigger.email_subject or f"Leadvane: {trigger.name or trigger.kind + ' trigger'} fired"
-        body = {"subject": subject, "preheader": trigger.email_preheader or "",
-                "message": trigger.email_message or "", "payload": payload}
+        subject = render(trigger.email_subject or "", payload) or (
+            f"Leadvane: {trigger.name or trigger.kind + ' trigger'} fired for {who(payload)}")
+        body = {"subject": subject, "preheader": render(trigger.email_preheader or "", payload),
+                "message": render(trigger.email_message or "", payload), "summary": summary_lines(payload),
+                "payload": payload}
         rows.append({**base, "id": new_id("msg"), "channel": "email", "target": ",".join(trigger.emails),
                      "body": dumps(body)})
     slack_target = trigger.slack_webhook_url or (f"channel:{trigger.slack_channel}" if trigger.slack_channel else None)
@@ -74,9 +92,10 @@ def enqueue_for_firing(
 
 def slack_text(trigger: models.Trigger, payload: dict[str, Any]) -> str:
     title = trigger.name or f"{trigger.kind.capitalize()} trigger"
-    who = payload.get("lead_id") or payload.get("account_id") or "someone"
-    detail = trigger.email_message or ""
-    return f"*{title}* fired for {who}" + (f"\n{detail}" if detail else "")
+    test = " (test)" if payload.get("test") else ""
+    facts = summary_lines(payload)[1:]  # the lead is in the first line already
+    detail = render(trigger.email_message or "", payload)
+    return "\n".join([f"*{title}*{test} fired for {who(payload)}", *facts, *([detail] if detail else [])])
 
 
 def wake_after_commit(session: Session) -> None:
@@ -194,6 +213,18 @@ def record_failure(
     return status
 
 
+_OLD_HTTP_ERROR = re.compile(r"^HTTP (\d{3}):")
+
+
+def short_reason(error: str | None) -> str | None:
+    """The delivery log shows our own short reasons; rows written by older versions carried the receiver's
+    answer after 'HTTP 503:', which is cut here rather than shown."""
+    if error is None:
+        return None
+    old = _OLD_HTTP_ERROR.match(error)
+    return f"HTTP {old.group(1)} from receiver" if old else error[:200]
+
+
 def delivery_view(row: models.Delivery) -> dict[str, Any]:
     return {
         "delivery_id": row.id,
@@ -204,7 +235,7 @@ def delivery_view(row: models.Delivery) -> dict[str, Any]:
         "target": row.target,
         "status": row.status,
         "attempts": row.attempts,
-        "last_error": row.last_error,
+        "last_error": short_reason(row.last_error),
         "last_status_code": row.last_status_code,
         "next_attempt_at": row.next_attempt_at,
         "created_at": row.created_at,
@@ -229,6 +260,7 @@ def list_deliveries(
 
 def retry_delivery(session: Session, tenant: Tenant, delivery_id: str, now: datetime) -> models.Delivery:
     """Send a pending or dead delivery again now, with a fresh retry schedule; a delivered one never is."""
+    require(tenant, Action.EDIT_TRIGGERS)
     row = session.get(models.Delivery, delivery_id)
     if row is None or row.unit_id != tenant.unit_id:
         raise NotFound(f"delivery {delivery_id!r} does not exist")
