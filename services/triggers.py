@@ -26,7 +26,7 @@ from db.ids import new_id
 from services import deliveries, outbound
 from services import levels as levels_service
 from services.context import Tenant
-from services.errors import InvalidInput, NotFound
+from services.errors import Conflict, InvalidInput, NotFound
 from services.policy import Action, require
 
 if TYPE_CHECKING:
@@ -441,9 +441,11 @@ def notification_payload(
 
 def send_test(session: Session, tenant: Tenant, kind: str, trigger_id: str, now: datetime) -> list[str]:
     """Queue a sample notification to every channel of the trigger, through the outbox and signed like a real
-    firing (marked "test": true). Returns the delivery ids; none when the trigger has no channel."""
+    firing (marked "test": true). Returns the delivery ids; a trigger without any channel is a Conflict."""
     require(tenant, Action.EDIT_TRIGGERS)
     row = get_trigger(session, tenant, kind, trigger_id)
+    if not deliveries.channels_of(row):
+        raise Conflict("this trigger has no webhook, email or Slack channel to send a test to")
     threshold = int(row.config.get("score_threshold", 80)) if kind == "milestone" else 80
     firing_id = new_id("fir")
     sample_event = (row.config.get("event_type") or "demo_request") if kind == "milestone" else (
@@ -455,8 +457,6 @@ def send_test(session: Session, tenant: Tenant, kind: str, trigger_id: str, now:
         lead={"id": "lead_sample", "email": "jane.doe@example.com", "name": "Jane Doe"},
         account={"id": "acct_sample", "domain": "example.com", "name": "Example Inc"}, test=True,
     )
-    if not deliveries.channels_of(row):
-        return []
     # A firing row of its own (deliveries reference one); "test:" keys keep it out of firing lists and cool-downs.
     session.add(models.TriggerFiring(
         id=firing_id, org_id=tenant.org_id, unit_id=tenant.unit_id, trigger_id=row.id, kind=row.kind,
