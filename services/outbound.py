@@ -139,10 +139,10 @@ class _GuardedAdapter(HTTPAdapter):
 
 
 def new_session() -> requests.Session:
-    """The one HTTP client setup for outbound requests: guarded connections, no env proxies, no redirects."""
+    """The one HTTP client setup for outbound requests: guarded connections, no env proxies. Use `post`, which
+    never lets requests follow redirects on its own."""
     session = requests.Session()
     session.trust_env = False
-    session.max_redirects = 0
     adapter = _GuardedAdapter(max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
