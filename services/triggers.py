@@ -596,10 +596,15 @@ def list_firings(
 
 
 def firing_view(row: models.TriggerFiring) -> dict[str, Any]:
+    payload = row.payload or {}
     return {
         "firing_id": row.id, "trigger_id": row.trigger_id, "kind": row.kind, "lead_id": row.lead_id,
         "account_id": row.account_id, "event_id": row.event_id, "occurred_at": row.occurred_at,
-        "fired_at": row.fired_at, "data": (row.payload or {}).get("data", {}),
+        "fired_at": row.fired_at, "data": payload.get("data", {}),
+        # What the notification said (absent on firings written before notifications carried it).
+        "trigger_name": payload.get("trigger_name"), "lead": payload.get("lead"), "account": payload.get("account"),
+        "score_before": payload.get("score_before"), "score_after": payload.get("score_after"),
+        "level": payload.get("level"),
     }
 
 

@@ -170,6 +170,18 @@ class PatternCreatedOut(PatternOut, SecretOut):
     pass
 
 
+class LeadRefOut(BaseModel):
+    id: str
+    email: str | None
+    name: str | None
+
+
+class AccountRefOut(BaseModel):
+    id: str
+    domain: str | None
+    name: str | None
+
+
 class FiringOut(BaseModel):
     firing_id: str
     trigger_id: str
@@ -180,6 +192,12 @@ class FiringOut(BaseModel):
     occurred_at: Timestamp
     fired_at: Timestamp
     data: dict[str, Any] = Field(description="what made it fire: scores for milestones, steps or counts otherwise")
+    trigger_name: str | None = None
+    lead: LeadRefOut | None = None
+    account: AccountRefOut | None = None
+    score_before: int | None = None
+    score_after: int | None = None
+    level: str | None = Field(default=None, description="the lead's level after the event, by name")
 
 
 class SimulatedMatchOut(BaseModel):
