@@ -16,9 +16,9 @@ import requests
 from db.engine import Database
 from notify.email import send_email
 from notify.slack import send_slack
-from notify.wakeup import OUTBOX
 from notify.webhook import SendResult, send_webhook
 from services import deliveries, outbound
+from services.outbox_signal import OUTBOX
 from settings import get_settings
 
 log = logging.getLogger("leadvane.notify")

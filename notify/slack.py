@@ -45,7 +45,7 @@ def send_slack(settings: Settings, target: str, body: str, http: requests.Sessio
 def _incoming_webhook(session: requests.Session, url: str, message: dict[str, Any]) -> SendResult:
     response = outbound.post(session, url, data=json.dumps(message).encode(),
                              headers={"content-type": "application/json"})
-    response.close()
+    outbound.read_limited(response)  # read (and drop) a small answer so the connection is reused
     return result_of(response.status_code, "Slack")
 
 

@@ -38,7 +38,7 @@ def send_webhook(
     try:
         response = outbound.post(session, url, data=body.encode(),
                                  headers=signed_headers(secret, msg_id, timestamp, body), follow_redirects=True)
-        response.close()
+        outbound.read_limited(response)  # read (and drop) a small answer so the connection is reused
     except Exception as exc:  # Refused, requests errors: each becomes a short reason
         return SendResult(False, None, outbound.describe_error(exc))
     finally:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from services import decay, deliveries, triggers
 from services.context import Tenant
-from services.errors import NotFound
+from services.errors import NotFound, ServiceError
 from ui import data
 from ui.auth import current_user
 from ui.components import read_only_notice
@@ -169,6 +169,15 @@ def kind_fields(kind: str, key: str, current: dict[str, Any]) -> dict[str, Any]:
     return {"conditions": rows, "window_seconds": int(window), "scope": scope}
 
 
+def check_urls(fields: dict[str, Any]) -> frozenset[str] | None:
+    """The outbound guard's DNS look-ups, before the save's transaction; a refusal is shown, None returned."""
+    try:
+        return triggers.check_channel_urls(user.tenant, fields)
+    except ServiceError as exc:
+        st.error(exc.message)
+        return None
+
+
 def forget_form(key: str) -> None:
     """Clear a form's widgets, so the next run shows it empty (after Create)."""
     for name in [k for k in st.session_state if str(k).startswith(f"{key}_")]:
@@ -194,11 +203,14 @@ def kind_tab(kind: str) -> None:
         st.caption("The message, email subject and preheader may use {lead.name}, {lead.email}, {account.name}, "
                    "{score}, {level} and {trigger.name}.")
         submitted = st.form_submit_button("Save" if chosen else "Create", type="primary", disabled=not user.can_edit)
-    if submitted:
+    checked = check_urls(fields) if submitted else None
+    if checked is not None:
         if chosen:
-            saved = data.save(user, lambda s, t, at: triggers.update_trigger(s, t, kind, chosen, fields, at))
+            saved = data.save(user, lambda s, t, at: triggers.update_trigger(s, t, kind, chosen, fields, at,
+                                                                           checked=checked))
         else:
-            saved = data.save(user, lambda s, t, at: triggers.create_trigger(s, t, kind, fields, at, user.email))
+            saved = data.save(user, lambda s, t, at: triggers.create_trigger(s, t, kind, fields, at, user.email,
+                                                                           checked=checked))
             if saved.ok:
                 st.session_state["trigger_secret"] = saved.value.signing_secret
                 forget_form(key)

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from core.messages import render, rfc3339, summary_lines, who
 from db import models
 from db.ids import new_id
-from notify.wakeup import OUTBOX
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
+from services.outbox_signal import OUTBOX
 from services.policy import Action, require
 from settings import get_settings
 
@@ -172,7 +172,7 @@ def claim_due(session: Session, holder: str, now: datetime, limit: int = 100) ->
 
 
 def load_claimed(session: Session, claim: str, delivery_ids: list[str]) -> list[Claimed]:
-    """Rows claimed at enqueue time (see notify.wakeup), still held by `claim`."""
+    """Rows claimed at enqueue time (see services.outbox_signal), still held by `claim`."""
     d = models.Delivery
     rows = session.execute(
         select(d.id, d.unit_id, d.channel, d.target, d.body, d.attempts, models.Trigger.signing_secret)

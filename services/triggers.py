@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from core import triggers as core
 from core.messages import rfc3339
+from core.outbound import parse_target
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.ids import new_id
@@ -105,19 +106,47 @@ def new_signing_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _check_channels(row: models.Trigger, changed: Iterable[str]) -> None:
+URL_FIELDS = ("webhook_url", "slack_webhook_url")
+
+
+def check_channel_urls(tenant: Tenant, fields: dict[str, Any]) -> frozenset[str]:
+    """Resolve and check the outbound URLs among `fields`; raises InvalidInput naming the field.
+
+    Needs no session: callers run it before opening the write transaction, so a slow (or deliberately slow)
+    DNS answer never holds the database's writer lock. Pass the result to create/update as `checked`; they
+    then skip resolving those URLs again (they still refuse what parsing alone refuses).
+    """
+    require(tenant, Action.EDIT_TRIGGERS)  # no look-ups on behalf of a caller who may not save
+    passed: set[str] = set()
+    for name in URL_FIELDS:
+        url = fields.get(name)
+        if url:
+            try:
+                outbound.check_url(url)
+            except outbound.Refused as exc:
+                raise InvalidInput(name, str(exc)) from None
+            passed.add(url)
+    return frozenset(passed)
+
+
+def _check_channels(row: models.Trigger, changed: Iterable[str], checked: frozenset[str]) -> None:
     """Emails look like addresses; outbound URLs pass the guard (resolved now, checked again at each send).
     Only URLs being set are resolved, so an unrelated edit never fails on a receiver's DNS hiccup."""
     for pos, email in enumerate(row.emails or []):
         if "@" not in email:
             raise InvalidInput(f"emails[{pos}]", "is not an email address")
-    for name in ("webhook_url", "slack_webhook_url"):
+    changed = set(changed)
+    for name in URL_FIELDS:
         url = getattr(row, name)
-        if url and name in changed:
-            try:
+        if not url or name not in changed:
+            continue
+        try:
+            if url in checked:
+                parse_target(url)
+            else:
                 outbound.check_url(url)
-            except outbound.Refused as exc:
-                raise InvalidInput(name, str(exc)) from None
+        except outbound.Refused as exc:
+            raise InvalidInput(name, str(exc)) from None
 
 
 def list_triggers(session: Session, tenant: Tenant, kind: str) -> list[models.Trigger]:
@@ -135,9 +164,11 @@ def get_trigger(session: Session, tenant: Tenant, kind: str, trigger_id: str) ->
 
 
 def create_trigger(
-    session: Session, tenant: Tenant, kind: str, fields: dict[str, Any], now: datetime, actor: str | None = None
+    session: Session, tenant: Tenant, kind: str, fields: dict[str, Any], now: datetime, actor: str | None = None,
+    *, checked: frozenset[str] = frozenset(),
 ) -> models.Trigger:
-    """Create a trigger; its `signing_secret` (whsec_...) is on the returned row, for showing once."""
+    """Create a trigger; its `signing_secret` (whsec_...) is on the returned row, for showing once.
+    `checked`: URLs check_channel_urls passed just before the transaction."""
     require(tenant, Action.EDIT_TRIGGERS)
     _check_kind(kind)
     config = _normalize_config(kind, {k: fields.get(k) for k in _CONFIG[kind]})
@@ -151,7 +182,7 @@ def create_trigger(
     for name in _COMMON:
         if name not in ("name", "active", "emails") and fields.get(name) is not None:
             setattr(row, name, fields[name])
-    _check_channels(row, _COMMON)
+    _check_channels(row, _COMMON, checked)
     session.add(row)
     session.flush()
     return row
@@ -159,7 +190,7 @@ def create_trigger(
 
 def update_trigger(
     session: Session, tenant: Tenant, kind: str, trigger_id: str, changes: dict[str, Any], now: datetime,
-    actor: str | None = None,
+    actor: str | None = None, *, checked: frozenset[str] = frozenset(),
 ) -> models.Trigger:
     require(tenant, Action.EDIT_TRIGGERS)
     row = get_trigger(session, tenant, kind, trigger_id)
@@ -168,7 +199,7 @@ def update_trigger(
     for name in _COMMON:
         if name in changes and changes[name] is not None:
             setattr(row, name, list(changes[name]) if name == "emails" else changes[name])
-    _check_channels(row, [n for n in _COMMON if changes.get(n) is not None])
+    _check_channels(row, [n for n in _COMMON if changes.get(n) is not None], checked)
     row.updated_at, row.updated_by = now, actor or tenant.actor
     session.flush()
     return row

@@ -245,8 +245,11 @@ def _routes(
     @router.post(base, status_code=201, summary=f"Create {kind} trigger", name=f"create_{kind}",
                  response_model=created_out, responses=errors(401, 403, 422))
     def create(body: create_in, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:  # type: ignore[valid-type]
+        fields = _fields(body, unset=False)
+        checked = triggers.check_channel_urls(tenant, fields)  # DNS before the write transaction, not inside it
+
         def work(session: Any) -> dict[str, Any]:
-            row = triggers.create_trigger(session, tenant, kind, _fields(body, unset=False), now)
+            row = triggers.create_trigger(session, tenant, kind, fields, now, checked=checked)
             # The signing secret is shown here, once; later reads never include it.
             return {**triggers.trigger_view(row), "signing_secret": row.signing_secret}
 
@@ -273,9 +276,9 @@ def _routes(
                 response_model=out, responses=errors(401, 403, 404, 422))
     def update(trigger_id: str, body: update_in, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:  # type: ignore[valid-type]
         changes = _fields(body, unset=True)
-        return run_write(
-            db, lambda s: triggers.trigger_view(triggers.update_trigger(s, tenant, kind, trigger_id, changes, now))
-        )
+        checked = triggers.check_channel_urls(tenant, changes)  # DNS before the write transaction, not inside it
+        return run_write(db, lambda s: triggers.trigger_view(
+            triggers.update_trigger(s, tenant, kind, trigger_id, changes, now, checked=checked)))
 
     @router.delete(f"{base}/{{trigger_id}}", status_code=204, summary=f"Delete {kind} trigger", name=f"delete_{kind}",
                    response_class=Response, responses=errors(401, 403, 404))

@@ -1,6 +1,9 @@
 """Trigger and delivery routes: outbound URLs refused at save time (422 naming the field), "Send test", roles,
 and typed responses in the OpenAPI document."""
 
+import ipaddress
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -8,9 +11,10 @@ import pytest
 from sqlalchemy import select, update
 from standardwebhooks.webhooks import Webhook
 
+from core.outbound import IPAddress
 from db import models
 from notify.dispatcher import dispatch_due
-from services import api_keys
+from services import api_keys, outbound
 from settings import get_settings
 from tests.conftest import ApiHarness
 from tests.notify.receivers import LOOPBACK_ALLOW, HttpReceiver, start_http_receiver
@@ -157,3 +161,31 @@ def test_every_trigger_and_delivery_route_declares_a_typed_response(api: ApiHarn
     assert seen == 3 * 8 + 2
     created = spec["components"]["schemas"]["MilestoneCreatedOut"]["properties"]
     assert {"signing_secret", "score_threshold", "webhook_url", "created_at"} <= set(created)
+
+
+def test_a_slow_dns_answer_at_save_time_does_not_hold_up_ingest(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The save-time look-up runs before the write transaction: on SQLite, a slow resolver (or a hostile
+    # name server) must not hold the single writer lock while ingest waits.
+    resolving = threading.Event()
+
+    def slow_resolve(host: str, _port: int) -> list[IPAddress]:
+        resolving.set()
+        time.sleep(1.5)
+        return [ipaddress.ip_address("93.184.216.34")]
+
+    monkeypatch.setattr(outbound, "resolve_host", slow_resolve)
+    results: dict[str, int] = {}
+    saver = threading.Thread(target=lambda: results.update(status=api.post(
+        "/v1/triggers/milestones", json={"score_threshold": 1, "webhook_url": "https://slow.example.test/h"}
+    ).status_code))
+    saver.start()
+    assert resolving.wait(5)
+    started = time.monotonic()
+    event = api.post("/v1/events", json={"aliases": [{"alias_kind": "email", "raw_value": "a@acme.io"}],
+                                         "event_type": "page_view"})
+    took = time.monotonic() - started
+    saver.join(10)
+    assert event.status_code == 201 and results["status"] == 201
+    assert took < 1.0, f"ingest waited {took:.2f}s for the trigger save's DNS look-up"
