@@ -157,7 +157,8 @@ def embedded_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
 def address_class(ip: IPAddress) -> str | None:
     """Why this address may not be reached ('loopback', 'private', ...), or None for a public address."""
     # An IPv6 wrapper of an IPv4 address is judged by the IPv4 address the packets end up at.
-    for candidate in embedded_ipv4(ip) or [ip]:
+    candidates: list[IPAddress] = [*embedded_ipv4(ip)] or [ip]
+    for candidate in candidates:
         for networks, name in _CLASSES:
             if any(candidate in net for net in networks if net.version == candidate.version):
                 return name

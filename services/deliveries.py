@@ -11,9 +11,9 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from services.policy import Action, require
 from settings import get_settings
 
 STATUSES = ("pending", "sending", "delivered", "dead")
+_DELIVERIES = cast(Table, models.Delivery.__table__)
 # Longer than any single send may take (webhook 10 s, SMTP 15 s timeouts).
 CLAIM_LEASE = timedelta(seconds=30)
 
@@ -76,14 +77,14 @@ def enqueue_for_firing(
         return rows
     claimant = OUTBOX.claimant
     if claimant is None:
-        session.execute(models.Delivery.__table__.insert(), rows)
+        session.execute(_DELIVERIES.insert(), rows)
         wake_after_commit(session)
         return rows
     # This process runs a dispatcher: claim the rows now and hand them over after the commit.
     claim = f"{claimant}:{new_id('c')[-12:]}"
     for row in rows:
         row.update(status="sending", lease_holder=claim, lease_until=now + CLAIM_LEASE, attempts=1)
-    session.execute(models.Delivery.__table__.insert(), rows)
+    session.execute(_DELIVERIES.insert(), rows)
     handed = session.info.setdefault("_outbox_handoff", [])
     handed.extend((claim, row["id"]) for row in rows)
     wake_after_commit(session)
@@ -155,12 +156,12 @@ def claim_due(session: Session, holder: str, now: datetime, limit: int = 100) ->
     d = models.Delivery
     claim = f"{holder}:{new_id('c')[-12:]}"
     due_ids = select(d.id).where(_due(now)).order_by(d.next_attempt_at, d.id).limit(limit).scalar_subquery()
-    taken = session.execute(
+    taken = cast(CursorResult[Any], session.execute(
         update(d)
         .where(d.id.in_(due_ids), _due(now))
         .values(status="sending", lease_holder=claim, lease_until=now + CLAIM_LEASE, attempts=d.attempts + 1)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if not taken:
         return []
     rows = session.execute(

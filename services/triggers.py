@@ -12,9 +12,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -409,21 +409,21 @@ def _fire(
         event_id=fact.event_id, event_type=fact.event_type, occurred_at=fact.occurred_at, fired_at=now,
         score_before=before, score_after=after, data=data,
     )
-    values = {
+    stored = deliveries.json_safe(payload)
+    values: dict[str, Any] = {
         "id": firing_id, "org_id": tenant.org_id, "unit_id": tenant.unit_id, "trigger_id": row.id, "kind": row.kind,
         "dedupe_key": dedupe_key, "subject": subject, "lead_id": fact.lead_id, "account_id": fact.account_id,
-        "event_id": fact.event_id, "occurred_at": fact.occurred_at, "fired_at": now,
-        "payload": deliveries.json_safe(payload),
+        "event_id": fact.event_id, "occurred_at": fact.occurred_at, "fired_at": now, "payload": stored,
     }
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    table = models.TriggerFiring.__table__
+    table = cast(Table, models.TriggerFiring.__table__)
     stmt = (
         insert(table).values(**values).on_conflict_do_nothing(index_elements=["trigger_id", "dedupe_key"])
         .returning(table.c.id)
     )
     if session.execute(stmt).scalar_one_or_none() is None:
         return 0  # this trigger already fired for these facts
-    deliveries.enqueue_for_firing(session, tenant, row, firing_id, values["payload"], now)
+    deliveries.enqueue_for_firing(session, tenant, row, firing_id, stored, now)
     return 1
 
 
