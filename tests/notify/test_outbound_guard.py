@@ -3,10 +3,17 @@ a name re-resolved at send, connections to the checked address, redirects re-che
 and no receiver text in the delivery log."""
 
 import socket
+import ssl
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from core.outbound import IPAddress, parse_ip
@@ -242,3 +249,43 @@ def test_connection_failures_are_short_reasons_of_ours(
         port = s.getsockname()[1]
     trigger_id = _trigger(db, tenant, now, webhook_url=f"http://127.0.0.1:{port}/h")
     assert _fire_and_send(db, tenant, now, trigger_id).last_error == "connection refused"
+
+
+def _self_signed(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for `name` (and its key), valid for a day."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_connects_to_the_checked_address_and_still_verifies_the_host_name(
+    tmp_path: Path, receiver: HttpReceiver, dns: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _allow(monkeypatch, "127.0.0.1/32")
+    cert, key = _self_signed(tmp_path, "hooks.example.test")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    dns["hooks.example.test"] = ["127.0.0.1"]
+    dns["other.example.test"] = ["127.0.0.1"]
+    session = outbound.new_session()
+    session.verify = str(cert)
+    answer = outbound.post(session, f"https://hooks.example.test:{_port(receiver)}/tls", data=b"{}", headers={})
+    assert answer.status_code == 200 and receiver.wait_for(1)[0].path == "/tls"
+    # Same address, a name the certificate does not cover: TLS refuses it (verification uses the name, not the IP).
+    with pytest.raises(requests.exceptions.SSLError) as caught:
+        outbound.post(session, f"https://other.example.test:{_port(receiver)}/tls", data=b"{}", headers={})
+    assert outbound.describe_error(caught.value) == "TLS error"
