@@ -3,6 +3,7 @@
 import ipaddress
 
 import pytest
+from pydantic import ValidationError
 
 from core.outbound import (
     AllowList,
@@ -13,6 +14,7 @@ from core.outbound import (
     parse_ip,
     parse_target,
 )
+from settings import Settings
 
 NOBODY = AllowList()
 
@@ -136,3 +138,9 @@ def test_a_bad_allow_list_entry_is_named() -> None:
     with pytest.raises(ValueError, match="'http://x/'"):
         parse_allow_list("10.0.0.0/8, http://x/")
     assert parse_allow_list("") == AllowList()
+
+
+def test_a_bad_allow_list_setting_stops_the_start() -> None:
+    with pytest.raises(ValidationError, match="'http://bad/' is neither a host name nor a network"):
+        Settings(outbound_allow="10.0.0.0/8, http://bad/")
+    assert Settings(outbound_allow="10.0.0.0/8, hooks.intranet").outbound_allow == "10.0.0.0/8, hooks.intranet"
