@@ -105,9 +105,13 @@ def decay_list(tenant: Tenant) -> list[dict[str, Any]]:
         return [decay.decay_view(r) for r in decay.list_decays(session, tenant)]
 
 
-def simulate(tenant: Tenant, kind: str, trigger_id: str, lead_id: str | None, days: int) -> dict[str, Any] | None:
+def simulate(tenant: Tenant, kind: str, trigger_id: str, lead: str | None, days: int) -> dict[str, Any] | None:
     try:
         with get_db().read() as session:
+            lead_id = triggers.lead_id_for(session, tenant, lead) if lead else None
+            if lead and lead_id is None:
+                st.error(f"No lead with the email or id {lead!r}.")
+                return None
             return triggers.simulate(session, tenant, kind, trigger_id, lead_id=lead_id, days=days, now=now())
     except NotFound as exc:
         st.error(exc.message)
@@ -211,7 +215,7 @@ def kind_tab(kind: str) -> None:
         else:
             saved = data.save(user, lambda s, t, at: triggers.create_trigger(s, t, kind, fields, at, user.email,
                                                                            checked=checked))
-            if saved.ok:
+            if saved.ok and saved.value is not None:
                 st.session_state["trigger_secret"] = saved.value.signing_secret
                 forget_form(key)
         if saved.ok:
@@ -221,7 +225,7 @@ def kind_tab(kind: str) -> None:
         if test.button("Send test", key=f"{key}_send_test", disabled=not user.can_edit,
                        help="Sends a sample notification (a sample lead) to every channel of this trigger"):
             sent = data.save(user, lambda s, t, at: triggers.send_test(s, t, kind, chosen, at))
-            if sent.ok:
+            if sent.ok and sent.value is not None:
                 count = len(sent.value)
                 st.success(f"Queued {count} test notification{'s' if count != 1 else ''}; "
                            "the Deliveries tab shows how they went.")
@@ -231,15 +235,21 @@ def kind_tab(kind: str) -> None:
             st.rerun()
         st.markdown("**Simulate**")
         left, right, go = st.columns([3, 1, 1], vertical_alignment="bottom")
-        lead_id = left.text_input("Lead id (empty: every lead)", key=f"{key}_sim_lead")
+        lead_id = left.text_input("Lead's email (empty: every lead)", key=f"{key}_sim_lead")
         days = right.number_input("Last N days", min_value=1, max_value=3650, value=30, key=f"{key}_sim_days")
         if go.button("Simulate", key=f"{key}_simulate"):
             result = simulate(tenant, kind, chosen, lead_id.strip() or None, int(days))
             if result is not None:
-                (st.success if result["would_fire"] else st.info)(result["message"])
+                message = result["message"]
+                if lead_id.strip():  # the service names the lead by id; the screen by what was typed
+                    count = result["total_matches"]
+                    message = (f"Would have fired {count} time{'s' if count != 1 else ''} for {lead_id.strip()} "
+                               f"in the last {int(days)} days")
+                (st.success if result["would_fire"] else st.info)(message)
                 if result["matched_leads"]:
                     matches = pd.DataFrame([{
-                        "When": when(m["occurred_at"]), "Event": m["event_type"],
+                        "When": when(m["occurred_at"]), "Lead": m.get("lead_email") or DASH,
+                        "Event": m["event_type"],
                         "Score": score_change(m.get("score_before"), m.get("score_after")),
                     } for m in result["matched_leads"]])
                     st.dataframe(matches, hide_index=True, width="stretch")

@@ -591,6 +591,12 @@ def simulate(
                 matches.append({"lead_id": lid, "account_id": acc, "event_id": current.event_id,
                                 "event_type": current.event_type, "occurred_at": current.occurred_at})
     leads = sorted({m["lead_id"] for m in matches if m.get("lead_id")})
+    emails: dict[str, str | None] = {}
+    for start in range(0, len(leads), 500):  # bounded IN lists (SQLite's variable limit)
+        chunk = leads[start:start + 500]
+        emails.update(session.execute(select(models.Lead.id, models.Lead.email).where(models.Lead.id.in_(chunk))).all())
+    for m in matches:
+        m["lead_email"] = emails.get(m.get("lead_id") or "")
     where = f"lead {lead_id}" if lead_id else f"the last {days} days"
     return {
         "would_fire": bool(matches),
@@ -598,6 +604,16 @@ def simulate(
         "total_matches": len(matches),
         "message": f"would have fired {len(matches)} time(s) for {len(leads)} lead(s) in {where}",
     }
+
+
+def lead_id_for(session: Session, tenant: Tenant, text: str) -> str | None:
+    """A lead named by its email or its id (the dashboard's simulate box), or None if there is no such lead."""
+    text = text.strip()
+    lead = models.Lead
+    return session.scalar(
+        select(lead.id).where(lead.unit_id == tenant.unit_id, (lead.email == text.lower()) | (lead.id == text))
+        .limit(1)
+    )
 
 
 def _primary_ruleset(session: Session, tenant: Tenant) -> str | None:

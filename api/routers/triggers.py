@@ -202,6 +202,7 @@ class FiringOut(BaseModel):
 
 class SimulatedMatchOut(BaseModel):
     lead_id: str | None
+    lead_email: str | None = None
     account_id: str | None = None
     event_id: str
     event_type: str

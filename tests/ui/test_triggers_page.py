@@ -7,6 +7,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from db import models
+from services import leads
 from tests.ui.conftest import DemoUnit, open_page, texts
 
 PUBLIC_HOOK = "https://93.184.216.34/hooks/leadvane"  # a public address: passes the guard without DNS
@@ -69,3 +70,21 @@ def test_a_viewer_cannot_send_tests(unit: DemoUnit) -> None:
     chooser = at.selectbox(key="milestone_chosen")
     chooser.select(next(o for o in chooser.options if o != "New trigger")).run()
     assert next(b for b in at.button if b.label == "Send test").disabled
+
+
+def test_simulate_takes_a_lead_s_email(unit: DemoUnit) -> None:
+    with unit.db.read() as session:
+        top = leads.list_leads(session, unit.tenant, limit=1).rows[0]
+    at = _create_milestone(open_page("triggers", unit.owner), "Hot lead", PUBLIC_HOOK)
+    chooser = at.selectbox(key="milestone_chosen")
+    chooser.select(next(o for o in chooser.options if o != "New trigger")).run()
+    with unit.db.read() as session:
+        (trigger_id,) = session.scalars(select(models.Trigger.id).where(models.Trigger.unit_id == unit.tenant.unit_id))
+    key = f"milestone_{trigger_id}"
+    at.text_input(key=f"{key}_sim_lead").set_value("nobody@nowhere.example")
+    next(b for b in at.button if b.label == "Simulate").click().run()
+    assert "No lead with the email or id 'nobody@nowhere.example'" in texts(at)
+    at.text_input(key=f"{key}_sim_lead").set_value(top["email"].upper())
+    next(b for b in at.button if b.label == "Simulate").click().run()
+    assert not at.exception
+    assert f"for {top['email'].upper()} in the last 30 days" in texts(at) and top["id"] not in texts(at)
