@@ -44,6 +44,11 @@ def render(template: str, payload: Mapping[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
+def one_line(text: str) -> str:
+    """For email headers (subject): line breaks and other control characters become spaces."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def who(payload: Mapping[str, Any]) -> str:
     """'Ann Lee <ann@acme.io>', or the email, or the lead id, or the account for account-wide firings."""
     name, email = _get(payload, "lead", "name"), _get(payload, "lead", "email")

@@ -17,7 +17,7 @@ from sqlalchemy import CursorResult, Table, and_, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
-from core.messages import render, rfc3339, summary_lines, who
+from core.messages import one_line, render, rfc3339, summary_lines, who
 from db import models
 from db.ids import new_id
 from services.context import Tenant
@@ -62,9 +62,10 @@ def enqueue_for_firing(
         rows.append({**base, "id": new_id("msg"), "channel": "webhook", "target": trigger.webhook_url,
                      "body": dumps(payload)})
     if trigger.emails:
-        subject = render(trigger.email_subject or "", payload) or (
-            f"Leadvane: {trigger.name or trigger.kind + ' trigger'} fired for {who(payload)}")
-        body = {"subject": subject, "preheader": render(trigger.email_preheader or "", payload),
+        # Names come from ingested data: a line break in one must not break (or inject) a header.
+        subject = one_line(render(trigger.email_subject or "", payload) or (
+            f"Leadvane: {trigger.name or trigger.kind + ' trigger'} fired for {who(payload)}"))
+        body = {"subject": subject, "preheader": one_line(render(trigger.email_preheader or "", payload)),
                 "message": render(trigger.email_message or "", payload), "summary": summary_lines(payload),
                 "payload": payload}
         rows.append({**base, "id": new_id("msg"), "channel": "email", "target": ",".join(trigger.emails),

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from core.messages import render, rfc3339, summary_lines, who
+from core.messages import one_line, render, rfc3339, summary_lines, who
 
 PAYLOAD = {
     "trigger": {"id": "trg_1", "name": "Hot lead", "kind": "milestone"}, "trigger_name": "Hot lead",
@@ -40,3 +40,8 @@ def test_summary_names_lead_account_score_level_and_trigger() -> None:
     ]
     assert who({"lead": {"id": "ld_9", "email": None, "name": None}}) == "ld_9"
     assert who({"lead": None, "account": {"name": "Acme"}}) == "Acme"
+
+
+def test_a_header_line_never_carries_a_line_break() -> None:
+    payload = {"lead": {"name": "Ann\r\nBcc: everyone@example.com"}}
+    assert one_line(render("{lead.name} is hot", payload)) == "Ann Bcc: everyone@example.com is hot"
