@@ -331,9 +331,15 @@ def delivery_target(d: dict[str, Any]) -> str:
     return f"Slack channel {target.removeprefix('channel:')}" if target.startswith("channel:") else target
 
 
+def status_label(d: dict[str, Any]) -> str:
+    if d["status"] == "pending" and not d["attempts"]:
+        return "Queued"
+    return STATUSES.get(d["status"], d["status"])
+
+
 def retry_label(d: dict[str, Any]) -> str:
     return (f"{CHANNELS.get(d['channel'], d['channel'])} to {delivery_target(d)} "
-            f"({STATUSES[d['status']].lower()}, {when(d['created_at'])})")
+            f"({status_label(d).lower()}, {when(d['created_at'])})")
 
 
 def deliveries_tab() -> None:
@@ -347,7 +353,7 @@ def deliveries_tab() -> None:
     st.dataframe(pd.DataFrame([{
         "Created": when(d["created_at"]), "Trigger": names.get(d["trigger_id"] or "", "Deleted trigger"),
         "Channel": CHANNELS.get(d["channel"], d["channel"]), "To": delivery_target(d),
-        "Status": STATUSES.get(d["status"], d["status"]), "Attempts": d["attempts"],
+        "Status": status_label(d), "Attempts": d["attempts"],
         "Last error": d["last_error"] or "", "Next attempt": when(d["next_attempt_at"]),
         "Delivered": when(d["delivered_at"]),
     } for d in rows]), hide_index=True, width="stretch")

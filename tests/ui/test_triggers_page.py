@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from db import models
 from services import leads
-from tests.ui.conftest import DemoUnit, open_page, texts
+from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 
 PUBLIC_HOOK = "https://93.184.216.34/hooks/leadvane"  # a public address: passes the guard without DNS
 
@@ -55,6 +55,11 @@ def test_send_test_queues_a_sample_to_the_trigger_s_channels(unit: DemoUnit) -> 
     (delivery,) = _deliveries(unit)
     assert (delivery.channel, delivery.target) == ("webhook", PUBLIC_HOOK)
     assert '"test":true' in delivery.body
+    at.run()
+    log = frame_with(at, "Channel")
+    assert log.iloc[0][["Trigger", "Channel", "To", "Status", "Attempts"]].to_dict() == {
+        "Trigger": "Hot lead", "Channel": "Webhook", "To": PUBLIC_HOOK, "Status": "Queued", "Attempts": 0}
+    assert "None" not in texts(at) and "delivery_id" not in texts(at)
 
 
 def test_a_refused_url_names_the_field_and_keeps_what_was_typed(unit: DemoUnit) -> None:
