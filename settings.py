@@ -55,6 +55,14 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + url.split("://", 1)[1]
         return url
 
+    @field_validator("outbound_allow")
+    @classmethod
+    def _allow_list_parses(cls, value: str) -> str:
+        from core.outbound import parse_allow_list  # pure; imported here to keep settings import-light
+
+        parse_allow_list(value)  # a bad entry stops the start, naming it, instead of failing every send
+        return value
+
     @property
     def retry_schedule_seconds(self) -> list[float]:
         return [float(part) for part in self.webhook_retry_schedule.split(",") if part.strip()]

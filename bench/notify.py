@@ -58,7 +58,8 @@ def pct(values: list[float], p: float) -> float:
 
 def bench_latency(rate: float, seconds: float, workdir: Path) -> None:
     url = f"sqlite:///{workdir / 'notify.db'}"
-    env = {**os.environ, "DATABASE_URL": url}
+    # The receiver is on loopback, which the outbound guard refuses unless allowed.
+    env = {**os.environ, "DATABASE_URL": url, "LEADVANE_OUTBOUND_ALLOW": "127.0.0.1/32,::1/128"}
     upgrade(url)
     db = Database(url)
     add_rule(db, DEFAULT_TENANT, "demo_request", 100)

@@ -16,9 +16,9 @@ import requests
 from db.engine import Database
 from notify.email import send_email
 from notify.slack import send_slack
-from notify.wakeup import OUTBOX
 from notify.webhook import SendResult, send_webhook
-from services import deliveries
+from services import deliveries, outbound
+from services.outbox_signal import OUTBOX
 from settings import get_settings
 
 log = logging.getLogger("leadvane.notify")
@@ -38,7 +38,7 @@ class Sender:
     def _http(self) -> requests.Session:
         http = getattr(self._local, "http", None)
         if http is None:
-            http = self._local.http = requests.Session()
+            http = self._local.http = outbound.new_session()
         return http
 
     def send(self, item: deliveries.Claimed, now: datetime) -> SendResult:
@@ -48,11 +48,11 @@ class Sender:
             if item.channel == "email":
                 return send_email(get_settings(), item.target, item.body)
             if item.channel == "slack":
-                return send_slack(get_settings(), item.target, item.body)
+                return send_slack(get_settings(), item.target, item.body, self._http())
             return SendResult(False, None, f"unknown channel {item.channel!r}")
         except Exception as exc:  # a broken receiver must never kill the dispatcher
             log.exception("delivery %s failed unexpectedly", item.id)
-            return SendResult(False, None, f"{type(exc).__name__}: {exc}")
+            return SendResult(False, None, outbound.describe_error(exc))
 
     def send_all(
         self, items: list[deliveries.Claimed], clock: Callable[[], datetime]

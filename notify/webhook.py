@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 import requests
 from standardwebhooks.webhooks import Webhook
 
-TIMEOUT_SECONDS = 10.0
+from services import outbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,10 +16,6 @@ class SendResult:
     ok: bool
     status_code: int | None = None
     error: str | None = None
-
-
-def new_signing_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def signed_headers(secret: str, msg_id: str, timestamp: datetime, body: str) -> dict[str, str]:
@@ -38,13 +32,24 @@ def signed_headers(secret: str, msg_id: str, timestamp: datetime, body: str) -> 
 def send_webhook(
     url: str, secret: str, msg_id: str, body: str, timestamp: datetime, http: requests.Session | None = None
 ) -> SendResult:
+    """POST through the outbound guard (address checked at connect time, 307/308 followed and checked again).
+    A failure's reason is ours (status code, 'connection refused', 'refused: ...'), never the receiver's text."""
+    session = http or outbound.new_session()
     try:
-        response = (http or requests).post(
-            url, data=body.encode(), headers=signed_headers(secret, msg_id, timestamp, body),
-            timeout=TIMEOUT_SECONDS, allow_redirects=False,
-        )
-    except requests.RequestException as exc:
-        return SendResult(False, None, f"{type(exc).__name__}: {exc}")
-    if 200 <= response.status_code < 300:
-        return SendResult(True, response.status_code)
-    return SendResult(False, response.status_code, f"HTTP {response.status_code}: {response.text[:200]}")
+        response = outbound.post(session, url, data=body.encode(),
+                                 headers=signed_headers(secret, msg_id, timestamp, body), follow_redirects=True)
+        outbound.read_limited(response)  # read (and drop) a small answer so the connection is reused
+    except Exception as exc:  # Refused, requests errors: each becomes a short reason
+        return SendResult(False, None, outbound.describe_error(exc))
+    finally:
+        if http is None:
+            session.close()
+    return result_of(response.status_code, "receiver")
+
+
+def result_of(status: int, who: str) -> SendResult:
+    if 200 <= status < 300:
+        return SendResult(True, status)
+    if 300 <= status < 400:
+        return SendResult(False, status, f"HTTP {status} from {who} (redirect not followed)")
+    return SendResult(False, status, f"HTTP {status} from {who}")

@@ -10,7 +10,7 @@ import streamlit as st
 
 from services import decay, deliveries, triggers
 from services.context import Tenant
-from services.errors import NotFound
+from services.errors import NotFound, ServiceError
 from ui import data
 from ui.auth import current_user
 from ui.components import read_only_notice
@@ -18,6 +18,66 @@ from ui.runtime import get_db, now
 
 KINDS = {"milestone": "Milestones", "sequence": "Sequences", "pattern": "Patterns"}
 TTL = 10
+DASH = "—"
+CHANNELS = {"webhook": "Webhook", "email": "Email", "slack": "Slack"}
+STATUSES = {"pending": "Waiting to retry", "sending": "Sending", "delivered": "Delivered", "dead": "Gave up"}
+WINDOW_UNITS = {"seconds": (1, "s"), "minutes": (60, "min"), "hours": (3600, "h")}
+
+
+def when(value: Any) -> str:
+    """A timestamp as people read it; never a literal None."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return DASH
+    return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
+def yes_no(value: Any) -> str:
+    return "Yes" if value else "No"
+
+
+def window(seconds: int, unit: str) -> str:
+    size, short = WINDOW_UNITS.get(unit, (1, "s"))
+    return f"{seconds / size:g} {short}"
+
+
+def trigger_label(t: dict[str, Any]) -> str:
+    return t.get("name") or f"Untitled {t['kind']} trigger, created {when(t.get('created_at'))}"
+
+
+def sends_to(t: dict[str, Any]) -> str:
+    parts = []
+    if t.get("webhook_url"):
+        parts.append("Webhook")
+    if t.get("emails"):
+        parts.append(f"Email ({len(t['emails'])})")
+    if t.get("slack_webhook_url") or t.get("slack_channel"):
+        parts.append("Slack")
+    return ", ".join(parts) or "Nobody yet"
+
+
+def trigger_rows(kind: str, existing: list[dict[str, Any]]) -> pd.DataFrame:
+    """One human row per trigger: names and plain words, no ids."""
+    rows = []
+    for t in existing:
+        row: dict[str, Any] = {"Name": trigger_label(t)}
+        if kind == "milestone":
+            row |= {"Score threshold": t["score_threshold"], "Through event": t.get("event_type") or "any event"}
+        elif kind == "sequence":
+            row |= {"Steps": " → ".join(t["event_types"]), "Within": window(t["window_seconds"], t["window_unit"]),
+                    "In order": yes_no(t["ordered"]),
+                    "Fires": "once per lead" if t["fire_mode"] == "once" else "every time"}
+        else:
+            row |= {"Conditions": ", ".join(f"{c['event_type']} ≥ {c['min_count']}" for c in t["conditions"]),
+                    "Within": window(t["window_seconds"], "seconds"), "Counted per": t["scope"]}
+        rows.append(row | {"Active": yes_no(t["active"]), "Sends to": sends_to(t)})
+    return pd.DataFrame(rows)
+
+
+def person(ref: Any, fallback: str | None) -> str:
+    if isinstance(ref, dict):
+        name, email = ref.get("name"), ref.get("email")
+        return f"{name} <{email}>" if name and email else (name or email or ref.get("domain") or fallback or DASH)
+    return fallback or DASH
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -45,9 +105,13 @@ def decay_list(tenant: Tenant) -> list[dict[str, Any]]:
         return [decay.decay_view(r) for r in decay.list_decays(session, tenant)]
 
 
-def simulate(tenant: Tenant, kind: str, trigger_id: str, lead_id: str | None, days: int) -> dict[str, Any] | None:
+def simulate(tenant: Tenant, kind: str, trigger_id: str, lead: str | None, days: int) -> dict[str, Any] | None:
     try:
         with get_db().read() as session:
+            lead_id = triggers.lead_id_for(session, tenant, lead) if lead else None
+            if lead and lead_id is None:
+                st.error(f"No lead with the email or id {lead!r}.")
+                return None
             return triggers.simulate(session, tenant, kind, trigger_id, lead_id=lead_id, days=days, now=now())
     except NotFound as exc:
         st.error(exc.message)
@@ -109,18 +173,29 @@ def kind_fields(kind: str, key: str, current: dict[str, Any]) -> dict[str, Any]:
     return {"conditions": rows, "window_seconds": int(window), "scope": scope}
 
 
+def check_urls(fields: dict[str, Any]) -> frozenset[str] | None:
+    """The outbound guard's DNS look-ups, before the save's transaction; a refusal is shown, None returned."""
+    try:
+        return triggers.check_channel_urls(user.tenant, fields)
+    except ServiceError as exc:
+        st.error(exc.message)
+        return None
+
+
+def forget_form(key: str) -> None:
+    """Clear a form's widgets, so the next run shows it empty (after Create)."""
+    for name in [k for k in st.session_state if str(k).startswith(f"{key}_")]:
+        del st.session_state[name]
+
+
 def kind_tab(kind: str) -> None:
     tenant = user.tenant
     existing = trigger_list(tenant, kind)
     if existing:
-        columns = {"milestone": ["name", "score_threshold", "event_type"],
-                   "sequence": ["name", "event_types", "window_seconds", "ordered", "fire_mode"],
-                   "pattern": ["name", "conditions", "window_seconds", "scope"]}[kind]
-        st.dataframe(pd.DataFrame(existing)[["trigger_id", *columns, "active", "webhook_url", "emails"]],
-                     hide_index=True, width="stretch")
+        st.dataframe(trigger_rows(kind, existing), hide_index=True, width="stretch")
     else:
-        st.info(f"No {kind} triggers yet.")
-    labels = {"": "New trigger"} | {t["trigger_id"]: t["name"] or t["trigger_id"] for t in existing}
+        st.info(f"No {kind} triggers yet: fill in the form below and press Create.")
+    labels = {"": "New trigger"} | {t["trigger_id"]: trigger_label(t) for t in existing}
     chosen = st.selectbox("Create or edit", list(labels), format_func=labels.__getitem__, key=f"{kind}_chosen")
     current = next((t for t in existing if t["trigger_id"] == chosen), {})
     key = f"{kind}_{chosen or 'new'}"
@@ -129,31 +204,55 @@ def kind_tab(kind: str) -> None:
         name = left.text_input("Name", current.get("name") or "", key=f"{key}_name")
         active = right.checkbox("Active", value=bool(current.get("active", True)), key=f"{key}_active")
         fields = {"name": name, "active": active, **kind_fields(kind, key, current), **channel_fields(key, current)}
+        st.caption("The message, email subject and preheader may use {lead.name}, {lead.email}, {account.name}, "
+                   "{score}, {level} and {trigger.name}.")
         submitted = st.form_submit_button("Save" if chosen else "Create", type="primary", disabled=not user.can_edit)
-    if submitted:
+    checked = check_urls(fields) if submitted else None
+    if checked is not None:
         if chosen:
-            saved = data.save(user, lambda s, t, at: triggers.update_trigger(s, t, kind, chosen, fields, at))
+            saved = data.save(user, lambda s, t, at: triggers.update_trigger(s, t, kind, chosen, fields, at,
+                                                                           checked=checked))
         else:
-            saved = data.save(user, lambda s, t, at: triggers.create_trigger(s, t, kind, fields, at, user.email))
-            if saved.ok:
+            saved = data.save(user, lambda s, t, at: triggers.create_trigger(s, t, kind, fields, at, user.email,
+                                                                           checked=checked))
+            if saved.ok and saved.value is not None:
                 st.session_state["trigger_secret"] = saved.value.signing_secret
+                forget_form(key)
         if saved.ok:
             st.rerun()
     if chosen:
-        if st.button("Delete trigger", key=f"{key}_delete", disabled=not user.can_edit) and data.save(
+        test, delete = st.columns(2)
+        if test.button("Send test", key=f"{key}_send_test", disabled=not user.can_edit,
+                       help="Sends a sample notification (a sample lead) to every channel of this trigger"):
+            sent = data.save(user, lambda s, t, at: triggers.send_test(s, t, kind, chosen, at))
+            if sent.ok and sent.value is not None:
+                count = len(sent.value)
+                st.success(f"Queued {count} test notification{'s' if count != 1 else ''}; "
+                           "the Deliveries tab shows how they went.")
+        if delete.button("Delete trigger", key=f"{key}_delete", disabled=not user.can_edit) and data.save(
             user, lambda s, t, _at: triggers.delete_trigger(s, t, kind, chosen)
         ):
             st.rerun()
         st.markdown("**Simulate**")
         left, right, go = st.columns([3, 1, 1], vertical_alignment="bottom")
-        lead_id = left.text_input("Lead id (empty: every lead)", key=f"{key}_sim_lead")
+        lead_id = left.text_input("Lead's email (empty: every lead)", key=f"{key}_sim_lead")
         days = right.number_input("Last N days", min_value=1, max_value=3650, value=30, key=f"{key}_sim_days")
         if go.button("Simulate", key=f"{key}_simulate"):
             result = simulate(tenant, kind, chosen, lead_id.strip() or None, int(days))
             if result is not None:
-                (st.success if result["would_fire"] else st.info)(result["message"])
+                message = result["message"]
+                if lead_id.strip():  # the service names the lead by id; the screen by what was typed
+                    count = result["total_matches"]
+                    message = (f"Would have fired {count} time{'s' if count != 1 else ''} for {lead_id.strip()} "
+                               f"in the last {int(days)} days")
+                (st.success if result["would_fire"] else st.info)(message)
                 if result["matched_leads"]:
-                    st.dataframe(pd.DataFrame(result["matched_leads"]), hide_index=True, width="stretch")
+                    matches = pd.DataFrame([{
+                        "When": when(m["occurred_at"]), "Lead": m.get("lead_email") or DASH,
+                        "Event": m["event_type"],
+                        "Score": score_change(m.get("score_before"), m.get("score_after")),
+                    } for m in result["matched_leads"]])
+                    st.dataframe(matches, hide_index=True, width="stretch")
 
 
 def decay_tab() -> None:
@@ -163,6 +262,7 @@ def decay_tab() -> None:
     edited = st.data_editor(
         pd.DataFrame(rules or [], columns=["decay_id", "inactive_for", "unit", "decrease"]),
         num_rows="dynamic", hide_index=True, key="decay_grid", disabled=not user.can_edit or ["decay_id"],
+        column_order=["inactive_for", "unit", "decrease"],  # the id stays in the data, off the screen
         column_config={
             "decay_id": st.column_config.TextColumn("Id"),
             "inactive_for": st.column_config.NumberColumn("Inactive for", min_value=1, step=1, required=True),
@@ -190,28 +290,80 @@ def decay_tab() -> None:
             st.rerun()
 
 
+def trigger_names(tenant: Tenant) -> dict[str, str]:
+    return {t["trigger_id"]: trigger_label(t) for kind in KINDS for t in trigger_list(tenant, kind)}
+
+
+def firing_details(f: dict[str, Any]) -> str:
+    d = f.get("data") or {}
+    if f["kind"] == "sequence":
+        return " → ".join(step["event_type"] for step in d.get("steps", []))
+    if f["kind"] == "pattern":
+        return ", ".join(f"{event}: {count} times" for event, count in (d.get("counts") or {}).items())
+    return f"through {d['event_type']}" if d.get("event_type") else ""
+
+
+def score_change(before: int | None, after: int | None) -> str:
+    if after is None:
+        return DASH
+    return f"{before} → {after}" if before is not None else str(after)
+
+
 def firings_tab() -> None:
     rows = recent_firings(user.tenant)
     if not rows:
-        st.info("Nothing has fired yet.")
+        st.info("Nothing has fired yet. Triggers fire when leads cross a threshold or complete a sequence or "
+                "pattern; use Send test on a trigger to try its channels.")
         return
-    st.dataframe(pd.DataFrame(rows)[["fired_at", "kind", "trigger_id", "lead_id", "account_id", "event_id", "data"]],
-                 hide_index=True, width="stretch")
+    names = trigger_names(user.tenant)
+    table = pd.DataFrame([{
+        "Fired": when(f["fired_at"]), "Trigger": f.get("trigger_name") or names.get(f["trigger_id"], "Deleted trigger"),
+        "Kind": f["kind"].capitalize(), "Lead": person(f.get("lead"), f.get("lead_id")),
+        "Account": person(f.get("account"), f.get("account_id")),
+        "Score": score_change(f.get("score_before"), f.get("score_after")),
+        "Level": f.get("level") or DASH, "Details": firing_details(f) or DASH,
+    } for f in rows])
+    st.dataframe(table, hide_index=True, width="stretch")
+
+
+def delivery_target(d: dict[str, Any]) -> str:
+    target = d["target"]
+    return f"Slack channel {target.removeprefix('channel:')}" if target.startswith("channel:") else target
+
+
+def status_label(d: dict[str, Any]) -> str:
+    if d["status"] == "pending" and not d["attempts"]:
+        return "Queued"
+    return STATUSES.get(d["status"], d["status"])
+
+
+def retry_label(d: dict[str, Any]) -> str:
+    return (f"{CHANNELS.get(d['channel'], d['channel'])} to {delivery_target(d)} "
+            f"({status_label(d).lower()}, {when(d['created_at'])})")
 
 
 def deliveries_tab() -> None:
-    status = st.selectbox("Status", ["all", "pending", "sending", "delivered", "dead"], key="delivery_status")
+    labels = {"all": "All"} | STATUSES
+    status = st.selectbox("Status", list(labels), format_func=labels.__getitem__, key="delivery_status")
     rows = delivery_log(user.tenant, None if status == "all" else status)
     if not rows:
-        st.info("No deliveries.")
+        st.info("No deliveries yet. Each time a trigger fires, one is queued per channel.")
         return
-    st.dataframe(pd.DataFrame(rows)[["created_at", "channel", "target", "status", "attempts", "last_error",
-                                     "next_attempt_at", "delivered_at", "delivery_id"]],
-                 hide_index=True, width="stretch")
-    retryable = [r["delivery_id"] for r in rows if r["status"] in ("pending", "dead")]
+    names = trigger_names(user.tenant)
+    st.dataframe(pd.DataFrame([{
+        "Created": when(d["created_at"]), "Trigger": names.get(d["trigger_id"] or "", "Deleted trigger"),
+        "Channel": CHANNELS.get(d["channel"], d["channel"]), "To": delivery_target(d),
+        "Status": status_label(d), "Attempts": d["attempts"],
+        "Last error": d["last_error"] or "", "Next attempt": when(d["next_attempt_at"]),
+        "Delivered": when(d["delivered_at"]),
+    } for d in rows]), hide_index=True, width="stretch")
+    retryable = {d["delivery_id"]: d for d in rows if d["status"] in ("pending", "dead")}
     if retryable:
         left, right = st.columns([3, 1], vertical_alignment="bottom")
-        chosen = left.selectbox("Delivery to retry", retryable, key="delivery_retry_id")
+        chosen = left.selectbox(
+            "Delivery to retry", list(retryable), key="delivery_retry_id",
+            format_func=lambda i: retry_label(retryable[i]),
+        )
         if right.button("Retry now", disabled=not user.can_edit, key="delivery_retry") and data.save(
             user, lambda s, t, at: deliveries.retry_delivery(s, t, chosen, at)
         ):

@@ -8,28 +8,45 @@ ran out (the sender died) is claimed again, with the same id, which is the webho
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from core.messages import one_line, render, rfc3339, summary_lines, who
 from db import models
 from db.ids import new_id
-from notify.wakeup import OUTBOX
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
+from services.outbox_signal import OUTBOX
+from services.policy import Action, require
 from settings import get_settings
 
 STATUSES = ("pending", "sending", "delivered", "dead")
+_DELIVERIES = cast(Table, models.Delivery.__table__)
 # Longer than any single send may take (webhook 10 s, SMTP 15 s timeouts).
 CLAIM_LEASE = timedelta(seconds=30)
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    return str(value)
+
+
 def dumps(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str)
+    """Compact JSON with timestamps as RFC 3339 with Z."""
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True, default=_json_default)
+
+
+def channels_of(trigger: models.Trigger) -> list[str]:
+    """The channels a trigger sends to, in the order its deliveries are written."""
+    slack = trigger.slack_webhook_url or trigger.slack_channel
+    return [c for c, on in (("webhook", trigger.webhook_url), ("email", trigger.emails), ("slack", slack)) if on]
 
 
 def enqueue_for_firing(
@@ -45,9 +62,12 @@ def enqueue_for_firing(
         rows.append({**base, "id": new_id("msg"), "channel": "webhook", "target": trigger.webhook_url,
                      "body": dumps(payload)})
     if trigger.emails:
-        subject = trigger.email_subject or f"Leadvane: {trigger.name or trigger.kind + ' trigger'} fired"
-        body = {"subject": subject, "preheader": trigger.email_preheader or "",
-                "message": trigger.email_message or "", "payload": payload}
+        # Names come from ingested data: a line break in one must not break (or inject) a header.
+        subject = one_line(render(trigger.email_subject or "", payload) or (
+            f"Leadvane: {trigger.name or trigger.kind + ' trigger'} fired for {who(payload)}"))
+        body = {"subject": subject, "preheader": one_line(render(trigger.email_preheader or "", payload)),
+                "message": render(trigger.email_message or "", payload), "summary": summary_lines(payload),
+                "payload": payload}
         rows.append({**base, "id": new_id("msg"), "channel": "email", "target": ",".join(trigger.emails),
                      "body": dumps(body)})
     slack_target = trigger.slack_webhook_url or (f"channel:{trigger.slack_channel}" if trigger.slack_channel else None)
@@ -58,14 +78,14 @@ def enqueue_for_firing(
         return rows
     claimant = OUTBOX.claimant
     if claimant is None:
-        session.execute(models.Delivery.__table__.insert(), rows)
+        session.execute(_DELIVERIES.insert(), rows)
         wake_after_commit(session)
         return rows
     # This process runs a dispatcher: claim the rows now and hand them over after the commit.
     claim = f"{claimant}:{new_id('c')[-12:]}"
     for row in rows:
         row.update(status="sending", lease_holder=claim, lease_until=now + CLAIM_LEASE, attempts=1)
-    session.execute(models.Delivery.__table__.insert(), rows)
+    session.execute(_DELIVERIES.insert(), rows)
     handed = session.info.setdefault("_outbox_handoff", [])
     handed.extend((claim, row["id"]) for row in rows)
     wake_after_commit(session)
@@ -74,9 +94,10 @@ def enqueue_for_firing(
 
 def slack_text(trigger: models.Trigger, payload: dict[str, Any]) -> str:
     title = trigger.name or f"{trigger.kind.capitalize()} trigger"
-    who = payload.get("lead_id") or payload.get("account_id") or "someone"
-    detail = trigger.email_message or ""
-    return f"*{title}* fired for {who}" + (f"\n{detail}" if detail else "")
+    test = " (test)" if payload.get("test") else ""
+    facts = summary_lines(payload)[1:]  # the lead is in the first line already
+    detail = render(trigger.email_message or "", payload)
+    return "\n".join([f"*{title}*{test} fired for {who(payload)}", *facts, *([detail] if detail else [])])
 
 
 def wake_after_commit(session: Session) -> None:
@@ -136,12 +157,12 @@ def claim_due(session: Session, holder: str, now: datetime, limit: int = 100) ->
     d = models.Delivery
     claim = f"{holder}:{new_id('c')[-12:]}"
     due_ids = select(d.id).where(_due(now)).order_by(d.next_attempt_at, d.id).limit(limit).scalar_subquery()
-    taken = session.execute(
+    taken = cast(CursorResult[Any], session.execute(
         update(d)
         .where(d.id.in_(due_ids), _due(now))
         .values(status="sending", lease_holder=claim, lease_until=now + CLAIM_LEASE, attempts=d.attempts + 1)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if not taken:
         return []
     rows = session.execute(
@@ -153,7 +174,7 @@ def claim_due(session: Session, holder: str, now: datetime, limit: int = 100) ->
 
 
 def load_claimed(session: Session, claim: str, delivery_ids: list[str]) -> list[Claimed]:
-    """Rows claimed at enqueue time (see notify.wakeup), still held by `claim`."""
+    """Rows claimed at enqueue time (see services.outbox_signal), still held by `claim`."""
     d = models.Delivery
     rows = session.execute(
         select(d.id, d.unit_id, d.channel, d.target, d.body, d.attempts, models.Trigger.signing_secret)
@@ -194,6 +215,18 @@ def record_failure(
     return status
 
 
+_OLD_HTTP_ERROR = re.compile(r"^HTTP (\d{3}):")
+
+
+def short_reason(error: str | None) -> str | None:
+    """The delivery log shows our own short reasons; rows written by older versions carried the receiver's
+    answer after 'HTTP 503:', which is cut here rather than shown."""
+    if error is None:
+        return None
+    old = _OLD_HTTP_ERROR.match(error)
+    return f"HTTP {old.group(1)} from receiver" if old else error[:200]
+
+
 def delivery_view(row: models.Delivery) -> dict[str, Any]:
     return {
         "delivery_id": row.id,
@@ -204,7 +237,7 @@ def delivery_view(row: models.Delivery) -> dict[str, Any]:
         "target": row.target,
         "status": row.status,
         "attempts": row.attempts,
-        "last_error": row.last_error,
+        "last_error": short_reason(row.last_error),
         "last_status_code": row.last_status_code,
         "next_attempt_at": row.next_attempt_at,
         "created_at": row.created_at,
@@ -229,6 +262,7 @@ def list_deliveries(
 
 def retry_delivery(session: Session, tenant: Tenant, delivery_id: str, now: datetime) -> models.Delivery:
     """Send a pending or dead delivery again now, with a fresh retry schedule; a delivered one never is."""
+    require(tenant, Action.EDIT_TRIGGERS)
     row = session.get(models.Delivery, delivery_id)
     if row is None or row.unit_id != tenant.unit_id:
         raise NotFound(f"delivery {delivery_id!r} does not exist")

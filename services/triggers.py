@@ -4,26 +4,31 @@ caller's transaction (services.deliveries)."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core import triggers as core
+from core.messages import rfc3339
+from core.outbound import parse_target
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.ids import new_id
-from notify.webhook import new_signing_secret
-from services import deliveries
+from services import deliveries, outbound
+from services import levels as levels_service
 from services.context import Tenant
-from services.errors import InvalidInput, NotFound
+from services.errors import Conflict, InvalidInput, NotFound
+from services.policy import Action, require
 
 if TYPE_CHECKING:
     from services.ingest import Ingested
@@ -48,6 +53,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 # How far back the window sweep re-evaluates recently received events. Ingest already evaluates late
 # arrivals against later events; the sweep is the safety net for anything a crash or race left out.
 SWEEP_LOOKBACK = timedelta(minutes=10)
+TEST_SUBJECT = "test"  # the subject of "Send test" firings
 
 
 # --- CRUD ----------------------------------------------------------------------------------------------------------
@@ -95,14 +101,52 @@ def _normalize_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     return {k: out[k] for k in _CONFIG[kind] if k in out}
 
 
-def _check_channels(row: models.Trigger) -> None:
+def new_signing_secret() -> str:
+    """A Standard Webhooks secret (whsec_ + base64 of 32 random bytes)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+URL_FIELDS = ("webhook_url", "slack_webhook_url")
+
+
+def check_channel_urls(tenant: Tenant, fields: dict[str, Any]) -> frozenset[str]:
+    """Resolve and check the outbound URLs among `fields`; raises InvalidInput naming the field.
+
+    Needs no session: callers run it before opening the write transaction, so a slow (or deliberately slow)
+    DNS answer never holds the database's writer lock. Pass the result to create/update as `checked`; they
+    then skip resolving those URLs again (they still refuse what parsing alone refuses).
+    """
+    require(tenant, Action.EDIT_TRIGGERS)  # no look-ups on behalf of a caller who may not save
+    passed: set[str] = set()
+    for name in URL_FIELDS:
+        url = fields.get(name)
+        if url:
+            try:
+                outbound.check_url(url)
+            except outbound.Refused as exc:
+                raise InvalidInput(name, str(exc)) from None
+            passed.add(url)
+    return frozenset(passed)
+
+
+def _check_channels(row: models.Trigger, changed: Iterable[str], checked: frozenset[str]) -> None:
+    """Emails look like addresses; outbound URLs pass the guard (resolved now, checked again at each send).
+    Only URLs being set are resolved, so an unrelated edit never fails on a receiver's DNS hiccup."""
     for pos, email in enumerate(row.emails or []):
         if "@" not in email:
             raise InvalidInput(f"emails[{pos}]", "is not an email address")
-    for name in ("webhook_url", "slack_webhook_url"):
+    changed = set(changed)
+    for name in URL_FIELDS:
         url = getattr(row, name)
-        if url and not url.startswith(("http://", "https://")):
-            raise InvalidInput(name, "must be an http(s) URL")
+        if not url or name not in changed:
+            continue
+        try:
+            if url in checked:
+                parse_target(url)
+            else:
+                outbound.check_url(url)
+        except outbound.Refused as exc:
+            raise InvalidInput(name, str(exc)) from None
 
 
 def list_triggers(session: Session, tenant: Tenant, kind: str) -> list[models.Trigger]:
@@ -120,21 +164,25 @@ def get_trigger(session: Session, tenant: Tenant, kind: str, trigger_id: str) ->
 
 
 def create_trigger(
-    session: Session, tenant: Tenant, kind: str, fields: dict[str, Any], now: datetime, actor: str | None = None
+    session: Session, tenant: Tenant, kind: str, fields: dict[str, Any], now: datetime, actor: str | None = None,
+    *, checked: frozenset[str] = frozenset(),
 ) -> models.Trigger:
-    """Create a trigger; its `signing_secret` (whsec_...) is on the returned row, for showing once."""
+    """Create a trigger; its `signing_secret` (whsec_...) is on the returned row, for showing once.
+    `checked`: URLs check_channel_urls passed just before the transaction."""
+    require(tenant, Action.EDIT_TRIGGERS)
     _check_kind(kind)
     config = _normalize_config(kind, {k: fields.get(k) for k in _CONFIG[kind]})
     row = models.Trigger(
         id=new_id("trg"), org_id=tenant.org_id, unit_id=tenant.unit_id, kind=kind, config=config,
-        signing_secret=new_signing_secret(), created_at=now, updated_at=now, created_by=actor, updated_by=actor,
+        signing_secret=new_signing_secret(), created_at=now, updated_at=now, created_by=actor or tenant.actor,
+        updated_by=actor or tenant.actor,
         name=(fields.get("name") or "").strip(), active=True if fields.get("active") is None else fields["active"],
         emails=list(fields.get("emails") or []),
     )
     for name in _COMMON:
         if name not in ("name", "active", "emails") and fields.get(name) is not None:
             setattr(row, name, fields[name])
-    _check_channels(row)
+    _check_channels(row, _COMMON, checked)
     session.add(row)
     session.flush()
     return row
@@ -142,21 +190,23 @@ def create_trigger(
 
 def update_trigger(
     session: Session, tenant: Tenant, kind: str, trigger_id: str, changes: dict[str, Any], now: datetime,
-    actor: str | None = None,
+    actor: str | None = None, *, checked: frozenset[str] = frozenset(),
 ) -> models.Trigger:
+    require(tenant, Action.EDIT_TRIGGERS)
     row = get_trigger(session, tenant, kind, trigger_id)
     merged = {**row.config, **{k: v for k, v in changes.items() if k in _CONFIG[kind] and v is not None}}
     row.config = _normalize_config(kind, merged)
     for name in _COMMON:
         if name in changes and changes[name] is not None:
             setattr(row, name, list(changes[name]) if name == "emails" else changes[name])
-    _check_channels(row)
-    row.updated_at, row.updated_by = now, actor
+    _check_channels(row, [n for n in _COMMON if changes.get(n) is not None], checked)
+    row.updated_at, row.updated_by = now, actor or tenant.actor
     session.flush()
     return row
 
 
 def delete_trigger(session: Session, tenant: Tenant, kind: str, trigger_id: str) -> None:
+    require(tenant, Action.EDIT_TRIGGERS)
     session.delete(get_trigger(session, tenant, kind, trigger_id))
     session.flush()
 
@@ -351,28 +401,102 @@ def _fire(
     data: dict[str, Any], now: datetime,
 ) -> int:
     firing_id = new_id("fir")
-    payload = {
-        "type": f"trigger.{row.kind}", "firing_id": firing_id, "trigger_id": row.id, "trigger_name": row.name,
-        "lead_id": fact.lead_id, "account_id": fact.account_id, "event_id": fact.event_id,
-        "event_type": fact.event_type, "occurred_at": fact.occurred_at.isoformat(), "fired_at": now.isoformat(),
-        "data": data,
-    }
-    values = {
+    before, after = fact.score_before, fact.score_after
+    if after is None and fact.event_id:
+        before, after = _event_scores(session, tenant, fact.event_id)
+    payload = notification_payload(
+        session, tenant, row, firing_id=firing_id, lead_id=fact.lead_id, account_id=fact.account_id,
+        event_id=fact.event_id, event_type=fact.event_type, occurred_at=fact.occurred_at, fired_at=now,
+        score_before=before, score_after=after, data=data,
+    )
+    stored = deliveries.json_safe(payload)
+    values: dict[str, Any] = {
         "id": firing_id, "org_id": tenant.org_id, "unit_id": tenant.unit_id, "trigger_id": row.id, "kind": row.kind,
         "dedupe_key": dedupe_key, "subject": subject, "lead_id": fact.lead_id, "account_id": fact.account_id,
-        "event_id": fact.event_id, "occurred_at": fact.occurred_at, "fired_at": now,
-        "payload": deliveries.json_safe(payload),
+        "event_id": fact.event_id, "occurred_at": fact.occurred_at, "fired_at": now, "payload": stored,
     }
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    table = models.TriggerFiring.__table__
+    table = cast(Table, models.TriggerFiring.__table__)
     stmt = (
         insert(table).values(**values).on_conflict_do_nothing(index_elements=["trigger_id", "dedupe_key"])
         .returning(table.c.id)
     )
     if session.execute(stmt).scalar_one_or_none() is None:
         return 0  # this trigger already fired for these facts
-    deliveries.enqueue_for_firing(session, tenant, row, firing_id, values["payload"], now)
+    deliveries.enqueue_for_firing(session, tenant, row, firing_id, stored, now)
     return 1
+
+
+def _event_scores(session: Session, tenant: Tenant, event_id: str) -> tuple[int | None, int | None]:
+    """The lead's primary score before and after an event, from the event's stored explanation."""
+    explanation = session.scalar(select(models.Event.explanation).where(models.Event.id == event_id))
+    part = (explanation or {}).get(_primary_ruleset(session, tenant) or "") or {}
+    return part.get("before"), part.get("after")
+
+
+def _person_name(lead: models.Lead) -> str | None:
+    return " ".join(p for p in (lead.first_name, lead.last_name) if p) or None
+
+
+def notification_payload(
+    session: Session, tenant: Tenant, row: models.Trigger, *, firing_id: str, lead_id: str | None,
+    account_id: str | None, event_id: str | None, event_type: str | None, occurred_at: datetime, fired_at: datetime,
+    score_before: int | None, score_after: int | None, data: dict[str, Any],
+    lead: dict[str, Any] | None = None, account: dict[str, Any] | None = None, test: bool = False,
+) -> dict[str, Any]:
+    """What every channel sends: the older flat fields integrators rely on, plus the lead, the account, the
+    score before and after, the level and the trigger, so a message is useful without a look-up."""
+    if lead is None and lead_id:
+        found = session.get(models.Lead, lead_id)
+        lead = {"id": lead_id, "email": found.email if found else None, "name": _person_name(found) if found else None}
+        account_id = account_id or (found.account_id if found else None)
+    if account is None and account_id:
+        acc = session.get(models.Account, account_id)
+        account = {"id": account_id, "domain": acc.domain if acc else None, "name": acc.name if acc else None}
+    level = None
+    if score_after is not None:
+        found_level = levels_service.level_for_score(score_after, levels_service.load_levels(session, tenant))
+        level = found_level["name"] if found_level else None
+    payload: dict[str, Any] = {
+        "type": f"trigger.{row.kind}", "firing_id": firing_id, "trigger_id": row.id, "trigger_name": row.name,
+        "lead_id": lead_id, "account_id": account_id, "event_id": event_id, "event_type": event_type,
+        "occurred_at": rfc3339(occurred_at), "fired_at": rfc3339(fired_at),
+        "trigger": {"id": row.id, "name": row.name, "kind": row.kind},
+        "lead": lead, "account": account, "score_before": score_before, "score_after": score_after, "level": level,
+        "data": data,
+    }
+    if test:
+        payload["test"] = True
+    return payload
+
+
+def send_test(session: Session, tenant: Tenant, kind: str, trigger_id: str, now: datetime) -> list[str]:
+    """Queue a sample notification to every channel of the trigger, through the outbox and signed like a real
+    firing (marked "test": true). Returns the delivery ids; a trigger without any channel is a Conflict."""
+    require(tenant, Action.EDIT_TRIGGERS)
+    row = get_trigger(session, tenant, kind, trigger_id)
+    if not deliveries.channels_of(row):
+        raise Conflict("this trigger has no webhook, email or Slack channel to send a test to")
+    threshold = int(row.config.get("score_threshold", 80)) if kind == "milestone" else 80
+    firing_id = new_id("fir")
+    sample_event = (row.config.get("event_type") or "demo_request") if kind == "milestone" else (
+        sorted(_types(row))[0] if _types(row) else "demo_request")
+    payload = notification_payload(
+        session, tenant, row, firing_id=firing_id, lead_id="lead_sample", account_id="acct_sample",
+        event_id="evt_sample", event_type=sample_event, occurred_at=now, fired_at=now,
+        score_before=max(threshold - 10, 0), score_after=threshold + 10, data={"sample": True},
+        lead={"id": "lead_sample", "email": "jane.doe@example.com", "name": "Jane Doe"},
+        account={"id": "acct_sample", "domain": "example.com", "name": "Example Inc"}, test=True,
+    )
+    # A firing row of its own (deliveries reference one); "test:" keys keep it out of firing lists and cool-downs.
+    session.add(models.TriggerFiring(
+        id=firing_id, org_id=tenant.org_id, unit_id=tenant.unit_id, trigger_id=row.id, kind=row.kind,
+        dedupe_key=f"test:{firing_id}", subject=TEST_SUBJECT, lead_id=None, account_id=None, event_id=None,
+        occurred_at=now, fired_at=now, payload=deliveries.json_safe(payload),
+    ))
+    session.flush()
+    rows = deliveries.enqueue_for_firing(session, tenant, row, firing_id, deliveries.json_safe(payload), now)
+    return [r["id"] for r in rows]
 
 
 def sweep_windows(session: Session, tenant: Tenant, now: datetime, lookback: timedelta = SWEEP_LOOKBACK) -> int:
@@ -467,6 +591,12 @@ def simulate(
                 matches.append({"lead_id": lid, "account_id": acc, "event_id": current.event_id,
                                 "event_type": current.event_type, "occurred_at": current.occurred_at})
     leads = sorted({m["lead_id"] for m in matches if m.get("lead_id")})
+    emails: dict[str, str | None] = {}
+    for start in range(0, len(leads), 500):  # bounded IN lists (SQLite's variable limit)
+        chunk = leads[start:start + 500]
+        emails.update(session.execute(select(models.Lead.id, models.Lead.email).where(models.Lead.id.in_(chunk))).all())
+    for m in matches:
+        m["lead_email"] = emails.get(m.get("lead_id") or "")
     where = f"lead {lead_id}" if lead_id else f"the last {days} days"
     return {
         "would_fire": bool(matches),
@@ -474,6 +604,16 @@ def simulate(
         "total_matches": len(matches),
         "message": f"would have fired {len(matches)} time(s) for {len(leads)} lead(s) in {where}",
     }
+
+
+def lead_id_for(session: Session, tenant: Tenant, text: str) -> str | None:
+    """A lead named by its email or its id (the dashboard's simulate box), or None if there is no such lead."""
+    text = text.strip()
+    lead = models.Lead
+    return session.scalar(
+        select(lead.id).where(lead.unit_id == tenant.unit_id, (lead.email == text.lower()) | (lead.id == text))
+        .limit(1)
+    )
 
 
 def _primary_ruleset(session: Session, tenant: Tenant) -> str | None:
@@ -498,14 +638,20 @@ def list_firings(
         stmt = stmt.where(f.kind == kind)
     if trigger_id is not None:
         stmt = stmt.where(f.trigger_id == trigger_id)
+    stmt = stmt.where(f.subject != TEST_SUBJECT)  # "Send test" samples are deliveries, not firings
     return list(session.scalars(stmt.order_by(f.fired_at.desc(), f.id.desc()).limit(limit).offset(offset)))
 
 
 def firing_view(row: models.TriggerFiring) -> dict[str, Any]:
+    payload = row.payload or {}
     return {
         "firing_id": row.id, "trigger_id": row.trigger_id, "kind": row.kind, "lead_id": row.lead_id,
         "account_id": row.account_id, "event_id": row.event_id, "occurred_at": row.occurred_at,
-        "fired_at": row.fired_at, "data": (row.payload or {}).get("data", {}),
+        "fired_at": row.fired_at, "data": payload.get("data", {}),
+        # What the notification said (absent on firings written before notifications carried it).
+        "trigger_name": payload.get("trigger_name"), "lead": payload.get("lead"), "account": payload.get("account"),
+        "score_before": payload.get("score_before"), "score_after": payload.get("score_after"),
+        "level": payload.get("level"),
     }
 
 

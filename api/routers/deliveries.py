@@ -1,18 +1,41 @@
-"""The delivery log: GET /v1/deliveries, POST /v1/deliveries/{id}/retry."""
+"""The delivery log: GET /v1/deliveries, POST /v1/deliveries/{id}/retry.
+
+A delivery's `last_error` is a short reason of ours ("HTTP 500 from receiver", "connection refused",
+"refused: private address"); a receiver's response body is never stored or shown.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.routers.triggers import Timestamp, errors
 from services import deliveries
 
 router = APIRouter(tags=["deliveries"])
 
 
-@router.get("/v1/deliveries", summary="List deliveries: status, attempts, last error, next attempt")
+class DeliveryOut(BaseModel):
+    delivery_id: str
+    webhook_id: str = Field(description="the webhook-id header receivers dedupe on (the same as delivery_id)")
+    firing_id: str
+    trigger_id: str | None
+    channel: Literal["webhook", "email", "slack"]
+    target: str = Field(description="webhook URL, comma-separated emails, Slack webhook URL or channel:<id>")
+    status: Literal["pending", "sending", "delivered", "dead"]
+    attempts: int
+    last_error: str | None = Field(description="our short reason for the last failure; never the receiver's body")
+    last_status_code: int | None
+    next_attempt_at: Timestamp | None
+    created_at: Timestamp
+    delivered_at: Timestamp | None
+
+
+@router.get("/v1/deliveries", summary="List deliveries: status, attempts, last error, next attempt",
+            response_model=list[DeliveryOut], responses=errors(401, 403, 422))
 def list_deliveries(
     tenant: TenantDep,
     session: ReadSession,
@@ -25,6 +48,7 @@ def list_deliveries(
     return [deliveries.delivery_view(r) for r in rows]
 
 
-@router.post("/v1/deliveries/{delivery_id}/retry", summary="Send a pending or dead delivery again now")
+@router.post("/v1/deliveries/{delivery_id}/retry", summary="Send a pending or dead delivery again now",
+             response_model=DeliveryOut, responses=errors(401, 403, 404, 409))
 def retry_delivery(delivery_id: str, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
     return run_write(db, lambda s: deliveries.delivery_view(deliveries.retry_delivery(s, tenant, delivery_id, now)))

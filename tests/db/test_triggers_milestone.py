@@ -8,7 +8,7 @@ from db import models
 from db.engine import Database
 from services import triggers
 from services.context import Tenant
-from tests.notify.receivers import add_rule, send_event
+from tests.notify.receivers import add_rule, allow_loopback, send_event  # noqa: F401 (autouse fixture)
 
 
 def _create_milestone(db: Database, tenant: Tenant, now: datetime, **fields: object) -> models.Trigger:

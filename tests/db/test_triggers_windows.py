@@ -9,7 +9,7 @@ from db.engine import Database
 from scheduler import jobs
 from services import triggers
 from services.context import Tenant
-from tests.notify.receivers import send_event
+from tests.notify.receivers import allow_loopback, send_event  # noqa: F401 (autouse fixture)
 
 HOUR = 3600
 

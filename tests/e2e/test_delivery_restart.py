@@ -25,7 +25,9 @@ BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") e
 
 
 def _env(database_url: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": database_url, "LEADVANE_WEBHOOK_RETRY_SCHEDULE": "1,1,1,1,1,1,1,1,1,1"}
+    # The receiver listens on loopback, which the outbound guard refuses unless allowed.
+    return {**os.environ, "DATABASE_URL": database_url, "LEADVANE_WEBHOOK_RETRY_SCHEDULE": "1,1,1,1,1,1,1,1,1,1",
+            "LEADVANE_OUTBOUND_ALLOW": "127.0.0.1/32,::1/128"}
 
 
 def _manage(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
+import pytest
 from sqlalchemy import select
 
 from db import models
@@ -18,6 +20,16 @@ from db.engine import Database
 from db.ids import new_id
 from services.context import Tenant
 from services.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
+from settings import get_settings
+
+# The receivers below listen on loopback, which the outbound guard refuses unless allowed.
+LOOPBACK_ALLOW = "127.0.0.1/32,::1/128"
+
+
+@pytest.fixture(autouse=True)
+def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lets outbound requests reach this machine's loopback receivers (import it into a test module)."""
+    monkeypatch.setattr(get_settings(), "outbound_allow", LOOPBACK_ALLOW)
 
 
 @dataclass
@@ -39,6 +51,10 @@ class HttpReceiver:
     failures: int = 0
     fail_status: int = 503
     response_body: str = '{"ok": true}'
+    fail_body: str = '{"error": "down"}'
+    redirect_to: str | None = None  # answer with `redirect_status` and this Location
+    redirect_status: int = 307
+    redirect_all: bool = False  # also redirect requests for the Location's own path (a redirect loop)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -75,8 +91,15 @@ def start_http_receiver(port: int = 0) -> HttpReceiver:
                 if failing:
                     rec.failures -= 1
             status = rec.fail_status if failing else 200
-            payload = b'{"error": "down"}' if failing else rec.response_body.encode()
+            payload = rec.fail_body.encode() if failing else rec.response_body.encode()
+            # Redirect everything but the redirect's own path, so a redirect to ourselves ends there.
+            redirecting = bool(rec.redirect_to) and not failing and (
+                rec.redirect_all or urlsplit(rec.redirect_to or "").path != self.path)
+            if redirecting:
+                status, payload = rec.redirect_status, b""
             self.send_response(status)
+            if redirecting:
+                self.send_header("location", rec.redirect_to)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
