@@ -189,8 +189,9 @@ def _path_parameter(scope: Scope, segments: list[bytes], position: int) -> str:
     openapi = getattr(app, "openapi", None)
     if callable(openapi):  # FastAPI builds the document once and keeps it
         parts = [unquote_to_bytes(segment).decode("utf-8", "replace") for segment in segments]
-        for template in openapi().get("paths", {}):
-            pieces = template.split("/")
+        templates: dict[str, Any] = openapi().get("paths", {})
+        for template in templates:
+            pieces = str(template).split("/")
             if len(pieces) != len(parts) or not pieces[position].startswith("{"):
                 continue
             pairs = zip(pieces, parts, strict=True)
@@ -206,7 +207,7 @@ def _is_json(scope: Scope) -> bool:
     """FastAPI reads a body as JSON when its content type is JSON or missing."""
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
-            media = value.split(b";", 1)[0].strip().lower()
+            media: bytes = value.split(b";", 1)[0].strip().lower()
             return media == b"application/json" or media.endswith(b"+json")
     return True
 
