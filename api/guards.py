@@ -7,7 +7,8 @@ One ASGI middleware, in front of routing, authentication and pydantic:
   integer outside the signed 64-bit range: 422 naming the field path (`events[3].metadata.x: ...`);
 - the query string and the path may not hold a NUL or bytes that are not UTF-8 (a percent-encoded lone
   surrogate): 422 naming the parameter.
-What passes reaches the app unchanged (the buffered body is replayed), so nothing downstream has to check again.
+What passes reaches the app unchanged (a JSON body is buffered, checked and replayed; other bodies, such as a CSV
+upload, stream through and are counted on the way), so nothing downstream has to check again.
 """
 
 from __future__ import annotations
@@ -188,8 +189,9 @@ def _path_parameter(scope: Scope, segments: list[bytes], position: int) -> str:
     openapi = getattr(app, "openapi", None)
     if callable(openapi):  # FastAPI builds the document once and keeps it
         parts = [unquote_to_bytes(segment).decode("utf-8", "replace") for segment in segments]
-        for template in openapi().get("paths", {}):
-            pieces = template.split("/")
+        templates: dict[str, Any] = openapi().get("paths", {})
+        for template in templates:
+            pieces = str(template).split("/")
             if len(pieces) != len(parts) or not pieces[position].startswith("{"):
                 continue
             pairs = zip(pieces, parts, strict=True)
@@ -205,7 +207,7 @@ def _is_json(scope: Scope) -> bool:
     """FastAPI reads a body as JSON when its content type is JSON or missing."""
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
-            media = value.split(b";", 1)[0].strip().lower()
+            media: bytes = value.split(b";", 1)[0].strip().lower()
             return media == b"application/json" or media.endswith(b"+json")
     return True
 
@@ -242,6 +244,9 @@ class InputGuardMiddleware:
         if declared is not None and declared > limit:
             await _refuse(scope, send, 413, "payload_too_large", _too_large(declared, limit, path))
             return
+        if not _is_json(scope):  # a CSV upload, a form: streamed through, counted on the way
+            await self._pass_counted(scope, receive, send, limit, path)
+            return
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -274,6 +279,40 @@ class InputGuardMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _pass_counted(self, scope: Scope, receive: Receive, send: Send, limit: int, path: str) -> None:
+        """Let the app read the body as it streams; past `limit` its read fails and the answer is our 413."""
+        size = 0
+        too_large = answered = False
+
+        async def counted() -> Message:
+            nonlocal size, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    too_large = True
+                    raise _BodyTooLarge
+            return message
+
+        async def send_unless_refused(message: Message) -> None:
+            nonlocal answered
+            if too_large and not answered:
+                return  # the app's answer to its failed read (a 400) is replaced by the 413 below
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, send_unless_refused)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not answered:
+            await _refuse(scope, send, 413, "payload_too_large", _too_large(None, limit, path))
+
+
+class _BodyTooLarge(Exception):
+    """Raised into the app when a streamed body passes its cap."""
 
 
 def _too_large(declared: int | None, limit: int, path: str) -> str:

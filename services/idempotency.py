@@ -80,6 +80,6 @@ def save_response(
 
 def prune_expired(session: Session, now: datetime) -> int:
     """Delete the keys of every unit older than KEY_LIFETIME; returns how many. The caller commits."""
-    table = models.IdempotencyRecord.__table__
-    result = session.execute(delete(table).where(table.c.created_at <= now - KEY_LIFETIME))
-    return int(result.rowcount or 0)
+    record = models.IdempotencyRecord
+    result = session.execute(delete(record).where(record.created_at <= now - KEY_LIFETIME))
+    return int(getattr(result, "rowcount", 0) or 0)

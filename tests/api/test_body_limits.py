@@ -140,3 +140,37 @@ def test_crm_person_and_company_fields_count_against_the_metadata_limit(api: Api
     })
     assert resp.status_code in (200, 201), resp.text
     assert count_events(api) == 1
+
+
+def multipart(csv: bytes) -> tuple[bytes, str]:
+    boundary = "leadvane-test-boundary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="events.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode() + csv + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def test_a_csv_upload_streams_through_and_is_capped_on_the_way(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "max_bulk_body_bytes", 50_000)
+    rows = b"".join(b"page_visit,u%d@acme.com\n" % i for i in range(100))
+    body, content_type = multipart(b"event_type,email\n" + rows)
+    assert len(body) < 50_000
+    resp = api.client.post(
+        "/v1/events/import", content=chunks(body, 700), headers={**api.headers, "Content-Type": content_type}
+    )
+    assert resp.status_code == 200, resp.text
+    assert count_events(api) == 100
+    big, content_type = multipart(b"event_type,email\n" + rows * 30)
+    assert len(big) > 50_000
+    # Chunked (no Content-Length): refused once the count passes the cap, before authentication.
+    resp = api.client.post("/v1/events/import", content=chunks(big, 4096), headers={"Content-Type": content_type})
+    assert resp.status_code == 413, resp.text
+    assert envelope(resp)["code"] == "payload_too_large"
+    resp = api.client.post(
+        "/v1/events/import", content=chunks(big, 4096), headers={**api.headers, "Content-Type": content_type}
+    )
+    assert resp.status_code == 413
+    assert count_events(api) == 100
