@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import install_error_handlers
+from api.responses import ERROR_RESPONSES
 from api.routers import accounts as accounts_router
 from api.routers import crm, events, health, signals
 from api.routers import decays as decays_router
@@ -48,6 +49,7 @@ def create_api(db: Database | None = None) -> FastAPI:
         title="Leadvane API",
         version="1.0.0",
         description="Ingest engagement events, read explained lead and account scores, edit scoring rules.",
+        responses=ERROR_RESPONSES,  # the error envelope, documented once for every route
     )
     app.state.db = db or Database()
     install_error_handlers(app)

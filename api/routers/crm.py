@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import DatabaseDep, Now, TenantDep
 from api.ingest_support import respond_idempotently
-from api.schemas import ContactPoint, CrmEventIn, iso
+from api.schemas import ContactPoint, CrmEventCreatedOut, CrmEventIn, iso
+from api.types import check_query
 from services.errors import InvalidInput, ServiceError
 from services.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
 from services.people import person_contact_points
 
-router = APIRouter(tags=["crm"])
+router = APIRouter(tags=["crm"], dependencies=[Depends(check_query)])
 
 _KNOWN_FIELDS = {"type", "personId", "person", "company", "metadata", "occurredAt"}
 
@@ -77,7 +78,13 @@ def crm_to_event(body: CrmEventIn) -> NewEvent:
     )
 
 
-@router.post("/v1/crm/events", summary="Create an event (CRM format)", responses={200: {}, 201: {}})
+@router.post(
+    "/v1/crm/events",
+    response_model=CrmEventCreatedOut,
+    status_code=201,
+    summary="Create an event (CRM format)",
+    responses={200: {"model": CrmEventCreatedOut, "description": "Matched an existing person (and company)"}},
+)
 async def create_crm_event(
     body: CrmEventIn, request: Request, tenant: TenantDep, db: DatabaseDep, now: Now
 ) -> JSONResponse:

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from sqlalchemy import text
 
 from api.deps import DatabaseDep
+from api.schemas import HealthOut
+from api.types import check_query
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[Depends(check_query)])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=HealthOut)
 def healthz(db: DatabaseDep) -> dict[str, str]:
     """Liveness and database reachability; no authentication."""
     with db.read() as session:

@@ -141,9 +141,9 @@ def test_leads_carry_their_level(api: ApiHarness) -> None:
                             "event_type": "page_view", "timestamp": "2026-11-01T10:00:00Z"})
     assert api.get(f"/v1/leads/{lead_id}/score").json()["level"]["name"] == "Warm"
     assert api.get(f"/v1/leads/{lead_id}").json()["lead"]["level"]["name"] == "Warm"
-    listed = api.get("/v1/leads").json()["data"]
+    listed = api.get("/v1/leads").json()["leads"]
     assert {ld["email"]: ld["level"]["name"] for ld in listed} == {"w@acme.com": "Warm", "c@acme.com": "Cold"}
     warm = api.get("/v1/leads", params={"level": "warm"}).json()
-    assert warm["total"] == 1 and warm["data"][0]["id"] == lead_id
+    assert warm["total"] == 1 and warm["leads"][0]["id"] == lead_id
     resp = api.get("/v1/leads", params={"level": "Lava"})
     assert resp.status_code == 422 and "level" in resp.json()["error"]["message"]
