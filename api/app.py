@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import install_error_handlers
 from api.responses import ERROR_RESPONSES
@@ -36,7 +35,7 @@ class RequestIdMiddleware:
         request_id = "req_" + secrets.token_hex(6)
         scope.setdefault("state", {})["request_id"] = request_id
 
-        async def send_with_id(message: dict[str, Any]) -> None:
+        async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)

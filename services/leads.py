@@ -377,7 +377,7 @@ def lead_top_contributions(session: Session, tenant: Tenant, lead_id: str, limit
             slot = totals.setdefault((event_type, None), [0, 0])
             slot[0] += int(info["delta"])
             slot[1] += 1
-    items = [
+    items: list[dict[str, Any]] = [
         {"event_type": et, "rule_id": rid, "points": points, "events": count}
         for (et, rid), (points, count) in totals.items()
         if points
