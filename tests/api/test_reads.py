@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -351,3 +353,42 @@ def test_accounts_honour_range(api: ApiHarness, scored: dict[str, Any]) -> None:
     assert domains(range="today") == ["acme.com"]
     assert domains(range="last_30d") == ["acme.com"] and domains(range="last_90d") == ["acme.com", "globex.com"]
     assert domains(range="last_90d", search="glob") == ["globex.com"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/leads/ld%00x", "/v1/leads/ld%00x/score", "/v1/accounts/acc%00", "/v1/events/ev%00/explanation",
+        "/v1/leads?q=%00", "/v1/leads?event_type=a%00", "/v1/leads?level=%00", "/v1/accounts?search=%00",
+        "/v1/signals?type=%00", "/v1/signals?contact_email=a%00@b.com", "/v1/events?metadata=a:%00",
+        "/v1/leads/x/score?ruleset_id=%00", "/v1/rules?ruleset_id=%00",
+    ],
+)
+def test_nul_in_paths_and_queries_is_422_on_every_backend(api: ApiHarness, url: str) -> None:
+    resp = api.get(url)
+    assert resp.status_code == 422, resp.text
+    assert "NUL" in resp.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/v1/leads?q=%ED%A0%80", "/v1/leads/%ED%A0%80", "/v1/signals?source=%ED%A0%80", "/v1/accounts?search=%FF%FE",
+     "/v1/signals?account_domain=%5B", "/v1/signals?cursor=cur_WyIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwxZTMwXQ",
+     "/v1/signals?from=0001-01-01T00:00:00%2B01:00"],
+)
+def test_odd_bytes_in_urls_never_break_the_server(api: ApiHarness, url: str) -> None:
+    resp = api.get(url)
+    assert resp.status_code in (200, 404, 422), resp.text
+    assert set(resp.json()) == ({"error"} if resp.status_code >= 400 else set(resp.json()))
+
+
+@pytest.mark.parametrize(
+    "position",
+    [["2026-01-01T00:00:00+00:00", 2**63], ["2026-01-01T00:00:00+00:00", -1], ["0001-01-01T00:00:00+01:00", 1]],
+)
+def test_forged_cursors_are_422(api: ApiHarness, position: list[Any]) -> None:
+    raw = json.dumps(position).encode()
+    cursor = "cur_" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    resp = api.get("/v1/signals", params={"cursor": cursor})
+    assert resp.status_code == 422, resp.text
+    assert "cursor" in resp.json()["error"]["message"]

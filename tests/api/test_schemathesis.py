@@ -92,3 +92,34 @@ def test_api_contract_has_no_findings(fuzz_api: ApiHarness) -> None:
     print("schemathesis:", summary, f"{len(findings)} findings, {len(errors)} errors")
     assert not errors, "\n".join(sorted(errors))
     assert not findings, f"{len(findings)} findings over {summary}:\n" + "\n".join(sorted(findings))
+
+
+def test_every_operation_documents_its_success_and_error_shapes(api_app: Any) -> None:
+    spec = api_app.openapi()
+    error_ref = "#/components/schemas/ErrorEnvelope"
+    problems = []
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            name = f"{method.upper()} {path}"
+            if name in PENDING_OTHER_HELPERS:
+                continue
+            responses = op["responses"]
+            for status in ("400", "401", "403", "404", "409", "413", "422", "429"):
+                schema = responses.get(status, {}).get("content", {}).get("application/json", {}).get("schema", {})
+                if schema.get("$ref") != error_ref:
+                    problems.append(f"{name}: {status} is not documented as the error envelope")
+            successes = [s for s in responses if s.startswith("2")]
+            if not successes:
+                problems.append(f"{name}: no success response")
+            for status in successes:
+                content = responses[status].get("content", {})
+                if status == "204" or "text/csv" in content:  # CSV exports: the media type is the contract
+                    continue
+                if not content.get("application/json", {}).get("schema"):
+                    problems.append(f"{name}: {status} has no schema")
+    assert not problems, "\n".join(problems)
+    leads = spec["paths"]["/v1/leads"]["get"]
+    range_param = next(p for p in leads["parameters"] if p["name"] == "range")
+    assert range_param["schema"]["enum"] == ["all", "today", "yesterday", "last_24h", "last_7d", "last_30d", "last_90d"]
+    page = spec["components"]["schemas"]["LeadPageOut"]
+    assert set(page["required"]) == {"leads", "total", "page", "limit"}
