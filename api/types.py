@@ -35,6 +35,7 @@ Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 # Query parameters. Integers are bounded to the signed 64-bit range the databases store.
 PageQuery = Annotated[int, Query(ge=1, le=INT64_MAX, description="page number, from 1")]
 ScoreQuery = Annotated[int | None, Query(ge=INT64_MIN, le=INT64_MAX)]
+OffsetQuery = Annotated[int, Query(ge=0, le=INT64_MAX, description="rows to skip")]
 DatetimeQuery = Annotated[UtcDatetime | None, Query(description="RFC 3339; UTC when no offset is given")]
 
 

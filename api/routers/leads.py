@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import Now, ReadSession, TenantDep
-from api.schemas import EventOut, LeadDetailOut, LeadPageOut, LeadScoreOut, iso
+from api.schemas import EventOut, LeadDetailOut, LeadPageOut, LeadScoreOut
 from api.types import DatetimeQuery, PageQuery, ScoreQuery, check_query
 from services import leads as lead_service
 
 router = APIRouter(tags=["leads"], dependencies=[Depends(check_query)])
 
 LimitQuery = Annotated[int, Query(ge=1, le=500)]
-
-
-def present(value: Any) -> Any:
-    """Service results as JSON: datetimes as ISO 8601 UTC ('...Z'), containers walked recursively."""
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, dict):
-        return {k: present(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [present(v) for v in value]
-    return value
 
 
 @router.get("/v1/leads", response_model=LeadPageOut, summary="List leads with scores and levels")

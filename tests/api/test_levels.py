@@ -71,6 +71,12 @@ def test_bad_bodies_name_the_field(api: ApiHarness) -> None:
     assert resp.status_code == 422 and "color" in resp.json()["error"]["message"]
     resp = api.post(BASE, {"name": "", "min_score": 0, "max_score": 3})
     assert resp.status_code == 422 and "name" in resp.json()["error"]["message"]
+    # bounds beyond what a 64-bit score column holds
+    resp = api.post(BASE, {"name": "X", "min_score": 0, "max_score": 2**63})
+    assert resp.status_code == 422 and "max_score" in resp.json()["error"]["message"]
+    resp = api.post(BASE, {"name": "X", "min_score": -(2**63) - 1, "max_score": 3})
+    assert resp.status_code == 422 and "min_score" in resp.json()["error"]["message"]
+    assert api.get(BASE).json() == []
 
 
 def test_unknown_and_foreign_levels_are_404(api: ApiHarness, other_api: ApiHarness) -> None:
