@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, Strict
 
 from services.errors import InvalidInput
 
@@ -30,7 +30,8 @@ def _utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 """An RFC 3339 timestamp; read as UTC when it has no offset."""
 
-Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+Int64 = Annotated[int, Strict(), Field(ge=INT64_MIN, le=INT64_MAX)]
+"""A JSON integer in the signed 64-bit range (no "3" strings or 3.0 floats: the schema says integer)."""
 
 # Query parameters. Integers are bounded to the signed 64-bit range the databases store.
 PageQuery = Annotated[int, Query(ge=1, le=INT64_MAX, description="page number, from 1")]
