@@ -521,3 +521,11 @@ def test_allowing_negative_scores_rescores(api: ApiHarness) -> None:
     api.put("/v1/settings/scoring", {"allow_negative_scores": False})
     assert stored_lead_score(api, lead, primary["id"]) == 0
     assert_consistent(api)
+
+
+def test_ruleset_names_with_non_ascii_capitals_conflict_instead_of_failing(api: ApiHarness) -> None:
+    assert api.post("/v1/rulesets", {"name": "Ärger"}).status_code == 201
+    error = error_of(api.post("/v1/rulesets", {"name": "Ärger"}), 409)
+    assert "Ärger" in error["message"]
+    other = api.post("/v1/rulesets", {"name": "Other"}).json()
+    assert error_of(api.put(f"/v1/rulesets/{other['id']}", {"name": "Ärger"}), 409)["code"] == "conflict"
