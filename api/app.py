@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import install_error_handlers
@@ -19,6 +19,7 @@ from api.routers import levels as levels_router
 from api.routers import rules as rules_router
 from api.routers import scoring_settings as scoring_settings_router
 from api.routers import triggers as triggers_router
+from api.types import check_query
 from db.engine import Database
 
 
@@ -49,6 +50,7 @@ def create_api(db: Database | None = None) -> FastAPI:
         version="1.0.0",
         description="Ingest engagement events, read explained lead and account scores, edit scoring rules.",
         responses=ERROR_RESPONSES,  # the error envelope, documented once for every route
+        dependencies=[Depends(check_query)],  # unknown or NUL query parameters are a 422 on every route
     )
     app.state.db = db or Database()
     install_error_handlers(app)

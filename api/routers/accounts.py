@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from api.deps import Now, ReadSession, TenantDep
 from api.schemas import AccountDetailOut, AccountPageOut
-from api.types import PageQuery, ScoreQuery, check_query
+from api.types import PageQuery, ScoreQuery
 from services import accounts as account_service
 from services.leads import CreatedRange
 
-router = APIRouter(tags=["accounts"], dependencies=[Depends(check_query)])
+router = APIRouter(tags=["accounts"])
 
 
 @router.get("/v1/accounts", response_model=AccountPageOut, summary="List accounts with engagement scores")

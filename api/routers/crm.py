@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import DatabaseDep, Now, TenantDep
 from api.ingest_support import respond_idempotently
 from api.schemas import ContactPoint, CrmEventCreatedOut, CrmEventIn, iso
-from api.types import check_query
 from services.errors import InvalidInput, ServiceError
 from services.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
 from services.people import person_contact_points
 
-router = APIRouter(tags=["crm"], dependencies=[Depends(check_query)])
+router = APIRouter(tags=["crm"])
 
 _KNOWN_FIELDS = {"type", "personId", "person", "company", "metadata", "occurredAt"}
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from pydantic import Field
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
 from api.schemas import DecayOut, InModel
-from api.types import check_query
 from services import decay
 
-router = APIRouter(tags=["decays"], dependencies=[Depends(check_query)])
+router = APIRouter(tags=["decays"])
 
 Unit = Literal["days", "hours", "weeks"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
@@ -13,13 +13,13 @@ from api.errors import describe_validation_errors, request_id_of
 from api.ingest_support import respond_idempotently, respond_with_event
 from api.presenters import error_body, event_from_ingested, lead_scores_from_ingested
 from api.schemas import BatchIn, BatchOut, EventIn, EventIngestOut, EventOut, ExplanationOut
-from api.types import PageQuery, check_query
+from api.types import PageQuery
 from services import event_log
 from services.errors import InvalidInput, ServiceError
 from services.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
 from settings import get_settings
 
-router = APIRouter(tags=["events"], dependencies=[Depends(check_query)])
+router = APIRouter(tags=["events"])
 _event_adapter = TypeAdapter(EventIn)
 
 

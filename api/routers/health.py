@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy import text
 
 from api.deps import DatabaseDep
 from api.schemas import HealthOut
-from api.types import check_query
 
-router = APIRouter(tags=["health"], dependencies=[Depends(check_query)])
+router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=HealthOut)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from api.deps import Now, ReadSession, TenantDep
 from api.schemas import EventOut, LeadDetailOut, LeadPageOut, LeadScoreOut
-from api.types import DatetimeQuery, PageQuery, ScoreQuery, check_query
+from api.types import DatetimeQuery, PageQuery, ScoreQuery
 from services import leads as lead_service
 
-router = APIRouter(tags=["leads"], dependencies=[Depends(check_query)])
+router = APIRouter(tags=["leads"])
 
 LimitQuery = Annotated[int, Query(ge=1, le=500)]
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
 from api.schemas import InModel, LevelOut
-from api.types import Int64, check_query
+from api.types import Int64
 from services import levels as level_service
 
-router = APIRouter(tags=["levels"], dependencies=[Depends(check_query)])
+router = APIRouter(tags=["levels"])
 
 
 class LevelIn(InModel):

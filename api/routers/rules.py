@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from pydantic import Field, StrictInt
 from sqlalchemy.orm import Session
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
 from api.schemas import InModel, RuleOut, RulesetOut, iso
-from api.types import UtcDatetime, check_query
+from api.types import UtcDatetime
 from services import rules
 from services.context import Tenant
 from services.errors import InvalidInput
 
-router = APIRouter(tags=["rules"], dependencies=[Depends(check_query)])
+router = APIRouter(tags=["rules"])
 
 API_ACTOR = "api"
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import StrictBool, StrictInt
 from sqlalchemy.orm import Session
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
 from api.schemas import InModel, ScoringSettingsOut, iso
-from api.types import check_query
 from services import scoring_settings
 
-router = APIRouter(tags=["settings"], dependencies=[Depends(check_query)])
+router = APIRouter(tags=["settings"])
 
 
 class ScoringSettingsIn(InModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep
@@ -13,11 +13,11 @@ from api.errors import request_id_of
 from api.ingest_support import respond_with_event
 from api.presenters import signal_from_ingested
 from api.schemas import SignalCreatedOut, SignalIn, SignalListOut, iso
-from api.types import DatetimeQuery, UtcDatetime, check_query
+from api.types import DatetimeQuery, UtcDatetime
 from services import event_log
 from services.ingest import AccountRef, AliasInput, Ingested, NewEvent, PersonRef
 
-router = APIRouter(tags=["signals"], dependencies=[Depends(check_query)])
+router = APIRouter(tags=["signals"])
 
 
 def signal_to_event(body: SignalIn) -> NewEvent:

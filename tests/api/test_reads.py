@@ -257,6 +257,9 @@ def test_reads_need_a_valid_key(api: ApiHarness, path: str) -> None:
         ("/v1/accounts", {"intent": "high"}, "intent"),
         ("/v1/events", {"event_type": "page_view"}, "event_type"),
         ("/v1/leads/x/score", {"ruleset": "rs_x"}, "ruleset"),
+        ("/v1/signals", {"contact": "a@b.com"}, "contact"),
+        ("/v1/deliveries", {"state": "failed"}, "state"),  # every route, not only these routers
+        ("/v1/triggers/milestones", {"active": "true"}, "active"),
         # integers beyond the signed 64-bit range
         ("/v1/leads", {"page": 2**63}, "page"),
         ("/v1/leads", {"min_score": -(2**63) - 1}, "min_score"),
