@@ -46,6 +46,22 @@ class SignalContactIn(AttributesIn):
 
 
 class SignalIn(InModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "demo_request",
+                    "contact": {"email": "ann@acme.com", "first_name": "Ann", "title": "CTO"},
+                    "account": {"domain": "acme.com", "name": "Acme"},
+                    "source": "website",
+                    "properties": {"page": "/pricing"},
+                    "occurred_at": "2026-10-01T09:00:00Z",
+                }
+            ]
+        },
+    )
     type: str = Field(min_length=1, max_length=200)
     account: SignalAccountIn | None = None
     contact: SignalContactIn | None = None
@@ -63,6 +79,20 @@ class AliasIn(InModel):
 
 
 class EventIn(InModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "aliases": [{"alias_kind": "email", "raw_value": "ann@acme.com"}],
+                    "event_type": "page_view",
+                    "timestamp": "2026-10-01T09:00:00Z",
+                    "metadata": {"utm_campaign": "fall2026"},
+                }
+            ]
+        },
+    )
     lead_id: str | None = None
     aliases: list[AliasIn] = Field(default_factory=list, max_length=20)
     alias_kind: AliasKind | None = Field(
@@ -109,7 +139,20 @@ class CrmCompanyIn(BaseModel):
 class CrmEventIn(BaseModel):
     """Top-level fields beyond these (pageUrl, property, propertySearch, ...) become event metadata."""
 
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="allow",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "meeting_booked",
+                    "person": {"firstName": "Ann", "emails": [{"value": "ann@acme.com", "isPrimary": True}]},
+                    "company": {"name": "Acme", "website": "https://acme.com"},
+                    "occurredAt": "2026-10-01T09:00:00Z",
+                }
+            ]
+        },
+    )
     type: str = Field(min_length=1, max_length=200)
     personId: str | None = None
     person: CrmPersonIn | None = None
