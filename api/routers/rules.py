@@ -18,7 +18,7 @@ from services.errors import InvalidInput
 
 router = APIRouter(tags=["rules"])
 
-API_ACTOR = "api"
+API_ACTOR = "api"  # when the key carries no name of its own
 
 
 class RulesetIn(InModel):
@@ -207,7 +207,7 @@ def update_rule(rule_id: str, body: RuleUpdateIn, tenant: TenantDep, db: Databas
             "icon": current.icon, "active": current.active, "start_at": current.start_at, "end_at": current.end_at,
             "conditions": current.conditions, **changes,
         }
-        return rules.update_rule(session, tenant, rule_id, fields, now=now, actor=API_ACTOR)
+        return rules.update_rule(session, tenant, rule_id, fields, now=now, actor=tenant.actor or API_ACTOR)
 
     return rule_out(run_write(db, work))
 
@@ -219,4 +219,4 @@ def delete_rule(rule_id: str, tenant: TenantDep, db: DatabaseDep) -> Response:
 
 
 def _create(session: Session, tenant: Tenant, fields: dict[str, Any], now: datetime) -> rules.RuleView:
-    return rules.create_rule(session, tenant, fields, now=now, actor=API_ACTOR)
+    return rules.create_rule(session, tenant, fields, now=now, actor=tenant.actor or API_ACTOR)

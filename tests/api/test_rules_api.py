@@ -529,3 +529,10 @@ def test_ruleset_names_with_non_ascii_capitals_conflict_instead_of_failing(api: 
     assert "Ärger" in error["message"]
     other = api.post("/v1/rulesets", {"name": "Other"}).json()
     assert error_of(api.put(f"/v1/rulesets/{other['id']}", {"name": "Ärger"}), 409)["code"] == "conflict"
+
+
+def test_rules_record_which_api_key_wrote_them(api: ApiHarness) -> None:
+    rule = create_rule(api)
+    assert rule["created_by"] == rule["updated_by"] == "api key tests"
+    updated = api.put(f"/v1/rules/{rule['id']}", {"weight": 3}).json()
+    assert updated["created_by"] == "api key tests" and updated["updated_by"] == "api key tests"
