@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import install_error_handlers
 from api.guards import InputGuardMiddleware
+from api.responses import ERROR_RESPONSES
 from api.routers import accounts as accounts_router
 from api.routers import crm, events, health, signals
 from api.routers import decays as decays_router
@@ -23,6 +23,7 @@ from api.routers import levels as levels_router
 from api.routers import rules as rules_router
 from api.routers import scoring_settings as scoring_settings_router
 from api.routers import triggers as triggers_router
+from api.types import check_query
 from db.engine import Database
 
 request_log = logging.getLogger("leadvane.requests")
@@ -43,7 +44,7 @@ class RequestIdMiddleware:
         started = time.perf_counter()
         status = 500  # what the client gets if the app fails before answering
 
-        async def send_with_id(message: dict[str, Any]) -> None:
+        async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -64,6 +65,8 @@ def create_api(db: Database | None = None) -> FastAPI:
         title="Leadvane API",
         version="1.0.0",
         description="Ingest engagement events, read explained lead and account scores, edit scoring rules.",
+        responses=ERROR_RESPONSES,  # the error envelope, documented once for every route
+        dependencies=[Depends(check_query)],  # unknown or NUL query parameters are a 422 on every route
     )
     app.state.db = db or Database()
     install_error_handlers(app)

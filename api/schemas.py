@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.responses import ErrorBody
+from api.types import UtcDatetime
 
 AliasKind = Literal["email", "phone", "external_id", "cookie", "social"]
 PropertyValue = str | int | float | bool | None
@@ -18,13 +21,22 @@ class InModel(BaseModel):
 # --- signals -------------------------------------------------------------------------------------------------------
 
 
-class SignalAccountIn(InModel):
+class AttributesIn(BaseModel):
+    """Unknown fields are kept as attributes (lead or account metadata) instead of being refused."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    def attributes(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class SignalAccountIn(AttributesIn):
     id: str | None = None
     domain: str | None = Field(default=None, max_length=2048)
     name: str | None = Field(default=None, max_length=300)
 
 
-class SignalContactIn(InModel):
+class SignalContactIn(AttributesIn):
     id: str | None = None
     email: str | None = Field(default=None, max_length=320)
     first_name: str | None = Field(default=None, max_length=200)
@@ -34,12 +46,28 @@ class SignalContactIn(InModel):
 
 
 class SignalIn(InModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "demo_request",
+                    "contact": {"email": "ann@acme.com", "first_name": "Ann", "title": "CTO"},
+                    "account": {"domain": "acme.com", "name": "Acme"},
+                    "source": "website",
+                    "properties": {"page": "/pricing"},
+                    "occurred_at": "2026-10-01T09:00:00Z",
+                }
+            ]
+        },
+    )
     type: str = Field(min_length=1, max_length=200)
     account: SignalAccountIn | None = None
     contact: SignalContactIn | None = None
     source: str | None = Field(default=None, max_length=200)
     properties: dict[str, PropertyValue] = Field(default_factory=dict)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
 
 
 # --- events --------------------------------------------------------------------------------------------------------
@@ -51,6 +79,20 @@ class AliasIn(InModel):
 
 
 class EventIn(InModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "aliases": [{"alias_kind": "email", "raw_value": "ann@acme.com"}],
+                    "event_type": "page_view",
+                    "timestamp": "2026-10-01T09:00:00Z",
+                    "metadata": {"utm_campaign": "fall2026"},
+                }
+            ]
+        },
+    )
     lead_id: str | None = None
     aliases: list[AliasIn] = Field(default_factory=list, max_length=20)
     alias_kind: AliasKind | None = Field(
@@ -60,7 +102,7 @@ class EventIn(InModel):
         default=None, description="Deprecated. Use aliases.", json_schema_extra={"deprecated": True}
     )
     event_type: str = Field(min_length=1, max_length=200)
-    timestamp: AwareDatetime | None = None
+    timestamp: UtcDatetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -97,19 +139,382 @@ class CrmCompanyIn(BaseModel):
 class CrmEventIn(BaseModel):
     """Top-level fields beyond these (pageUrl, property, propertySearch, ...) become event metadata."""
 
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="allow",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "meeting_booked",
+                    "person": {"firstName": "Ann", "emails": [{"value": "ann@acme.com", "isPrimary": True}]},
+                    "company": {"name": "Acme", "website": "https://acme.com"},
+                    "occurredAt": "2026-10-01T09:00:00Z",
+                }
+            ]
+        },
+    )
     type: str = Field(min_length=1, max_length=200)
     personId: str | None = None
     person: CrmPersonIn | None = None
     company: CrmCompanyIn | None = None
     message: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
-    occurredAt: AwareDatetime | None = None
+    occurredAt: UtcDatetime | None = None
 
     @field_validator("metadata", mode="before")
     @classmethod
     def _metadata_object(cls, value: Any) -> Any:
         return {} if value is None else value
+
+
+# --- responses -----------------------------------------------------------------------------------------------------
+# Output models document every field a client gets; FastAPI filters a route's result through them.
+
+
+class OutModel(BaseModel):
+    pass
+
+
+class LevelRef(OutModel):
+    id: str
+    name: str
+
+
+class LeadAccountRef(OutModel):
+    id: str
+    name: str | None
+    domain: str | None
+
+
+class LeadListItem(OutModel):
+    id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    account: LeadAccountRef | None
+    score: int = Field(description="score in the unit's primary ruleset (0 without a score yet)")
+    scores: dict[str, int] = Field(description="score per ruleset id")
+    level: LevelRef | None
+    last_activity_at: datetime | None
+    created_at: datetime
+
+
+class LeadPageOut(OutModel):
+    leads: list[LeadListItem]
+    total: int
+    page: int
+    limit: int
+
+
+class AliasOut(OutModel):
+    alias_kind: str
+    value: str
+    raw_value: str | None
+    is_primary: bool
+
+
+class LeadOut(OutModel):
+    id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    account_id: str | None
+    score: int
+    scores: dict[str, int]
+    level: LevelRef | None
+    aliases: list[AliasOut]
+    metadata: dict[str, Any]
+    last_activity_at: datetime | None
+    created_at: datetime
+    updated_at: datetime | None
+    merged_into: str | None
+
+
+class LeadAccountOut(OutModel):
+    id: str
+    name: str | None
+    domain: str | None
+    metadata: dict[str, Any]
+    last_activity_at: datetime | None
+    created_at: datetime
+
+
+class LeadDetailOut(OutModel):
+    lead: LeadOut
+    account: LeadAccountOut | None = Field(description="the lead's account; null when it has none")
+
+
+class LeadScoreOut(OutModel):
+    lead_id: str
+    score: int = Field(description="the given ruleset's score; without ruleset_id, the highest across rulesets")
+    ruleset_id: str | None = Field(description="the ruleset the score is from; null when the lead has no score")
+    scores: dict[str, int] = Field(description="score per ruleset id")
+    level: LevelRef | None = Field(description="engagement level of the score")
+
+
+class EventOut(OutModel):
+    id: str
+    lead_id: str | None
+    account_id: str | None
+    event_type: str
+    channel: str | None
+    source: str | None
+    timestamp: datetime
+    received_at: datetime
+    metadata: dict[str, Any]
+    score_delta: int = Field(description="points in the primary ruleset")
+
+
+class ExplainedRule(OutModel):
+    rule_id: str | None
+    event_type: str | None
+    weight: int | None
+
+
+class RulesetExplanation(OutModel):
+    ruleset_id: str
+    name: str | None
+    is_primary: bool
+    delta: int
+    before: int | None
+    after: int | None
+    rules: list[ExplainedRule]
+
+
+class ExplanationOut(OutModel):
+    event_id: str
+    lead_id: str | None
+    event_type: str
+    occurred_at: datetime
+    rulesets: list[RulesetExplanation]
+
+
+class IngestedEventOut(OutModel):
+    id: str
+    lead_id: str | None
+    account_id: str | None
+    event_type: str
+    channel: str | None
+    timestamp: datetime
+    received_at: datetime
+    metadata: dict[str, Any]
+    score_delta: int
+    lead_created: bool
+
+
+class EventIngestOut(OutModel):
+    message: str
+    event: IngestedEventOut
+    metadata: dict[str, Any]
+    lead_id: str | None
+    score: int = Field(description="the lead's score in the primary ruleset after the event")
+    scores: dict[str, int]
+    primary_ruleset_id: str | None
+
+
+class BatchItemOut(OutModel):
+    """One item of a batch: `status` ingested with the fields of a single ingest, or rejected with `error`."""
+
+    index: int
+    status: Literal["ingested", "rejected"]
+    error: ErrorBody | None = None
+    message: str | None = None
+    event: IngestedEventOut | None = None
+    metadata: dict[str, Any] | None = None
+    lead_id: str | None = None
+    score: int | None = None
+    scores: dict[str, int] | None = None
+    primary_ruleset_id: str | None = None
+
+
+class BatchOut(OutModel):
+    ingested: int
+    rejected: int
+    results: list[BatchItemOut]
+
+
+class SignalAccountOut(OutModel):
+    id: str
+    domain: str | None
+    name: str | None
+    score: int
+
+
+class SignalContactOut(OutModel):
+    id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    score: int
+
+
+class SignalOut(OutModel):
+    id: str
+    type: str
+    account: SignalAccountOut | None
+    contact: SignalContactOut | None
+    score: int
+    source: str | None
+    properties: dict[str, Any]
+    occurred_at: datetime
+    created_at: datetime
+
+
+class SignalMeta(OutModel):
+    request_id: str
+    timestamp: datetime
+
+
+class SignalCreatedOut(OutModel):
+    data: SignalOut
+    meta: SignalMeta
+
+
+class SignalListMeta(SignalMeta):
+    next_cursor: str | None
+    total: int
+
+
+class SignalListOut(OutModel):
+    data: list[SignalOut]
+    meta: SignalListMeta
+
+
+class CrmContactPointOut(OutModel):
+    value: str
+    isPrimary: bool
+
+
+class CrmEventOut(OutModel):
+    id: str
+    eventType: str
+    personId: str | None
+    companyId: str | None
+    occurredAt: datetime
+    createdAt: datetime
+    metadata: dict[str, Any]
+    score: int
+
+
+class CrmPersonOut(OutModel):
+    id: str | None
+    firstName: str | None
+    lastName: str | None
+    emails: list[CrmContactPointOut]
+    phones: list[CrmContactPointOut]
+    companyId: str | None
+    score: int
+
+
+class CrmCompanyOut(OutModel):
+    id: str
+    name: str | None
+    domain: str | None
+    score: int
+
+
+class CrmEventCreatedOut(OutModel):
+    event: CrmEventOut
+    person: CrmPersonOut
+    wasPersonCreated: bool
+    company: CrmCompanyOut | None = Field(default=None, description="present when the request named a company")
+    wasCompanyCreated: bool | None = Field(default=None, description="present when the request named a company")
+
+
+class AccountListItem(OutModel):
+    id: str
+    domain: str | None
+    name: str | None
+    score: int = Field(description="the account's engagement score in the primary ruleset")
+    scores: dict[str, int]
+    top_score: int = Field(description="the highest primary score among the account's leads")
+    leads_count: int
+    last_activity_at: datetime | None
+    created_at: datetime
+
+
+class AccountPageOut(OutModel):
+    accounts: list[AccountListItem]
+    total: int
+    page: int
+    limit: int
+
+
+class AccountOut(AccountListItem):
+    metadata: dict[str, Any]
+
+
+class AccountLeadOut(OutModel):
+    id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    score: int
+    scores: dict[str, int]
+    level: LevelRef | None
+    last_activity_at: datetime | None
+
+
+class AccountDetailOut(OutModel):
+    account: AccountOut
+    leads: list[AccountLeadOut]
+    events: list[EventOut]
+
+
+class RulesetOut(OutModel):
+    id: str
+    ruleset_id: str
+    name: str
+    score_column: str
+    is_primary: bool
+    rule_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RuleOut(OutModel):
+    id: str
+    rule_id: str
+    ruleset_id: str
+    event_type: str
+    weight: int
+    icon: str | None
+    active: bool
+    start_at: datetime | None
+    end_at: datetime | None
+    conditions: list[Any]
+    created_at: datetime | None
+    updated_at: datetime | None
+    created_by: str | None
+    updated_by: str | None
+
+
+class LevelOut(OutModel):
+    id: str
+    stage_id: str = Field(description="the reference document's name for id")
+    name: str
+    min_score: int
+    max_score: int
+
+
+class DecayOut(OutModel):
+    decay_id: str
+    inactive_for: int
+    unit: str
+    decrease: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ScoringSettingsOut(OutModel):
+    allow_negative_scores: bool
+    abm_enabled: bool
+    session_timeout_minutes: int
+    updated_at: datetime | None
+
+
+class HealthOut(OutModel):
+    status: Literal["ok"]
 
 
 def iso(value: datetime | None) -> str | None:

@@ -70,7 +70,10 @@ def normalize_domain(raw: str) -> str:
         raise InvalidIdentifier("domain is empty")
     if "@" in text and "/" not in text:
         text = text.rsplit("@", 1)[1]
-    host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
+    try:
+        host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
+    except ValueError:  # e.g. an unbalanced "[" reads as a broken IPv6 literal
+        raise InvalidIdentifier(f"not a valid domain: {raw!r}") from None
     host = host.rstrip(".")
     if host.startswith("www."):
         host = host[4:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import and_, func, literal, or_, select
@@ -13,10 +14,14 @@ from services import levels as level_service
 from services.context import Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound
 from services.event_log import event_view
-from services.leads import like_pattern, scores_by_lead
+from services.leads import CreatedRange, like_pattern, named_range, page_offset, scores_by_lead
 
-AccountSort = Literal["score", "last_activity", "created", "name", "lead_count", "top_lead_score"]
-ACCOUNT_SORTS: tuple[str, ...] = ("score", "last_activity", "created", "name", "lead_count", "top_lead_score")
+AccountSort = Literal[
+    "score", "last_activity", "created", "name", "lead_count", "top_lead_score", "leads_count", "top_score"
+]
+ACCOUNT_SORTS: tuple[str, ...] = (
+    "score", "last_activity", "created", "name", "lead_count", "top_lead_score", "leads_count", "top_score"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +70,18 @@ def list_accounts(
     *,
     min_score: int | None = None,
     q: str | None = None,
+    created_range: CreatedRange = "all",
+    now: datetime | None = None,
     sort: AccountSort = "score",
     descending: bool = True,
     page: int = 1,
     limit: int = 50,
 ) -> AccountPage:
-    """One page of accounts with their primary engagement score, lead count and best lead score."""
+    """One page of accounts with their primary engagement score, lead count and best lead score.
+
+    Rows carry the counts under the reference names (`leads_count`, `top_score`) and the older ones the
+    dashboard reads (`lead_count`, `top_lead_score`). `created_range` is relative to `now`.
+    """
     if sort not in ACCOUNT_SORTS:
         raise InvalidInput("sort", f"expected one of {', '.join(ACCOUNT_SORTS)}")
     if page < 1:
@@ -93,6 +104,14 @@ def list_accounts(
         conditions.append(
             or_(func.lower(acc.domain).like(pattern, escape="\\"), func.lower(acc.name).like(pattern, escape="\\"))
         )
+    if created_range != "all":
+        if now is None:
+            raise ValueError("now is required for created_range")
+        start, end = named_range(created_range, now)
+        if start is not None:
+            conditions.append(acc.created_at >= start)
+        if end is not None:
+            conditions.append(acc.created_at < end)
 
     def joined(stmt: Any) -> Any:
         return (
@@ -105,8 +124,11 @@ def list_accounts(
     total = session.scalar(joined(select(func.count(acc.id)))) or 0
     key = {
         "score": score, "last_activity": acc.last_activity_at, "created": acc.created_at, "name": func.lower(acc.name),
-        "lead_count": lead_count, "top_lead_score": top_lead,
+        "lead_count": lead_count, "top_lead_score": top_lead, "leads_count": lead_count, "top_score": top_lead,
     }[sort]
+    offset = page_offset(page, limit)
+    if offset is None:
+        return AccountPage([], int(total), page, limit)
     order = [key.desc().nulls_last(), acc.id.desc()] if descending else [key.asc().nulls_last(), acc.id.asc()]
     rows = session.execute(
         joined(
@@ -117,7 +139,7 @@ def list_accounts(
         )
         .order_by(*order)
         .limit(limit)
-        .offset((page - 1) * limit)
+        .offset(offset)
     ).all()
     all_scores = _scores_by_account(session, tenant, [r.id for r in rows])
     data = [
@@ -129,6 +151,8 @@ def list_accounts(
             "scores": all_scores.get(r.id, {}),
             "top_lead_score": int(r.top_lead_score),
             "lead_count": int(r.lead_count),
+            "top_score": int(r.top_lead_score),
+            "leads_count": int(r.lead_count),
             "last_activity_at": r.last_activity_at,
             "created_at": r.created_at,
         }
@@ -187,6 +211,8 @@ def get_account(session: Session, tenant: Tenant, account_id: str, *, events_lim
             "scores": scores,
             "top_lead_score": max((it["score"] for it in lead_items), default=0),
             "lead_count": len(lead_ids),
+            "top_score": max((it["score"] for it in lead_items), default=0),
+            "leads_count": len(lead_ids),
             "last_activity_at": row.last_activity_at,
             "created_at": row.created_at,
         },

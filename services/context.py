@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, select, true
+from sqlalchemy import BindParameter, Select, bindparam, case, func, select, true
 from sqlalchemy.orm import Session
 
 from core import scoring
@@ -64,7 +64,7 @@ class _ContextCache:
     def get(self, session: Session, tenant: Tenant) -> ScoringContext:
         if session.new or session.dirty or session.deleted:
             session.flush()  # the version must see this transaction's own changes
-        key = (session.get_bind().url, tenant.unit_id)
+        key = (session.get_bind().engine.url, tenant.unit_id)
         version = _config_version(session, tenant)
         cached = self._entries.get(key)
         if cached is not None and cached[0] == version:
@@ -83,7 +83,7 @@ def _config_version(session: Session, tenant: Tenant) -> tuple[Any, ...]:
 def _version_statement() -> Select[Any]:
     """Built once: constructing this statement cost more than running it."""
     rule, ruleset, cfg = models.Rule, models.Ruleset, models.ScoringSettings
-    unit = bindparam("unit")
+    unit: BindParameter[Any] = bindparam("unit")
     rules = select(
         func.count(), func.max(rule.updated_at), func.sum(rule.weight), func.sum(case((rule.active, 1), else_=0)),
         func.min(rule.start_at), func.max(rule.start_at), func.min(rule.end_at), func.max(rule.end_at),

@@ -23,6 +23,7 @@ from services.context import Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound
 
 MetadataLogic = Literal["and", "or"]
+_INT64_MAX = 2**63 - 1
 
 _EVENT_COLUMNS = (
     models.Event.id,
@@ -54,13 +55,26 @@ def event_view(row: Any) -> dict[str, Any]:
     }
 
 
+def page_offset(page: int, limit: int) -> int | None:
+    """Rows to skip for a page; None when that is beyond what a database can address (the page is empty)."""
+    offset = (page - 1) * limit
+    return offset if offset <= _INT64_MAX else None
+
+
 def parse_metadata_filters(raw: Sequence[str]) -> list[tuple[str, str]]:
-    """'utm_campaign:fall2025' -> ('utm_campaign', 'fall2025'); the value may itself contain ':'."""
+    """'utm_campaign:fall2025' -> ('utm_campaign', 'fall2025'); the value may itself contain ':'.
+
+    A key is a JSON path step: '"' would break out of it and NUL is refused by PostgreSQL, so both are invalid.
+    """
     pairs: list[tuple[str, str]] = []
     for item in raw:
         key, sep, value = item.partition(":")
         if not sep or not key.strip():
             raise InvalidInput("metadata", f"expected key:value, got {item!r}")
+        if '"' in key or "\x00" in key or "\\" in key:
+            raise InvalidInput("metadata", f"a filter key must not contain a double quote, backslash or NUL: {key!r}")
+        if "\x00" in value:
+            raise InvalidInput("metadata", "a filter value must not contain NUL")
         pairs.append((key.strip(), value))
     return pairs
 
@@ -91,7 +105,10 @@ def list_events(
     if metadata:
         conditions = [_metadata_condition(k, v) for k, v in metadata]
         stmt = stmt.where(and_(*conditions) if logic == "and" else or_(*conditions))
-    stmt = stmt.order_by(ev.occurred_at.desc(), ev.seq.desc()).limit(limit).offset((page - 1) * limit)
+    offset = page_offset(page, limit)
+    if offset is None:
+        return []
+    stmt = stmt.order_by(ev.occurred_at.desc(), ev.seq.desc()).limit(limit).offset(offset)
     return [event_view(row) for row in session.execute(stmt)]
 
 
@@ -160,10 +177,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         body = cursor[4:]
         occurred, seq = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         at = datetime.fromisoformat(occurred)
-        if at.tzinfo is None or not isinstance(seq, int) or isinstance(seq, bool):
+        if at.tzinfo is None or not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= _INT64_MAX:
             raise ValueError("bad position")
+        at = at.astimezone(UTC)  # OverflowError for a position outside years 1..9999 in UTC
         return at, seq
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("cursor", "malformed pagination cursor; pass meta.next_cursor unchanged") from None
 
 

@@ -8,21 +8,42 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import and_, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core import levels as core_levels
+from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from services import levels as level_service
 from services.context import Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound
-from services.event_log import list_events
+from services.event_log import list_events, page_offset
 
 LeadSort = Literal["score", "last_activity", "created"]
 LEAD_SORTS: tuple[str, ...] = ("score", "last_activity", "created")
+CreatedRange = Literal["all", "today", "yesterday", "last_24h", "last_7d", "last_30d", "last_90d"]
+CREATED_RANGES: tuple[str, ...] = ("all", "today", "yesterday", "last_24h", "last_7d", "last_30d", "last_90d")
+LastActive = Literal["any", "7d", "30d"]
+
+
+def named_range(name: str, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """[start, end) of a named created_at range in UTC days; (None, None) for "all"."""
+    if name not in CREATED_RANGES:
+        raise InvalidInput("range", f"expected one of {', '.join(CREATED_RANGES)}")
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    windows: dict[str, tuple[datetime | None, datetime | None]] = {
+        "all": (None, None),
+        "today": (midnight, None),
+        "yesterday": (midnight - timedelta(days=1), midnight),
+        "last_24h": (now - timedelta(hours=24), None),
+        "last_7d": (now - timedelta(days=7), None),
+        "last_30d": (now - timedelta(days=30), None),
+        "last_90d": (now - timedelta(days=90), None),
+    }
+    return windows[name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +95,20 @@ def list_leads(
     event_type: str | None = None,
     q: str | None = None,
     account_id: str | None = None,
+    last_event_type: str | None = None,
+    created_range: CreatedRange = "all",
+    last_active: LastActive = "any",
+    now: datetime | None = None,
     sort: LeadSort = "score",
     descending: bool = True,
     page: int = 1,
     limit: int = 50,
 ) -> LeadPage:
-    """One page of leads matching every given filter, plus how many match in total."""
+    """One page of leads matching every given filter, plus how many match in total.
+
+    `event_type`: leads that had such an event; `last_event_type`: leads whose latest engagement event (decay
+    adjustments aside) has that type. `created_range` and `last_active` are relative to `now`.
+    """
     if sort not in LEAD_SORTS:
         raise InvalidInput("sort", f"expected one of {', '.join(LEAD_SORTS)}")
     if page < 1:
@@ -113,6 +142,21 @@ def list_leads(
                 )
             )
         )
+    if last_event_type is not None:
+        conditions.append(lead.id.in_(_leads_whose_last_event_is(tenant, last_event_type)))
+    if created_range != "all" or last_active != "any":
+        if now is None:
+            raise ValueError("now is required for created_range and last_active")
+        start, end = named_range(created_range, now)
+        if start is not None:
+            conditions.append(lead.created_at >= start)
+        if end is not None:
+            conditions.append(lead.created_at < end)
+        if last_active != "any":
+            days = {"7d": 7, "30d": 30}.get(last_active)
+            if days is None:
+                raise InvalidInput("last_active", "expected one of any, 7d, 30d")
+            conditions.append(lead.last_activity_at >= now - timedelta(days=days))
     if account_id is not None:
         conditions.append(lead.account_id == account_id)
     if q is not None and q.strip():
@@ -136,6 +180,9 @@ def list_leads(
         .where(*conditions)
     )
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    offset = page_offset(page, limit)
+    if offset is None:
+        return LeadPage([], int(total), page, limit)
 
     key = {"score": score, "last_activity": lead.last_activity_at, "created": lead.created_at}[sort]
     order = [key.desc().nulls_last(), lead.id.desc()] if descending else [key.asc().nulls_last(), lead.id.asc()]
@@ -151,7 +198,7 @@ def list_leads(
         .where(*conditions)
         .order_by(*order)
         .limit(limit)
-        .offset((page - 1) * limit)
+        .offset(offset)
     )
     rows = session.execute(stmt).all()
     all_scores = scores_by_lead(session, tenant, [r.id for r in rows])
@@ -173,6 +220,26 @@ def list_leads(
         for r in rows
     ]
     return LeadPage(data, int(total), page, limit)
+
+
+def _leads_whose_last_event_is(tenant: Tenant, event_type: str) -> Any:
+    """Lead ids whose latest event (by occurred_at, then ingestion order) has this type; DECAY rows are
+    score adjustments, not engagement, so they never count as the latest event."""
+    ev = models.Event
+    later = aliased(models.Event)
+    newer_exists = (
+        select(later.seq)
+        .where(
+            later.unit_id == tenant.unit_id,
+            later.lead_id == ev.lead_id,
+            later.event_type != DECAY_EVENT_TYPE,
+            or_(later.occurred_at > ev.occurred_at, and_(later.occurred_at == ev.occurred_at, later.seq > ev.seq)),
+        )
+        .exists()
+    )
+    return select(ev.lead_id).where(
+        ev.unit_id == tenant.unit_id, ev.event_type == event_type, ev.lead_id.is_not(None), ~newer_exists
+    )
 
 
 def _lead_row(session: Session, tenant: Tenant, lead_id: str) -> models.Lead:
@@ -228,10 +295,31 @@ def get_lead(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
     return {"lead": lead, "account": account}
 
 
-def lead_score(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
-    """{lead_id, score (primary ruleset), scores (per ruleset id), level}."""
+def lead_score(session: Session, tenant: Tenant, lead_id: str, ruleset_id: str | None = None) -> dict[str, Any]:
+    """{lead_id, score, ruleset_id, scores (per ruleset id), level of that score}.
+
+    With `ruleset_id`, that ruleset's score (0 before the lead scored in it); without, the highest score across
+    the unit's rulesets (every ruleset scores; none is switched off).
+    """
     _lead_row(session, tenant, lead_id)
-    return {"lead_id": lead_id, **_score_summary(session, tenant, lead_id)}
+    scores = scores_by_lead(session, tenant, [lead_id])[lead_id]
+    if ruleset_id is not None:
+        exists = session.scalar(
+            select(models.Ruleset.id).where(models.Ruleset.unit_id == tenant.unit_id, models.Ruleset.id == ruleset_id)
+        )
+        if exists is None:
+            raise NotFound(f"ruleset {ruleset_id!r} does not exist in this unit", field="ruleset_id")
+        score, source = scores.get(ruleset_id, 0), ruleset_id
+    elif scores:
+        source = max(scores, key=lambda rs: (scores[rs], rs))
+        score = scores[source]
+    else:
+        score, source = 0, None
+    levels = level_service.load_levels(session, tenant)
+    return {
+        "lead_id": lead_id, "score": score, "ruleset_id": source, "scores": scores,
+        "level": level_service.level_for_score(score, levels),
+    }
 
 
 def lead_events(
@@ -289,7 +377,7 @@ def lead_top_contributions(session: Session, tenant: Tenant, lead_id: str, limit
             slot = totals.setdefault((event_type, None), [0, 0])
             slot[0] += int(info["delta"])
             slot[1] += 1
-    items = [
+    items: list[dict[str, Any]] = [
         {"event_type": et, "rule_id": rid, "points": points, "events": count}
         for (et, rid), (points, count) in totals.items()
         if points

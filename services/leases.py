@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, or_, update
+from sqlalchemy import CursorResult, Table, delete, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,12 +18,13 @@ def acquire(session: Session, name: str, holder: str, now: datetime, ttl: timede
     An atomic UPDATE takes an expired lease or renews our own; if no row exists yet, an INSERT
     creates it, and a concurrent INSERT loses on the primary key. The caller commits.
     """
-    table = models.SchedulerLease.__table__
-    taken = session.execute(
+    table = cast(Table, models.SchedulerLease.__table__)
+    result = session.execute(
         update(table)
         .where(table.c.name == name, or_(table.c.expires_at <= now, table.c.holder == holder))
         .values(holder=holder, expires_at=now + ttl)
-    ).rowcount
+    )
+    taken = cast(CursorResult[Any], result).rowcount
     if taken:
         return True
     try:
@@ -34,5 +36,5 @@ def acquire(session: Session, name: str, holder: str, now: datetime, ttl: timede
 
 
 def release(session: Session, name: str, holder: str) -> None:
-    table = models.SchedulerLease.__table__
+    table = cast(Table, models.SchedulerLease.__table__)
     session.execute(delete(table).where(table.c.name == name, table.c.holder == holder))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from core import levels as core_levels
@@ -157,7 +157,7 @@ def replace_all(session: Session, tenant: Tenant, levels: Sequence[LevelInput], 
     session.execute(delete(models.EngagementLevel).where(models.EngagementLevel.unit_id == tenant.unit_id))
     if planned:
         session.execute(
-            models.EngagementLevel.__table__.insert(),
+            cast(Table, models.EngagementLevel.__table__).insert(),
             [
                 {
                     "id": lv.id, "org_id": tenant.org_id, "unit_id": tenant.unit_id, "name": lv.name,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from core import scoring
@@ -66,7 +66,7 @@ def rescore_unit(session: Session, tenant: Tenant) -> RescoreSummary:
         delta = outcomes[primary].delta if primary in outcomes else 0
         if stored[seq] != (delta, explanation):
             event_updates.append({"b_seq": seq, "b_delta": delta, "b_explanation": explanation})
-    table = models.Event.__table__
+    table = cast(Table, models.Event.__table__)
     if event_updates:
         session.execute(
             update(table)
@@ -96,7 +96,7 @@ def _replace_scores(
         for rs in ruleset_ids
     ]
     if rows:
-        session.execute(model.__table__.insert(), rows)
+        session.execute(cast(Table, model.__table__).insert(), rows)
 
 
 def verify_unit(session: Session, tenant: Tenant) -> list[str]:

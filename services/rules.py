@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import scoring
@@ -489,8 +489,10 @@ def _score_column(value: Any) -> str:
 
 
 def _ensure_name_free(session: Session, tenant: Tenant, name: str, except_id: str | None) -> None:
+    # SQLite's lower() folds ASCII only: compare the exact name too, or "Ä" passes here and breaks the unique key.
     stmt = select(models.Ruleset.id).where(
-        models.Ruleset.unit_id == tenant.unit_id, func.lower(models.Ruleset.name) == name.lower()
+        models.Ruleset.unit_id == tenant.unit_id,
+        or_(models.Ruleset.name == name, func.lower(models.Ruleset.name) == name.lower()),
     )
     if except_id is not None:
         stmt = stmt.where(models.Ruleset.id != except_id)

@@ -6,35 +6,46 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import ReadSession, TenantDep
-from api.routers.leads import present
+from api.deps import Now, ReadSession, TenantDep
+from api.schemas import AccountDetailOut, AccountPageOut
+from api.types import PageQuery, ScoreQuery
 from services import accounts as account_service
+from services.leads import CreatedRange
 
 router = APIRouter(tags=["accounts"])
 
 
-@router.get("/v1/accounts", summary="List accounts with engagement scores")
+@router.get("/v1/accounts", response_model=AccountPageOut, summary="List accounts with engagement scores")
 def list_accounts(
     session: ReadSession,
     tenant: TenantDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    now: Now,
+    page: PageQuery = 1,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    min_score: int | None = None,
-    q: Annotated[str | None, Query(max_length=300, description="text in domain or name")] = None,
-    sort: Literal["score", "last_activity", "created", "name", "lead_count", "top_lead_score"] = "score",
+    range: Annotated[CreatedRange, Query(description="accounts created in this named range (UTC days)")] = "all",
+    search: Annotated[str | None, Query(max_length=300, description="text in the account's name or domain")] = None,
+    min_score: ScoreQuery = None,
+    q: Annotated[str | None, Query(max_length=300, description="Deprecated. Use search.", deprecated=True)] = None,
+    sort: Literal[
+        "score", "last_activity", "created", "name", "leads_count", "top_score", "lead_count", "top_lead_score"
+    ] = "score",
     order: Literal["desc", "asc"] = "desc",
 ) -> dict[str, Any]:
     result = account_service.list_accounts(
-        session, tenant, min_score=min_score, q=q, sort=sort, descending=order == "desc", page=page, limit=limit
+        session, tenant, min_score=min_score, q=search if search is not None else q, created_range=range, now=now,
+        sort=sort, descending=order == "desc", page=page, limit=limit,
     )
-    return {"data": present(result.rows), "total": result.total, "page": result.page, "limit": result.limit}
+    return {"accounts": result.rows, "total": result.total, "page": result.page, "limit": result.limit}
 
 
-@router.get("/v1/accounts/{account_id}", summary="Get an account with its leads and recent events")
+@router.get(
+    "/v1/accounts/{account_id}", response_model=AccountDetailOut,
+    summary="Get an account with its leads and recent events",
+)
 def get_account(
     account_id: str,
     session: ReadSession,
     tenant: TenantDep,
     events_limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> dict[str, Any]:
-    return present(account_service.get_account(session, tenant, account_id, events_limit=events_limit))
+    return account_service.get_account(session, tenant, account_id, events_limit=events_limit)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import DatabaseDep, Now, TenantDep
 from api.ingest_support import respond_idempotently
-from api.schemas import ContactPoint, CrmEventIn, iso
+from api.schemas import ContactPoint, CrmEventCreatedOut, CrmEventIn, iso
 from services.errors import InvalidInput, ServiceError
 from services.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
 from services.people import person_contact_points
@@ -77,7 +77,13 @@ def crm_to_event(body: CrmEventIn) -> NewEvent:
     )
 
 
-@router.post("/v1/crm/events", summary="Create an event (CRM format)", responses={200: {}, 201: {}})
+@router.post(
+    "/v1/crm/events",
+    response_model=CrmEventCreatedOut,
+    status_code=201,
+    summary="Create an event (CRM format)",
+    responses={200: {"model": CrmEventCreatedOut, "description": "Matched an existing person (and company)"}},
+)
 async def create_crm_event(
     body: CrmEventIn, request: Request, tenant: TenantDep, db: DatabaseDep, now: Now
 ) -> JSONResponse:

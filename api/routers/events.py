@@ -12,8 +12,8 @@ from api.deps import DatabaseDep, Now, ReadSession, TenantDep
 from api.errors import describe_validation_errors, request_id_of
 from api.ingest_support import respond_idempotently, respond_with_event
 from api.presenters import error_body, event_from_ingested, lead_scores_from_ingested
-from api.routers.leads import present
-from api.schemas import BatchIn, EventIn
+from api.schemas import BatchIn, BatchOut, EventIn, EventIngestOut, EventOut, ExplanationOut
+from api.types import PageQuery
 from services import event_log
 from services.errors import InvalidInput, ServiceError
 from services.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
@@ -48,7 +48,7 @@ def ingest_response(result: Any) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/events", status_code=201, summary="Ingest engagement event")
+@router.post("/v1/events", status_code=201, response_model=EventIngestOut, summary="Ingest engagement event")
 async def create_event(body: EventIn, request: Request, tenant: TenantDep, db: DatabaseDep, now: Now) -> JSONResponse:
     def answer(result: Ingested) -> tuple[int, Any]:
         return 201, ingest_response(result)
@@ -56,7 +56,9 @@ async def create_event(body: EventIn, request: Request, tenant: TenantDep, db: D
     return await respond_with_event(request, db, tenant, now, event_in_to_event(body), answer)
 
 
-@router.post("/v1/events/batch", summary="Ingest up to 1000 events in one transaction")
+@router.post(
+    "/v1/events/batch", response_model=BatchOut, summary="Ingest up to 1000 events in one transaction"
+)
 async def create_events_batch(
     body: BatchIn, request: Request, tenant: TenantDep, db: DatabaseDep, now: Now
 ) -> JSONResponse:
@@ -105,11 +107,11 @@ def _item_error(index: int, exc: ServiceError, request_id: str) -> dict[str, Any
 # --- reading the log -----------------------------------------------------------------------------------------------
 
 
-@router.get("/v1/events", summary="List engagement events, newest first")
+@router.get("/v1/events", response_model=list[EventOut], summary="List engagement events, newest first")
 def list_events(
     session: ReadSession,
     tenant: TenantDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageQuery = 1,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     metadata: Annotated[
         list[str] | None, Query(description="Repeatable key:value filters, e.g. metadata=utm_campaign:fall2025")
@@ -117,9 +119,11 @@ def list_events(
     logic: Literal["and", "or"] = "and",
 ) -> list[dict[str, Any]]:
     filters = event_log.parse_metadata_filters(metadata or [])
-    return present(event_log.list_events(session, tenant, page=page, limit=limit, metadata=filters, logic=logic))
+    return event_log.list_events(session, tenant, page=page, limit=limit, metadata=filters, logic=logic)
 
 
-@router.get("/v1/events/{event_id}/explanation", summary="Get event score explanation")
+@router.get(
+    "/v1/events/{event_id}/explanation", response_model=ExplanationOut, summary="Get event score explanation"
+)
 def get_event_explanation(event_id: str, session: ReadSession, tenant: TenantDep) -> dict[str, Any]:
-    return present(event_log.explanation(session, tenant, event_id))
+    return event_log.explanation(session, tenant, event_id)

@@ -4,11 +4,12 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from api.deps import DatabaseDep
+from api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=HealthOut)
 def healthz(db: DatabaseDep) -> dict[str, str]:
     """Liveness and database reachability; no authentication."""
     with db.read() as session:

@@ -9,7 +9,8 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
-from api.schemas import InModel
+from api.schemas import InModel, LevelOut
+from api.types import Int64
 from services import levels as level_service
 
 router = APIRouter(tags=["levels"])
@@ -17,16 +18,16 @@ router = APIRouter(tags=["levels"])
 
 class LevelIn(InModel):
     name: str = Field(min_length=1, max_length=100)
-    min_score: int
-    max_score: int
+    min_score: Int64
+    max_score: Int64
 
 
-@router.get("/v1/levels/engagement", summary="List engagement levels")
+@router.get("/v1/levels/engagement", response_model=list[LevelOut], summary="List engagement levels")
 def list_levels(session: ReadSession, tenant: TenantDep) -> list[dict[str, Any]]:
     return level_service.list_levels(session, tenant)
 
 
-@router.post("/v1/levels/engagement", status_code=201, summary="Create engagement level")
+@router.post("/v1/levels/engagement", status_code=201, response_model=LevelOut, summary="Create engagement level")
 async def create_level(body: LevelIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
     return await run_in_threadpool(
         run_write, db,
@@ -36,7 +37,7 @@ async def create_level(body: LevelIn, tenant: TenantDep, db: DatabaseDep, now: N
     )
 
 
-@router.put("/v1/levels/engagement/{level_id}", summary="Update engagement level")
+@router.put("/v1/levels/engagement/{level_id}", response_model=LevelOut, summary="Update engagement level")
 async def update_level(level_id: str, body: LevelIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
     return await run_in_threadpool(
         run_write, db,
@@ -46,7 +47,9 @@ async def update_level(level_id: str, body: LevelIn, tenant: TenantDep, db: Data
     )
 
 
-@router.delete("/v1/levels/engagement/{level_id}", status_code=204, summary="Delete engagement level")
+@router.delete(
+    "/v1/levels/engagement/{level_id}", status_code=204, response_class=Response, summary="Delete engagement level"
+)
 async def delete_level(level_id: str, tenant: TenantDep, db: DatabaseDep) -> Response:
     await run_in_threadpool(run_write, db, lambda s: level_service.delete_level(s, tenant, level_id))
     return Response(status_code=204)

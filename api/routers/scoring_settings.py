@@ -9,7 +9,7 @@ from pydantic import StrictBool, StrictInt
 from sqlalchemy.orm import Session
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
-from api.schemas import InModel, iso
+from api.schemas import InModel, ScoringSettingsOut, iso
 from services import scoring_settings
 
 router = APIRouter(tags=["settings"])
@@ -30,12 +30,12 @@ def settings_out(view: scoring_settings.ScoringSettingsView) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/settings/scoring", summary="Get scoring settings")
+@router.get("/v1/settings/scoring", response_model=ScoringSettingsOut, summary="Get scoring settings")
 def get_scoring_settings(tenant: TenantDep, session: ReadSession) -> dict[str, Any]:
     return settings_out(scoring_settings.get_settings(session, tenant))
 
 
-@router.put("/v1/settings/scoring", summary="Update scoring settings (partial)")
+@router.put("/v1/settings/scoring", response_model=ScoringSettingsOut, summary="Update scoring settings (partial)")
 def update_scoring_settings(body: ScoringSettingsIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
     def work(session: Session) -> scoring_settings.ScoringSettingsView:
         return scoring_settings.update_settings(

@@ -12,8 +12,8 @@ from api.deps import DatabaseDep, Now, ReadSession, TenantDep
 from api.errors import request_id_of
 from api.ingest_support import respond_with_event
 from api.presenters import signal_from_ingested
-from api.routers.leads import present
-from api.schemas import SignalIn, iso
+from api.schemas import SignalCreatedOut, SignalIn, SignalListOut, iso
+from api.types import DatetimeQuery, UtcDatetime
 from services import event_log
 from services.ingest import AccountRef, AliasInput, Ingested, NewEvent, PersonRef
 
@@ -30,12 +30,15 @@ def signal_to_event(body: SignalIn) -> NewEvent:
         if c.external_id:
             aliases.append(AliasInput("external_id", c.external_id))
         person = PersonRef(
-            lead_id=c.id, aliases=aliases, first_name=c.first_name, last_name=c.last_name, field_name="contact"
+            lead_id=c.id, aliases=aliases, first_name=c.first_name, last_name=c.last_name,
+            attributes=c.attributes(), field_name="contact",
         )
     account = None
     if body.account is not None:
         a = body.account
-        account = AccountRef(account_id=a.id, domain=a.domain, name=a.name, field_name="account")
+        account = AccountRef(
+            account_id=a.id, domain=a.domain, name=a.name, attributes=a.attributes(), field_name="account"
+        )
     return NewEvent(
         event_type=body.type,
         occurred_at=body.occurred_at,
@@ -51,7 +54,7 @@ def _meta(request: Request, now: datetime, **extra: Any) -> dict[str, Any]:
     return {**extra, "request_id": request_id_of(request), "timestamp": iso(now)}
 
 
-@router.post("/v1/signals", status_code=201, summary="Create a signal")
+@router.post("/v1/signals", status_code=201, response_model=SignalCreatedOut, summary="Create a signal")
 async def create_signal(body: SignalIn, request: Request, tenant: TenantDep, db: DatabaseDep, now: Now) -> JSONResponse:
     def answer(result: Ingested) -> tuple[int, Any]:
         return 201, {"data": signal_from_ingested(result), "meta": _meta(request, now)}
@@ -59,7 +62,7 @@ async def create_signal(body: SignalIn, request: Request, tenant: TenantDep, db:
     return await respond_with_event(request, db, tenant, now, signal_to_event(body), answer)
 
 
-@router.get("/v1/signals", summary="List signals, newest first, with cursor paging")
+@router.get("/v1/signals", response_model=SignalListOut, summary="List signals, newest first, with cursor paging")
 def list_signals(
     request: Request,
     session: ReadSession,
@@ -69,8 +72,8 @@ def list_signals(
     contact_email: Annotated[str | None, Query(max_length=320)] = None,
     type: Annotated[str | None, Query(max_length=200)] = None,
     source: Annotated[str | None, Query(max_length=200)] = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[UtcDatetime | None, Query(alias="from", description="RFC 3339; UTC without an offset")] = None,
+    to: DatetimeQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> dict[str, Any]:
@@ -79,6 +82,6 @@ def list_signals(
         from_=from_, to=to, limit=limit, cursor=cursor,
     )
     return {
-        "data": present(result.data),
+        "data": result.data,
         "meta": _meta(request, now, next_cursor=result.next_cursor, total=result.total),
     }

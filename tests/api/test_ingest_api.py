@@ -88,7 +88,7 @@ def test_signal_identity_rules(api: ApiHarness) -> None:
         ({"type": "a", "account": {"domain": "not a domain"}}, "account.domain"),
         ({"type": "a", "account": {}}, "account"),
         ({"type": "a", "contact": {"email": "a@b.com"}, "colour": "red"}, "colour"),
-        ({"type": "a", "contact": {"email": "a@b.com"}, "occurred_at": "2026-10-01T09:00:00"}, "occurred_at"),
+        ({"type": "a", "contact": {"email": "a@b.com"}, "occurred_at": "9999-12-31T23:00:00-05:00"}, "occurred_at"),
         ({"type": "a", "contact": {"email": "a@b.com"}, "properties": {"nested": {"x": 1}}}, "properties"),
         ({"type": "a", "contact": {"id": "ld_missing"}}, "lead"),
     ],
@@ -167,7 +167,7 @@ def test_phones_are_normalized(api: ApiHarness) -> None:
         ({"aliases": [{"alias_kind": "email", "raw_value": "nope"}], "event_type": "x"}, 422, "aliases[0]"),
         ({"alias_kind": "email", "event_type": "x"}, 422, "alias"),
         ({"lead_id": "ld_missing", "event_type": "x"}, 404, "lead_id"),
-        ({**email_event("a@b.com"), "timestamp": "2026-10-01T09:00:00"}, 422, "timestamp"),
+        ({**email_event("a@b.com"), "timestamp": "9999-12-31T23:00:00-05:00"}, 422, "timestamp"),
         ({**email_event("a@b.com"), "event_type": "DECAY"}, 422, "event_type"),
         ({**email_event("a@b.com"), "extra": 1}, 422, "extra"),
     ],
@@ -363,8 +363,56 @@ def test_every_path_is_visible_in_signals_events_and_leads(api: ApiHarness, othe
     leads = api.get("/v1/leads").json()
     assert signals["meta"]["total"] == 4 and len(events) == 4
     assert {e["id"] for e in events} == {s["id"] for s in signals["data"]}
-    assert leads["total"] == 1 and leads["data"][0]["score"] == 4 and leads["data"][0]["last_activity_at"] == at(3)
-    lead_events = api.get(f"/v1/leads/{leads['data'][0]['id']}/events").json()
+    assert leads["total"] == 1 and leads["leads"][0]["score"] == 4 and leads["leads"][0]["last_activity_at"] == at(3)
+    lead_events = api.get(f"/v1/leads/{leads['leads'][0]['id']}/events").json()
     assert [e["timestamp"] for e in lead_events] == [at(3), at(2), at(1), at(0)]
     assert other_api.get("/v1/signals").json()["meta"]["total"] == 0
     assert other_api.get("/v1/leads").json()["total"] == 0
+
+
+def test_signal_contact_and_account_extras_become_attributes(api: ApiHarness) -> None:
+    body = {
+        "type": "demo_request",
+        "contact": {"email": "kim@acme.com", "title": "CTO", "linkedin": "in/kim"},
+        "account": {"domain": "acme.com", "industry": "Software", "employees": 120},
+    }
+    resp = api.post("/v1/signals", body)
+    assert resp.status_code == 201, resp.text
+    data = resp.json()["data"]
+    lead = api.get(f"/v1/leads/{data['contact']['id']}").json()
+    assert lead["lead"]["metadata"] == {"title": "CTO", "linkedin": "in/kim"}
+    assert lead["account"]["metadata"] == {"industry": "Software", "employees": 120}
+
+
+def test_timestamps_without_offset_are_utc(api: ApiHarness) -> None:
+    naive = "2026-10-01T09:00:00"
+    signal = api.post("/v1/signals", {"type": "a", "contact": {"email": "a@b.com"}, "occurred_at": naive})
+    assert signal.status_code == 201, signal.text
+    assert signal.json()["data"]["occurred_at"] == at(0)
+    event = api.post("/v1/events", {**email_event("a@b.com"), "timestamp": naive})
+    assert event.status_code == 201 and event.json()["event"]["timestamp"] == at(0)
+    crm = api.post("/v1/crm/events", {"type": "touch", "person": {"emails": ["a@b.com"]}, "occurredAt": naive})
+    assert crm.status_code in (200, 201) and crm.json()["event"]["occurredAt"] == at(0)
+    offset = api.post("/v1/events", {**email_event("a@b.com"), "timestamp": "2026-10-01T11:00:00+02:00"})
+    assert offset.json()["event"]["timestamp"] == at(0)
+    listed = api.get("/v1/signals", params={"from": naive, "to": naive}).json()
+    assert listed["meta"]["total"] == 4
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/events", {**email_event("a@b.com"), "timestamp": "0001-01-01T00:00:00+00:01"}, "timestamp"),
+        ("/v1/signals", {"type": "a", "contact": {"email": "a@b.com"}, "occurred_at": "9999-12-31T23:59:59-00:01"},
+         "occurred_at"),
+        ("/v1/crm/events", {"type": "t", "person": {"emails": ["a@b.com"]}, "occurredAt": "0001-01-01T00:00:00+14:00"},
+         "occurredAt"),
+    ],
+)
+def test_timestamps_outside_years_1_to_9999_in_utc_are_422(
+    api: ApiHarness, path: str, body: dict[str, Any], field: str
+) -> None:
+    resp = api.post(path, body)
+    assert resp.status_code == 422, resp.text
+    assert field in error_message(resp)
+    assert count(api, models.Event) == 0

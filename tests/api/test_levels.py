@@ -71,6 +71,12 @@ def test_bad_bodies_name_the_field(api: ApiHarness) -> None:
     assert resp.status_code == 422 and "color" in resp.json()["error"]["message"]
     resp = api.post(BASE, {"name": "", "min_score": 0, "max_score": 3})
     assert resp.status_code == 422 and "name" in resp.json()["error"]["message"]
+    # bounds beyond what a 64-bit score column holds
+    resp = api.post(BASE, {"name": "X", "min_score": 0, "max_score": 2**63})
+    assert resp.status_code == 422 and "max_score" in resp.json()["error"]["message"]
+    resp = api.post(BASE, {"name": "X", "min_score": -(2**63) - 1, "max_score": 3})
+    assert resp.status_code == 422 and "min_score" in resp.json()["error"]["message"]
+    assert api.get(BASE).json() == []
 
 
 def test_unknown_and_foreign_levels_are_404(api: ApiHarness, other_api: ApiHarness) -> None:
@@ -141,9 +147,9 @@ def test_leads_carry_their_level(api: ApiHarness) -> None:
                             "event_type": "page_view", "timestamp": "2026-11-01T10:00:00Z"})
     assert api.get(f"/v1/leads/{lead_id}/score").json()["level"]["name"] == "Warm"
     assert api.get(f"/v1/leads/{lead_id}").json()["lead"]["level"]["name"] == "Warm"
-    listed = api.get("/v1/leads").json()["data"]
+    listed = api.get("/v1/leads").json()["leads"]
     assert {ld["email"]: ld["level"]["name"] for ld in listed} == {"w@acme.com": "Warm", "c@acme.com": "Cold"}
     warm = api.get("/v1/leads", params={"level": "warm"}).json()
-    assert warm["total"] == 1 and warm["data"][0]["id"] == lead_id
+    assert warm["total"] == 1 and warm["leads"][0]["id"] == lead_id
     resp = api.get("/v1/leads", params={"level": "Lava"})
     assert resp.status_code == 422 and "level" in resp.json()["error"]["message"]

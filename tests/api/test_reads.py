@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,8 +62,8 @@ def test_list_leads_shape_scores_and_sorts(api: ApiHarness, scored: dict[str, An
     assert resp.status_code == 200
     body = resp.json()
     assert body["total"] == 4 and body["page"] == 1 and body["limit"] == 50
-    by_email = {ld["email"]: ld for ld in body["data"]}
-    assert [ld["email"] for ld in body["data"]][:2] == ["ann@acme.com", "bob@acme.com"]
+    by_email = {ld["email"]: ld for ld in body["leads"]}
+    assert [ld["email"] for ld in body["leads"]][:2] == ["ann@acme.com", "bob@acme.com"]
     ann = by_email["ann@acme.com"]
     assert set(ann) >= {"id", "email", "first_name", "last_name", "account", "score", "scores", "level",
                         "last_activity_at", "created_at"}
@@ -71,9 +73,9 @@ def test_list_leads_shape_scores_and_sorts(api: ApiHarness, scored: dict[str, An
     assert by_email["cat@globex.com"]["scores"][scored["secondary"]] == 7
     assert by_email["dan@gmail.com"]["account"] is None
 
-    by_activity = api.get("/v1/leads", params={"sort": "last_activity"}).json()["data"]
+    by_activity = api.get("/v1/leads", params={"sort": "last_activity"}).json()["leads"]
     assert [ld["email"] for ld in by_activity] == ["dan@gmail.com", "cat@globex.com", "bob@acme.com", "ann@acme.com"]
-    ascending = api.get("/v1/leads", params={"sort": "score", "order": "asc"}).json()["data"]
+    ascending = api.get("/v1/leads", params={"sort": "score", "order": "asc"}).json()["leads"]
     assert ascending[-1]["email"] == "ann@acme.com"
     assert api.get("/v1/leads", params={"sort": "created"}).status_code == 200
 
@@ -82,7 +84,7 @@ def test_list_leads_filters_and_paging(api: ApiHarness, scored: dict[str, Any]) 
     def emails(**params: Any) -> list[str]:
         resp = api.get("/v1/leads", params=params)
         assert resp.status_code == 200, resp.text
-        return sorted(ld["email"] for ld in resp.json()["data"])
+        return sorted(ld["email"] for ld in resp.json()["leads"])
 
     assert emails(min_score=5) == ["ann@acme.com", "bob@acme.com"]
     assert emails(min_score=6, max_score=60) == ["ann@acme.com"]
@@ -94,8 +96,8 @@ def test_list_leads_filters_and_paging(api: ApiHarness, scored: dict[str, Any]) 
     assert emails(last_active_after=at(35)) == ["cat@globex.com", "dan@gmail.com"]
     page1 = api.get("/v1/leads", params={"limit": 3, "page": 1}).json()
     page2 = api.get("/v1/leads", params={"limit": 3, "page": 2}).json()
-    assert page1["total"] == page2["total"] == 4 and len(page1["data"]) == 3 and len(page2["data"]) == 1
-    assert not {ld["id"] for ld in page1["data"]} & {ld["id"] for ld in page2["data"]}
+    assert page1["total"] == page2["total"] == 4 and len(page1["leads"]) == 3 and len(page2["leads"]) == 1
+    assert not {ld["id"] for ld in page1["leads"]} & {ld["id"] for ld in page2["leads"]}
 
 
 def test_lead_detail_score_and_events(api: ApiHarness, scored: dict[str, Any]) -> None:
@@ -107,7 +109,7 @@ def test_lead_detail_score_and_events(api: ApiHarness, scored: dict[str, Any]) -
     ]
     assert body["lead"]["metadata"] == {}
     assert body["account"]["domain"] == "acme.com"
-    assert api.get(f"/v1/leads/{scored['dan']}").json()["account"] == {}
+    assert api.get(f"/v1/leads/{scored['dan']}").json()["account"] is None
 
     score = api.get(f"/v1/leads/{lead_id}/score").json()
     assert score["lead_id"] == lead_id and score["score"] == 60 and score["level"] is None
@@ -175,15 +177,18 @@ def test_event_explanation(api: ApiHarness, scored: dict[str, Any]) -> None:
 def test_accounts_list_and_detail(api: ApiHarness, scored: dict[str, Any]) -> None:
     body = api.get("/v1/accounts").json()
     assert body["total"] == 2 and body["page"] == 1
-    acme = body["data"][0]
+    acme = body["accounts"][0]
     assert acme["domain"] == "acme.com" and acme["score"] == 65
-    assert acme["lead_count"] == 2 and acme["top_lead_score"] == 60 and acme["last_activity_at"] == at(30)
-    assert set(acme) >= {"id", "domain", "name", "score", "scores", "top_lead_score", "lead_count", "last_activity_at"}
-    globex = body["data"][1]
+    assert acme["leads_count"] == 2 and acme["top_score"] == 60 and acme["last_activity_at"] == at(30)
+    assert set(acme) == {
+        "id", "domain", "name", "score", "scores", "top_score", "leads_count", "last_activity_at", "created_at"
+    }
+    globex = body["accounts"][1]
     assert globex["score"] == 0 and globex["scores"][scored["secondary"]] == 7
-    assert [a["domain"] for a in api.get("/v1/accounts", params={"min_score": 1}).json()["data"]] == ["acme.com"]
-    assert [a["domain"] for a in api.get("/v1/accounts", params={"q": "GLOB"}).json()["data"]] == ["globex.com"]
-    by_name = api.get("/v1/accounts", params={"sort": "name", "order": "asc"}).json()["data"]
+    assert [a["domain"] for a in api.get("/v1/accounts", params={"min_score": 1}).json()["accounts"]] == ["acme.com"]
+    searched = api.get("/v1/accounts", params={"search": "GLOB"}).json()["accounts"]
+    assert [a["domain"] for a in searched] == ["globex.com"]
+    by_name = api.get("/v1/accounts", params={"sort": "name", "order": "asc"}).json()["accounts"]
     assert [a["domain"] for a in by_name] == ["acme.com", "globex.com"]
 
     detail = api.get(f"/v1/accounts/{acme['id']}").json()
@@ -194,7 +199,7 @@ def test_accounts_list_and_detail(api: ApiHarness, scored: dict[str, Any]) -> No
 
 
 def test_unknown_and_foreign_ids_are_404(api: ApiHarness, other_api: ApiHarness, scored: dict[str, Any]) -> None:
-    account_id = api.get("/v1/accounts").json()["data"][0]["id"]
+    account_id = api.get("/v1/accounts").json()["accounts"][0]["id"]
     lead = scored["ann"]
     for path in (
         f"/v1/leads/{lead}", f"/v1/leads/{lead}/score", f"/v1/leads/{lead}/events",
@@ -207,7 +212,7 @@ def test_unknown_and_foreign_ids_are_404(api: ApiHarness, other_api: ApiHarness,
     for path in ("/v1/leads/ld_nope", "/v1/leads/ld_nope/score", "/v1/leads/ld_nope/events",
                  "/v1/accounts/acc_nope", "/v1/events/ev_nope/explanation"):
         assert api.get(path).status_code == 404, path
-    assert other_api.get("/v1/leads").json() == {"data": [], "total": 0, "page": 1, "limit": 50}
+    assert other_api.get("/v1/leads").json() == {"leads": [], "total": 0, "page": 1, "limit": 50}
     assert other_api.get("/v1/accounts").json()["total"] == 0
     assert other_api.get("/v1/events").json() == []
     assert other_api.get("/v1/events", params={"metadata": "utm_campaign:fall"}).json() == []
@@ -247,6 +252,27 @@ def test_reads_need_a_valid_key(api: ApiHarness, path: str) -> None:
         ("/v1/events", {"metadata": "no-colon"}, "metadata"),
         ("/v1/events", {"metadata": ":value"}, "metadata"),
         ("/v1/leads/x/events", {"limit": 0}, "limit"),
+        # a documented filter is never silently ignored: unknown parameters are refused by name
+        ("/v1/leads", {"minscore": 5}, "minscore"),
+        ("/v1/accounts", {"intent": "high"}, "intent"),
+        ("/v1/events", {"event_type": "page_view"}, "event_type"),
+        ("/v1/leads/x/score", {"ruleset": "rs_x"}, "ruleset"),
+        ("/v1/signals", {"contact": "a@b.com"}, "contact"),
+        ("/v1/deliveries", {"state": "failed"}, "state"),  # every route, not only these routers
+        ("/v1/triggers/milestones", {"active": "true"}, "active"),
+        # integers beyond the signed 64-bit range
+        ("/v1/leads", {"page": 2**63}, "page"),
+        ("/v1/leads", {"min_score": -(2**63) - 1}, "min_score"),
+        ("/v1/leads", {"max_score": 2**64}, "max_score"),
+        ("/v1/accounts", {"min_score": 2**63}, "min_score"),
+        ("/v1/events", {"page": 10**30}, "page"),
+        ("/v1/leads", {"range": "last_week"}, "range"),
+        ("/v1/leads", {"last_active": "90d"}, "last_active"),
+        ("/v1/accounts", {"range": "forever"}, "range"),
+        ("/v1/leads", {"last_active_after": "9999-12-31T23:00:00-05:00"}, "last_active_after"),
+        ("/v1/events", {"metadata": 'utm"x:fall'}, "metadata"),
+        ("/v1/events", {"metadata": "utm\x00:fall"}, "metadata"),
+        ("/v1/leads", {"q": "a\x00b"}, "q"),
     ],
 )
 def test_bad_parameters_are_422_naming_the_field(
@@ -255,3 +281,117 @@ def test_bad_parameters_are_422_naming_the_field(
     resp = api.get(path, params=params)
     assert resp.status_code == 422, resp.text
     assert field in resp.json()["error"]["message"]
+
+
+def test_pages_beyond_any_offset_are_empty_not_errors(api: ApiHarness, scored: dict[str, Any]) -> None:
+    big = 2**63 - 1
+    assert api.get("/v1/leads", params={"page": big, "limit": 500}).json()["leads"] == []
+    assert api.get("/v1/accounts", params={"page": big}).json()["accounts"] == []
+    assert api.get("/v1/events", params={"page": big}).json() == []
+    assert api.get(f"/v1/leads/{scored['ann']}/events", params={"page": big}).json() == []
+
+
+def test_lead_filters_of_the_reference(api: ApiHarness) -> None:
+    """range (created_at), last_active (recency) and event_type (the latest event's type), relative to now."""
+    now = datetime.now(UTC)
+
+    def visit(email: str, event_type: str, ago: timedelta) -> str:
+        stamp = (now - ago).isoformat()
+        resp = api.post("/v1/events", {"aliases": [{"alias_kind": "email", "raw_value": email}],
+                                       "event_type": event_type, "timestamp": stamp})
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["lead_id"])
+
+    fresh = visit("fresh@acme.com", "page_view", timedelta(days=2))
+    visit("fresh@acme.com", "form_submit", timedelta(days=1))
+    month = visit("month@acme.com", "form_submit", timedelta(days=20))
+    visit("month@acme.com", "page_view", timedelta(days=10))
+    old = visit("old@acme.com", "page_view", timedelta(days=60))
+    created = {fresh: now - timedelta(hours=1), month: now - timedelta(days=20), old: now - timedelta(days=60)}
+    with api.db.write() as session:
+        for lead_id, at_ in created.items():
+            session.get(models.Lead, lead_id).created_at = at_  # type: ignore[union-attr]
+
+    def ids(**params: Any) -> set[str]:
+        resp = api.get("/v1/leads", params=params)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["total"] == len(body["leads"])
+        return {ld["id"] for ld in body["leads"]}
+
+    assert ids() == ids(range="all") == ids(last_active="any") == {fresh, month, old}
+    assert ids(range="today") == ids(range="last_24h") == {fresh}
+    assert ids(range="yesterday") == set()
+    assert ids(range="last_7d") == {fresh} and ids(range="last_30d") == {fresh, month}
+    assert ids(range="last_90d") == {fresh, month, old}
+    assert ids(last_active="7d") == {fresh} and ids(last_active="30d") == {fresh, month}
+    # event_type is the type of each lead's latest event, not any event it ever had
+    assert ids(event_type="form_submit") == {fresh}
+    assert ids(event_type="page_view") == {month, old}
+    assert ids(event_type="page_view", last_active="30d", range="last_30d") == {month}
+
+
+def test_lead_score_is_the_highest_or_the_named_rulesets(api: ApiHarness, scored: dict[str, Any]) -> None:
+    secondary = scored["secondary"]
+    cat = api.get(f"/v1/leads/{scored['cat']}/score").json()
+    assert cat["score"] == 7 and cat["ruleset_id"] == secondary  # only the secondary ruleset scores a signup
+    ann = api.get(f"/v1/leads/{scored['ann']}/score").json()
+    assert ann["score"] == 60 and ann["ruleset_id"] != secondary
+    named = api.get(f"/v1/leads/{scored['cat']}/score", params={"ruleset_id": ann["ruleset_id"]}).json()
+    assert named["score"] == 0 and named["ruleset_id"] == ann["ruleset_id"]
+    assert api.get(f"/v1/leads/{scored['ann']}/score", params={"ruleset_id": secondary}).json()["score"] == 0
+    missing = api.get(f"/v1/leads/{scored['ann']}/score", params={"ruleset_id": "rs_nope"})
+    assert missing.status_code == 404 and "rs_nope" in missing.json()["error"]["message"]
+
+
+def test_accounts_honour_range(api: ApiHarness, scored: dict[str, Any]) -> None:
+    now = datetime.now(UTC)
+    with api.db.write() as session:
+        for acc in session.query(models.Account).all():
+            acc.created_at = now - timedelta(days=40 if acc.domain == "globex.com" else 0, minutes=5)
+
+    def domains(**params: Any) -> list[str]:
+        return sorted(a["domain"] for a in api.get("/v1/accounts", params=params).json()["accounts"])
+
+    assert domains(range="today") == ["acme.com"]
+    assert domains(range="last_30d") == ["acme.com"] and domains(range="last_90d") == ["acme.com", "globex.com"]
+    assert domains(range="last_90d", search="glob") == ["globex.com"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/leads/ld%00x", "/v1/leads/ld%00x/score", "/v1/accounts/acc%00", "/v1/events/ev%00/explanation",
+        "/v1/leads?q=%00", "/v1/leads?event_type=a%00", "/v1/leads?level=%00", "/v1/accounts?search=%00",
+        "/v1/signals?type=%00", "/v1/signals?contact_email=a%00@b.com", "/v1/events?metadata=a:%00",
+        "/v1/leads/x/score?ruleset_id=%00", "/v1/rules?ruleset_id=%00",
+    ],
+)
+def test_nul_in_paths_and_queries_is_422_on_every_backend(api: ApiHarness, url: str) -> None:
+    resp = api.get(url)
+    assert resp.status_code == 422, resp.text
+    assert "NUL" in resp.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/v1/leads?q=%ED%A0%80", "/v1/leads/%ED%A0%80", "/v1/signals?source=%ED%A0%80", "/v1/accounts?search=%FF%FE",
+     "/v1/signals?account_domain=%5B", "/v1/signals?cursor=cur_WyIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwxZTMwXQ",
+     "/v1/signals?from=0001-01-01T00:00:00%2B01:00"],
+)
+def test_odd_bytes_in_urls_never_break_the_server(api: ApiHarness, url: str) -> None:
+    resp = api.get(url)
+    assert resp.status_code in (200, 404, 422), resp.text
+    assert set(resp.json()) == ({"error"} if resp.status_code >= 400 else set(resp.json()))
+
+
+@pytest.mark.parametrize(
+    "position",
+    [["2026-01-01T00:00:00+00:00", 2**63], ["2026-01-01T00:00:00+00:00", -1], ["0001-01-01T00:00:00+01:00", 1]],
+)
+def test_forged_cursors_are_422(api: ApiHarness, position: list[Any]) -> None:
+    raw = json.dumps(position).encode()
+    cursor = "cur_" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    resp = api.get("/v1/signals", params={"cursor": cursor})
+    assert resp.status_code == 422, resp.text
+    assert "cursor" in resp.json()["error"]["message"]

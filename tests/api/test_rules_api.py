@@ -292,7 +292,7 @@ def test_list_rules_with_and_without_ruleset_filter(api: ApiHarness, other_api: 
         ({"event_type": "x", "weight": 10**9}, "weight"),
         ({"event_type": "x", "weight": 1, "active": "maybe"}, "active"),
         ({"event_type": "x", "weight": 1, "start_at": "yesterday"}, "start_at"),
-        ({"event_type": "x", "weight": 1, "start_at": "2026-01-01T00:00:00"}, "start_at"),
+        ({"event_type": "x", "weight": 1, "start_at": "0001-01-01T00:00:00+01:00"}, "start_at"),
         ({"event_type": "x", "weight": 1, "start_at": "2026-02-01T00:00:00Z", "end_at": "2026-01-01T00:00:00Z"},
          "end_at"),
         ({"event_type": "x", "weight": 1, "start_at": "2026-02-01T00:00:00Z", "end_at": "2026-02-01T00:00:00Z"},
@@ -343,21 +343,26 @@ def test_rule_in_another_units_ruleset_is_404(api: ApiHarness, other_api: ApiHar
     assert other_api.get("/v1/rules").json() == []
 
 
-def test_update_rule_is_a_full_update(api: ApiHarness) -> None:
-    rule = create_rule(api, event_type="page_view", weight=10, icon="eye", conditions=[
-        {"property": "page", "operator": "equals", "value": "/pricing"}
-    ])
-    response = api.put(f"/v1/rules/{rule['id']}", {"event_type": "form_submit", "weight": -2})
+def test_update_rule_is_partial(api: ApiHarness) -> None:
+    conditions = [{"property": "page", "operator": "equals", "value": "/pricing"}]
+    rule = create_rule(api, event_type="page_view", weight=10, icon="eye", conditions=conditions)
+    response = api.put(f"/v1/rules/{rule['id']}", {"weight": -2})
     assert response.status_code == 200, response.text
     updated = response.json()
     assert updated["id"] == rule["id"]
-    assert updated["event_type"] == "form_submit"
-    assert updated["weight"] == -2
-    assert updated["icon"] is None
-    assert updated["conditions"] == []
+    assert updated["event_type"] == "page_view" and updated["weight"] == -2
+    assert updated["icon"] == "eye" and updated["conditions"] == rule["conditions"]
     assert updated["ruleset_id"] == rule["ruleset_id"]
     assert updated["created_at"] == rule["created_at"]
     assert api.get(f"/v1/rules/{rule['id']}").json() == updated
+    # fields that are sent replace the stored ones, null clears the optional ones
+    cleared = api.put(f"/v1/rules/{rule['id']}", {"event_type": "form_submit", "icon": None, "conditions": None})
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["event_type"] == "form_submit" and cleared.json()["weight"] == -2
+    assert cleared.json()["icon"] is None and cleared.json()["conditions"] == []
+    for body, field in (({"weight": None}, "weight"), ({"event_type": None}, "event_type"), ({"colour": 1}, "colour")):
+        error = error_of(api.put(f"/v1/rules/{rule['id']}", body), 422)
+        assert field in error["message"]
 
 
 def test_update_rule_accepts_the_reference_shape_and_moves_between_rulesets(api: ApiHarness) -> None:
@@ -516,3 +521,18 @@ def test_allowing_negative_scores_rescores(api: ApiHarness) -> None:
     api.put("/v1/settings/scoring", {"allow_negative_scores": False})
     assert stored_lead_score(api, lead, primary["id"]) == 0
     assert_consistent(api)
+
+
+def test_ruleset_names_with_non_ascii_capitals_conflict_instead_of_failing(api: ApiHarness) -> None:
+    assert api.post("/v1/rulesets", {"name": "Ärger"}).status_code == 201
+    error = error_of(api.post("/v1/rulesets", {"name": "Ärger"}), 409)
+    assert "Ärger" in error["message"]
+    other = api.post("/v1/rulesets", {"name": "Other"}).json()
+    assert error_of(api.put(f"/v1/rulesets/{other['id']}", {"name": "Ärger"}), 409)["code"] == "conflict"
+
+
+def test_rules_record_which_api_key_wrote_them(api: ApiHarness) -> None:
+    rule = create_rule(api)
+    assert rule["created_by"] == rule["updated_by"] == "api key tests"
+    updated = api.put(f"/v1/rules/{rule['id']}", {"weight": 3}).json()
+    assert updated["created_by"] == "api key tests" and updated["updated_by"] == "api key tests"
