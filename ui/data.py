@@ -7,6 +7,7 @@ shows a refused change as an error next to the editor and clears the caches so e
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from services import accounts, analytics, api_keys, imports, leads, levels, rules, scoring_settings
-from services.context import Tenant, load_scoring_context
+from services.context import Tenant
 from services.errors import ServiceError
 from services.users import EDITOR_ROLES
 from ui.auth import SignedIn, require_editor
@@ -204,22 +205,33 @@ def save(
 OWNER_ONLY: frozenset[str] = frozenset({"Owner"})
 
 
-def import_events(
-    user: SignedIn, parsed: imports.ParsedCsv, on_progress: Callable[[int, int], None]
-) -> imports.ImportReport:
-    """Ingest a parsed CSV one chunk per transaction (short writer locks), reporting progress after each."""
-    imports.require_import_rights(user.role)
+def _acting(user: SignedIn) -> Tenant:
+    """The user's tenant with their role and email, for the services' policy checks and audit fields."""
+    return Tenant(org_id=user.org_id, unit_id=user.unit_id, role=user.role, actor=user.email)
+
+
+def start_import(user: SignedIn, filename: str, content: bytes, *, allow_duplicate: bool = False) -> str:
+    """Scan the CSV, record its import job and run it on a background thread; returns the job id.
+
+    Raises the service's refusal (a bad file, the same file imported before: Conflict, a Viewer: Forbidden).
+    The import survives reruns of the page: progress and outcome are read from the job (import_job).
+    """
+    tenant = _acting(user)
+    stream = io.BytesIO(content)
+    csv_file = imports.scan_csv(stream)
     db = get_db()
-    with db.read() as session:
-        context = load_scoring_context(session, user.tenant)
-    reports, done, total = [], 0, max(1, len(parsed.rows))
-    for chunk in parsed.chunks():
-        with db.write() as session:
-            reports.append(imports.ingest_rows(session, user.tenant, chunk, now(), role=user.role, context=context))
-        done += len(chunk)
-        on_progress(done, total)
-    invalidate()
-    return imports.merge_reports(parsed, reports)
+    with db.write() as session:
+        job = imports.start_import(
+            session, tenant, filename=filename, csv_file=csv_file, now=now(), allow_duplicate=allow_duplicate
+        )
+    imports.run_import_in_background(db.write, tenant, job.id, stream, now)
+    return job.id
+
+
+def import_job(tenant: Tenant, job_id: str) -> imports.ImportJobView:
+    """The job as it is now (not cached: the page polls it for progress)."""
+    with get_db().read() as session:
+        return imports.get_import(session, tenant, job_id)
 
 
 def export_events_csv(tenant: Tenant) -> str:
