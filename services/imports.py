@@ -4,7 +4,8 @@ Import is a job (the import_jobs row): `scan_csv` hashes the file, counts its ro
 `start_import` refuses a file already imported in the unit and records the job; `import_chunk` ingests the next
 few hundred rows and advances the job's counters in the same transaction, so progress read from the job is
 exactly what is committed. `run_import` drives the chunks, one short transaction each, so a large file never
-holds the writer lock for long; callers run it off the server's event loop (a worker thread).
+holds the writer lock for long; the API and the dashboard run it in a worker process (`import_processes`), so
+the server's event loop, GIL and garbage collector are never the import's.
 Every row goes through `services.ingest.ingest`, the single ingest path. A bad row (bad cell, a cell longer
 than the csv module's limit, a bare CR, a refused alias) is a per-row error naming its column, never a failure.
 Export: `export_rows` yields the unit's events in log order, a page at a time; `csv_lines` writes them with
@@ -15,13 +16,20 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import io
 import json
 import logging
 import math
+import multiprocessing
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -494,22 +502,77 @@ def run_import(
         raise
 
 
-def run_import_in_background(
-    write: Write, tenant: Tenant, job_id: str, stream: IO[bytes], clock: Callable[[], datetime]
-) -> threading.Thread:
-    """run_import on a daemon thread that closes `stream` when done; progress and outcome are read from the job.
+def import_file(database_url: str, tenant: Tenant, job_id: str, path: str) -> None:
+    """Entry point of an import process: run_import over the file at `path` (deleted afterwards)."""
+    from db.engine import Database  # the worker process opens its own engine
 
-    A process that stops mid-import leaves its job `running` with the rows committed so far.
+    db = Database(database_url)
+    try:
+        with open(path, "rb") as stream:
+            run_import(db.write, tenant, job_id, stream, lambda: datetime.now(UTC))
+    finally:
+        db.dispose()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+class ImportProcesses:
+    """Imports run in worker processes of their own, not threads of the server.
+
+    A thread would share the server's GIL and garbage collector: every request, /healthz included, would wait
+    for its turn behind the import's Python code, and a full collection of the import's garbage stops the
+    whole process. A process shares nothing but the database, where the job's progress already lives.
+    Workers are started on the first import (spawned: never forked from a threaded server) and kept.
     """
 
-    def work() -> None:
-        # A failure is already logged and recorded on the job by run_import.
-        with stream, contextlib.suppress(Exception):
-            run_import(write, tenant, job_id, stream, clock)
+    def __init__(self, max_workers: int = 2) -> None:
+        self.max_workers = max_workers
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
 
-    thread = threading.Thread(target=work, name=f"import-{job_id}", daemon=True)
-    thread.start()
-    return thread
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=context)
+            return self._pool
+
+    def submit(self, write: Write, database_url: str, tenant: Tenant, job_id: str, path: str) -> Future[None]:
+        """Start importing the file at `path` (the worker deletes it) into the started job `job_id`."""
+        try:
+            future = self._executor().submit(import_file, database_url, tenant, job_id, path)
+        except BrokenProcessPool:
+            with self._lock:
+                self._pool = None  # a worker died (killed, out of memory): start afresh
+            future = self._executor().submit(import_file, database_url, tenant, job_id, path)
+
+        def check(done: Future[None]) -> None:
+            # A worker that died could not record it: do it here, so the job does not stay `running`.
+            if isinstance(done.exception(), BrokenProcessPool):
+                with self._lock:
+                    self._pool = None
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                with write() as session:
+                    finish_import(session, tenant, job_id, datetime.now(UTC),
+                                  failure="the import process stopped unexpectedly")
+
+        future.add_done_callback(check)
+        return future
+
+
+@functools.cache
+def import_processes() -> ImportProcesses:
+    """The process's import workers (one pool, started on first use: a thread-safe singleton)."""
+    return ImportProcesses()
+
+
+def spool(source: IO[bytes]) -> str:
+    """A copy of an upload in a named temporary file, for an import process to read; returns its path."""
+    source.seek(0)
+    with tempfile.NamedTemporaryFile(prefix="leadvane-import-", suffix=".csv", delete=False) as copy:
+        shutil.copyfileobj(source, copy, 1 << 20)
+    return copy.name
 
 
 # --- export ----------------------------------------------------------------------------------------------------------

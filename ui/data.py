@@ -211,7 +211,7 @@ def _acting(user: SignedIn) -> Tenant:
 
 
 def start_import(user: SignedIn, filename: str, content: bytes, *, allow_duplicate: bool = False) -> str:
-    """Scan the CSV, record its import job and run it on a background thread; returns the job id.
+    """Scan the CSV, record its import job and hand it to an import process; returns the job id.
 
     Raises the service's refusal (a bad file, the same file imported before: Conflict, a Viewer: Forbidden).
     The import survives reruns of the page: progress and outcome are read from the job (import_job).
@@ -224,7 +224,8 @@ def start_import(user: SignedIn, filename: str, content: bytes, *, allow_duplica
         job = imports.start_import(
             session, tenant, filename=filename, csv_file=csv_file, now=now(), allow_duplicate=allow_duplicate
         )
-    imports.run_import_in_background(db.write, tenant, job.id, stream, now)
+    url = db.engine.url.render_as_string(hide_password=False)
+    imports.import_processes().submit(db.write, url, tenant, job.id, imports.spool(stream))
     return job.id
 
 

@@ -1,17 +1,16 @@
 """CSV import and export of engagement events.
 
-An import is a job (services.imports): the file is scanned, the job recorded, then its rows are ingested in
-short transactions on a worker thread, so the event loop keeps answering other requests (/healthz included)
-however large the file.
+An import is a job (services.imports): the file is scanned and the job recorded on a worker thread, then its rows
+are ingested in short transactions by an import process, so the server keeps answering other requests
+(/healthz included) however large the file.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import IO, Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from db.engine import Database
 from services import imports
 from services.context import Tenant
 from services.policy import Action, require
@@ -74,17 +74,9 @@ def _out(view: imports.ImportJobView) -> ImportJobOut:
     return ImportJobOut.model_validate(view.as_dict())
 
 
-def _clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def _spool(source: IO[bytes]) -> IO[bytes]:
-    """A copy of the upload the background import owns (the request's file is closed when the response is sent)."""
-    copy = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the import thread when it is done)
-    source.seek(0)
-    shutil.copyfileobj(source, copy, 1 << 20)
-    copy.seek(0)
-    return copy
+def _job(db: Database, tenant: Tenant, job_id: str) -> imports.ImportJobView:
+    with db.read() as session:
+        return imports.get_import(session, tenant, job_id)
 
 
 @router.post(
@@ -122,17 +114,15 @@ async def import_events(
         )
 
     job = await run_in_threadpool(run_write, db, start)
+    path = await run_in_threadpool(imports.spool, file.file)
+    url = db.engine.url.render_as_string(hide_password=False)
+    done = imports.import_processes().submit(db.write, url, tenant, job.id, path)
     if not wait:
-        stream = await run_in_threadpool(_spool, file.file)
-        imports.run_import_in_background(db.write, tenant, job.id, stream, _clock)
         response.status_code = 202
         response.headers["Location"] = f"/v1/events/import/{job.id}"
         return _out(job)
-    return _out(await run_in_threadpool(_run, db.write, tenant, job.id, file.file))
-
-
-def _run(write: imports.Write, tenant: Tenant, job_id: str, stream: IO[bytes]) -> imports.ImportJobView:
-    return imports.run_import(write, tenant, job_id, stream, _clock)
+    await asyncio.wrap_future(done)  # a failure was recorded on the job; it answers as a 500 here
+    return _out(await run_in_threadpool(_job, db, tenant, job.id))
 
 
 @router.get(

@@ -20,8 +20,8 @@ from sqlalchemy import func, select, update
 
 from api.app import create_api
 from db import models
-from services import imports
 from services.api_keys import create_api_key
+from services.scoring_settings import lock_scoring_config
 from tests.conftest import ApiHarness
 
 GOOD_AND_BAD = (
@@ -291,25 +291,22 @@ def _multipart(text: str) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def test_healthz_answers_while_an_import_is_in_progress(
-    api: ApiHarness, live_server: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The import's first chunk is held until /healthz has answered: if the import ran on the event loop,
-    /healthz could not answer until the import finished, and this test would fail (not merely be slow)."""
-    in_chunk, release = threading.Event(), threading.Event()
-    original = imports.import_chunk
+def _job_of(api: ApiHarness) -> models.ImportJob | None:
+    with api.db.read() as session:
+        return session.scalars(select(models.ImportJob).where(models.ImportJob.unit_id == api.tenant.unit_id)).first()
 
-    def held(*args: Any, **kwargs: Any) -> imports.ImportJobView:
-        in_chunk.set()
-        assert release.wait(timeout=60), "the test never released the import"
-        return original(*args, **kwargs)
 
-    monkeypatch.setattr(imports, "import_chunk", held)
-    body, content_type = _multipart(unique_csv(600))
+def test_healthz_answers_while_an_import_is_in_progress(api: ApiHarness, live_server: int) -> None:
+    """Once the import has committed its first rows, the test holds the lock an import's next chunk needs (the
+    SQLite writer lock; the unit's scoring lock on PostgreSQL), so the import is certainly in progress, and asks
+    /healthz. An import running on the event loop would hold it up until the import ends: this test would fail,
+    not merely be slow."""
+    rows = 5000
+    body, content_type = _multipart(unique_csv(rows))
     result: dict[str, Any] = {}
 
     def post() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", live_server, timeout=120)
+        conn = http.client.HTTPConnection("127.0.0.1", live_server, timeout=300)
         conn.request("POST", "/v1/events/import", body, {**api.headers, "Content-Type": content_type})
         response = conn.getresponse()
         result["status"], result["body"] = response.status, json.loads(response.read())
@@ -317,12 +314,21 @@ def test_healthz_answers_while_an_import_is_in_progress(
     poster = threading.Thread(target=post)
     poster.start()
     try:
-        assert in_chunk.wait(timeout=60), "the import never started"
-        conn = http.client.HTTPConnection("127.0.0.1", live_server, timeout=30)
-        conn.request("GET", "/healthz")
-        health = conn.getresponse()
-        assert (health.status, json.loads(health.read())) == (200, {"status": "ok"})
+        deadline = time.monotonic() + 120
+        while (job := _job_of(api)) is None or job.processed_rows == 0:
+            assert time.monotonic() < deadline and poster.is_alive(), f"the import never started: {result}"
+            time.sleep(0.005)
+        with api.db.write() as session:
+            session.connection()  # BEGIN IMMEDIATE now: on SQLite this transaction is the writer until it ends
+            lock_scoring_config(session, api.tenant, exclusive=True)
+            held = _job_of(api)
+            assert held is not None and held.status == "running" and held.processed_rows < rows
+            conn = http.client.HTTPConnection("127.0.0.1", live_server, timeout=30)
+            conn.request("GET", "/healthz")
+            health = conn.getresponse()
+            assert (health.status, json.loads(health.read())) == (200, {"status": "ok"})
+            still = _job_of(api)
+            assert still is not None and still.status == "running"
     finally:
-        release.set()
-        poster.join(timeout=120)
-    assert result["status"] == 200 and result["body"]["accepted"] == 600
+        poster.join(timeout=300)
+    assert result["status"] == 200 and result["body"]["accepted"] == rows
