@@ -1,29 +1,53 @@
 """CSV import and export of engagement events.
 
-Import: `parse_csv` turns the file into events (or a per-row error naming row and column), then the caller
-feeds `ingest_rows` one chunk per transaction, so a large file shows progress and never holds the writer
-lock for long. Every row goes through `services.ingest.ingest`, the single ingest path.
-Export: `export_rows` yields the unit's events in log order, a page at a time.
+Import is a job (the import_jobs row): `scan_csv` hashes the file, counts its rows and checks its header;
+`start_import` refuses a file already imported in the unit and records the job; `import_chunk` ingests the next
+few hundred rows and advances the job's counters in the same transaction, so progress read from the job is
+exactly what is committed. `run_import` drives the chunks, one short transaction each, so a large file never
+holds the writer lock for long; the API and the dashboard run it in a worker process (`import_processes`), so
+the server's event loop, GIL and garbage collector are never the import's.
+Every row goes through `services.ingest.ingest`, the single ingest path. A bad row (bad cell, a cell longer
+than the csv module's limit, a bare CR, a refused alias) is a per-row error naming its column, never a failure.
+Export: `export_rows` yields the unit's events in log order, a page at a time; `csv_lines` writes them with
+formula-looking cells neutralised (core.csv_cells).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
+import hashlib
 import io
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+import logging
+import math
+import multiprocessing
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from core.csv_cells import safe_row
 from db import models
-from services.context import ScoringContext, Tenant
-from services.errors import Forbidden, InvalidInput, ServiceError
+from db.ids import new_id
+from services.context import Tenant
+from services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from services.ingest import AliasInput, NewEvent, PersonRef, ingest
-from services.users import EDITOR_ROLES
+from services.policy import Action, require
+
+log = logging.getLogger("leadvane.imports")
 
 ALIAS_COLUMNS: tuple[str, ...] = ("external_id", "email", "phone", "cookie", "social")
 KNOWN_COLUMNS: frozenset[str] = frozenset({"event_type", "lead_id", "timestamp", "metadata", "source", *ALIAS_COLUMNS})
@@ -32,11 +56,19 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 )
 CHUNK_ROWS = 500
 MAX_ROWS = 1_000_000
+MAX_STORED_ERRORS = 1000  # the job keeps the first errors; `rejected` counts them all
+MAX_JSON_DEPTH = 32
+_INT64 = 2**63
+# Column widths of the tables the rows land in (db.models): longer values are per-row errors, not a failed insert.
+_MAX_LENGTH = {"event_type": 200, "source": 200, "lead_id": 64, **{c: 512 for c in ALIAS_COLUMNS}}
+_RETRYABLE = DBAPIError  # a chunk that loses a race (unique key, deadlock) or hits a bad value is retried
+
+Write = Callable[[], AbstractContextManager[Session]]
 
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    row: int  # 1-based data row (the header is not counted); the file line is row + 1
+    row: int  # 1-based data row (the header is not counted)
     column: str | None
     message: str
 
@@ -44,41 +76,132 @@ class RowError:
         return {"row": self.row, "column": self.column, "message": self.message}
 
 
-@dataclass(slots=True)
-class ParsedCsv:
-    rows: list[tuple[int, NewEvent]]
-    errors: list[RowError]
-    total: int
+@dataclass(frozen=True, slots=True)
+class CsvFile:
+    """What scan_csv learned about an upload before anything is stored."""
 
-    def chunks(self, size: int = CHUNK_ROWS) -> Iterator[list[tuple[int, NewEvent]]]:
-        for start in range(0, len(self.rows), size):
-            yield self.rows[start : start + size]
+    header: tuple[str, ...]
+    sha256: str
+    total_rows: int
 
 
-@dataclass(slots=True)
-class ImportReport:
-    total: int = 0
-    ingested: int = 0
-    errors: list[RowError] = field(default_factory=list)
+@dataclass(frozen=True, slots=True)
+class ImportJobView:
+    id: str
+    filename: str
+    file_sha256: str
+    status: str  # running | done | failed
+    total_rows: int | None
+    processed_rows: int
+    accepted: int
+    rejected: int
+    errors: list[dict[str, Any]]
+    created_by: str | None
+    created_at: datetime
+    finished_at: datetime | None
 
     @property
-    def rejected(self) -> int:
-        return len(self.errors)
+    def finished(self) -> bool:
+        return self.status != "running"
+
+    @property
+    def message(self) -> str:
+        total = self.total_rows if self.total_rows is not None else self.processed_rows
+        if self.status == "running":
+            return f"importing: {self.processed_rows} of {total} rows read"
+        verb = "imported" if self.status == "done" else "import failed after importing"
+        return f"{verb} {self.accepted} of {total} rows"
 
     def as_dict(self) -> dict[str, Any]:
+        """The job, plus the fields the synchronous import answered with before jobs existed (total, ingested)."""
         return {
-            "message": f"imported {self.ingested} of {self.total} rows",
-            "total": self.total,
-            "ingested": self.ingested,
-            "rejected": self.rejected,
-            "errors": [e.as_dict() for e in sorted(self.errors, key=lambda e: e.row)],
+            "id": self.id, "status": self.status, "message": self.message, "filename": self.filename,
+            "file_sha256": self.file_sha256, "total_rows": self.total_rows, "processed_rows": self.processed_rows,
+            "accepted": self.accepted, "rejected": self.rejected, "errors": self.errors,
+            "created_by": self.created_by, "created_at": self.created_at, "finished_at": self.finished_at,
+            "total": self.total_rows or 0, "ingested": self.accepted,
         }
 
 
-def require_import_rights(role: str | None) -> None:
-    """A dashboard user must be an editor; API callers (role None) are scoped by their key."""
-    if role is not None and role not in EDITOR_ROLES:
-        raise Forbidden(f"{role} users cannot import events")
+# --- reading the file ------------------------------------------------------------------------------------------------
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"a cell is longer than {csv.field_size_limit():,} characters"
+    if "new-line character seen in unquoted field" in text:
+        return "a bare carriage return (CR) outside quotes; quote the cell or end lines with LF or CRLF"
+    return f"not valid CSV ({text})"
+
+
+def _records(stream: IO[bytes]) -> Iterator[list[str] | str]:
+    """The file's CSV records from its start: a list of cells, or the message of a record csv could not read.
+
+    Lines end at LF only (CRLF works: csv drops the CR before the LF), so a bare CR inside an unquoted cell is
+    a per-row error instead of silently splitting the row in two.
+    """
+    stream.seek(0)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="\n")
+    reader = csv.reader(text)
+    try:
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield _csv_problem(exc)
+                continue
+            if cells:  # csv yields [] for a blank line; blank lines are not rows
+                yield cells
+    finally:
+        text.detach()  # the stream belongs to the caller: do not close it with the wrapper
+
+
+def _check_header(first: list[str] | str | None) -> tuple[str, ...]:
+    if first is None:
+        raise InvalidInput("file", "is empty")
+    if isinstance(first, str):
+        raise InvalidInput("file", f"header row: {first}")
+    header = tuple(h.strip() for h in first)
+    if "event_type" not in header:
+        raise InvalidInput("file", "the header row must name an event_type column")
+    unknown = [h for h in header if h and h not in KNOWN_COLUMNS]
+    if unknown:
+        raise InvalidInput("file", f"unknown column(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_COLUMNS))}")
+    duplicated = sorted({h for h in header if h and header.count(h) > 1})
+    if duplicated:
+        raise InvalidInput("file", f"column(s) named twice in the header: {', '.join(duplicated)}")
+    return header
+
+
+def scan_csv(stream: IO[bytes]) -> CsvFile:
+    """Hash the file, check it is UTF-8 with a usable header and count its rows; nothing is stored.
+
+    Refusals that concern the whole file (not UTF-8, no event_type column, unknown columns, too many rows) are
+    InvalidInput on the `file` field. Leaves the stream at its start.
+    """
+    stream.seek(0)
+    digest = hashlib.sha256()
+    while block := stream.read(1 << 20):
+        digest.update(block)
+    records = _records(stream)
+    try:
+        header = _check_header(next(records, None))
+        total = 0
+        for _ in records:
+            total += 1
+            if total > MAX_ROWS:
+                raise InvalidInput("file", f"at most {MAX_ROWS:,} rows per import")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("file", f"must be UTF-8 text (byte {exc.start} of a block is not)") from None
+    finally:
+        records.close()
+    if total == 0:
+        raise InvalidInput("file", "has a header row but no data rows")
+    stream.seek(0)
+    return CsvFile(header=header, sha256=digest.hexdigest(), total_rows=total)
 
 
 def _parse_timestamp(raw: str) -> datetime:
@@ -86,108 +209,373 @@ def _parse_timestamp(raw: str) -> datetime:
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise ValueError("needs a UTC offset (RFC3339), e.g. 2025-08-15T12:00:00Z")
-    return value
+    if value.tzinfo is None:  # read as UTC, as the API reads a timestamp without an offset
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("its UTC time falls outside the years 1 to 9999") from None
 
 
-def _row_event(row: dict[str, str]) -> NewEvent:
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _json_problem(value: Any, depth: int = 0) -> str | None:
+    """Why a metadata value cannot be stored (on SQLite and PostgreSQL alike), or None."""
+    if depth > MAX_JSON_DEPTH:
+        return f"nests deeper than {MAX_JSON_DEPTH} levels"
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains a lone surrogate (an invalid \\u escape)"
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if -_INT64 <= value < _INT64 else "has an integer outside the 64-bit range"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "has a number that is not finite"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _json_problem(key, depth + 1) or _json_problem(item, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            problem = _json_problem(item, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
+def _row_event(cells: dict[str, str]) -> NewEvent:
     """One CSV row as an event; raises InvalidInput naming the column."""
-    event_type = (row.get("event_type") or "").strip()
+    for column, value in cells.items():
+        if "\x00" in value:
+            raise InvalidInput(column, "contains a NUL character")
+        limit = _MAX_LENGTH.get(column)
+        if limit is not None and len(value.strip()) > limit:
+            raise InvalidInput(column, f"is longer than {limit} characters")
+    event_type = cells.get("event_type", "").strip()
     if not event_type:
         raise InvalidInput("event_type", "is required")
     occurred_at = None
-    if (row.get("timestamp") or "").strip():
+    if cells.get("timestamp", "").strip():
         try:
-            occurred_at = _parse_timestamp(row["timestamp"])
+            occurred_at = _parse_timestamp(cells["timestamp"])
         except ValueError as exc:
             raise InvalidInput("timestamp", f"not an RFC3339 timestamp ({exc})") from None
     properties: dict[str, Any] = {}
-    if (row.get("metadata") or "").strip():
+    if cells.get("metadata", "").strip():
         try:
-            properties = json.loads(row["metadata"])
+            properties = json.loads(cells["metadata"], parse_constant=_reject_constant)
         except json.JSONDecodeError as exc:
             raise InvalidInput("metadata", f"not valid JSON ({exc.msg})") from None
+        except (ValueError, RecursionError) as exc:
+            raise InvalidInput("metadata", f"not valid JSON ({exc})") from None
         if not isinstance(properties, dict):
             raise InvalidInput("metadata", "must be a JSON object")
-    aliases = [AliasInput(kind, row[kind].strip()) for kind in ALIAS_COLUMNS if (row.get(kind) or "").strip()]
-    lead_id = (row.get("lead_id") or "").strip() or None
+        problem = _json_problem(properties)
+        if problem:
+            raise InvalidInput("metadata", problem)
+    aliases = [AliasInput(kind, cells[kind].strip()) for kind in ALIAS_COLUMNS if cells.get(kind, "").strip()]
+    lead_id = cells.get("lead_id", "").strip() or None
     if lead_id is None and not aliases:
         raise InvalidInput("lead_id", f"give lead_id or one of the alias columns {', '.join(ALIAS_COLUMNS)}")
     return NewEvent(
         event_type=event_type,
         occurred_at=occurred_at,
         properties=properties,
-        source=(row.get("source") or "").strip() or "csv_import",
+        source=cells.get("source", "").strip() or "csv_import",
         person=PersonRef(lead_id=lead_id, aliases=aliases, field_name="lead_id" if lead_id else "aliases"),
     )
 
 
-def parse_csv(data: bytes | str) -> ParsedCsv:
-    """Read a CSV with a header row; every bad row becomes a RowError, the good ones events to ingest."""
-    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    if "event_type" not in header:
-        raise InvalidInput("file", "the header row must name an event_type column")
-    unknown = [h for h in header if h and h not in KNOWN_COLUMNS]
-    if unknown:
-        raise InvalidInput("file", f"unknown column(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_COLUMNS))}")
-    reader.fieldnames = header
-    parsed = ParsedCsv(rows=[], errors=[], total=0)
-    for number, row in enumerate(reader, start=1):
-        if number > MAX_ROWS:
-            raise InvalidInput("file", f"at most {MAX_ROWS} rows per import")
-        parsed.total += 1
-        if None in row:
-            extra = len(row[None])  # type: ignore[index]
-            message = f"has {len(header) + extra} cells; the header has {len(header)}"
-            parsed.errors.append(RowError(number, None, message))
-            continue
-        try:
-            parsed.rows.append((number, _row_event(row)))
-        except InvalidInput as exc:
-            parsed.errors.append(RowError(number, exc.field, exc.message.removeprefix(f"{exc.field}: ")))
-    return parsed
+Item = tuple[int, NewEvent] | RowError
 
 
-def _column_of(exc: ServiceError) -> str | None:
-    if exc.field is None:
-        return None
-    head = exc.field.split(".")[0].split("[")[0]
-    if head in KNOWN_COLUMNS:
-        return head
-    return "lead_id" if head in ("aliases", "lead", "person") else exc.field
+def _item(number: int, record: list[str] | str, header: tuple[str, ...]) -> Item:
+    if isinstance(record, str):
+        return RowError(number, None, record)
+    if len(record) > len(header):
+        return RowError(number, None, f"has {len(record)} cells; the header has {len(header)}")
+    # A short row leaves its last columns empty, as csv.DictReader does.
+    cells = {name: value for name, value in zip(header, record, strict=False) if name}
+    try:
+        return (number, _row_event(cells))
+    except InvalidInput as exc:
+        return RowError(number, exc.field, exc.message.removeprefix(f"{exc.field}: "))
 
 
-def ingest_rows(
+def read_chunks(stream: IO[bytes], size: int = CHUNK_ROWS) -> Iterator[list[Item]]:
+    """The file's rows in order, `size` at a time: each an event to ingest (with its row number) or a RowError."""
+    records = _records(stream)
+    try:
+        header = _check_header(next(records, None))
+        chunk: list[Item] = []
+        for number, record in enumerate(records, start=1):
+            chunk.append(_item(number, record, header))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+    finally:
+        records.close()
+
+
+# --- the job ---------------------------------------------------------------------------------------------------------
+
+
+def _view(job: models.ImportJob) -> ImportJobView:
+    return ImportJobView(
+        id=job.id, filename=job.filename, file_sha256=job.file_sha256, status=job.status, total_rows=job.total_rows,
+        processed_rows=job.processed_rows, accepted=job.accepted, rejected=job.rejected, errors=list(job.errors or []),
+        created_by=job.created_by, created_at=job.created_at, finished_at=job.finished_at,
+    )
+
+
+def _job(session: Session, tenant: Tenant, job_id: str, *, lock: bool = False) -> models.ImportJob:
+    statement = select(models.ImportJob).where(
+        models.ImportJob.id == job_id, models.ImportJob.unit_id == tenant.unit_id
+    )
+    job = session.scalars(statement.with_for_update() if lock else statement).first()
+    if job is None:
+        raise NotFound(f"import {job_id!r} does not exist in this unit", field="job_id")
+    return job
+
+
+def start_import(
     session: Session,
     tenant: Tenant,
-    rows: Sequence[tuple[int, NewEvent]],
-    now: datetime,
     *,
-    role: str | None = None,
-    context: ScoringContext | None = None,
-) -> ImportReport:
-    """Ingest one chunk of parsed rows (the caller commits); rows the engine refuses become RowErrors."""
-    require_import_rights(role)
-    report = ImportReport(total=len(rows))
-    results = ingest(session, tenant, [event for _, event in rows], now, context=context)
-    for (number, _event), result in zip(rows, results, strict=True):
-        if isinstance(result, ServiceError):
-            message = result.message.removeprefix(f"{result.field}: ") if result.field else result.message
-            report.errors.append(RowError(number, _column_of(result), message))
-        else:
-            report.ingested += 1
-    return report
-
-
-def merge_reports(parsed: ParsedCsv, chunks: Sequence[ImportReport]) -> ImportReport:
-    return ImportReport(
-        total=parsed.total,
-        ingested=sum(c.ingested for c in chunks),
-        errors=[*parsed.errors, *(e for c in chunks for e in c.errors)],
+    filename: str,
+    csv_file: CsvFile,
+    now: datetime,
+    allow_duplicate: bool = False,
+) -> ImportJobView:
+    """Record a running import of a scanned file; the same file (by SHA-256) imported before is a Conflict."""
+    require(tenant, Action.IMPORT)
+    if not allow_duplicate:
+        job = models.ImportJob
+        earlier = session.scalars(
+            select(job)
+            .where(
+                job.unit_id == tenant.unit_id, job.file_sha256 == csv_file.sha256,
+                or_(job.status != "failed", job.accepted > 0),  # a failed job that stored nothing does not count
+            )
+            .order_by(job.created_at.desc())
+            .limit(1)
+        ).first()
+        if earlier is not None:
+            when = earlier.created_at.strftime("%Y-%m-%d %H:%M UTC")
+            state = "is still running" if earlier.status == "running" else f"accepted {earlier.accepted:,} rows"
+            raise Conflict(
+                f"this file was already imported into this unit on {when} as {earlier.filename!r} (import "
+                f"{earlier.id}, which {state}); importing it again would store its events twice. "
+                "Send allow_duplicate=true to import it anyway.",
+                field="file",
+            )
+    row = models.ImportJob(
+        id=new_id("imp"), org_id=tenant.org_id, unit_id=tenant.unit_id, filename=filename[:300] or "upload.csv",
+        file_sha256=csv_file.sha256, status="running", total_rows=csv_file.total_rows, processed_rows=0, accepted=0,
+        rejected=0, errors=[], created_by=tenant.actor, created_at=now, finished_at=None,
     )
+    session.add(row)
+    session.flush()
+    return _view(row)
+
+
+def _column_of(error: ServiceError, event: NewEvent) -> str | None:
+    """The CSV column an ingest error is about: `aliases[1]` is the row's second non-empty alias column."""
+    if error.field is None:
+        return None
+    head = error.field.split(".")[-1]
+    if head.startswith("aliases[") and event.person is not None:
+        position = int(head[len("aliases[") : -1])
+        return event.person.aliases[position].kind  # an AliasInput's kind is its column's name
+    head = head.split("[")[0]
+    if head in KNOWN_COLUMNS:
+        return head
+    return "lead_id" if head in ("aliases", "lead", "person", "contact") else error.field
+
+
+def _message_of(error: ServiceError) -> str:
+    return error.message.removeprefix(f"{error.field}: ") if error.field else error.message
+
+
+def import_chunk(session: Session, tenant: Tenant, job_id: str, chunk: Sequence[Item], now: datetime) -> ImportJobView:
+    """Ingest one chunk of rows and advance the job by it, in the caller's transaction."""
+    require(tenant, Action.IMPORT)
+    job = _job(session, tenant, job_id, lock=True)
+    errors = [item for item in chunk if isinstance(item, RowError)]
+    rows = [item for item in chunk if not isinstance(item, RowError)]
+    accepted = 0
+    if rows:
+        for (number, event), result in zip(rows, ingest(session, tenant, [e for _, e in rows], now), strict=True):
+            if isinstance(result, ServiceError):
+                errors.append(RowError(number, _column_of(result, event), _message_of(result)))
+            else:
+                accepted += 1
+    job.processed_rows += len(chunk)
+    job.accepted += accepted
+    job.rejected += len(errors)
+    room = MAX_STORED_ERRORS - len(job.errors or [])
+    if errors and room > 0:
+        errors.sort(key=lambda e: e.row)
+        job.errors = [*(job.errors or []), *(e.as_dict() for e in errors[:room])]  # a new list: JSON change seen
+    session.flush()
+    return _view(job)
+
+
+def finish_import(
+    session: Session, tenant: Tenant, job_id: str, now: datetime, *, failure: str | None = None
+) -> ImportJobView:
+    """Mark the job done, or failed with `failure` as its last error entry."""
+    require(tenant, Action.IMPORT)
+    job = _job(session, tenant, job_id, lock=True)
+    job.status = "failed" if failure else "done"
+    job.finished_at = now
+    if failure:
+        job.errors = [*(job.errors or []), {"row": None, "column": None, "message": failure}]
+    session.flush()
+    return _view(job)
+
+
+def get_import(session: Session, tenant: Tenant, job_id: str) -> ImportJobView:
+    return _view(_job(session, tenant, job_id))
+
+
+def _store_chunk(write: Write, tenant: Tenant, job_id: str, chunk: list[Item], now: datetime) -> ImportJobView:
+    """One chunk in one transaction; a chunk the database refuses as a whole is retried, then row by row, so one
+    unstorable row is a per-row error instead of stopping the import."""
+    for _attempt in range(2):
+        try:
+            with write() as session:
+                return import_chunk(session, tenant, job_id, chunk, now)
+        except _RETRYABLE:
+            continue
+    if len(chunk) == 1:
+        item = chunk[0]
+        number = item.row if isinstance(item, RowError) else item[0]
+        log.warning("import %s: row %s could not be stored", job_id, number, exc_info=True)
+        with write() as session:
+            return import_chunk(session, tenant, job_id, [RowError(number, None, "could not be stored")], now)
+    view: ImportJobView | None = None
+    for item in chunk:
+        view = _store_chunk(write, tenant, job_id, [item], now)
+    assert view is not None
+    return view
+
+
+def run_import(
+    write: Write,
+    tenant: Tenant,
+    job_id: str,
+    stream: IO[bytes],
+    clock: Callable[[], datetime],
+    *,
+    on_progress: Callable[[ImportJobView], None] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ImportJobView:
+    """Import the scanned file into a started job, one short transaction per chunk, and finish the job.
+
+    The only service that runs several transactions: the caller lends it `write` (a factory of committing
+    sessions, e.g. Database.write) because a million rows cannot be one transaction without holding SQLite's
+    writer lock for minutes. Blocking: call it from a worker thread, never on an event loop.
+    """
+    try:
+        for chunk in read_chunks(stream, chunk_rows):
+            view = _store_chunk(write, tenant, job_id, chunk, clock())
+            if on_progress is not None:
+                on_progress(view)
+        with write() as session:
+            return finish_import(session, tenant, job_id, clock())
+    except Exception:
+        log.exception("import %s failed", job_id)
+        with write() as session:
+            finish_import(session, tenant, job_id, clock(), failure="the import stopped on an internal error")
+        raise
+
+
+def import_file(database_url: str, tenant: Tenant, job_id: str, path: str) -> None:
+    """Entry point of an import process: run_import over the file at `path` (deleted afterwards)."""
+    from db.engine import Database  # the worker process opens its own engine
+
+    db = Database(database_url)
+    try:
+        with open(path, "rb") as stream:
+            run_import(db.write, tenant, job_id, stream, lambda: datetime.now(UTC))
+    finally:
+        db.dispose()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+class ImportProcesses:
+    """Imports run in worker processes of their own, not threads of the server.
+
+    A thread would share the server's GIL and garbage collector: every request, /healthz included, would wait
+    for its turn behind the import's Python code, and a full collection of the import's garbage stops the
+    whole process. A process shares nothing but the database, where the job's progress already lives.
+    Workers are started on the first import (spawned: never forked from a threaded server) and kept.
+    """
+
+    def __init__(self, max_workers: int = 2) -> None:
+        self.max_workers = max_workers
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=context)
+            return self._pool
+
+    def submit(self, write: Write, database_url: str, tenant: Tenant, job_id: str, path: str) -> Future[None]:
+        """Start importing the file at `path` (the worker deletes it) into the started job `job_id`."""
+        try:
+            future = self._executor().submit(import_file, database_url, tenant, job_id, path)
+        except BrokenProcessPool:
+            with self._lock:
+                self._pool = None  # a worker died (killed, out of memory): start afresh
+            future = self._executor().submit(import_file, database_url, tenant, job_id, path)
+
+        def check(done: Future[None]) -> None:
+            # A worker that died could not record it: do it here, so the job does not stay `running`.
+            if isinstance(done.exception(), BrokenProcessPool):
+                with self._lock:
+                    self._pool = None
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                with write() as session:
+                    finish_import(session, tenant, job_id, datetime.now(UTC),
+                                  failure="the import process stopped unexpectedly")
+
+        future.add_done_callback(check)
+        return future
+
+
+@functools.cache
+def import_processes() -> ImportProcesses:
+    """The process's import workers (one pool, started on first use: a thread-safe singleton)."""
+    return ImportProcesses()
+
+
+def spool(source: IO[bytes]) -> str:
+    """A copy of an upload in a named temporary file, for an import process to read; returns its path."""
+    source.seek(0)
+    with tempfile.NamedTemporaryFile(prefix="leadvane-import-", suffix=".csv", delete=False) as copy:
+        shutil.copyfileobj(source, copy, 1 << 20)
+    return copy.name
+
+
+# --- export ----------------------------------------------------------------------------------------------------------
 
 
 def _iso(value: datetime) -> str:
@@ -220,7 +608,7 @@ def export_rows(session: Session, tenant: Tenant, *, page_size: int = 5000) -> I
 
 
 def csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
-    """The header, then one CSV line per row."""
+    """The header, then one CSV line per row, every cell safe to open in a spreadsheet (core.csv_cells)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -228,5 +616,5 @@ def csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(row)
+        writer.writerow(safe_row(row))
         yield buffer.getvalue()

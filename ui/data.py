@@ -7,6 +7,7 @@ shows a refused change as an error next to the editor and clears the caches so e
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from services import accounts, analytics, api_keys, imports, leads, levels, rules, scoring_settings
-from services.context import Tenant, load_scoring_context
+from services.context import Tenant
 from services.errors import ServiceError
 from services.lead_insights import describe, recent_drivers
 from services.level_changes import LevelChanges, compare, lead_levels
@@ -236,22 +237,29 @@ def counting_level_changes(
     return run
 
 
-def import_events(
-    user: SignedIn, parsed: imports.ParsedCsv, on_progress: Callable[[int, int], None]
-) -> imports.ImportReport:
-    """Ingest a parsed CSV one chunk per transaction (short writer locks), reporting progress after each."""
-    imports.require_import_rights(user.role)
+def start_import(user: SignedIn, filename: str, content: bytes, *, allow_duplicate: bool = False) -> str:
+    """Scan the CSV, record its import job and hand it to an import process; returns the job id.
+
+    Raises the service's refusal (a bad file, the same file imported before: Conflict, a Viewer: Forbidden).
+    The import survives reruns of the page: progress and outcome are read from the job (import_job).
+    """
+    tenant = user.tenant  # carries the user's role and email
+    stream = io.BytesIO(content)
+    csv_file = imports.scan_csv(stream)
     db = get_db()
-    with db.read() as session:
-        context = load_scoring_context(session, user.tenant)
-    reports, done, total = [], 0, max(1, len(parsed.rows))
-    for chunk in parsed.chunks():
-        with db.write() as session:
-            reports.append(imports.ingest_rows(session, user.tenant, chunk, now(), role=user.role, context=context))
-        done += len(chunk)
-        on_progress(done, total)
-    invalidate()
-    return imports.merge_reports(parsed, reports)
+    with db.write() as session:
+        job = imports.start_import(
+            session, tenant, filename=filename, csv_file=csv_file, now=now(), allow_duplicate=allow_duplicate
+        )
+    url = db.engine.url.render_as_string(hide_password=False)
+    imports.import_processes().submit(db.write, url, tenant, job.id, imports.spool(stream))
+    return job.id
+
+
+def import_job(tenant: Tenant, job_id: str) -> imports.ImportJobView:
+    """The job as it is now (not cached: the page polls it for progress)."""
+    with get_db().read() as session:
+        return imports.get_import(session, tenant, job_id)
 
 
 def export_events_csv(tenant: Tenant) -> str:

@@ -1,89 +1,90 @@
-"""CSV import and export: POST /v1/events/import, GET /v1/events/export, and the service the Import page uses."""
+"""The Import & export page: an upload becomes an import job whose progress and result the page shows,
+a file imported before asks before importing it again, the export neutralises formula cells.
+(The API's import and export: tests/api/test_import_api.py.)"""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+import time
+import uuid
 
-import pytest
+from streamlit.testing.v1 import AppTest
 
-from db.engine import Database
 from services import imports
-from services.context import Tenant
-from services.errors import Forbidden
-from tests.conftest import ApiHarness
-
-GOOD_AND_BAD = (
-    "event_type,lead_id,timestamp,metadata,email,external_id\n"
-    'page_visit,,2025-08-15T12:00:00Z,"{""page"": ""/pricing""}",ann@acme.com,\n'
-    "email_open,,2025-08-15T12:05:00+02:00,,,crm-42\n"
-    ",,2025-08-15T12:00:00Z,,bob@acme.com,\n"
-    "page_visit,,yesterday,,bob@acme.com,\n"
-    'page_visit,,,"{not json",bob@acme.com,\n'
-    "page_visit,,,,,\n"
-    "page_visit,,,,not-an-email,\n"
-)
+from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 
 
-def _upload(api: ApiHarness, text: str):  # type: ignore[no-untyped-def]
-    return api.post("/v1/events/import", files={"file": ("events.csv", text.encode(), "text/csv")})
+def _finish(at: AppTest, unit: DemoUnit) -> AppTest:
+    """Wait for the page's import job to finish (it runs on a background thread), then show the page again."""
+    job_id = at.session_state["import_job_id"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with unit.db.read() as session:
+            if imports.get_import(session, unit.tenant, job_id).status != "running":
+                break
+        time.sleep(0.05)
+    return at.run()
 
 
-def test_import_reports_counts_and_names_row_and_column_of_each_rejection(api: ApiHarness) -> None:
-    response = _upload(api, GOOD_AND_BAD)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert (body["total"], body["ingested"], body["rejected"]) == (7, 2, 5)
-    by_row = {e["row"]: e for e in body["errors"]}
-    assert by_row[3]["column"] == "event_type"
-    assert by_row[4]["column"] == "timestamp" and "RFC3339" in by_row[4]["message"]
-    assert by_row[5]["column"] == "metadata" and "JSON" in by_row[5]["message"]
-    assert by_row[6]["column"] == "lead_id"
-    assert 7 in by_row and by_row[7]["column"] is not None
+def _csv() -> bytes:
+    tag = uuid.uuid4().hex[:6]
+    return (
+        "event_type,external_id,email\n"
+        f"page_visit,,ann-{tag}@example.com\n"
+        f"page_visit,crm-{tag},not-an-address\n"
+        f",,bob-{tag}@example.com\n"
+    ).encode()
 
 
-def test_imported_events_are_scored_and_exported(api: ApiHarness) -> None:
-    _upload(api, GOOD_AND_BAD)
-    response = api.get("/v1/events/export")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert list(rows[0])[:4] == ["id", "lead_id", "event_type", "timestamp"]
-    assert [(r["event_type"], r["timestamp"]) for r in rows] == [
-        ("page_visit", "2025-08-15T12:00:00Z"), ("email_open", "2025-08-15T10:05:00Z"),
-    ]
-    assert all(r["lead_id"].startswith("ld_") for r in rows)
-    assert '"page":"/pricing"' in rows[0]["metadata"]
+def _upload(at: AppTest, content: bytes) -> AppTest:
+    at.file_uploader(key="import_file").set_value(("events.csv", content, "text/csv")).run()
+    return at.button(key="import_run").click().run()
 
 
-def test_export_is_scoped_to_the_tenant(api: ApiHarness, other_api: ApiHarness) -> None:
-    _upload(api, GOOD_AND_BAD)
-    rows = list(csv.DictReader(io.StringIO(other_api.get("/v1/events/export").text)))
-    assert rows == []
+def test_an_upload_is_imported_and_the_result_names_row_and_column_of_each_rejection(unit: DemoUnit) -> None:
+    at = _upload(open_page("import_export", unit.owner), _csv())
+    assert not at.exception
+    at = _finish(at, unit)
+    assert not at.exception
+    screen = texts(at)
+    assert "Imported 1 of 3 rows from events.csv; 2 rejected." in screen
+    errors = frame_with(at, "Column")
+    assert list(zip(errors["Row"], errors["Column"], strict=True)) == [(2, "email"), (3, "event_type")]
+    # The bar and the result agree: both come from the job.
+    assert at.get("progress")[0].proto.value == 100
+    assert "Read 3 of 3 rows" in at.get("progress")[0].proto.text
 
 
-@pytest.mark.parametrize(
-    ("text", "needle"),
-    [("lead_id,email\nx,a@b.com\n", "event_type"), ("event_type,colour\nx,red\n", "colour"), ("", "empty")],
-)
-def test_a_file_without_the_right_header_is_refused_with_the_envelope(api: ApiHarness, text: str, needle: str) -> None:
-    response = _upload(api, text)
-    assert response.status_code == 422
-    error = response.json()["error"]
-    assert error["code"] == "validation_error" and needle in error["message"] and error["request_id"]
+def test_the_same_file_again_asks_first_and_can_be_imported_anyway(unit: DemoUnit) -> None:
+    content = _csv()
+    at = _finish(_upload(open_page("import_export", unit.owner), content), unit)
+    first_job = at.session_state["import_job_id"]
+    at = _upload(at, content)
+    assert not at.exception
+    assert "events.csv was imported before" in texts(at) and first_job in texts(at)
+    assert at.session_state["import_job_id"] == first_job  # nothing started
+    at = at.button(key="import_anyway").click().run()
+    assert not at.exception
+    assert at.session_state["import_job_id"] != first_job
+    at = _finish(at, unit)
+    assert "Imported 1 of 3 rows" in texts(at) and "was imported before" not in texts(at)
 
 
-def test_import_needs_a_file_and_a_key(api: ApiHarness) -> None:
-    assert api.post("/v1/events/import").status_code == 422
-    anonymous = api.client.post("/v1/events/import", files={"file": ("e.csv", b"event_type\nx\n", "text/csv")})
-    assert anonymous.status_code == 401
+def test_a_viewer_cannot_upload(unit: DemoUnit) -> None:
+    at = open_page("import_export", unit.viewer)
+    assert not at.exception
+    assert at.file_uploader(key="import_file").disabled
 
 
-def test_a_viewer_cannot_import(db: Database, tenant: Tenant, now: datetime) -> None:
-    parsed = imports.parse_csv("event_type,email\npage_visit,a@example.com\n")
-    with db.write() as session, pytest.raises(Forbidden):
-        imports.ingest_rows(session, tenant, parsed.rows, now, role="Viewer")
-    with db.write() as session:
-        report = imports.ingest_rows(session, tenant, parsed.rows, now, role="Operator")
-    assert report.ingested == 1
+def test_export_downloads_every_event_with_formula_cells_neutralised(unit: DemoUnit) -> None:
+    tag = uuid.uuid4().hex[:6]
+    at = _upload(open_page("import_export", unit.owner), f"event_type,email\n=1+1,x-{tag}@example.com\n".encode())
+    at = _finish(at, unit)
+    at = at.button(key="export_prepare").click().run()
+    assert not at.exception
+    rows = list(csv.DictReader(io.StringIO(at.session_state["export_csv"])))
+    assert rows and rows[-1]["event_type"] == "'=1+1"
+    # Numbers (a negative score_delta) stay numbers; no text cell starts a formula.
+    text_cells = [cell for row in rows for column, cell in row.items() if column != "score_delta"]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in text_cells)
