@@ -36,3 +36,9 @@ _DESCRIPTIONS = {
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": text} for status, text in _DESCRIPTIONS.items()
 }
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Route-level error statuses (beyond the app-wide ones) with the one envelope model."""
+    return {status: {"model": ErrorEnvelope, "description": _DESCRIPTIONS.get(status, "Error")} for status in statuses}
+

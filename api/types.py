@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from pydantic import AfterValidator, Field, Strict
+from pydantic import AfterValidator, Field, PlainSerializer, Strict
 
+from core.messages import rfc3339
 from services.errors import InvalidInput
 
 INT64_MIN = -(2**63)
@@ -28,6 +29,8 @@ def _utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+# Timestamps leave as RFC 3339 with Z, like every other timestamp Leadvane sends.
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
 """An RFC 3339 timestamp; read as UTC when it has no offset."""
 
 Int64 = Annotated[int, Strict(), Field(ge=INT64_MIN, le=INT64_MAX)]

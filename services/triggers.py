@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core import triggers as core
+from core.csv_cells import safe_cells
 from core.messages import rfc3339
 from core.outbound import parse_target
 from core.scoring import DECAY_EVENT_TYPE
@@ -664,8 +665,8 @@ def export_firings_csv(session: Session, tenant: Tenant, kind: str, limit: int =
     writer.writerow(_CSV_COLUMNS)
     for row in list_firings(session, tenant, kind, limit=limit):
         view = firing_view(row)
-        writer.writerow([
+        writer.writerow(safe_cells(
             v.isoformat() if isinstance(v, datetime) else ("" if v is None else v)
             for v in (view[c] for c in _CSV_COLUMNS)
-        ])
+        ))
     return out.getvalue()

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
-from api.routers.triggers import Timestamp, errors
+from api.responses import error_responses as errors
+from api.types import OffsetQuery, Timestamp
 from services import deliveries
 
 router = APIRouter(tags=["deliveries"])
@@ -42,7 +43,7 @@ def list_deliveries(
     status: Literal["pending", "sending", "delivered", "dead"] | None = None,
     trigger_id: str | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: OffsetQuery = 0,
 ) -> list[dict[str, Any]]:
     rows = deliveries.list_deliveries(session, tenant, status=status, trigger_id=trigger_id, limit=limit, offset=offset)
     return [deliveries.delivery_view(r) for r in rows]

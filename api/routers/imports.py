@@ -18,26 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.responses import error_responses
 from db.engine import Database
 from services import imports
 from services.context import Tenant
 from services.policy import Action, require
 
 router = APIRouter(tags=["events"])
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    request_id: str
-
-
-class ErrorEnvelope(BaseModel):
-    error: ErrorDetail
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorEnvelope} for status in statuses}
 
 
 class ImportRowError(BaseModel):
@@ -84,7 +71,7 @@ def _job(db: Database, tenant: Tenant, job_id: str) -> imports.ImportJobView:
     summary="Import events from CSV",
     response_model=ImportJobOut,
     responses={202: {"model": ImportJobOut, "description": "wait=false: the import runs on; poll its job"},
-               **_errors(401, 403, 409, 413, 422)},
+               **error_responses(401, 403, 409, 413, 422)},
 )
 async def import_events(
     file: UploadFile,
@@ -129,7 +116,7 @@ async def import_events(
     "/v1/events/import/{job_id}",
     summary="An import's progress and outcome",
     response_model=ImportJobOut,
-    responses=_errors(401, 404),
+    responses=error_responses(401, 404),
 )
 def get_import(job_id: str, tenant: TenantDep, session: ReadSession) -> ImportJobOut:
     return _out(imports.get_import(session, tenant, job_id))
@@ -140,7 +127,7 @@ def get_import(job_id: str, tenant: TenantDep, session: ReadSession) -> ImportJo
     summary="Export events (OU-scoped)",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "every event of the unit, in log order"},
-               **_errors(401)},
+               **error_responses(401)},
 )
 def export_events(tenant: TenantDep, db: DatabaseDep) -> StreamingResponse:
     """Cells that a spreadsheet would run as a formula (starting with =, +, -, @, tab or CR) get a leading '."""

@@ -5,38 +5,21 @@ POST /{id}/simulate, POST /{id}/test (queue a sample to every channel), GET /eve
 /events/export (CSV). Webhook and Slack URLs pass the outbound guard when saved (422 naming the field).
 """
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, EmailStr, Field, PlainSerializer
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, EmailStr, Field
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.responses import error_responses as errors
 from api.schemas import InModel
-from core.messages import rfc3339
+from api.types import OffsetQuery, Timestamp
 from services import triggers
 
 router = APIRouter(tags=["triggers"])
 
 Url = str
-# Timestamps leave as RFC 3339 with Z, like every other timestamp Leadvane sends.
-Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    request_id: str
-
-
-class ErrorOut(BaseModel):
-    """The error envelope every failure answers with."""
-
-    error: ErrorBody
-
-
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorOut} for status in statuses}
 
 
 class ChannelsIn(InModel):
@@ -260,16 +243,17 @@ def _routes(
                 response_model=list[FiringOut], responses=errors(401, 403, 422))
     def events(
         tenant: TenantDep, session: ReadSession, trigger_id: str | None = None,
-        limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0),
+        limit: int = Query(default=100, ge=1, le=1000), offset: OffsetQuery = 0,
     ) -> list[dict[str, Any]]:
         rows = triggers.list_firings(session, tenant, kind, trigger_id=trigger_id, limit=limit, offset=offset)
         return [triggers.firing_view(r) for r in rows]
 
     @router.get(f"{base}/events/export", summary=f"Export {kind} events (CSV)", name=f"export_{kind}",
-                response_class=Response, responses={200: {"content": {"text/csv": {}}}, **errors(401, 403)})
-    def export(tenant: TenantDep, session: ReadSession) -> Response:
-        return Response(
-            triggers.export_firings_csv(session, tenant, kind), media_type="text/csv",
+                response_class=StreamingResponse,
+                responses={200: {"content": {"text/csv": {}}}, **errors(401, 403)})
+    def export(tenant: TenantDep, session: ReadSession) -> StreamingResponse:
+        return StreamingResponse(
+            iter([triggers.export_firings_csv(session, tenant, kind)]), media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{kind}-events.csv"'},
         )
 

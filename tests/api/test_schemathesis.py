@@ -32,17 +32,7 @@ from tests.conftest import create_postgres_database, drop_postgres_database
 # Operations whose findings belong to another helper's branch (their routers, or the body-guard middleware).
 # Each entry is an operation label as schemathesis prints it ("POST /v1/triggers"). The lead empties this
 # list after merging those branches.
-PENDING_OTHER_HELPERS: list[str] = [
-    "GET /v1/deliveries",  # offset beyond 64 bits: 500 (OverflowError in services/deliveries or the route)
-    "GET /v1/triggers/milestones/events",  # the same overflow in services/triggers.list_firings
-    "GET /v1/triggers/patterns/events",
-    "GET /v1/triggers/sequences/events",
-    "POST /v1/events/import",  # a bare CR in the CSV: 500 (csv.Error "new-line character seen in unquoted field")
-    # CSV exports documented as application/json instead of text/csv (content_type_conformance)
-    "GET /v1/triggers/milestones/events/export",
-    "GET /v1/triggers/patterns/events/export",
-    "GET /v1/triggers/sequences/events/export",
-]
+PENDING_OTHER_HELPERS: list[str] = []
 
 CHECKS = ("not_a_server_error", "response_schema_conformance", "status_code_conformance", "content_type_conformance")
 

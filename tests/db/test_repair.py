@@ -69,12 +69,12 @@ def test_repair_makes_a_poisoned_unit_work_again(api: ApiHarness, other_api: Api
     assert events.json()[0]["metadata"] == {"note": "bad \ufffd x", "key": ["\ufffd", 1]}
     leads = api.get("/v1/leads")
     assert leads.status_code == 200, leads.text
-    (lead,) = leads.json()["data"]
+    (lead,) = leads.json()["leads"]
     assert lead["first_name"] == "Ann"
     detail = api.get(f"/v1/leads/{lead['id']}")
     assert detail.status_code == 200 and detail.json()["lead"]["metadata"]["title"] == "C\ufffdTO"
     accounts = api.get("/v1/accounts")
-    assert accounts.status_code == 200 and accounts.json()["data"][0]["name"] == "Acme\ufffd"
+    assert accounts.status_code == 200 and accounts.json()["accounts"][0]["name"] == "Acme\ufffd"
     export = api.get("/v1/events/export")
     assert export.status_code == 200 and r"bad \ufffd x" in export.text  # metadata as JSON text in the CSV
     with api.db.write() as session:
