@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -75,10 +75,11 @@ def update_decay(
 ) -> models.DecayRule:
     policy.require(tenant, Action.EDIT_SCORING)
     row = get_decay(session, tenant, decay_id)
-    merged = {"inactive_for": row.inactive_for, "unit": row.unit, "decrease": row.decrease}
+    merged: dict[str, Any] = {"inactive_for": row.inactive_for, "unit": row.unit, "decrease": row.decrease}
     merged.update({k: v for k, v in changes.items() if k in merged and v is not None})
-    _validate(merged["inactive_for"], merged["unit"], merged["decrease"])
-    row.inactive_for, row.unit, row.decrease = merged["inactive_for"], merged["unit"], merged["decrease"]
+    inactive_for, unit, decrease = merged["inactive_for"], merged["unit"], merged["decrease"]
+    _validate(inactive_for, unit, decrease)
+    row.inactive_for, row.unit, row.decrease = inactive_for, unit, decrease
     row.updated_at = now
     session.flush()
     return row
@@ -136,7 +137,8 @@ def apply_decay(
         stmt = stmt.where(lead.id > after)
     if max_leads is not None:
         stmt = stmt.order_by(lead.id).limit(max_leads)
-    scanned = list(session.execute(stmt))
+    # last_activity_at IS NOT NULL is in the WHERE clause.
+    scanned = [(lead_id, cast(datetime, last)) for lead_id, last in session.execute(stmt)]
     next_after = scanned[-1][0] if max_leads is not None and len(scanned) == max_leads else None
     floor = None if ctx.policy.allow_negative_scores else 0
     last_activity_of = dict(scanned)

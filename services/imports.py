@@ -27,7 +27,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager
@@ -135,7 +135,7 @@ def _csv_problem(exc: csv.Error) -> str:
     return f"not valid CSV ({text})"
 
 
-def _records(stream: IO[bytes]) -> Iterator[list[str] | str]:
+def _records(stream: IO[bytes]) -> Generator[list[str] | str, None, None]:
     """The file's CSV records from its start: a list of cells, or the message of a record csv could not read.
 
     Lines end at LF only (CRLF works: csv drops the CR before the LF), so a bare CR inside an unquoted cell is

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core import identity, scoring
@@ -338,6 +338,11 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + _IN_CHUNK]
 
 
+def _table(model: type[models.Base]) -> Table:
+    """A model's table, typed for Core inserts and updates (the hot path skips the ORM's object building)."""
+    return cast(Table, model.__table__)
+
+
 class _Resolver:
     """Finds or creates the leads and accounts of a batch with a few bulk queries."""
 
@@ -377,7 +382,8 @@ class _Resolver:
                     models.Account.unit_id == unit, models.Account.domain.in_(chunk)
                 )
             ):
-                self.account_by_domain[domain] = acc_id
+                if domain is not None:  # matched by IN, so never None; keeps the types honest
+                    self.account_by_domain[domain] = acc_id
         names = sorted({it.account_name_key for it in items if it.account_name_key})
         for chunk in _chunks(names):
             for acc_id, key in self.session.execute(
@@ -538,7 +544,7 @@ class _Resolver:
         new_accounts = [a for a in self.accounts.values() if a.created]
         if new_accounts:
             session.execute(
-                models.Account.__table__.insert(),
+                _table(models.Account).insert(),
                 [
                     {
                         "id": a.id, "org_id": org, "unit_id": unit, "domain": a.domain, "name": a.name,
@@ -551,7 +557,7 @@ class _Resolver:
         new_leads = [lead for lead in self.leads.values() if lead.created]
         if new_leads:
             session.execute(
-                models.Lead.__table__.insert(),
+                _table(models.Lead).insert(),
                 [
                     {
                         "id": ld.id, "org_id": org, "unit_id": unit, "account_id": ld.account_id, "email": ld.email,
@@ -563,10 +569,10 @@ class _Resolver:
                 ],
             )
         if self.new_aliases:
-            session.execute(models.LeadAlias.__table__.insert(), self.new_aliases)
+            session.execute(_table(models.LeadAlias).insert(), self.new_aliases)
         changed_leads = [lead for lead in self.leads.values() if lead.changed and not lead.created]
         if changed_leads:
-            table = models.Lead.__table__
+            table = _table(models.Lead)
             session.execute(
                 update(table)
                 .where(table.c.id == bindparam("b_id"))
@@ -588,7 +594,7 @@ class _Resolver:
             )
         changed_accounts = [a for a in self.accounts.values() if a.changed and not a.created]
         if changed_accounts:
-            table = models.Account.__table__
+            table = _table(models.Account)
             session.execute(
                 update(table)
                 .where(table.c.id == bindparam("b_id"))
@@ -602,12 +608,12 @@ class _Resolver:
                 ],
             )
         if event_rows:
-            session.execute(models.Event.__table__.insert(), event_rows)
+            session.execute(_table(models.Event).insert(), event_rows)
         _write_scores(
-            session, models.LeadScore.__table__, "lead_id", org, unit, board.leads, self.stored_lead_scores
+            session, _table(models.LeadScore), "lead_id", org, unit, board.leads, self.stored_lead_scores
         )
         _write_scores(
-            session, models.AccountScore.__table__, "account_id", org, unit, board.accounts,
+            session, _table(models.AccountScore), "account_id", org, unit, board.accounts,
             self.stored_account_scores,
         )
 

@@ -55,6 +55,8 @@ def recent_drivers(
             .group_by(ev.lead_id, ev.event_type)
         )
         for lead_id, event_type, points, count in rows:
+            if lead_id is None:  # the IN list holds lead ids only; this keeps the type checker honest
+                continue
             points = int(points or 0)
             slot = totals[lead_id]
             slot[0] += points

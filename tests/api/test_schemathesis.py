@@ -29,11 +29,6 @@ from services.api_keys import create_api_key
 from services.tenants import create_unit
 from tests.conftest import create_postgres_database, drop_postgres_database
 
-# Operations whose findings belong to another helper's branch (their routers, or the body-guard middleware).
-# Each entry is an operation label as schemathesis prints it ("POST /v1/triggers"). The lead empties this
-# list after merging those branches.
-PENDING_OTHER_HELPERS: list[str] = []
-
 CHECKS = ("not_a_server_error", "response_schema_conformance", "status_code_conformance", "content_type_conformance")
 
 
@@ -86,8 +81,6 @@ def fuzz_target(database_url: str, tmp_path: Path, now: datetime) -> Iterator[Fu
 def test_api_contract_has_no_findings(fuzz_target: FuzzTarget) -> None:
     config = SchemathesisConfig.from_dict(fuzz_config(fuzz_target.headers))
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_target.app, config=config)
-    if PENDING_OTHER_HELPERS:
-        schema = schema.exclude(name=PENDING_OTHER_HELPERS)
     findings: set[str] = set()
     errors: set[str] = set()
     cases = Counter[str]()
@@ -124,8 +117,6 @@ def test_every_operation_documents_its_success_and_error_shapes(api_app: Any) ->
     for path, operations in spec["paths"].items():
         for method, op in operations.items():
             name = f"{method.upper()} {path}"
-            if name in PENDING_OTHER_HELPERS:
-                continue
             responses = op["responses"]
             for status in ("400", "401", "403", "404", "409", "413", "422", "429"):
                 schema = responses.get(status, {}).get("content", {}).get("application/json", {}).get("schema", {})
