@@ -17,10 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import run_write
 from api.guards import route_path
 from db.engine import Database
-from services import idempotency
+from services import idempotency, policy
 from services.context import Tenant
 from services.errors import ServiceError
 from services.ingest import Ingested, NewEvent, ingest
+from services.policy import Action
 
 Work = Callable[[Session], tuple[int, Any]]
 Present = Callable[[Ingested], tuple[int, Any]]
@@ -80,6 +81,9 @@ async def respond_with_event(
             return present(result)
 
         return await respond_idempotently(request, db, tenant, now, work)
+    # Refused before queuing: a refused request would otherwise fail its whole group and send every request
+    # of that group down the slow one-transaction-each path.
+    policy.require(tenant, Action.INGEST)
     result = await _committer(request, db).submit(tenant, event, now)
     if isinstance(result, ServiceError):
         raise result
