@@ -167,3 +167,14 @@ def test_key_by_credential_counts_each_key_and_key_by_unit_counts_them_together(
     assert statuses(second, 1) == [429]
     time.sleep(1.1)
     assert second.get("/v1/me/rate-limit").json()["key"] == f"unit:{api.tenant.unit_id}"
+
+
+def test_requests_pass_when_redis_cannot_be_reached(api: ApiHarness, api_app: Any, db: Database) -> None:
+    previous = getattr(api_app.state, "rate_limiter", None)
+    api_app.state.rate_limiter = RateLimiter(db, "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    try:
+        assert api.put("/v1/settings/rate-limit", {"enabled": True, "mode": "enforce", "rps": 1, "burst": 1}).is_success
+        assert statuses(api, 3) == [200, 200, 200]
+        assert api.get("/v1/me/rate-limit").json()["stage"] == "ok"
+    finally:
+        api_app.state.rate_limiter = previous
