@@ -124,17 +124,25 @@ class RateLimiter:
 
     # --- counting ---
 
-    def hit(self, config: RateLimitConfig, unit_id: str, key: str) -> Verdict | None:
-        """Count one request of `key` in `unit_id`; a Verdict when it is over the limit, else None."""
+    def hit(self, config: RateLimitConfig, unit_id: str, key: str) -> RateLimitItem | None:
+        """Count one request of `key` in `unit_id`; the window it is over, or None when it is within the limit."""
         try:
             for item in limit_items(config.rps, config.burst):
                 if not self.strategy.hit(item, unit_id, key):
-                    stats = self.strategy.get_window_stats(item, unit_id, key)
-                    reset_after = max(1, math.ceil(stats.reset_time - time.time()))
-                    return Verdict(item.amount, item.get_expiry(), reset_after, policy_header(config))
+                    return item
         except StorageError:
             self._storage_down()
         return None
+
+    def verdict(self, config: RateLimitConfig, item: RateLimitItem, unit_id: str, key: str) -> Verdict:
+        """What a refused request is told: the window's size and when a request will pass again."""
+        try:
+            stats = self.strategy.get_window_stats(item, unit_id, key)
+            reset_after = max(1, math.ceil(stats.reset_time - time.time()))
+        except StorageError:
+            self._storage_down()
+            reset_after = 1
+        return Verdict(item.amount, item.get_expiry(), reset_after, policy_header(config))
 
     def over_limit(self, config: RateLimitConfig, unit_id: str, key: str) -> bool:
         """Whether the next request of `key` would be over the limit (nothing is counted)."""
@@ -192,13 +200,17 @@ async def apply_rate_limit(request: Request, tenant: Tenant) -> None:
         return
     key = caller_key(config.key_by, tenant, request)
     if limiter.shared:  # a network round trip: off the event loop
-        verdict = await run_in_threadpool(limiter.hit, config, tenant.unit_id, key)
+        over = await run_in_threadpool(limiter.hit, config, tenant.unit_id, key)
     else:
-        verdict = limiter.hit(config, tenant.unit_id, key)
-    if verdict is None:
+        over = limiter.hit(config, tenant.unit_id, key)
+    if over is None:
         return
     RATE_LIMIT_EXCEEDED.labels(unit_id=tenant.unit_id, mode=config.mode).inc()
     if config.mode == "enforce":
+        if limiter.shared:
+            verdict = await run_in_threadpool(limiter.verdict, config, over, tenant.unit_id, key)
+        else:
+            verdict = limiter.verdict(config, over, tenant.unit_id, key)
         raise HTTPException(
             429,
             f"rate limit exceeded: at most {verdict.limit} requests per {verdict.window_seconds} s; "
