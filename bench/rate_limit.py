@@ -1,7 +1,8 @@
 """Rate-limit overhead: `python bench/rate_limit.py [--rounds N] [--duration S] [--redis URL] [--database-url URL]`.
 
 Single-event POST /v1/signals requests/s of one `manage.py serve-api` process (the load of bench/ingest.py (a):
-keep-alive connections from two load processes) with the unit's rate limit disabled, and enabled in `observe`
+keep-alive connections from two load processes), and the server process's CPU time per request over a fixed number
+of requests, with the unit's rate limit disabled, and enabled in `observe`
 mode, in alternating rounds on the same server and database (A B B A ..., so a database that grows during the run
 favours neither). The limit is low enough (default 50/s, burst 100) that most requests go over it: the worse case,
 every such request counted. The figure is observe / disabled; target >= 0.95.
@@ -17,9 +18,11 @@ import argparse
 import http.client
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -28,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import free_port, fresh_database, manage, requests_per_second, server  # noqa: E402
+from ingest import free_port, fresh_database, manage, requests_per_second, server, signal_body  # noqa: E402
 
 TARGET_RATIO = 0.95
 
@@ -41,6 +44,38 @@ def put_limit(port: int, headers: dict[str, str], body: dict[str, object]) -> No
     conn.close()
     if response.status != 200:
         raise SystemExit(f"PUT /v1/settings/rate-limit failed: {response.status} {payload!r}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_per_request(port: int, pid: int, headers: dict[str, str], n: int, connections: int) -> float:
+    """Server CPU microseconds per request over exactly `n` single-event requests (robust to a busy machine)."""
+    errors = 0
+
+    def send(seed: int, count: int) -> None:
+        nonlocal errors
+        rng = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(count):
+            conn.request("POST", "/v1/signals", signal_body(rng), headers)
+            response = conn.getresponse()
+            response.read()
+            errors += response.status != 201
+        conn.close()
+
+    used = cpu_seconds(pid)
+    threads = [threading.Thread(target=send, args=(seed, n // connections)) for seed in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise SystemExit(f"{errors} requests were not accepted")
+    return (cpu_seconds(pid) - used) / (n // connections * connections) * 1e6
 
 
 def limiter_microseconds(database_url: str, redis_url: str | None, rps: int, burst: int, n: int = 20_000) -> float:
@@ -84,6 +119,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="pairs of measurements (disabled, observe)")
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--cpu-requests", type=int, default=1000, help="requests per server-CPU measurement")
     parser.add_argument("--rps", type=int, default=50, help="the observed limit's rps")
     parser.add_argument("--burst", type=int, default=100, help="the observed limit's burst")
     parser.add_argument("--key-by", default="credential", choices=["credential", "ip", "unit"])
@@ -92,6 +128,7 @@ def main() -> int:
     args = parser.parse_args()
 
     figures: dict[str, list[float]] = {"disabled": [], "observe": []}
+    cpu: dict[str, list[float]] = {"disabled": [], "observe": []}  # server CPU microseconds per request
     pairs: list[float] = []
     errors = 0
     with tempfile.TemporaryDirectory(prefix="leadvane-bench-") as tmp, \
@@ -109,13 +146,14 @@ def main() -> int:
                    "--no-scheduler"]
         load_before = os.getloadavg()[0]
         observe = {"enabled": True, "mode": "observe", "key_by": args.key_by, "rps": args.rps, "burst": args.burst}
-        with server(command, env, port):
+        with server(command, env, port) as pid:
             for round_no in range(args.rounds):
                 order = ["disabled", "observe"] if round_no % 2 == 0 else ["observe", "disabled"]
                 measured: dict[str, float] = {}
                 for mode in order:
                     put_limit(port, headers, observe if mode == "observe" else {"enabled": False})
                     value, err = requests_per_second(port, headers, args.duration, args.connections)
+                    cpu[mode].append(server_cpu_per_request(port, pid, headers, args.cpu_requests, args.connections))
                     measured[mode] = value
                     figures[mode].append(value)
                     errors += err
@@ -136,6 +174,9 @@ def main() -> int:
     print(f"observe / disabled: {ratio:.2f} (target >= {TARGET_RATIO:.2f}: {verdict});"
           f" per round {', '.join(f'{p:.2f}' for p in pairs)} (spread {min(pairs):.2f}-{max(pairs):.2f});"
           f" non-201 answers {errors}")
+    cpu_off, cpu_observe = statistics.median(cpu["disabled"]), statistics.median(cpu["observe"])
+    print(f"server CPU per request (robust to other load on the machine): disabled median {cpu_off:,.0f} us, "
+          f"observe median {cpu_observe:,.0f} us; disabled / observe {cpu_off / cpu_observe:.2f}")
     per_request = 1e6 / disabled
     print(f"limiter cost per request, in process: off {off_us:.2f} us; observe in memory {memory_us:.1f} us"
           + (f"; observe in Redis {redis_us:.0f} us" if redis_us is not None else "")
