@@ -9,6 +9,7 @@ a limiter outage must not take the API down with it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import threading
@@ -18,6 +19,8 @@ from functools import lru_cache
 
 from fastapi import FastAPI, HTTPException, Request
 from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import RedisStorage as AsyncRedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncSlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import SlidingWindowCounterRateLimiter
@@ -104,6 +107,10 @@ class RateLimiter:
         self.db = db
         self.config_ttl = config_ttl
         self.shared = bool(redis_url)
+        self._redis_url = redis_url
+        # The request path counts through redis-py's asyncio client: no worker-thread hop per request. Its
+        # connections belong to one event loop (a server has one; test clients start one per request).
+        self._async_strategies: dict[asyncio.AbstractEventLoop, AsyncSlidingWindowCounterRateLimiter] = {}
         storage: Storage
         if redis_url:
             storage = RedisStorage(
@@ -150,6 +157,33 @@ class RateLimiter:
         except StorageError:
             self._storage_down()
         return None
+
+    async def hit_shared(self, config: RateLimitConfig, unit_id: str, key: str) -> RateLimitItem | None:
+        """hit() against Redis without blocking the event loop."""
+        try:
+            strategy = self._async_strategy()
+            for item in limit_items(config.rps, config.burst):
+                if not await strategy.hit(item, unit_id, key):
+                    return item
+        except StorageError:
+            self._storage_down()
+        return None
+
+    def _async_strategy(self) -> AsyncSlidingWindowCounterRateLimiter:
+        loop = asyncio.get_running_loop()
+        strategy = self._async_strategies.get(loop)
+        if strategy is None:
+            storage = AsyncRedisStorage(
+                f"async+{self._redis_url}", implementation="redispy", key_prefix=REDIS_KEY_PREFIX,
+                wrap_exceptions=True, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+            strategy = AsyncSlidingWindowCounterRateLimiter(storage)
+            with self._lock:
+                if len(self._async_strategies) >= 8:  # loops that are gone (tests)
+                    self._async_strategies.clear()
+                self._async_strategies[loop] = strategy
+        return strategy
 
     def verdict(self, config: RateLimitConfig, item: RateLimitItem, unit_id: str, key: str) -> Verdict:
         """What a refused request is told: the window's size and when a request will pass again."""
@@ -216,15 +250,15 @@ async def apply_rate_limit(request: Request, tenant: Tenant) -> None:
     if not config.enabled:
         return
     key = caller_key(config.key_by, tenant, request)
-    if limiter.shared:  # a network round trip: off the event loop
-        over = await run_in_threadpool(limiter.hit, config, tenant.unit_id, key)
+    if limiter.shared:
+        over = await limiter.hit_shared(config, tenant.unit_id, key)
     else:
         over = limiter.hit(config, tenant.unit_id, key)
     if over is None:
         return
     RATE_LIMIT_EXCEEDED.labels(unit_id=tenant.unit_id, mode=config.mode).inc()
     if config.mode == "enforce":
-        if limiter.shared:
+        if limiter.shared:  # rare (a refusal): the synchronous client, off the event loop
             verdict = await run_in_threadpool(limiter.verdict, config, over, tenant.unit_id, key)
         else:
             verdict = limiter.verdict(config, over, tenant.unit_id, key)
