@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     # Sign-in throttling: after this many failures for an email within the window, attempts wait.
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    # API rate limits count in this process's memory unless REDIS_URL is set: then every API worker shares them.
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "LEADVANE_REDIS_URL"))
 
     @field_validator("database_url")
     @classmethod

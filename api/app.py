@@ -20,6 +20,7 @@ from api.routers import deliveries as deliveries_router
 from api.routers import imports as imports_router
 from api.routers import leads as leads_router
 from api.routers import levels as levels_router
+from api.routers import rate_limits as rate_limits_router
 from api.routers import rules as rules_router
 from api.routers import scoring_settings as scoring_settings_router
 from api.routers import triggers as triggers_router
@@ -76,7 +77,7 @@ def create_api(db: Database | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (leads_router, accounts_router, levels_router):
         app.include_router(module.router)
-    for module in (rules_router, scoring_settings_router):
+    for module in (rules_router, scoring_settings_router, rate_limits_router):
         app.include_router(module.router)
     for module in (decays_router, triggers_router, deliveries_router):
         app.include_router(module.router)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.ratelimit import apply_rate_limit
 from db.engine import Database
 from services import api_keys
 from services.context import Tenant
@@ -154,7 +155,13 @@ async def get_tenant(request: Request, db: DatabaseDep) -> Tenant:
     return tenant
 
 
-TenantDep = Annotated[Tenant, Depends(get_tenant)]
+async def get_limited_tenant(request: Request, tenant: Annotated[Tenant, Depends(get_tenant)]) -> Tenant:
+    """The authenticated tenant, once the request is counted against its unit's rate limit (api.ratelimit)."""
+    await apply_rate_limit(request, tenant)
+    return tenant
+
+
+TenantDep = Annotated[Tenant, Depends(get_limited_tenant)]
 
 
 def run_write(db: Database, work: Callable[[Session], T], attempts: int = 3) -> T:

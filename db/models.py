@@ -366,3 +366,18 @@ class LoginAttempt(Base):
     email: Mapped[str] = mapped_column(String(320))
     succeeded: Mapped[bool] = mapped_column(Boolean)
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RateLimitSettings(Base):
+    """A unit's API rate limit (services.rate_limits). No row means the defaults: disabled."""
+
+    __tablename__ = "rate_limit_settings"
+    unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    mode: Mapped[str] = mapped_column(String(16))  # observe | enforce
+    key_by: Mapped[str] = mapped_column(String(16))  # credential | ip | unit
+    rps: Mapped[int] = mapped_column(Integer)
+    burst: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -67,13 +67,17 @@ def authenticate(session: Session, secret: str) -> Tenant | None:
     if not secret.startswith(KEY_PREFIX):
         return None
     row = session.execute(
-        select(models.ApiKey.org_id, models.ApiKey.unit_id, models.ApiKey.role, models.ApiKey.name).where(
+        select(
+            models.ApiKey.id, models.ApiKey.org_id, models.ApiKey.unit_id, models.ApiKey.role, models.ApiKey.name
+        ).where(
             models.ApiKey.key_hash == hash_secret(secret), models.ApiKey.revoked_at.is_(None)
         )
     ).first()
     if row is None:
         return None
-    return Tenant(org_id=row.org_id, unit_id=row.unit_id, role=row.role, actor=f"api key {row.name}")
+    return Tenant(
+        org_id=row.org_id, unit_id=row.unit_id, role=row.role, actor=f"api key {row.name}", credential_id=row.id
+    )
 
 
 def record_use(session: Session, key_hash: str, now: datetime, *, every: timedelta = USE_RECORD_INTERVAL) -> bool:

@@ -22,6 +22,7 @@ class Tenant:
     unit_id: str
     role: str = "Owner"
     actor: str | None = None  # the user's email or the API key's name, for audit fields
+    credential_id: str | None = None  # the API key's id when a key authenticated (rate limits keyed by credential)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,12 @@ class Action(StrEnum):
     IMPORT = "import"  # CSV imports
     MANAGE_KEYS = "keys.manage"
     MANAGE_USERS = "users.manage"
+    MANAGE_UNIT = "unit.manage"  # unit-wide operating settings, e.g. the API rate limit
 
 
 _ALLOWED: dict[Role, frozenset[Action]] = {
     "Owner": frozenset(Action),
-    "Operator": frozenset(Action) - {Action.MANAGE_KEYS, Action.MANAGE_USERS},
+    "Operator": frozenset(Action) - {Action.MANAGE_KEYS, Action.MANAGE_USERS, Action.MANAGE_UNIT},
     "Viewer": frozenset({Action.READ}),
 }
 
