@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from api import ratelimit
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.responses import error_responses
 from api.schemas import InModel
 from services import rate_limits
 from services.rate_limits import MAX_RATE, MIN_RATE, RateLimitConfig
@@ -17,26 +18,11 @@ from services.rate_limits import MAX_RATE, MIN_RATE, RateLimitConfig
 router = APIRouter(tags=["rate limits"])
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    request_id: str
-
-
-class ErrorOut(BaseModel):
-    """The error envelope (api/errors.py)."""
-
-    error: ErrorDetail
-
-
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        401: "Missing or invalid API key",
-        403: "The key's role may not change the unit's rate limit (Owner only)",
-        422: "A field is invalid; the message names it",
-        429: "Over the unit's rate limit in enforce mode (Retry-After and RateLimit-* headers say when to retry)",
-    }
-    return {status: {"model": ErrorOut, "description": described[status]} for status in statuses}
+    responses = error_responses(*statuses)
+    if 403 in responses:
+        responses[403]["description"] = "The key's role may not change the unit's rate limit (Owner only)"
+    return responses
 
 
 Mode = Literal["observe", "enforce"]
