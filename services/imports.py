@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -516,6 +517,22 @@ def import_file(database_url: str, tenant: Tenant, job_id: str, path: str) -> No
             os.unlink(path)
 
 
+def _exit_with_parent() -> None:
+    """Initializer of an import worker: exit when the process that started it is gone.
+
+    A server stopped without its clean-up (SIGKILL, a supervisor's timeout) cannot tell its workers to stop;
+    they would live on, orphaned. The rows committed so far stay, and the job stays `running`.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class ImportProcesses:
     """Imports run in worker processes of their own, not threads of the server.
 
@@ -534,7 +551,9 @@ class ImportProcesses:
         with self._lock:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.max_workers, mp_context=context, initializer=_exit_with_parent
+                )
             return self._pool
 
     def submit(self, write: Write, database_url: str, tenant: Tenant, job_id: str, path: str) -> Future[None]:
