@@ -463,7 +463,7 @@ def _store_chunk(write: Write, tenant: Tenant, job_id: str, chunk: list[Item], n
     if len(chunk) == 1:
         item = chunk[0]
         number = item.row if isinstance(item, RowError) else item[0]
-        log.warning("import %s: row %s could not be stored", job_id, number, exc_info=True)
+        log.warning("import %s: the database refused row %s twice; recorded as a per-row error", job_id, number)
         with write() as session:
             return import_chunk(session, tenant, job_id, [RowError(number, None, "could not be stored")], now)
     view: ImportJobView | None = None
@@ -513,16 +513,22 @@ def import_file(database_url: str, tenant: Tenant, job_id: str, path: str) -> No
             run_import(db.write, tenant, job_id, stream, lambda: datetime.now(UTC))
     finally:
         db.dispose()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        discard(path)
 
 
-def _exit_with_parent() -> None:
-    """Initializer of an import worker: exit when the process that started it is gone.
+IMPORT_NICENESS = 10
 
-    A server stopped without its clean-up (SIGKILL, a supervisor's timeout) cannot tell its workers to stop;
-    they would live on, orphaned. The rows committed so far stay, and the job stays `running`.
+
+def _init_worker() -> None:
+    """Initializer of an import worker: a lower CPU priority, and exit when the process that started it is gone.
+
+    A bulk import is background work: on a busy machine the server's requests get the CPU first (a woken
+    request preempts the import at once instead of waiting for its time slice). A server stopped without its
+    clean-up (SIGKILL, a supervisor's timeout) cannot tell its workers to stop; they would live on, orphaned.
+    The rows committed so far stay, and the job stays `running`.
     """
+    with contextlib.suppress(OSError, AttributeError):  # not permitted, or not a POSIX system: run as is
+        os.nice(IMPORT_NICENESS)
     parent = os.getppid()
 
     def watch() -> None:
@@ -552,26 +558,32 @@ class ImportProcesses:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(
-                    max_workers=self.max_workers, mp_context=context, initializer=_exit_with_parent
+                    max_workers=self.max_workers, mp_context=context, initializer=_init_worker
                 )
             return self._pool
 
-    def submit(self, write: Write, database_url: str, tenant: Tenant, job_id: str, path: str) -> Future[None]:
-        """Start importing the file at `path` (the worker deletes it) into the started job `job_id`."""
+    def _submit(self, work: Callable[..., Any], *args: Any) -> Future[Any]:
         try:
-            future = self._executor().submit(import_file, database_url, tenant, job_id, path)
+            return self._executor().submit(work, *args)
         except BrokenProcessPool:
             with self._lock:
                 self._pool = None  # a worker died (killed, out of memory): start afresh
-            future = self._executor().submit(import_file, database_url, tenant, job_id, path)
+            return self._executor().submit(work, *args)
+
+    def scan(self, path: str) -> Future[CsvFile | tuple[str, str]]:
+        """scan_file in a worker: reading a large CSV is CPU work the server's GIL should not carry."""
+        return self._submit(scan_file, path)
+
+    def submit(self, write: Write, database_url: str, tenant: Tenant, job_id: str, path: str) -> Future[None]:
+        """Start importing the file at `path` (the worker deletes it) into the started job `job_id`."""
+        future = self._submit(import_file, database_url, tenant, job_id, path)
 
         def check(done: Future[None]) -> None:
             # A worker that died could not record it: do it here, so the job does not stay `running`.
             if isinstance(done.exception(), BrokenProcessPool):
                 with self._lock:
                     self._pool = None
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
+                discard(path)
                 with write() as session:
                     finish_import(session, tenant, job_id, datetime.now(UTC),
                                   failure="the import process stopped unexpectedly")
@@ -584,6 +596,29 @@ class ImportProcesses:
 def import_processes() -> ImportProcesses:
     """The process's import workers (one pool, started on first use: a thread-safe singleton)."""
     return ImportProcesses()
+
+
+def scan_file(path: str) -> CsvFile | tuple[str, str]:
+    """scan_csv of the file at `path`; a refusal is returned as (field, message): it crosses a process boundary,
+    and a ServiceError does not survive pickling."""
+    try:
+        with open(path, "rb") as stream:
+            return scan_csv(stream)
+    except InvalidInput as exc:
+        field = exc.field or "file"
+        return (field, exc.message.removeprefix(f"{field}: "))
+
+
+def scanned(result: CsvFile | tuple[str, str]) -> CsvFile:
+    """The CsvFile of a scan_file result, or its refusal raised as InvalidInput."""
+    if isinstance(result, CsvFile):
+        return result
+    raise InvalidInput(*result)
+
+
+def discard(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def spool(source: IO[bytes]) -> str:
