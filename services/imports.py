@@ -562,6 +562,13 @@ class ImportProcesses:
                 )
             return self._pool
 
+    def shutdown(self) -> None:
+        """Stop the workers (waiting for running imports); for a server's shutdown hook."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
     def _submit(self, work: Callable[..., Any], *args: Any) -> Future[Any]:
         try:
             return self._executor().submit(work, *args)
