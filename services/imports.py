@@ -25,15 +25,17 @@ import math
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+import types
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import or_, select
@@ -43,12 +45,14 @@ from sqlalchemy.orm import Session
 from core.csv_cells import safe_row
 from db import models
 from db.ids import new_id
+from services import import_worker
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from services.ingest import AliasInput, NewEvent, PersonRef, ingest
 from services.policy import Action, require
 
 log = logging.getLogger("leadvane.imports")
+ROOT = Path(__file__).resolve().parents[1]
 
 ALIAS_COLUMNS: tuple[str, ...] = ("external_id", "email", "phone", "cookie", "social")
 KNOWN_COLUMNS: frozenset[str] = frozenset({"event_type", "lead_id", "timestamp", "metadata", "source", *ALIAS_COLUMNS})
@@ -136,7 +140,7 @@ def _csv_problem(exc: csv.Error) -> str:
     return f"not valid CSV ({text})"
 
 
-def _records(stream: IO[bytes]) -> Iterator[list[str] | str]:
+def _records(stream: IO[bytes]) -> Generator[list[str] | str, None, None]:
     """The file's CSV records from its start: a list of cells, or the message of a record csv could not read.
 
     Lines end at LF only (CRLF works: csv drops the CR before the LF), so a bare CR inside an unquoted cell is
@@ -516,27 +520,18 @@ def import_file(database_url: str, tenant: Tenant, job_id: str, path: str) -> No
         discard(path)
 
 
-IMPORT_NICENESS = 10
-
-
-def _init_worker() -> None:
-    """Initializer of an import worker: a lower CPU priority, and exit when the process that started it is gone.
-
-    A bulk import is background work: on a busy machine the server's requests get the CPU first (a woken
-    request preempts the import at once instead of waiting for its time slice). A server stopped without its
-    clean-up (SIGKILL, a supervisor's timeout) cannot tell its workers to stop; they would live on, orphaned.
-    The rows committed so far stay, and the job stays `running`.
-    """
-    with contextlib.suppress(OSError, AttributeError):  # not permitted, or not a POSIX system: run as is
-        os.nice(IMPORT_NICENESS)
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+@contextlib.contextmanager
+def _main_without_script() -> Iterator[None]:
+    """multiprocessing starts a spawned worker by re-running the parent's __main__ script in it. Under Streamlit,
+    __main__ is the page being run (the Import page itself): a worker must not run a page. While a worker starts,
+    __main__ is an empty module, so the worker imports only what its tasks need."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 class ImportProcesses:
@@ -551,6 +546,7 @@ class ImportProcesses:
     def __init__(self, max_workers: int = 2) -> None:
         self.max_workers = max_workers
         self._lock = threading.Lock()
+        self._spawning = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
@@ -558,7 +554,8 @@ class ImportProcesses:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(
-                    max_workers=self.max_workers, mp_context=context, initializer=_init_worker
+                    max_workers=self.max_workers, mp_context=context, initializer=import_worker.init,
+                    initargs=(str(ROOT),),
                 )
             return self._pool
 
@@ -570,12 +567,19 @@ class ImportProcesses:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _submit(self, work: Callable[..., Any], *args: Any) -> Future[Any]:
-        try:
-            return self._executor().submit(work, *args)
-        except BrokenProcessPool:
-            with self._lock:
-                self._pool = None  # a worker died (killed, out of memory): start afresh
-            return self._executor().submit(work, *args)
+        for attempt in range(2):
+            pool = self._executor()
+            try:
+                # A submit may start a worker: one at a time, each without the parent's __main__ script.
+                with self._spawning, _main_without_script():
+                    return pool.submit(work, *args)
+            except BrokenProcessPool:
+                if attempt:
+                    raise
+                with self._lock:
+                    if self._pool is pool:
+                        self._pool = None  # a worker died (killed, out of memory): start afresh
+        raise AssertionError("unreachable")
 
     def scan(self, path: str) -> Future[CsvFile | tuple[str, str]]:
         """scan_file in a worker: reading a large CSV is CPU work the server's GIL should not carry."""
