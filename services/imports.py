@@ -378,7 +378,8 @@ def start_import(
         ).first()
         if earlier is not None:
             when = earlier.created_at.strftime("%Y-%m-%d %H:%M UTC")
-            state = "is still running" if earlier.status == "running" else f"accepted {earlier.accepted:,} rows"
+            rows = f"{earlier.accepted:,} row{'' if earlier.accepted == 1 else 's'}"
+            state = "is still running" if earlier.status == "running" else f"accepted {rows}"
             raise Conflict(
                 f"this file was already imported into this unit on {when} as {earlier.filename!r} (import "
                 f"{earlier.id}, which {state}); importing it again would store its events twice. "
