@@ -59,6 +59,7 @@ class Prober:
     def __init__(self, port: int) -> None:
         self.port = port
         self.latencies: list[float] = []
+        self.started_at: list[float] = []  # perf_counter of each probe's start, to tell when the slow ones were
         self.failures = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -67,6 +68,7 @@ class Prober:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         while not self._stop.is_set():
             began = time.perf_counter()
+            self.started_at.append(began)
             conn.request("GET", "/healthz")
             response = conn.getresponse()
             response.read()
@@ -83,6 +85,11 @@ class Prober:
         self._stop.set()
         self._thread.join()
 
+    def slowest(self, origin: float, count: int = 3) -> str:
+        """The slowest probes as 'latency ms at +seconds since origin'."""
+        ranked = sorted(zip(self.latencies, self.started_at, strict=False), reverse=True)[:count]
+        return ", ".join(f"{ms:.0f} ms at +{at - origin:.1f} s" for ms, at in ranked)
+
     def summary(self) -> tuple[float, float, float, int]:
         ordered = sorted(self.latencies)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -90,7 +97,7 @@ class Prober:
 
 
 def import_once(port: int, headers: dict[str, str], body: bytes, content_type: str, allow_duplicate: bool
-                ) -> tuple[float, dict[str, object]]:
+                ) -> tuple[float, float, dict[str, object]]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3600)
     path = "/v1/events/import" + ("?allow_duplicate=true" if allow_duplicate else "")
     began = time.perf_counter()
@@ -101,7 +108,7 @@ def import_once(port: int, headers: dict[str, str], body: bytes, content_type: s
     conn.close()
     if response.status != 200:
         raise SystemExit(f"import failed: {response.status} {payload}")
-    return elapsed, payload
+    return began, elapsed, payload
 
 
 def main() -> int:
@@ -132,13 +139,14 @@ def main() -> int:
                 time.sleep(3)
             for run in range(args.runs):
                 with Prober(port) as probe:
-                    elapsed, job = import_once(port, headers, body, content_type, allow_duplicate=run > 0)
+                    began, elapsed, job = import_once(port, headers, body, content_type, allow_duplicate=run > 0)
                 p50, p99, worst, probes = probe.summary()
                 accepted = int(job["accepted"])  # type: ignore[call-overload]
                 results.append((accepted / elapsed, accepted, p50, p99, worst, probes, probe.failures))
                 print(f"run {run + 1}: {accepted:,} of {args.rows:,} rows in {elapsed:.1f} s = "
                       f"{accepted / elapsed:,.0f} events/s; /healthz during it: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-                      f"worst {worst:.1f} ms over {probes} probes ({probe.failures} not 200)", flush=True)
+                      f"worst {worst:.1f} ms over {probes} probes ({probe.failures} not 200); slowest: "
+                      f"{probe.slowest(began)}", flush=True)
 
     idle_p50, idle_p99, idle_worst, idle_probes = idle.summary()
     rates = [r[0] for r in results]

@@ -82,13 +82,14 @@ if st.session_state.get(DUPLICATE) and st.session_state.get(PENDING):
         st.session_state.pop(DUPLICATE, None)
         st.rerun()
 
-job_id = st.session_state.get(JOB)
+job_id: str | None = st.session_state.get(JOB)
 if job_id:
-    running = data.import_job(user.tenant, job_id).status == "running"
+    shown: str = job_id
+    running = data.import_job(user.tenant, shown).status == "running"
 
     @st.fragment(run_every=1.0 if running else None)
     def progress_panel() -> None:
-        job = data.import_job(user.tenant, job_id)
+        job = data.import_job(user.tenant, shown)
         if job.status == "running":
             total = job.total_rows or 0
             st.progress(job.processed_rows / max(1, total),

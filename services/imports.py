@@ -25,14 +25,17 @@ import math
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 import threading
+import types
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import or_, select
@@ -42,12 +45,14 @@ from sqlalchemy.orm import Session
 from core.csv_cells import safe_row
 from db import models
 from db.ids import new_id
+from services import import_worker
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from services.ingest import AliasInput, NewEvent, PersonRef, ingest
 from services.policy import Action, require
 
 log = logging.getLogger("leadvane.imports")
+ROOT = Path(__file__).resolve().parents[1]
 
 ALIAS_COLUMNS: tuple[str, ...] = ("external_id", "email", "phone", "cookie", "social")
 KNOWN_COLUMNS: frozenset[str] = frozenset({"event_type", "lead_id", "timestamp", "metadata", "source", *ALIAS_COLUMNS})
@@ -373,7 +378,8 @@ def start_import(
         ).first()
         if earlier is not None:
             when = earlier.created_at.strftime("%Y-%m-%d %H:%M UTC")
-            state = "is still running" if earlier.status == "running" else f"accepted {earlier.accepted:,} rows"
+            rows = f"{earlier.accepted:,} row{'' if earlier.accepted == 1 else 's'}"
+            state = "is still running" if earlier.status == "running" else f"accepted {rows}"
             raise Conflict(
                 f"this file was already imported into this unit on {when} as {earlier.filename!r} (import "
                 f"{earlier.id}, which {state}); importing it again would store its events twice. "
@@ -462,7 +468,7 @@ def _store_chunk(write: Write, tenant: Tenant, job_id: str, chunk: list[Item], n
     if len(chunk) == 1:
         item = chunk[0]
         number = item.row if isinstance(item, RowError) else item[0]
-        log.warning("import %s: row %s could not be stored", job_id, number, exc_info=True)
+        log.warning("import %s: the database refused row %s twice; recorded as a per-row error", job_id, number)
         with write() as session:
             return import_chunk(session, tenant, job_id, [RowError(number, None, "could not be stored")], now)
     view: ImportJobView | None = None
@@ -512,8 +518,21 @@ def import_file(database_url: str, tenant: Tenant, job_id: str, path: str) -> No
             run_import(db.write, tenant, job_id, stream, lambda: datetime.now(UTC))
     finally:
         db.dispose()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        discard(path)
+
+
+@contextlib.contextmanager
+def _main_without_script() -> Iterator[None]:
+    """multiprocessing starts a spawned worker by re-running the parent's __main__ script in it. Under Streamlit,
+    __main__ is the page being run (the Import page itself): a worker must not run a page. While a worker starts,
+    __main__ is an empty module, so the worker imports only what its tasks need."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 class ImportProcesses:
@@ -528,31 +547,55 @@ class ImportProcesses:
     def __init__(self, max_workers: int = 2) -> None:
         self.max_workers = max_workers
         self._lock = threading.Lock()
+        self._spawning = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.max_workers, mp_context=context, initializer=import_worker.init,
+                    initargs=(str(ROOT),),
+                )
             return self._pool
+
+    def shutdown(self) -> None:
+        """Stop the workers (waiting for running imports); for a server's shutdown hook."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, work: Callable[..., Any], *args: Any) -> Future[Any]:
+        for attempt in range(2):
+            pool = self._executor()
+            try:
+                # A submit may start a worker: one at a time, each without the parent's __main__ script.
+                with self._spawning, _main_without_script():
+                    return pool.submit(work, *args)
+            except BrokenProcessPool:
+                if attempt:
+                    raise
+                with self._lock:
+                    if self._pool is pool:
+                        self._pool = None  # a worker died (killed, out of memory): start afresh
+        raise AssertionError("unreachable")
+
+    def scan(self, path: str) -> Future[CsvFile | tuple[str, str]]:
+        """scan_file in a worker: reading a large CSV is CPU work the server's GIL should not carry."""
+        return self._submit(scan_file, path)
 
     def submit(self, write: Write, database_url: str, tenant: Tenant, job_id: str, path: str) -> Future[None]:
         """Start importing the file at `path` (the worker deletes it) into the started job `job_id`."""
-        try:
-            future = self._executor().submit(import_file, database_url, tenant, job_id, path)
-        except BrokenProcessPool:
-            with self._lock:
-                self._pool = None  # a worker died (killed, out of memory): start afresh
-            future = self._executor().submit(import_file, database_url, tenant, job_id, path)
+        future = self._submit(import_file, database_url, tenant, job_id, path)
 
         def check(done: Future[None]) -> None:
             # A worker that died could not record it: do it here, so the job does not stay `running`.
             if isinstance(done.exception(), BrokenProcessPool):
                 with self._lock:
                     self._pool = None
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
+                discard(path)
                 with write() as session:
                     finish_import(session, tenant, job_id, datetime.now(UTC),
                                   failure="the import process stopped unexpectedly")
@@ -565,6 +608,29 @@ class ImportProcesses:
 def import_processes() -> ImportProcesses:
     """The process's import workers (one pool, started on first use: a thread-safe singleton)."""
     return ImportProcesses()
+
+
+def scan_file(path: str) -> CsvFile | tuple[str, str]:
+    """scan_csv of the file at `path`; a refusal is returned as (field, message): it crosses a process boundary,
+    and a ServiceError does not survive pickling."""
+    try:
+        with open(path, "rb") as stream:
+            return scan_csv(stream)
+    except InvalidInput as exc:
+        field = exc.field or "file"
+        return (field, exc.message.removeprefix(f"{field}: "))
+
+
+def scanned(result: CsvFile | tuple[str, str]) -> CsvFile:
+    """The CsvFile of a scan_file result, or its refusal raised as InvalidInput."""
+    if isinstance(result, CsvFile):
+        return result
+    raise InvalidInput(*result)
+
+
+def discard(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def spool(source: IO[bytes]) -> str:

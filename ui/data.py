@@ -244,15 +244,20 @@ def start_import(user: SignedIn, filename: str, content: bytes, *, allow_duplica
     The import survives reruns of the page: progress and outcome are read from the job (import_job).
     """
     tenant = user.tenant  # carries the user's role and email
-    stream = io.BytesIO(content)
-    csv_file = imports.scan_csv(stream)
+    workers = imports.import_processes()
+    path = imports.spool(io.BytesIO(content))
     db = get_db()
-    with db.write() as session:
-        job = imports.start_import(
-            session, tenant, filename=filename, csv_file=csv_file, now=now(), allow_duplicate=allow_duplicate
-        )
+    try:
+        csv_file = imports.scanned(workers.scan(path).result())
+        with db.write() as session:
+            job = imports.start_import(
+                session, tenant, filename=filename, csv_file=csv_file, now=now(), allow_duplicate=allow_duplicate
+            )
+    except BaseException:
+        imports.discard(path)
+        raise
     url = db.engine.url.render_as_string(hide_password=False)
-    imports.import_processes().submit(db.write, url, tenant, job.id, imports.spool(stream))
+    workers.submit(db.write, url, tenant, job.id, path)
     return job.id
 
 

@@ -1,8 +1,8 @@
 """CSV import and export of engagement events.
 
-An import is a job (services.imports): the file is scanned and the job recorded on a worker thread, then its rows
-are ingested in short transactions by an import process, so the server keeps answering other requests
-(/healthz included) however large the file.
+An import is a job (services.imports): the upload is copied to a file, which an import process scans (hash, rows,
+header); the job is recorded, then the import process ingests its rows in short transactions. The server only
+waits, so it keeps answering other requests (/healthz included) however large the file.
 """
 
 from __future__ import annotations
@@ -92,18 +92,23 @@ async def import_events(
     `GET /v1/events/import/{job_id}` shows the progress. A file already imported into the unit is refused
     with 409 unless allow_duplicate=true."""
     require(tenant, Action.IMPORT)  # before reading a large file for nothing
-    csv_file = await run_in_threadpool(imports.scan_csv, file.file)
-
-    def start(session: Any) -> imports.ImportJobView:
-        return imports.start_import(
-            session, tenant, filename=file.filename or "upload.csv", csv_file=csv_file, now=now,
-            allow_duplicate=allow_duplicate,
-        )
-
-    job = await run_in_threadpool(run_write, db, start)
+    workers = imports.import_processes()
     path = await run_in_threadpool(imports.spool, file.file)
+    try:
+        csv_file = imports.scanned(await asyncio.wrap_future(workers.scan(path)))
+
+        def start(session: Any) -> imports.ImportJobView:
+            return imports.start_import(
+                session, tenant, filename=file.filename or "upload.csv", csv_file=csv_file, now=now,
+                allow_duplicate=allow_duplicate,
+            )
+
+        job = await run_in_threadpool(run_write, db, start)
+    except BaseException:
+        imports.discard(path)
+        raise
     url = db.engine.url.render_as_string(hide_password=False)
-    done = imports.import_processes().submit(db.write, url, tenant, job.id, path)
+    done = workers.submit(db.write, url, tenant, job.id, path)
     if not wait:
         response.status_code = 202
         response.headers["Location"] = f"/v1/events/import/{job.id}"

@@ -153,3 +153,34 @@ def test_rows_are_counted_as_csv_records_not_lines() -> None:
     assert imports.scan_csv(_file(text)).total_rows == 2  # a quoted newline and a blank line are not rows
     chunk = next(imports.read_chunks(_file(text)))
     assert [item[0] for item in chunk if not isinstance(item, imports.RowError)] == [1, 2]
+
+
+def test_import_workers_exit_when_their_server_is_killed(tmp_path: Any) -> None:
+    """A server killed without clean-up must not leave its import processes behind."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import os, sys\n"
+        "from services import imports\n"
+        "pid = imports.import_processes()._executor().submit(os.getpid).result()\n"
+        "open(sys.argv[1], 'w').write(str(pid))\n"
+        "os._exit(0)  # no atexit, no executor shutdown: as after SIGKILL\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    pid_file = tmp_path / "worker.pid"
+    # No pipes: a surviving worker would hold them open and hang this call instead of failing the test.
+    subprocess.run([sys.executable, "-c", script, str(pid_file)], cwd=root, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=120, check=True)
+    worker = int(pid_file.read_text())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, 9)
+    raise AssertionError(f"import worker {worker} outlived its server")
