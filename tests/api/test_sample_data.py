@@ -3,13 +3,14 @@ DELETE removes exactly what was seeded, keeps what users and real sources added,
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db import models
-from services import demo
+from services import demo, triggers
 from services.context import Tenant
 from services.rescore import verify_unit
 from tests.api.test_roles import with_key
@@ -82,18 +83,27 @@ def test_seed_fills_the_unit_like_the_demo_and_a_second_seed_is_a_409(api: ApiHa
     assert counts(api) == seeded  # nothing doubled
 
 
-def test_delete_returns_an_untouched_unit_to_exactly_what_it_was(api: ApiHarness, other_api: ApiHarness) -> None:
+def test_delete_returns_an_untouched_unit_to_exactly_what_it_was(
+    api: ApiHarness, other_api: ApiHarness, now: datetime
+) -> None:
     assert other_api.post(URL).status_code == 200  # the other unit has sample data of its own
+    with api.db.write() as session:  # a trigger the seeded activity fires (firings and deliveries)
+        triggers.create_trigger(
+            session, api.tenant, "milestone", {"score_threshold": 80, "emails": ["sales@example.com"]}, now
+        )
     with api.db.read() as session:
         before, other_before = snapshot(session, api.tenant), snapshot(session, other_api.tenant)
 
     assert api.post(URL).status_code == 200
+    fired = counts(api)
+    assert fired["trigger_firings"] > 0 and fired["deliveries"] > 0
     response = api.delete(URL)
     assert response.status_code == 200, response.text
     removed = response.json()
     assert removed["leads"] == 300 and removed["events"] > 1500 and removed["leads_kept"] == 0
     assert removed["rules"] == len(demo.DEFAULT_RULES) and removed["decay_rules"] == len(demo.DEFAULT_DECAYS)
     assert removed["accounts"] >= 12 and removed["aliases"] == 300
+    assert removed["levels"] == len(demo.DEFAULT_LEVELS) and removed["trigger_firings"] == fired["trigger_firings"]
 
     with api.db.read() as session:
         assert snapshot(session, api.tenant) == before
@@ -107,6 +117,11 @@ def test_delete_keeps_real_leads_real_events_and_what_users_changed(api: ApiHarn
     rules = {(r["event_type"], r["weight"]): r for r in api.get("/v1/rules").json() if not r["conditions"]}
     edited = rules[("demo_request", 30)]["id"]
     assert api.put(f"/v1/rules/{edited}", {"event_type": "demo_request", "weight": 35}).status_code == 200
+    hot = next(lv for lv in api.get("/v1/levels/engagement").json() if lv["name"] == "Hot")
+    assert api.put(f"/v1/levels/engagement/{hot['id']}", {"name": "On fire", "min_score": 80,
+                                                            "max_score": 100_000}).status_code == 200
+    decay_id = api.get("/v1/decays").json()[0]["decay_id"]
+    assert api.put(f"/v1/decays/{decay_id}", {"decrease": 5}).status_code == 200
     mine = api.post("/v1/rules", {"event_type": "newsletter_signup", "weight": 7})
     assert mine.status_code == 201, mine.text
     # A real lead after the seed, and a real event for a seeded lead.
@@ -130,8 +145,12 @@ def test_delete_keeps_real_leads_real_events_and_what_users_changed(api: ApiHarn
             models.Event.unit_id == unit)).all()
         left_rules = {(r.event_type, r.weight) for r in session.scalars(
             select(models.Rule).where(models.Rule.unit_id == unit))}
+        left_levels = set(session.scalars(select(models.EngagementLevel.name).where(
+            models.EngagementLevel.unit_id == unit)))
+        left_decays = list(session.scalars(select(models.DecayRule.decrease).where(models.DecayRule.unit_id == unit)))
         problems = verify_unit(session, api.tenant)
     assert leads == {real_lead, seeded_lead}
+    assert left_levels == {"On fire"} and left_decays == [5]  # changed by a user: kept
     assert sorted((lead, kind) for lead, kind, _ in events) == sorted(
         [(real_lead, "demo_request"), (seeded_lead, "newsletter_signup")])
     assert all(source != demo.SEED_SOURCE for _, _, source in events)
