@@ -148,8 +148,11 @@ def test_delete_keeps_real_leads_real_events_and_what_users_changed(api: ApiHarn
         left_levels = set(session.scalars(select(models.EngagementLevel.name).where(
             models.EngagementLevel.unit_id == unit)))
         left_decays = list(session.scalars(select(models.DecayRule.decrease).where(models.DecayRule.unit_id == unit)))
+        kept = session.get(models.Lead, seeded_lead)
+        real_at = session.scalar(select(models.Event.occurred_at).where(models.Event.lead_id == seeded_lead))
         problems = verify_unit(session, api.tenant)
     assert leads == {real_lead, seeded_lead}
+    assert kept is not None and kept.last_activity_at == real_at  # active when its real event says, not the seed
     assert left_levels == {"On fire"} and left_decays == [5]  # changed by a user: kept
     assert sorted((lead, kind) for lead, kind, _ in events) == sorted(
         [(real_lead, "demo_request"), (seeded_lead, "newsletter_signup")])
