@@ -126,7 +126,7 @@ def remove_sample_data(session: Session, tenant: Tenant, now: datetime) -> Sampl
             & (ev.occurred_at < first_real[lead_id]), unit,
         )
     touched_accounts = sorted(
-        {a for a in session.scalars(select(ev.account_id).where(*seeded, ev.account_id.is_not(None)).distinct())}
+        set(session.scalars(select(ev.account_id).where(*seeded, ev.account_id.is_not(None)).distinct()))
     )
     first_of_account = {
         account_id: _aware(first)
@@ -158,7 +158,7 @@ def remove_sample_data(session: Session, tenant: Tenant, now: datetime) -> Sampl
             accounts += _delete(session, acc, acc.id.in_(gone), unit)
 
     rules, levels, decays = _remove_demo_settings(session, tenant, seed_times)
-    _recompute_last_activity(session, tenant, kept, [a for a in touched_accounts])
+    _recompute_last_activity(session, tenant, kept, touched_accounts)
     session.expire_all()
     rescore_unit(session, tenant)
     return SampleDataRemoved(
