@@ -14,6 +14,7 @@ from api.errors import install_error_handlers
 from api.guards import InputGuardMiddleware
 from api.responses import ERROR_RESPONSES
 from api.routers import accounts as accounts_router
+from api.routers import admin as admin_router
 from api.routers import crm, events, health, signals
 from api.routers import decays as decays_router
 from api.routers import deliveries as deliveries_router
@@ -79,7 +80,7 @@ def create_api(db: Database | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (rules_router, scoring_settings_router, rate_limits_router):
         app.include_router(module.router)
-    for module in (decays_router, triggers_router, deliveries_router):
+    for module in (decays_router, triggers_router, deliveries_router, admin_router):
         app.include_router(module.router)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id
     app.add_middleware(RequestIdMiddleware)

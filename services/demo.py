@@ -24,6 +24,9 @@ from services.errors import ServiceError
 from services.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
 
 SEED = 20_240_615
+# Every demo event carries this source (the reference's "source=seed"): services.sample_data recognises seeded
+# events by it, and so can a user filtering the event log.
+SEED_SOURCE = "seed"
 DAYS = 42
 BATCH = 500
 
@@ -91,10 +94,34 @@ def unit_has_events(session: Session, tenant: Tenant) -> bool:
     return first is not None
 
 
+@dataclass(frozen=True, slots=True)
+class DemoSeed:
+    leads: int
+    accounts: int
+    events: int
+    rejected: int
+    rules: int
+    levels: int
+    decays: int
+    decay_drops: int
+
+    def summary(self) -> str:
+        return (
+            f"demo seeded: {self.leads} leads, {self.accounts} accounts, {self.events} events over {DAYS} days"
+            f" ({self.rejected} rejected), {self.rules} rules, {self.levels} levels and {self.decays} decay rules"
+            f" added, {self.decay_drops} decay drops"
+        )
+
+
 def seed_demo(session: Session, tenant: Tenant, *, now: datetime, leads: int = 300, force: bool = False) -> str:
     """Fill `tenant` with demo rules, levels, people and ~6 weeks of events; skips a unit that has events."""
     if not force and unit_has_events(session, tenant):
         return "demo not seeded: the unit already has events (use --force to add more)"
+    return seed_demo_unit(session, tenant, now=now, leads=leads).summary()
+
+
+def seed_demo_unit(session: Session, tenant: Tenant, *, now: datetime, leads: int = 300) -> DemoSeed:
+    """Seed the demo whatever the unit holds (callers decide whether it may); every event has SEED_SOURCE."""
     rng = random.Random(SEED)
     rules_added = _ensure_rules(session, tenant, now)
     levels_added = _ensure_levels(session, tenant, now)
@@ -103,46 +130,60 @@ def seed_demo(session: Session, tenant: Tenant, *, now: datetime, leads: int = 3
     events = _events(rng, people, now)
     context = load_scoring_context(session, tenant)
     stored = rejected = 0
+    # Ingest flags every event of a batch that created its lead or account: keep each id once, in order.
+    new_leads: dict[str, None] = {}
+    new_accounts: dict[str, None] = {}
     for start in range(0, len(events), BATCH):
         for result in ingest(session, tenant, events[start : start + BATCH], now, context=context):
             if isinstance(result, ServiceError):
                 rejected += 1
-            else:
-                stored += 1
-    _date_from_first_event(session, tenant)
+                continue
+            stored += 1
+            if result.lead_created and result.lead_id:
+                new_leads[result.lead_id] = None
+            if result.account_created and result.account_id:
+                new_accounts[result.account_id] = None
+    _date_from_first_event(session, tenant, list(new_leads), list(new_accounts))
     decayed = apply_decay(session, tenant, now)
-    accounts = len({p.company.domain for p in people if p.company})
-    return (
-        f"demo seeded: {len(people)} leads, {accounts} accounts, {stored} events over {DAYS} days"
-        f" ({rejected} rejected), {rules_added} rules, {levels_added} levels and {decays_added} decay rules added,"
-        f" {decayed.drops} decay drops"
+    return DemoSeed(
+        leads=len(new_leads), accounts=len(new_accounts), events=stored, rejected=rejected, rules=rules_added,
+        levels=levels_added, decays=decays_added, decay_drops=decayed.drops,
     )
 
 
-def _date_from_first_event(session: Session, tenant: Tenant) -> None:
-    """Leads and accounts exist from their first event on (ingest dated them at seeding time)."""
+def _date_from_first_event(session: Session, tenant: Tenant, lead_ids: list[str], account_ids: list[str]) -> None:
+    """The leads and accounts the seed created exist from their first event on (ingest dated them at seeding time).
+
+    Only those: a lead or account that was there before keeps its date. services.sample_data relies on this
+    (a seeded lead's created_at is its first seeded event's occurred_at).
+    """
     ev, lead, account, alias = models.Event, models.Lead, models.Account, models.LeadAlias
     first_of_lead = (
         select(func.min(ev.occurred_at)).where(ev.unit_id == tenant.unit_id, ev.lead_id == lead.id).scalar_subquery()
-    )
-    session.execute(
-        update(lead).where(lead.unit_id == tenant.unit_id).values(created_at=first_of_lead, updated_at=first_of_lead)
-    )
-    session.execute(
-        update(alias)
-        .where(alias.unit_id == tenant.unit_id)
-        .values(created_at=select(lead.created_at).where(lead.id == alias.lead_id).scalar_subquery())
     )
     first_of_account = (
         select(func.min(ev.occurred_at))
         .where(ev.unit_id == tenant.unit_id, ev.account_id == account.id)
         .scalar_subquery()
     )
-    session.execute(
-        update(account)
-        .where(account.unit_id == tenant.unit_id)
-        .values(created_at=first_of_account, updated_at=first_of_account)
-    )
+    for start in range(0, len(lead_ids), BATCH):
+        chunk = lead_ids[start : start + BATCH]
+        session.execute(
+            update(lead)
+            .where(lead.unit_id == tenant.unit_id, lead.id.in_(chunk))
+            .values(created_at=first_of_lead, updated_at=first_of_lead)
+        )
+        session.execute(
+            update(alias)
+            .where(alias.unit_id == tenant.unit_id, alias.lead_id.in_(chunk))
+            .values(created_at=select(lead.created_at).where(lead.id == alias.lead_id).scalar_subquery())
+        )
+    for start in range(0, len(account_ids), BATCH):
+        session.execute(
+            update(account)
+            .where(account.unit_id == tenant.unit_id, account.id.in_(account_ids[start : start + BATCH]))
+            .values(created_at=first_of_account, updated_at=first_of_account)
+        )
     session.expire_all()  # the ORM's copies of these rows are stale now
 
 
@@ -277,26 +318,21 @@ def _event(rng: random.Random, person: _Person, kind: str, occurred_at: datetime
     properties: dict[str, Any]
     if kind == "page_visit":
         properties = {"page": rng.choices(_PAGES, (20, 8, 6, 10, 5, 9, 3, 3, 4, 2, 2))[0]}
-        source = "website"
     elif kind in ("email_open", "email_click", "unsubscribe"):
         properties = {"campaign": rng.choice(_CAMPAIGNS)}
-        source = "email"
     elif kind == "webinar_attended":
         webinar = rng.choice(("Scoring that sales trusts", "ABM in 30 minutes"))
         properties = {"webinar": webinar, "minutes": rng.randint(5, 60)}
-        source = "webinar"
     elif kind == "content_download":
         properties = {"asset": rng.choice(("State of RevOps 2026", "Scoring playbook", "ROI calculator"))}
-        source = "website"
     else:
         properties = {"form": kind}
-        source = "website"
     account = AccountRef(domain=person.company.domain, name=person.company.name) if person.company else None
     return NewEvent(
         event_type=kind,
         occurred_at=occurred_at,
         properties=properties,
-        source=source,
+        source=SEED_SOURCE,
         person=PersonRef(
             aliases=[AliasInput("email", person.email, True)], first_name=person.first, last_name=person.last,
             field_name="contact",

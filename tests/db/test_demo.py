@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from db import models
 from db.engine import Database
 from services.context import Tenant
-from services.demo import seed_demo
+from services.demo import SEED, SEED_SOURCE, _people, seed_demo
+from services.errors import Conflict
 from services.rescore import verify_unit
+from services.sample_data import remove_sample_data, seed_sample_data
 
 
 def test_seed_demo_builds_a_scored_unit_with_hot_leads(db: Database, tenant: Tenant, now: datetime) -> None:
@@ -141,3 +144,59 @@ def test_no_two_demo_people_share_a_name(db: Database, tenant: Tenant, now: date
     assert len(names) == 300 and len(set(names)) == 300
     many = _names(random.Random(1), 5000)  # beyond the plain first x last combinations
     assert len(set(many)) == 5000
+
+
+def test_demo_events_carry_the_seed_source_and_keep_their_channels(db: Database, tenant: Tenant, now: datetime) -> None:
+    with db.write() as session:
+        seed_demo(session, tenant, now=now, leads=40)
+    with db.read() as session:
+        rows = session.execute(
+            select(models.Event.source, models.Event.channel, models.Event.event_type)
+            .where(models.Event.unit_id == tenant.unit_id)
+        ).all()
+    assert {source for source, _, kind in rows if kind != "DECAY"} == {SEED_SOURCE}
+    assert {channel for _, channel, kind in rows if kind == "page_visit"} == {"web"}  # inferred as before
+    assert {channel for _, channel, kind in rows if kind == "email_open"} == {"email"}
+
+
+def test_removing_sample_data_keeps_a_lead_that_was_there_before_the_seed(
+    db: Database, tenant: Tenant, now: datetime
+) -> None:
+    """An imported lead (no events yet) whose email the demo also uses: the seed scores it, the removal takes
+    the seeded events back but never the lead, its alias or its date."""
+    email = _people(random.Random(SEED), 300)[0].email  # the people seed_sample_data makes
+    before = now - timedelta(days=400)
+    with db.write() as session:
+        session.add(models.Lead(id="ld_imported", org_id=tenant.org_id, unit_id=tenant.unit_id, email=email,
+                                first_name="Imported", created_at=before, updated_at=before))
+        session.flush()
+        session.add(models.LeadAlias(org_id=tenant.org_id, unit_id=tenant.unit_id, lead_id="ld_imported",
+                                     kind="email", value=email, raw_value=email, is_primary=True, created_at=before))
+    with db.write() as session:
+        seed_sample_data(session, tenant, now)
+    with db.read() as session:
+        seeded_events = session.scalar(select(func.count()).select_from(models.Event).where(
+            models.Event.lead_id == "ld_imported"))
+        lead = session.get(models.Lead, "ld_imported")
+        assert lead is not None and lead.created_at == before  # the seed re-dates only leads it created
+    assert seeded_events
+
+    with db.write() as session:
+        removed = remove_sample_data(session, tenant, now)
+    assert removed.leads == 299 and removed.leads_kept == 0
+    with db.read() as session:
+        leads = list(session.scalars(select(models.Lead.id).where(models.Lead.unit_id == tenant.unit_id)))
+        aliases = list(session.scalars(select(models.LeadAlias.value).where(
+            models.LeadAlias.unit_id == tenant.unit_id)))
+        events = session.scalar(select(func.count()).select_from(models.Event).where(
+            models.Event.unit_id == tenant.unit_id))
+        problems = verify_unit(session, tenant)
+    assert leads == ["ld_imported"] and aliases == [email]
+    assert events == 0 and problems == []
+
+
+def test_sample_data_is_refused_into_a_unit_with_events(db: Database, tenant: Tenant, now: datetime) -> None:
+    with db.write() as session:
+        seed_demo(session, tenant, now=now, leads=10)
+    with db.write() as session, pytest.raises(Conflict):
+        seed_sample_data(session, tenant, now)
