@@ -126,7 +126,7 @@ def remove_sample_data(session: Session, tenant: Tenant, now: datetime) -> Sampl
             & (ev.occurred_at < first_real[lead_id]), unit,
         )
     touched_accounts = sorted(
-        set(session.scalars(select(ev.account_id).where(*seeded, ev.account_id.is_not(None)).distinct()))
+        {a for a in session.scalars(select(ev.account_id).where(*seeded).distinct()) if a is not None}
     )
     first_of_account = {
         account_id: _aware(first)
