@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from db.engine import Database
@@ -79,12 +83,23 @@ def cmd_serve_api(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{args.port}"
     log_config = _serve_log_config(args.log_level, not args.no_request_log)
     print(f"Leadvane API listening on {base} (docs at {base}/docs, OpenAPI at {base}/openapi.json)", flush=True)
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics_dir:
+        Path(metrics_dir).mkdir(parents=True, exist_ok=True)
     if args.workers > 1:
         # Several worker processes: each builds its own app; the scheduler must run elsewhere.
-        uvicorn.run(
-            "api.app:create_api", factory=True, host=args.host, port=args.port, workers=args.workers,
-            log_level=args.log_level, log_config=log_config, access_log=False,
-        )
+        # /metrics must sum every worker's counts: without a chosen directory, use a fresh one for this run.
+        own_dir = None if metrics_dir else tempfile.mkdtemp(prefix="leadvane-metrics-")
+        if own_dir:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_dir  # the spawned workers inherit it
+        try:
+            uvicorn.run(
+                "api.app:create_api", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level=args.log_level, log_config=log_config, access_log=False,
+            )
+        finally:
+            if own_dir:
+                shutil.rmtree(own_dir, ignore_errors=True)
         return 0
     db = Database()
     scheduler = None
