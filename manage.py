@@ -76,6 +76,10 @@ def _serve_log_config(level: str, log_requests: bool) -> dict[str, Any]:
 
 
 def cmd_serve_api(args: argparse.Namespace) -> int:
+    # Before anything imports prometheus_client, which opens its files in this directory at import.
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics_dir:
+        Path(metrics_dir).mkdir(parents=True, exist_ok=True)
     import uvicorn
 
     from api.app import create_api
@@ -83,9 +87,6 @@ def cmd_serve_api(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{args.port}"
     log_config = _serve_log_config(args.log_level, not args.no_request_log)
     print(f"Leadvane API listening on {base} (docs at {base}/docs, OpenAPI at {base}/openapi.json)", flush=True)
-    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if metrics_dir:
-        Path(metrics_dir).mkdir(parents=True, exist_ok=True)
     if args.workers > 1:
         # Several worker processes: each builds its own app; the scheduler must run elsewhere.
         # /metrics must sum every worker's counts: without a chosen directory, use a fresh one for this run.
