@@ -75,14 +75,18 @@ def _serve_log_config(level: str, log_requests: bool) -> dict[str, Any]:
     return config
 
 
-def cmd_serve_api(args: argparse.Namespace) -> int:
-    # Before anything imports prometheus_client, which opens its files in this directory at import.
+def _metrics_dir() -> str | None:
+    """PROMETHEUS_MULTIPROC_DIR, created if missing: prometheus_client opens its files there when first imported,
+    so this runs before anything imports it. Processes sharing it (API workers, a scheduler) share /metrics."""
     metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if metrics_dir:
         Path(metrics_dir).mkdir(parents=True, exist_ok=True)
-    import uvicorn
+    return metrics_dir
 
-    from api.app import create_api
+
+def cmd_serve_api(args: argparse.Namespace) -> int:
+    metrics_dir = _metrics_dir()
+    import uvicorn
 
     base = f"http://{args.host}:{args.port}"
     log_config = _serve_log_config(args.log_level, not args.no_request_log)
@@ -102,6 +106,8 @@ def cmd_serve_api(args: argparse.Namespace) -> int:
             if own_dir:
                 shutil.rmtree(own_dir, ignore_errors=True)
         return 0
+    from api.app import create_api
+
     db = Database()
     scheduler = None
     if not args.no_scheduler:
@@ -125,6 +131,7 @@ def cmd_run_scheduler(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    _metrics_dir()
     from scheduler import jobs
 
     db = Database()

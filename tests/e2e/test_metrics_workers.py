@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -96,3 +97,31 @@ def test_serve_api_with_workers_and_no_directory_still_sums_every_worker(databas
     with two_workers(database_url, None) as (base, key):
         ingest(base, key, 40)
         assert [scraped_ingested(base) for _ in range(10)] == [40] * 10
+
+
+def test_a_scheduler_process_sharing_the_directory_shows_its_job_times_on_the_api(
+    database_url: str, tmp_path: Path  # noqa: F811
+) -> None:
+    metrics_dir = tmp_path / "prometheus"
+    env = {**os.environ, "DATABASE_URL": database_url, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    with two_workers(database_url, metrics_dir) as (base, _key):
+        scheduler = subprocess.Popen(
+            [sys.executable, "manage.py", "run-scheduler"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            jobs_timed: set[str] = set()
+            while time.monotonic() < deadline and not jobs_timed >= {"decay", "trigger-windows", "deliveries"}:
+                assert scheduler.poll() is None, scheduler.stderr.read() if scheduler.stderr else ""
+                resp = requests.get(f"{base}/metrics", timeout=10)
+                jobs_timed = {
+                    s.labels["job"] for f in text_string_to_metric_families(resp.text)
+                    if f.name == "scheduler_job_seconds" for s in f.samples
+                    if s.name == "scheduler_job_seconds_count" and s.value >= 1
+                }
+                time.sleep(0.3)
+            assert jobs_timed >= {"decay", "trigger-windows", "deliveries"}
+        finally:
+            scheduler.terminate()
+            scheduler.wait(timeout=15)
