@@ -27,7 +27,7 @@ from api.routers import scoring_settings as scoring_settings_router
 from api.routers import triggers as triggers_router
 from api.types import check_query
 from db.engine import Database
-from services.metrics import HTTP_REQUESTS
+from services.metrics import count_request
 
 request_log = logging.getLogger("leadvane.requests")
 
@@ -57,7 +57,7 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            HTTP_REQUESTS.labels(code=str(status), method=scope["method"]).inc()
+            count_request(status, scope["method"])
             if request_log.isEnabledFor(logging.INFO):  # cheap when request logging is off
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 request_log.info("%s %s %s %d %.1fms", request_id, scope["method"], scope["path"], status, elapsed_ms)

@@ -48,6 +48,12 @@ RATE_LIMIT_EXCEEDED = Counter(
     "rate_limit_exceeded", "Authenticated API requests over their unit's rate limit", ["unit_id", "mode"]
 )
 LATENCY_BY_CHANNEL = {"slack": SLACK_LATENCY, "webhook": WEBHOOK_LATENCY}
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def count_request(status: int, method: str) -> None:
+    # Any token is a valid HTTP method: made-up ones share one label instead of growing the series without bound.
+    HTTP_REQUESTS.labels(code=str(status), method=method if method in _METHODS else "other").inc()
 
 _ON_COMMIT = "leadvane_metrics_on_commit"
 

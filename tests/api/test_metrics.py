@@ -79,6 +79,12 @@ def test_http_requests_are_counted_by_code_and_method(api: ApiHarness) -> None:
     assert moved("404", "GET") == 1
     assert moved("401", "GET") == 1
     assert moved("200", "GET") == 1  # the first scrape itself
+    # A made-up method is answered (405) and counted under one label, not one series per name a client invents.
+    assert api.client.request("BREW", "/v1/leads").status_code == 405
+    assert api.client.request("SPLASH", "/v1/leads").status_code == 405
+    labels = {labels for name, labels in scrape(api) if name == "http_requests_total"}
+    assert (("code", "405"), ("method", "other")) in labels
+    assert not any(("method", "BREW") in pairs for pairs in labels)
 
 
 def test_a_scheduler_job_run_is_timed_and_a_lease_miss_is_not(api: ApiHarness, db: Database) -> None:
