@@ -119,3 +119,23 @@ def test_a_metrics_token_is_required_when_set(api: ApiHarness, monkeypatch: pyte
     ok = api.client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
     assert ok.status_code == 200
     assert any(f.name == "events_ingested" for f in text_string_to_metric_families(ok.text))
+
+
+def test_decay_drops_and_rolled_back_ingests_are_not_counted(api: ApiHarness, now: datetime) -> None:
+    from services import decay
+    from services.ingest import AliasInput, NewEvent, PersonRef, ingest
+    from tests.notify.receivers import add_rule, send_event
+
+    add_rule(api.db, api.tenant, "demo_request", 50, now)
+    with api.db.write() as session:
+        decay.create_decay(session, api.tenant, inactive_for=7, unit="days", decrease=10, now=now)
+    before = scrape(api)
+    send_event(api.db, api.tenant, "ann@acme.io", "demo_request", now)
+    with api.db.write() as session:  # two DECAY events: the system's adjustments, not ingest
+        assert decay.apply_decay(session, api.tenant, now + timedelta(days=15)).drops == 2
+    event = NewEvent(event_type="demo_request", occurred_at=now,
+                     person=PersonRef(aliases=[AliasInput("email", "bob@acme.io")]))
+    with pytest.raises(RuntimeError), api.db.write() as session:
+        ingest(session, api.tenant, [event], now)
+        raise RuntimeError("the transaction fails after ingest: nothing was stored")
+    assert value(scrape(api), "events_ingested_total") - value(before, "events_ingested_total") == 1
