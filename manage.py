@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from db.engine import Database
@@ -71,21 +75,39 @@ def _serve_log_config(level: str, log_requests: bool) -> dict[str, Any]:
     return config
 
 
-def cmd_serve_api(args: argparse.Namespace) -> int:
-    import uvicorn
+def _metrics_dir() -> str | None:
+    """PROMETHEUS_MULTIPROC_DIR, created if missing: prometheus_client opens its files there when first imported,
+    so this runs before anything imports it. Processes sharing it (API workers, a scheduler) share /metrics."""
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics_dir:
+        Path(metrics_dir).mkdir(parents=True, exist_ok=True)
+    return metrics_dir
 
-    from api.app import create_api
+
+def cmd_serve_api(args: argparse.Namespace) -> int:
+    metrics_dir = _metrics_dir()
+    import uvicorn
 
     base = f"http://{args.host}:{args.port}"
     log_config = _serve_log_config(args.log_level, not args.no_request_log)
     print(f"Leadvane API listening on {base} (docs at {base}/docs, OpenAPI at {base}/openapi.json)", flush=True)
     if args.workers > 1:
         # Several worker processes: each builds its own app; the scheduler must run elsewhere.
-        uvicorn.run(
-            "api.app:create_api", factory=True, host=args.host, port=args.port, workers=args.workers,
-            log_level=args.log_level, log_config=log_config, access_log=False,
-        )
+        # /metrics must sum every worker's counts: without a chosen directory, use a fresh one for this run.
+        own_dir = None if metrics_dir else tempfile.mkdtemp(prefix="leadvane-metrics-")
+        if own_dir:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_dir  # the spawned workers inherit it
+        try:
+            uvicorn.run(
+                "api.app:create_api", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level=args.log_level, log_config=log_config, access_log=False,
+            )
+        finally:
+            if own_dir:
+                shutil.rmtree(own_dir, ignore_errors=True)
         return 0
+    from api.app import create_api
+
     db = Database()
     scheduler = None
     if not args.no_scheduler:
@@ -109,6 +131,7 @@ def cmd_run_scheduler(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    _metrics_dir()
     from scheduler import jobs
 
     db = Database()

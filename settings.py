@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_minutes: int = 15
     # API rate limits count in this process's memory unless REDIS_URL is set: then every API worker shares them.
+    metrics_token: str | None = None  # when set, GET /metrics needs `Authorization: Bearer <token>`
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "LEADVANE_REDIS_URL"))
 
     @field_validator("database_url")

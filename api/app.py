@@ -21,12 +21,14 @@ from api.routers import deliveries as deliveries_router
 from api.routers import imports as imports_router
 from api.routers import leads as leads_router
 from api.routers import levels as levels_router
+from api.routers import metrics as metrics_router
 from api.routers import rate_limits as rate_limits_router
 from api.routers import rules as rules_router
 from api.routers import scoring_settings as scoring_settings_router
 from api.routers import triggers as triggers_router
 from api.types import check_query
 from db.engine import Database
+from services.metrics import count_request
 
 request_log = logging.getLogger("leadvane.requests")
 
@@ -56,6 +58,7 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            count_request(status, scope["method"])
             if request_log.isEnabledFor(logging.INFO):  # cheap when request logging is off
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 request_log.info("%s %s %s %d %.1fms", request_id, scope["method"], scope["path"], status, elapsed_ms)
@@ -74,7 +77,7 @@ def create_api(db: Database | None = None) -> FastAPI:
     install_error_handlers(app)
     # CSV import/export first: its fixed paths must win over /v1/events/{event_id}.
     app.include_router(imports_router.router)
-    for module in (health, signals, events, crm):
+    for module in (health, metrics_router, signals, events, crm):
         app.include_router(module.router)
     for module in (leads_router, accounts_router, levels_router):
         app.include_router(module.router)

@@ -24,12 +24,13 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncSlidin
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import SlidingWindowCounterRateLimiter
-from prometheus_client import REGISTRY, Counter
+from prometheus_client import REGISTRY
 from starlette.concurrency import run_in_threadpool
 
 from db.engine import Database
 from services import rate_limits
 from services.context import Tenant
+from services.metrics import RATE_LIMIT_EXCEEDED
 from services.rate_limits import SUSTAINED_WINDOW_SECONDS, RateLimitConfig
 from settings import get_settings
 
@@ -38,11 +39,6 @@ log = logging.getLogger("leadvane.api")
 CONFIG_CACHE_SECONDS = 5.0
 REDIS_KEY_PREFIX = "leadvane-ratelimit"
 REDIS_TIMEOUT_SECONDS = 0.5
-
-# The one count of requests over their unit's limit (observe: passed; enforce: refused with 429), for /metrics.
-RATE_LIMIT_EXCEEDED = Counter(
-    "rate_limit_exceeded", "Authenticated API requests over their unit's rate limit", ["unit_id", "mode"]
-)
 
 
 def exceeded_count(unit_id: str, mode: str) -> float:

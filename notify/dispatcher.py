@@ -17,7 +17,7 @@ from db.engine import Database
 from notify.email import send_email
 from notify.slack import send_slack
 from notify.webhook import SendResult, send_webhook
-from services import deliveries, outbound
+from services import deliveries, metrics, outbound
 from services.outbox_signal import OUTBOX
 from settings import get_settings
 
@@ -102,13 +102,18 @@ def send_handed_off(
 
 
 def _record(session: Any, results: list[tuple[deliveries.Claimed, SendResult]], clock: Callable[[], datetime]) -> None:
+    outcomes: list[tuple[str, str]] = []
     for item, result in results:
         if result.ok:
             deliveries.record_success(session, item.id, item.claim, result.status_code, clock())
+            outcomes.append((item.id, "delivered"))
         else:
-            deliveries.record_failure(
+            status = deliveries.record_failure(
                 session, item.id, item.claim, item.attempts, result.error or "failed", result.status_code, clock()
             )
+            outcomes.append((item.id, "dead" if status == "dead" else "failed"))
+    # Counted (with event-to-delivery latency) when this transaction commits.
+    metrics.observe_deliveries(session, outcomes, clock())
 
 
 class DispatcherThread(threading.Thread):

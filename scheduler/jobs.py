@@ -16,7 +16,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from db.engine import Database
 from notify.dispatcher import dispatch_due
-from services import decay, idempotency, leases, triggers
+from services import decay, idempotency, leases, metrics, triggers
 
 log = logging.getLogger("leadvane.scheduler")
 
@@ -41,7 +41,8 @@ def _with_lease(db: Database, name: str, holder: str, now: datetime, work: Calla
         if not leases.acquire(session, name, holder, now, LEASE_TTL[name]):
             return None
     try:
-        return work()
+        with metrics.SCHEDULER_JOB.labels(job=name).time():  # only runs that did the work, not lease misses
+            return work()
     finally:
         with db.write() as session:
             leases.release(session, name, holder)

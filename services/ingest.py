@@ -21,7 +21,7 @@ from core import identity, scoring
 from core.channels import infer_channel
 from db import models
 from db.ids import new_id
-from services import policy
+from services import metrics, policy
 from services.context import ScoringContext, Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound, PayloadTooLarge, ServiceError
 from services.policy import Action
@@ -234,6 +234,8 @@ def ingest(
 
     resolver.write(board, event_rows)
     fire_triggers(session, tenant, [r for r in results if isinstance(r, Ingested)], now)
+    # Accepted events (decay's system adjustments are not ingest), counted when the caller commits.
+    metrics.count_ingested(session, sum(1 for r in resolved if not r[0].event.system))
     return [r for r in results if r is not None]
 
 
