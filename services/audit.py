@@ -16,7 +16,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Literal
 
-from sqlalchemy import Select, String, cast, insert, inspect, or_, select
+from sqlalchemy import Select, String, cast, func, insert, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -102,19 +102,21 @@ def record(
     entity_id: str | None,
     before: Any,
     after: Any,
-    now: datetime,
+    now: datetime | None,
     request_id: str | None = None,
 ) -> None:
     """Adds one audit entry to the caller's transaction (never commits): rolled back with the change it records.
 
     `before` and `after` are snapshots (`snapshot(row)` taken before a change) or rows themselves (snapshotted
-    here, so pass `after=row` once the change is applied); None for the side that does not exist.
+    here, so pass `after=row` once the change is applied); None for the side that does not exist. `now` None
+    (a service that is not given the time, e.g. a delete) stamps the entry with the database's clock.
     """
     before_map = before if isinstance(before, Mapping) or before is None else snapshot(before)
     after_map = after if isinstance(after, Mapping) or after is None else snapshot(after)
     session.add(
         models.AuditLog(
-            org_id=tenant.org_id, unit_id=tenant.unit_id, created_at=now, user_email=tenant.actor, action=action,
+            org_id=tenant.org_id, unit_id=tenant.unit_id, created_at=func.current_timestamp() if now is None else now,  # type: ignore[arg-type]
+            user_email=tenant.actor, action=action,
             entity_type=entity_type, entity_id=None if entity_id is None else str(entity_id),
             changes=diff(snapshot(before_map), snapshot(after_map)),
             request_id=request_id if request_id is not None else current_request_id(),
@@ -216,3 +218,20 @@ def list_entries(
         )
         for row in session.scalars(query)
     ]
+
+
+# One-line shorthands for the common cases (the entity's id is the row's `id`).
+def created(session: Session, tenant: Tenant, entity_type: str, row: Any, now: datetime | None) -> None:
+    record(session, tenant, action="create", entity_type=entity_type, entity_id=row.id, before=None, after=row,
+           now=now)
+
+
+def updated(session: Session, tenant: Tenant, entity_type: str, before: Snapshot, row: Any,
+            now: datetime | None) -> None:
+    record(session, tenant, action="update", entity_type=entity_type, entity_id=row.id, before=before, after=row,
+           now=now)
+
+
+def deleted(session: Session, tenant: Tenant, entity_type: str, row: Any, now: datetime | None = None) -> None:
+    record(session, tenant, action="delete", entity_type=entity_type, entity_id=row.id, before=row, after=None,
+           now=now)
