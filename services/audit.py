@@ -115,7 +115,7 @@ def record(
     after_map = after if isinstance(after, Mapping) or after is None else snapshot(after)
     session.add(
         models.AuditLog(
-            org_id=tenant.org_id, unit_id=tenant.unit_id, created_at=func.current_timestamp() if now is None else now,  # type: ignore[arg-type]
+            org_id=tenant.org_id, unit_id=tenant.unit_id, created_at=func.current_timestamp() if now is None else now,
             user_email=tenant.actor, action=action,
             entity_type=entity_type, entity_id=None if entity_id is None else str(entity_id),
             changes=diff(snapshot(before_map), snapshot(after_map)),
