@@ -10,11 +10,13 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.audit_middleware import AuditMiddleware
 from api.errors import install_error_handlers
 from api.guards import InputGuardMiddleware
 from api.responses import ERROR_RESPONSES
 from api.routers import accounts as accounts_router
 from api.routers import admin as admin_router
+from api.routers import audit as audit_router
 from api.routers import crm, events, health, signals
 from api.routers import decays as decays_router
 from api.routers import deliveries as deliveries_router
@@ -28,6 +30,7 @@ from api.routers import scoring_settings as scoring_settings_router
 from api.routers import triggers as triggers_router
 from api.types import check_query
 from db.engine import Database
+from services.audit import set_request_id
 from services.metrics import count_request
 
 request_log = logging.getLogger("leadvane.requests")
@@ -45,6 +48,7 @@ class RequestIdMiddleware:
             return
         request_id = "req_" + secrets.token_hex(6)
         scope.setdefault("state", {})["request_id"] = request_id
+        set_request_id(request_id)  # audit entries written while serving this request carry it (services.audit)
         started = time.perf_counter()
         status = 500  # what the client gets if the app fails before answering
 
@@ -85,6 +89,8 @@ def create_api(db: Database | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (decays_router, triggers_router, deliveries_router, admin_router):
         app.include_router(module.router)
+    app.include_router(audit_router.router)
+    app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -151,6 +151,7 @@ async def get_tenant(request: Request, db: DatabaseDep) -> Tenant:
         if tenant is None:
             raise HTTPException(401, "Invalid or missing API key.", headers={"WWW-Authenticate": "Bearer"})
         cache.put(key_hash, tenant)
+    request.state.tenant = tenant  # for the audit of mutating requests (api.audit_middleware)
     _key_usage(request).seen(key_hash, datetime.now(UTC))
     return tenant
 

@@ -381,3 +381,24 @@ class RateLimitSettings(Base):
     burst: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class AuditLog(TenantMixin, Base):
+    """One audit entry (services.audit): a configuration change (action, entity, before/after diff) written in the
+    change's own transaction, or a mutating API request (method, path, status) written after its response."""
+
+    __tablename__ = "audit_logs"
+    __table_args__ = (Index("ix_audit_logs_unit_created", "unit_id", "created_at"),)
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user_email: Mapped[str | None] = mapped_column(String(320), nullable=True)  # the actor: email or key name
+    action: Mapped[str] = mapped_column(String(40))  # create | update | delete | ... | request
+    entity_type: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    entity_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)  # {field: {before, after}}
+    request_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    method: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    path: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)

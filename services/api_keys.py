@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from db import models
 from db.ids import new_id
-from services import policy
+from services import audit, policy
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.policy import ROLES, Action
@@ -59,6 +59,7 @@ def create_api_key(
     )
     session.add(row)
     session.flush()
+    audit.created(session, tenant, "api_key", row, now)  # the secret's hash is never copied into the log
     return CreatedKey(row.id, name, secret, row.display_prefix, role)
 
 
@@ -111,3 +112,5 @@ def revoke_api_key(session: Session, tenant: Tenant, key_id: str, *, now: dateti
         raise NotFound(f"API key {key_id!r} not found")
     if row.revoked_at is None:
         row.revoked_at = now
+        audit.record(session, tenant, action="revoke", entity_type="api_key", entity_id=row.id,
+                     before={"revoked_at": None}, after={"revoked_at": now}, now=now)

@@ -14,7 +14,7 @@ from core import decay as core_decay
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.ids import new_id
-from services import policy
+from services import audit, policy
 from services.context import Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound, ServiceError
 from services.ingest import NewEvent, PersonRef, ingest
@@ -67,6 +67,7 @@ def create_decay(
     )
     session.add(row)
     session.flush()
+    audit.created(session, tenant, "decay_rule", row, now)
     return row
 
 
@@ -75,6 +76,7 @@ def update_decay(
 ) -> models.DecayRule:
     policy.require(tenant, Action.EDIT_SCORING)
     row = get_decay(session, tenant, decay_id)
+    before = audit.snapshot(row)
     merged: dict[str, Any] = {"inactive_for": row.inactive_for, "unit": row.unit, "decrease": row.decrease}
     merged.update({k: v for k, v in changes.items() if k in merged and v is not None})
     inactive_for, unit, decrease = merged["inactive_for"], merged["unit"], merged["decrease"]
@@ -82,12 +84,15 @@ def update_decay(
     row.inactive_for, row.unit, row.decrease = inactive_for, unit, decrease
     row.updated_at = now
     session.flush()
+    audit.updated(session, tenant, "decay_rule", before, row, now)
     return row
 
 
 def delete_decay(session: Session, tenant: Tenant, decay_id: str) -> None:
     policy.require(tenant, Action.EDIT_SCORING)
-    session.delete(get_decay(session, tenant, decay_id))
+    row = get_decay(session, tenant, decay_id)
+    audit.deleted(session, tenant, "decay_rule", row)
+    session.delete(row)
     session.flush()
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from core.messages import one_line, render, rfc3339, summary_lines, who
 from db import models
 from db.ids import new_id
+from services import audit
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
 from services.outbox_signal import OUTBOX
@@ -270,8 +271,11 @@ def retry_delivery(session: Session, tenant: Tenant, delivery_id: str, now: date
         raise Conflict("this delivery was acknowledged by the receiver; it is never sent again")
     if row.status == "sending":
         raise Conflict("this delivery is being sent right now")
+    before = audit.snapshot(row)
     row.status, row.attempts, row.next_attempt_at, row.lease_until = "pending", 0, now, None
     session.flush()
+    audit.record(session, tenant, action="retry", entity_type="delivery", entity_id=row.id, before=before, after=row,
+                 now=now)
     wake_after_commit(session)
     return row
 

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 from core.csv_cells import safe_row
 from db import models
 from db.ids import new_id
-from services import import_worker
+from services import audit, import_worker
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from services.ingest import AliasInput, NewEvent, PersonRef, ingest
@@ -393,6 +393,7 @@ def start_import(
     )
     session.add(row)
     session.flush()
+    audit.created(session, tenant, "import", row, now)
     return _view(row)
 
 

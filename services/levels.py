@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core import levels as core_levels
 from db import models
 from db.ids import new_id
-from services import policy
+from services import audit, policy
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.policy import Action
@@ -114,6 +114,7 @@ def create_level(
     )
     session.add(row)
     session.flush()
+    audit.created(session, tenant, "level", row, now)
     return level_view(row)
 
 
@@ -122,11 +123,13 @@ def update_level(
 ) -> dict[str, Any]:
     policy.require(tenant, Action.EDIT_SCORING)
     row = _get(session, tenant, level_id)
+    before = audit.snapshot(row)
     name = _clean_name(name)
     others = [lv for lv in load_levels(session, tenant) if lv.id != level_id]
     _check([*others, core_levels.Level(level_id, name, min_score, max_score)])
     row.name, row.min_score, row.max_score, row.updated_at = name, min_score, max_score, now
     session.flush()
+    audit.updated(session, tenant, "level", before, row, now)
     return level_view(row)
 
 
@@ -134,6 +137,7 @@ def delete_level(session: Session, tenant: Tenant, level_id: str) -> None:
     policy.require(tenant, Action.EDIT_SCORING)
     row = _get(session, tenant, level_id)
     _check([lv for lv in load_levels(session, tenant) if lv.id != level_id])
+    audit.deleted(session, tenant, "level", row)
     session.delete(row)
     session.flush()
 
@@ -167,5 +171,7 @@ def replace_all(session: Session, tenant: Tenant, levels: Sequence[LevelInput], 
                 for lv in planned
             ],
         )
+    audit.record(session, tenant, action="update", entity_type="levels", entity_id=None, now=now,
+                 before={i: level_view(r) for i, r in existing.items()}, after={v.id: level_view(v) for v in planned})
     session.expire_all()
     return [level_view(lv) for lv in sorted(planned, key=lambda lv: lv.min_score)]

@@ -21,6 +21,7 @@ class Action(StrEnum):
     MANAGE_KEYS = "keys.manage"
     MANAGE_USERS = "users.manage"
     MANAGE_UNIT = "unit.manage"  # unit-wide operating settings, e.g. the API rate limit
+    READ_AUDIT = "audit.read"  # the audit log (Owner and Operator)
 
 
 _ALLOWED: dict[Role, frozenset[Action]] = {

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import models
-from services import policy
+from services import audit, policy
 from services.context import Tenant
 from services.errors import InvalidInput
 from services.policy import Action
@@ -92,6 +92,7 @@ def update_config(
     if merged.burst < merged.rps:
         # The one-second allowance can never be below the sustained rate.
         raise InvalidInput("burst", f"must be at least rps ({merged.rps})")
+    before = {k: getattr(current, k) for k in ("enabled", "mode", "key_by", "rps", "burst")}
     if row is None:
         row = models.RateLimitSettings(unit_id=tenant.unit_id, org_id=tenant.org_id)
         session.add(row)
@@ -99,4 +100,6 @@ def update_config(
     row.rps, row.burst = merged.rps, merged.burst
     row.updated_at, row.updated_by = now, tenant.actor
     session.flush()
+    audit.record(session, tenant, action="update", entity_type="rate_limit", entity_id=tenant.unit_id, before=before,
+                 after=row, now=now)
     return replace(merged, updated_at=now)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from core import scoring
 from db import models
 from db.ids import new_id
-from services import policy
+from services import audit, policy
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
 from services.policy import Action
@@ -134,6 +134,7 @@ def create_ruleset(
     )
     if is_primary or has_primary is None:
         _make_primary(session, tenant, row, now)
+    audit.created(session, tenant, "ruleset", row, now)
     rescore_unit(session, tenant)
     return _ruleset_view(row, 0)
 
@@ -152,6 +153,7 @@ def update_ruleset(
     policy.require(tenant, Action.EDIT_SCORING)
     lock_scoring_config(session, tenant, exclusive=True)
     row = _ruleset_row(session, tenant, ruleset_id)
+    before = audit.snapshot(row)
     if name is not None:
         clean_name = _ruleset_name(name)
         if clean_name != row.name:
@@ -169,6 +171,7 @@ def update_ruleset(
         )
     row.updated_at = now
     session.flush()
+    audit.updated(session, tenant, "ruleset", before, row, now)
     if rescore:
         # The primary ruleset's delta is stored on each event; it changes with the primary.
         rescore_unit(session, tenant)
@@ -188,6 +191,7 @@ def delete_ruleset(session: Session, tenant: Tenant, ruleset_id: str) -> None:
     if row.is_primary:
         raise Conflict(f"ruleset {row.name!r} is the primary ruleset; make another ruleset primary before deleting it")
     unit = tenant.unit_id
+    audit.deleted(session, tenant, "ruleset", row)
     session.execute(delete(models.Rule).where(models.Rule.unit_id == unit, models.Rule.ruleset_id == row.id))
     session.execute(
         delete(models.LeadScore).where(models.LeadScore.unit_id == unit, models.LeadScore.ruleset_id == row.id)
@@ -227,6 +231,7 @@ def create_rule(
     row = _new_rule_row(tenant, ruleset_id, values, now, actor or tenant.actor)
     session.add(row)
     session.flush()
+    audit.created(session, tenant, "rule", row, now)
     rescore_unit(session, tenant)
     return _rule_view(row)
 
@@ -244,12 +249,14 @@ def update_rule(
     policy.require(tenant, Action.EDIT_SCORING)
     lock_scoring_config(session, tenant, exclusive=True)
     row = _rule_row(session, tenant, rule_id)
+    before = audit.snapshot(row)
     values = validate_rule(fields)
     ruleset_id = row.ruleset_id
     if values.ruleset_id is not None and values.ruleset_id != row.ruleset_id:
         ruleset_id = _target_ruleset(session, tenant, values.ruleset_id, field_name="ruleset_id")
     _apply(row, ruleset_id, values, now, actor or tenant.actor)
     session.flush()
+    audit.updated(session, tenant, "rule", before, row, now)
     rescore_unit(session, tenant)
     return _rule_view(row)
 
@@ -258,6 +265,7 @@ def delete_rule(session: Session, tenant: Tenant, rule_id: str) -> None:
     policy.require(tenant, Action.EDIT_SCORING)
     lock_scoring_config(session, tenant, exclusive=True)
     row = _rule_row(session, tenant, rule_id)
+    audit.deleted(session, tenant, "rule", row)
     session.delete(row)
     session.flush()
     rescore_unit(session, tenant)
@@ -306,6 +314,7 @@ def save_ruleset_rules(
         fields = {k: v for k, v in raw.items() if k not in ("id", "rule_id", "ruleset_id")}
         values = validate_rule(fields, prefix=f"{prefix}.", ignore=_GRID_READ_ONLY)
         plan.append((target, values))
+    before = {rule_id: audit.snapshot(row) for rule_id, row in existing.items()}
     for rule_id, row in existing.items():
         if rule_id not in seen:
             session.delete(row)
@@ -318,6 +327,8 @@ def save_ruleset_rules(
             _apply(target, ruleset.id, values, now, actor or tenant.actor)
         result.append(target)
     session.flush()
+    audit.record(session, tenant, action="update", entity_type="ruleset_rules", entity_id=ruleset.id, before=before,
+                 after={r.id: audit.snapshot(r) for r in result}, now=now)
     rescore_unit(session, tenant)
     return [_rule_view(r) for r in result]
 

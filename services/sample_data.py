@@ -20,7 +20,7 @@ log (services.rescore), so stored scores equal a replay.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
-from services import demo, policy
+from services import audit, demo, policy
 from services.context import Tenant
 from services.errors import Conflict
 from services.policy import Action
@@ -62,7 +62,10 @@ def seed_sample_data(session: Session, tenant: Tenant, now: datetime) -> demo.De
     session.execute(select(models.Unit.id).where(models.Unit.id == tenant.unit_id).with_for_update())
     if demo.unit_has_events(session, tenant):
         raise Conflict("the unit already has events: sample data is seeded only into a unit without events")
-    return demo.seed_demo_unit(session, tenant, now=now)
+    seeded = demo.seed_demo_unit(session, tenant, now=now)
+    audit.record(session, tenant, action="seed", entity_type="sample_data", entity_id=tenant.unit_id, before=None,
+                 after=asdict(seeded), now=now)
+    return seeded
 
 
 def _aware(value: datetime) -> datetime:
@@ -161,11 +164,14 @@ def remove_sample_data(session: Session, tenant: Tenant, now: datetime) -> Sampl
     _recompute_last_activity(session, tenant, kept, touched_accounts)
     session.expire_all()
     rescore_unit(session, tenant)
-    return SampleDataRemoved(
+    removed = SampleDataRemoved(
         events=events, leads=leads, accounts=accounts, aliases=aliases, lead_scores=lead_scores,
         account_scores=account_scores, rules=rules, levels=levels, decay_rules=decays, trigger_firings=firings,
         leads_kept=len(kept),
     )
+    audit.record(session, tenant, action="remove", entity_type="sample_data", entity_id=tenant.unit_id,
+                 before=asdict(removed), after=None, now=now)
+    return removed
 
 
 def _delete(session: Session, model: Any, condition: Any, unit: str) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from db import models
-from services import policy
+from services import audit, policy
 from services.context import Tenant
 from services.errors import InvalidInput
 from services.policy import Action
@@ -86,6 +86,7 @@ def update_settings(
             session_timeout_minutes=DEFAULT_SESSION_TIMEOUT_MINUTES, updated_at=now,
         )
         session.add(row)
+    before = audit.snapshot(row)  # a unit without a row had the defaults: the diff is against those
     rescore = allow_negative_scores is not None and allow_negative_scores != bool(row.allow_negative_scores)
     if allow_negative_scores is not None:
         row.allow_negative_scores = allow_negative_scores
@@ -95,6 +96,8 @@ def update_settings(
         row.session_timeout_minutes = session_timeout_minutes
     row.updated_at = now
     session.flush()
+    audit.record(session, tenant, action="update", entity_type="scoring_settings", entity_id=tenant.unit_id,
+                 before=before, after=row, now=now)
     if rescore:
         rescore_unit(session, tenant)
     return _view(row)

@@ -25,7 +25,7 @@ from core.outbound import parse_target
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.ids import new_id
-from services import deliveries, outbound
+from services import audit, deliveries, outbound
 from services import levels as levels_service
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
@@ -186,6 +186,7 @@ def create_trigger(
     _check_channels(row, _COMMON, checked)
     session.add(row)
     session.flush()
+    audit.created(session, tenant, f"{kind}_trigger", row, now)
     return row
 
 
@@ -195,6 +196,7 @@ def update_trigger(
 ) -> models.Trigger:
     require(tenant, Action.EDIT_TRIGGERS)
     row = get_trigger(session, tenant, kind, trigger_id)
+    before = audit.snapshot(row)
     merged = {**row.config, **{k: v for k, v in changes.items() if k in _CONFIG[kind] and v is not None}}
     row.config = _normalize_config(kind, merged)
     for name in _COMMON:
@@ -203,12 +205,15 @@ def update_trigger(
     _check_channels(row, [n for n in _COMMON if changes.get(n) is not None], checked)
     row.updated_at, row.updated_by = now, actor or tenant.actor
     session.flush()
+    audit.updated(session, tenant, f"{kind}_trigger", before, row, now)
     return row
 
 
 def delete_trigger(session: Session, tenant: Tenant, kind: str, trigger_id: str) -> None:
     require(tenant, Action.EDIT_TRIGGERS)
-    session.delete(get_trigger(session, tenant, kind, trigger_id))
+    row = get_trigger(session, tenant, kind, trigger_id)
+    audit.deleted(session, tenant, f"{kind}_trigger", row)
+    session.delete(row)
     session.flush()
 
 
@@ -497,6 +502,8 @@ def send_test(session: Session, tenant: Tenant, kind: str, trigger_id: str, now:
     ))
     session.flush()
     rows = deliveries.enqueue_for_firing(session, tenant, row, firing_id, deliveries.json_safe(payload), now)
+    audit.record(session, tenant, action="test", entity_type=f"{kind}_trigger", entity_id=row.id, before=None,
+                 after={"deliveries": [r["id"] for r in rows]}, now=now)
     return [r["id"] for r in rows]
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.identity import InvalidIdentifier, normalize_email
 from db import models
 from db.ids import new_id
-from services import policy
+from services import audit, policy
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput
 from services.policy import ROLES, Action
@@ -53,6 +53,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    audit.created(session, tenant, "user", user, now)  # password_hash is never copied into the log
     return user
 
 

@@ -22,6 +22,7 @@ _PAGES: dict[str, tuple[str, str, str]] = {
     "analytics": ("analytics.py", "Analytics", ":material/monitoring:"),
     "import": ("import_export.py", "Import & export", ":material/upload_file:"),
     "settings": ("settings.py", "Settings", ":material/settings:"),
+    "audit": ("audit_log.py", "Audit log", ":material/history:"),
 }
 _HIDDEN = {"lead", "account"}
 
@@ -50,7 +51,7 @@ def all_pages() -> dict[str, list[st.Page]]:
         "Sales": [home(), *present(["leads", "lead", "accounts", "account"])],
         "Scoring": present(["rules", "levels", "triggers"]),
         "Insights": present(["analytics", "import"]),
-        "Admin": present(["settings"]),
+        "Admin": present(["settings", "audit"]),
     }
 
 
