@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_api
+from api.audit_middleware import auditor_of
 from db import models
 from db.engine import Database
 from db.ids import new_id
@@ -113,7 +114,9 @@ class ApiHarness:
 
 @pytest.fixture(scope="session")
 def api_app(db: Database):  # type: ignore[no-untyped-def]
-    return create_api(db)
+    app = create_api(db)
+    yield app
+    auditor_of(app).flush()  # request audit rows still queued, written before the test database goes away
 
 
 def make_harness(api_app, db: Database, tenant: Tenant, now: datetime) -> ApiHarness:  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
 from api.app import create_api
+from api.audit_middleware import auditor_of
 from db.engine import Database
 from db.migrate import upgrade
 from services.api_keys import create_api_key
@@ -67,12 +68,14 @@ def fuzz_target(database_url: str, tmp_path: Path, now: datetime) -> Iterator[Fu
         drop = url
     upgrade(url)
     db = Database(url)
+    app = create_api(db)
     try:
         with db.write() as session:
             tenant = create_unit(session, org_name="Fuzz org", unit_name="fuzz", now=now)
             key = create_api_key(session, tenant, name="fuzzer", now=now).secret
-        yield FuzzTarget(create_api(db), {"Authorization": f"Bearer {key}"})
+        yield FuzzTarget(app, {"Authorization": f"Bearer {key}"})
     finally:
+        auditor_of(app).flush()  # the request audit rows still queued, before their database goes away
         db.dispose()
         if drop is not None:
             drop_postgres_database(drop)
