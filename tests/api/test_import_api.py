@@ -301,7 +301,7 @@ def test_healthz_answers_while_an_import_is_in_progress(api: ApiHarness, live_se
     SQLite writer lock; the unit's scoring lock on PostgreSQL), so the import is certainly in progress, and asks
     /healthz. An import running on the event loop would hold it up until the import ends: this test would fail,
     not merely be slow."""
-    rows = 5000
+    rows = 20_000  # seconds of work: the lock below is taken while most of the file is still to come
     body, content_type = _multipart(unique_csv(rows))
     result: dict[str, Any] = {}
 
@@ -315,7 +315,7 @@ def test_healthz_answers_while_an_import_is_in_progress(api: ApiHarness, live_se
     poster.start()
     try:
         deadline = time.monotonic() + 120
-        while (job := _job_of(api)) is None or job.processed_rows == 0:
+        while (job := _job_of(api)) is None or not 0 < job.processed_rows < rows // 2:
             assert time.monotonic() < deadline and poster.is_alive(), f"the import never started: {result}"
             time.sleep(0.005)
         with api.db.write() as session:
