@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.audit_middleware import AuditMiddleware
+from api.audit_middleware import AuditMiddleware, auditor_of
 from api.errors import install_error_handlers
 from api.guards import InputGuardMiddleware
 from api.responses import ERROR_RESPONSES
@@ -68,6 +71,13 @@ class RequestIdMiddleware:
                 request_log.info("%s %s %s %d %.1fms", request_id, scope["method"], scope["path"], status, elapsed_ms)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # An orderly shutdown writes the request audit rows still queued (atexit is the fallback).
+    await run_in_threadpool(auditor_of(app).flush)
+
+
 def create_api(db: Database | None = None) -> FastAPI:
     # FastAPIOffline serves Swagger UI and ReDoc from its own package files: /docs works without internet.
     app: FastAPI = FastAPIOffline(
@@ -76,6 +86,7 @@ def create_api(db: Database | None = None) -> FastAPI:
         description="Ingest engagement events, read explained lead and account scores, edit scoring rules.",
         responses=ERROR_RESPONSES,  # the error envelope, documented once for every route
         dependencies=[Depends(check_query)],  # unknown or NUL query parameters are a 422 on every route
+        lifespan=_lifespan,
     )
     app.state.db = db or Database()
     install_error_handlers(app)
