@@ -85,7 +85,7 @@ def create_api(db: Database | None = None) -> FastAPI:
         version="1.0.0",
         description="Ingest engagement events, read explained lead and account scores, edit scoring rules.",
         responses=ERROR_RESPONSES,  # the error envelope, documented once for every route
-        dependencies=[Depends(check_query)],  # unknown or NUL query parameters are a 422 on every route
+        dependencies=[Depends(check_query)],  # an unknown query parameter is a 422 on every route
         lifespan=_lifespan,
     )
     app.state.db = db or Database()
