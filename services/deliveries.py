@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, and_, or_, select, update
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from core.messages import one_line, render, rfc3339, summary_lines, who
 from db import models
 from db.ids import new_id
 from services import audit
+from services.after_commit import on_commit, on_rollback
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
 from services.outbox_signal import OUTBOX
@@ -106,22 +106,21 @@ def wake_after_commit(session: Session) -> None:
     if not session.info.get("_outbox_wake"):
         session.info["_outbox_wake"] = True
 
-        def _wake(sess: Session) -> None:
-            sess.info.pop("_outbox_wake", None)
+        def _wake() -> None:
+            session.info.pop("_outbox_wake", None)
             by_claim: dict[str, list[str]] = {}
-            for claim, delivery_id in sess.info.pop("_outbox_handoff", []):
+            for claim, delivery_id in session.info.pop("_outbox_handoff", []):
                 by_claim.setdefault(claim, []).append(delivery_id)
             for claim, ids in by_claim.items():
                 OUTBOX.hand_off(claim, ids)
             OUTBOX.set()
 
-        def _forget(sess: Session) -> None:
-            sess.info.pop("_outbox_wake", None)
-            sess.info.pop("_outbox_handoff", None)
+        def _forget() -> None:
+            session.info.pop("_outbox_wake", None)
+            session.info.pop("_outbox_handoff", None)
 
-        sa_event.listen(session, "after_rollback", _forget, once=True)
-
-        sa_event.listen(session, "after_commit", _wake, once=True)
+        on_rollback(session, _forget)
+        on_commit(session, _wake)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,17 +10,17 @@ Counts that depend on a transaction are taken when it commits (on_commit), never
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from db import models
+from services.after_commit import on_commit
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -54,25 +54,6 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 def count_request(status: int, method: str) -> None:
     # Any token is a valid HTTP method: made-up ones share one label instead of growing the series without bound.
     HTTP_REQUESTS.labels(code=str(status), method=method if method in _METHODS else "other").inc()
-
-_ON_COMMIT = "leadvane_metrics_on_commit"
-
-
-def on_commit(session: Session, action: Callable[[], None]) -> None:
-    """Run `action` once `session`'s transaction commits; forget it if the transaction rolls back."""
-    session.info.setdefault(_ON_COMMIT, []).append(action)
-
-
-@sa_event.listens_for(Session, "after_commit")
-def _run_on_commit(session: Session) -> None:
-    for action in session.info.pop(_ON_COMMIT, ()):
-        action()
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _forget_on_rollback(session: Session) -> None:
-    session.info.pop(_ON_COMMIT, None)
-
 
 def count_ingested(session: Session, accepted: int) -> None:
     if accepted:
