@@ -17,7 +17,7 @@ import requests
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.test_serve_api import database_url, free_port, manage, wait_for_health  # noqa: F401 (fixture)
+from tests.e2e.test_serve_api import database_url, manage, running_api  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -32,22 +32,8 @@ def two_workers(database_url: str, metrics_dir: Path | None) -> Iterator[tuple[s
     env["DATABASE_URL"] = database_url
     if metrics_dir is not None:
         env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve-api", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(base, process)
+    with running_api(env, "--workers", "2") as base:
         yield base, key
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def ingest(base: str, key: str, n: int) -> None:

@@ -4,8 +4,6 @@ process counts on its own (what the README warns about)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -19,7 +17,7 @@ from db.engine import Database
 from services.api_keys import create_api_key
 from services.tenants import create_unit
 from tests.conftest import create_postgres_database, drop_postgres_database
-from tests.e2e.test_serve_api import BACKENDS, free_port, manage, wait_for_health
+from tests.e2e.test_serve_api import BACKENDS, manage, running_api
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -41,24 +39,7 @@ def serve(stack: ExitStack, database_url: str, redis_url: str | None) -> str:
     env["DATABASE_URL"] = database_url
     if redis_url:
         env["REDIS_URL"] = redis_url
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve-api", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-
-    def stop() -> None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    stack.callback(stop)
-    base = f"http://127.0.0.1:{port}"
-    wait_for_health(base, process)
-    return base
+    return stack.enter_context(running_api(env, "--no-scheduler"))
 
 
 def burst_over_two_workers(database_url: str, redis_url: str | None) -> list[tuple[int, int]]:

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,21 +60,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     drop_postgres_database(url)
 
 
-@pytest.fixture
-def served(database_url: str) -> Iterator[tuple[str, str]]:
-    """(base URL, API key) of a freshly migrated database served by a real process."""
-    manage(database_url, "migrate")
-    key = manage(database_url, "create-api-key", "--name", "e2e").stdout.strip().splitlines()[-1]
+@contextmanager
+def running_api(env: dict[str, str], *args: str) -> Iterator[str]:
+    """A real `manage.py serve-api` on a free loopback port with `env` and extra `args`; yields its base URL once it
+    answers /healthz and stops it on exit."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve-api", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler"],
-        cwd=ROOT, env={**os.environ, "DATABASE_URL": database_url}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
+        [sys.executable, "manage.py", "serve-api", "--host", "127.0.0.1", "--port", str(port), *args],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(base, process)
-        yield base, key
+        yield base
     finally:
         process.terminate()
         try:
@@ -81,6 +80,15 @@ def served(database_url: str) -> Iterator[tuple[str, str]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def served(database_url: str) -> Iterator[tuple[str, str]]:
+    """(base URL, API key) of a freshly migrated database served by a real process."""
+    manage(database_url, "migrate")
+    key = manage(database_url, "create-api-key", "--name", "e2e").stdout.strip().splitlines()[-1]
+    with running_api({**os.environ, "DATABASE_URL": database_url}, "--no-scheduler") as base:
+        yield base, key
 
 
 def test_signals_and_events_round_trip_through_a_real_server(served: tuple[str, str]) -> None:
