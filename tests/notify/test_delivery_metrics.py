@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,14 +13,7 @@ from services import triggers
 from settings import get_settings
 from tests.api.test_metrics import scrape, value
 from tests.conftest import ApiHarness
-from tests.notify.receivers import HttpReceiver, add_rule, send_event, start_http_receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    rec = start_http_receiver()
-    yield rec
-    rec.close()
+from tests.notify.receivers import HttpReceiver, add_rule, send_event
 
 
 def fire_webhook(api: ApiHarness, url: str, at: datetime) -> str:

@@ -16,7 +16,7 @@ from notify.dispatcher import dispatch_due
 from services import triggers
 from services.context import Tenant
 from settings import get_settings
-from tests.notify.receivers import HttpReceiver, add_rule, free_port, send_event, start_http_receiver
+from tests.notify.receivers import HttpReceiver, add_rule, free_port, send_event
 
 
 class Inbox:
@@ -41,13 +41,6 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
     monkeypatch.setattr(settings, "smtp_from", "alerts@leadvane.test")
     yield inbox
     controller.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    rec = start_http_receiver()
-    yield rec
-    rec.close()
 
 
 def _fire(db: Database, tenant: Tenant, now: datetime, **channels: object) -> list[models.Delivery]:

@@ -49,13 +49,6 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    rec = start_http_receiver()
-    yield rec
-    rec.close()
-
-
-@pytest.fixture
 def other_receiver() -> Iterator[HttpReceiver]:
     rec = start_http_receiver()
     yield rec

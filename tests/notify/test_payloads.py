@@ -20,13 +20,6 @@ MESSAGE = "Call {lead.name} ({lead.email}) at {account.name}: {score}, {level}, 
 
 
 @pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    rec = start_http_receiver()
-    yield rec
-    rec.close()
-
-
-@pytest.fixture
 def slack() -> Iterator[HttpReceiver]:
     rec = start_http_receiver()
     yield rec

@@ -1,7 +1,6 @@
 """Webhook delivery to a real receiver on loopback: signed, retried with backoff, dead, retried by hand, leased."""
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,14 +13,7 @@ from notify.dispatcher import dispatch_due
 from services import deliveries, leases, triggers
 from services.context import Tenant
 from settings import get_settings
-from tests.notify.receivers import HttpReceiver, add_rule, send_event, start_http_receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    rec = start_http_receiver()
-    yield rec
-    rec.close()
+from tests.notify.receivers import HttpReceiver, add_rule, send_event
 
 
 @pytest.fixture
