@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from db.engine import Database
-from services.tenants import DEFAULT_TENANT
+from services.tenancy.tenants import DEFAULT_TENANT
 
 
 def _now() -> datetime:
@@ -29,7 +29,7 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 
 def cmd_create_api_key(args: argparse.Namespace) -> int:
-    from services.api_keys import create_api_key
+    from services.tenancy.api_keys import create_api_key
 
     db = Database()
     with db.write() as session:
@@ -42,7 +42,7 @@ def cmd_create_api_key(args: argparse.Namespace) -> int:
 
 def cmd_create_user(args: argparse.Namespace) -> int:
     from services.errors import ServiceError
-    from services.users import create_user
+    from services.tenancy.users import create_user
 
     db = Database()
     try:
@@ -152,7 +152,7 @@ def cmd_run_scheduler(args: argparse.Namespace) -> int:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
-    from services.demo import seed_demo
+    from services.operations.demo import seed_demo
 
     db = Database()
     with db.write() as session:
@@ -162,7 +162,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_rescore(_args: argparse.Namespace) -> int:
-    from services.rescore import rescore_unit
+    from services.scoring.rescore import rescore_unit
 
     db = Database()
     with db.write() as session:
@@ -172,7 +172,7 @@ def cmd_rescore(_args: argparse.Namespace) -> int:
 
 
 def cmd_verify_scores(_args: argparse.Namespace) -> int:
-    from services.rescore import verify_unit
+    from services.scoring.rescore import verify_unit
 
     db = Database()
     with db.read() as session:
@@ -184,7 +184,7 @@ def cmd_verify_scores(_args: argparse.Namespace) -> int:
 
 
 def cmd_repair(_args: argparse.Namespace) -> int:
-    from services.repair import repair_text
+    from services.ingest.repair import repair_text
 
     db = Database()
     with db.write() as session:

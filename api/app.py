@@ -33,8 +33,8 @@ from api.routers import scoring_settings as scoring_settings_router
 from api.routers import triggers as triggers_router
 from api.types import check_query
 from db.engine import Database
-from services.audit import set_request_id
-from services.metrics import count_request
+from services.operations.metrics import count_request
+from services.tenancy.audit import set_request_id
 
 request_log = logging.getLogger("leadvane.requests")
 
@@ -51,7 +51,7 @@ class RequestIdMiddleware:
             return
         request_id = "req_" + secrets.token_hex(6)
         scope.setdefault("state", {})["request_id"] = request_id
-        set_request_id(request_id)  # audit entries written while serving this request carry it (services.audit)
+        set_request_id(request_id)  # audit entries written while serving this request carry it (services.tenancy.audit)
         started = time.perf_counter()
         status = 500  # what the client gets if the app fails before answering
 

@@ -2,7 +2,7 @@
 
 The entry (method, path, status, request id, caller, IP, latency) is taken once the response status is known
 and handed to a RequestAuditor: one background thread per process that writes what has gathered once a second
-in one short transaction (services.audit.write_requests, an executemany insert). A request never waits for the
+in one short transaction (services.tenancy.audit.write_requests, an executemany insert). A request never waits for the
 database, and at a high ingest rate a second's requests cost one insert, not one transaction each. What is
 still in memory is written at interpreter exit (atexit) and by flush() (tests, an orderly shutdown); a process
 killed outright loses at most its last second of request entries (configuration changes are recorded in their
@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import Database
-from services import audit
 from services.context import Tenant
+from services.tenancy import audit
 
 log = logging.getLogger("leadvane.audit")
 

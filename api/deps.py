@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.ratelimit import apply_rate_limit
 from db.engine import Database
-from services import api_keys
 from services.context import Tenant
+from services.tenancy import api_keys
 
 T = TypeVar("T")
 log = logging.getLogger("leadvane.api")
@@ -88,7 +88,7 @@ class KeyUsage:
 
     Each process remembers when it last recorded each key and skips the key for a minute; a due record is
     handed to one background thread (the request never waits for it) that runs a conditional UPDATE
-    (services.api_keys.record_use), so all processes together still write a key about once a minute.
+    (services.tenancy.api_keys.record_use), so all processes together still write a key about once a minute.
     """
 
     def __init__(self, db: Database, every: float = api_keys.USE_RECORD_INTERVAL.total_seconds()) -> None:

@@ -17,11 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import run_write
 from api.guards import route_path
 from db.engine import Database
-from services import idempotency, policy
 from services.context import Tenant
 from services.errors import ServiceError
-from services.ingest import Ingested, NewEvent, ingest
-from services.policy import Action
+from services.ingest import idempotency
+from services.ingest.ingest import Ingested, NewEvent, ingest
+from services.tenancy import policy
+from services.tenancy.policy import Action
 
 Work = Callable[[Session], tuple[int, Any]]
 Present = Callable[[Ingested], tuple[int, Any]]

@@ -1,7 +1,7 @@
 """Units' API rate limits applied to authenticated requests, counted with the `limits` library.
 
 Counts live in this process's memory by default; with REDIS_URL set they live in Redis, so every API worker
-shares them. Each unit's configuration (services.rate_limits) is cached per process for CONFIG_CACHE_SECONDS,
+shares them. Each unit's configuration (services.tenancy.rate_limits) is cached per process for CONFIG_CACHE_SECONDS,
 so the hot ingest path does not read it on every request: a change made through this process applies at once,
 in other processes within that time. When Redis cannot be reached requests pass (and a warning is logged):
 a limiter outage must not take the API down with it.
@@ -28,10 +28,10 @@ from prometheus_client import REGISTRY
 from starlette.concurrency import run_in_threadpool
 
 from db.engine import Database
-from services import rate_limits
 from services.context import Tenant
-from services.metrics import RATE_LIMIT_EXCEEDED
-from services.rate_limits import SUSTAINED_WINDOW_SECONDS, RateLimitConfig
+from services.operations.metrics import RATE_LIMIT_EXCEEDED
+from services.tenancy import rate_limits
+from services.tenancy.rate_limits import SUSTAINED_WINDOW_SECONDS, RateLimitConfig
 from settings import get_settings
 
 log = logging.getLogger("leadvane.api")

@@ -6,7 +6,7 @@
     python bench/dashboard.py --db data/bench.db --reuse   # time an existing fill again
     python bench/dashboard.py --demo          # the demo unit ./leadvane seeds (Lead detail target: < 1 s cold)
 
-Every event goes through services.ingest.ingest in 1,000-event transactions (identity resolution and
+Every event goes through services.ingest.ingest.ingest in 1,000-event transactions (identity resolution and
 scoring included), never hand-written SQL. Then, for the Leads, Lead detail, Accounts and Analytics pages,
 it times the service calls each page makes (cold: first call on a fresh engine; warm: the same call again,
 without the dashboard's st.cache_data, which would make a warm page ~0 ms) and one AppTest run of each page
@@ -33,8 +33,8 @@ from db.engine import Database
 from db.migrate import upgrade
 from services.context import load_scoring_context
 from services.errors import ServiceError
-from services.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
-from services.tenants import DEFAULT_TENANT
+from services.ingest.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
+from services.tenancy.tenants import DEFAULT_TENANT
 
 BATCH = 1000
 DAYS = 42
@@ -46,7 +46,7 @@ PAGES = ("/", "/pricing", "/blog/scoring", "/case-studies/acme", "/docs", "/care
 
 
 def fill(db: Database, *, leads: int, accounts: int, events: int, now: datetime) -> None:
-    from services.demo import seed_demo
+    from services.operations.demo import seed_demo
 
     with db.write() as session:  # the demo's rules and levels (and one demo lead)
         seed_demo(session, DEFAULT_TENANT, now=now, leads=1)
@@ -97,7 +97,9 @@ def timed(fn: Callable[[], Any]) -> float:
 
 def page_calls(db: Database, now: datetime) -> dict[str, Callable[[], Any]]:
     """The service calls each page makes on first render (what ui/data.py wraps in st.cache_data)."""
-    from services import accounts, analytics, lead_insights, leads, levels, rules
+    from services.insight import analytics
+    from services.people import accounts, lead_insights, leads
+    from services.scoring import levels, rules
 
     tenant = DEFAULT_TENANT
     with db.read() as session:
@@ -183,7 +185,7 @@ def main() -> int:
     url = f"sqlite:///{path.resolve()}"
     now = datetime.now(UTC)
     if args.demo and not args.reuse:
-        from services.demo import seed_demo
+        from services.operations.demo import seed_demo
 
         upgrade(url)
         db = Database(url)
@@ -205,8 +207,8 @@ def main() -> int:
     calls = page_calls(db, now)
     service = {name: (timed(fn), timed(fn)) for name, fn in calls.items()}
     with db.read() as session:
-        from services import accounts as account_service
-        from services import leads as lead_service
+        from services.people import accounts as account_service
+        from services.people import leads as lead_service
 
         top_lead = lead_service.list_leads(session, DEFAULT_TENANT, limit=1).rows[0]["id"]
         top_account = account_service.list_accounts(session, DEFAULT_TENANT, limit=1).rows[0]["id"]

@@ -41,10 +41,10 @@ def fill(database_url: str, events_per_unit: int) -> tuple[list[str], int]:
     from db import models
     from db.engine import Database
     from db.ids import new_id
-    from services import triggers
-    from services.api_keys import create_api_key
-    from services.ingest import AliasInput, NewEvent, PersonRef, ingest
-    from services.tenants import create_unit
+    from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+    from services.tenancy.api_keys import create_api_key
+    from services.tenancy.tenants import create_unit
+    from services.triggers import triggers
     from settings import get_settings
 
     # The deliveries are never sent (no scheduler runs): a loopback target, let through the outbound guard here.

@@ -35,7 +35,7 @@ from db.engine import Database  # noqa: E402
 from db.ids import new_id  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from services.context import Tenant  # noqa: E402
-from services.tenants import DEFAULT_TENANT  # noqa: E402
+from services.tenancy.tenants import DEFAULT_TENANT  # noqa: E402
 from tests.notify.receivers import free_port, start_http_receiver  # noqa: E402
 
 
@@ -153,8 +153,8 @@ def bench_latency(rate: float, seconds: float, workdir: Path) -> None:
 
 def bench_decay(leads: int, workdir: Path) -> None:
     from scheduler import jobs
-    from services import decay
-    from services.ingest import AliasInput, NewEvent, PersonRef, ingest
+    from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+    from services.scoring import decay
 
     url = f"sqlite:///{workdir / 'decay.db'}"
     upgrade(url)

@@ -83,7 +83,7 @@ def limiter_microseconds(database_url: str, redis_url: str | None, rps: int, bur
     """Microseconds per request of the cached configuration lookup plus one count (a unit over its limit)."""
     from api.ratelimit import RateLimiter
     from db.engine import Database
-    from services.rate_limits import RateLimitConfig
+    from services.tenancy.rate_limits import RateLimitConfig
 
     db = Database(database_url)
     limiter = RateLimiter(db, redis_url)

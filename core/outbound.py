@@ -1,6 +1,7 @@
 """Which outbound URLs and addresses Leadvane may reach (SSRF guard), on plain data: no DNS, no sockets.
 
-services.outbound resolves host names and applies these rules at save time, at connect time and on redirects.
+services.integrations.outbound resolves host names and applies these rules at save time, at connect time
+and on redirects.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class ApiKey(TenantMixin, Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # What the key may do, decided by services.policy (Owner | Operator | Viewer).
+    # What the key may do, decided by services.tenancy.policy (Owner | Operator | Viewer).
     role: Mapped[str] = mapped_column(String(20), default="Owner", server_default="Owner")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -369,7 +369,7 @@ class LoginAttempt(Base):
 
 
 class RateLimitSettings(Base):
-    """A unit's API rate limit (services.rate_limits). No row means the defaults: disabled."""
+    """A unit's API rate limit (services.tenancy.rate_limits). No row means the defaults: disabled."""
 
     __tablename__ = "rate_limit_settings"
     unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
@@ -384,8 +384,9 @@ class RateLimitSettings(Base):
 
 
 class AuditLog(TenantMixin, Base):
-    """One audit entry (services.audit): a configuration change (action, entity, before/after diff) written in the
-    change's own transaction, or a mutating API request (method, path, status) written after its response."""
+    """One audit entry (services.tenancy.audit): a configuration change (action, entity, before/after diff)
+    written in the change's own transaction, or a mutating API request (method, path, status) written after its
+    response."""
 
     __tablename__ = "audit_logs"
     __table_args__ = (Index("ix_audit_logs_unit_created", "unit_id", "created_at"),)

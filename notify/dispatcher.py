@@ -17,8 +17,10 @@ from db.engine import Database
 from notify.email import send_email
 from notify.slack import send_slack
 from notify.webhook import SendResult, send_webhook
-from services import deliveries, metrics, outbound
-from services.outbox_signal import OUTBOX
+from services.integrations import outbound
+from services.operations import metrics
+from services.triggers import deliveries
+from services.triggers.outbox_signal import OUTBOX
 from settings import get_settings
 
 log = logging.getLogger("leadvane.notify")

@@ -1,6 +1,6 @@
 """Slack: an incoming-webhook URL, or chat.postMessage with the bot token (API base URL from settings).
 
-Both go through the outbound guard (services.outbound) and never follow redirects: a Slack endpoint that
+Both go through the outbound guard (services.integrations.outbound) and never follow redirects: a Slack endpoint that
 redirects is a failed delivery. Plain HTTP rather than slack_sdk, whose urllib client resolves and redirects
 on its own.
 """
@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from notify.webhook import SendResult, result_of
-from services import outbound
+from services.integrations import outbound
 from settings import Settings
 
 _SLACK_ERROR = re.compile(r"^[a-z0-9_]{1,64}$")

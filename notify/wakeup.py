@@ -1,6 +1,6 @@
-"""The outbox wake-up signal lives in services.outbox_signal (services never import notify/); re-exported here
+"""The outbox wake-up signal lives in services.triggers.outbox_signal (services never import notify/); re-exported here
 for the dispatcher and older imports."""
 
-from services.outbox_signal import OUTBOX, Wakeup
+from services.triggers.outbox_signal import OUTBOX, Wakeup
 
 __all__ = ["OUTBOX", "Wakeup"]

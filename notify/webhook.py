@@ -8,7 +8,7 @@ from datetime import datetime
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from services import outbound
+from services.integrations import outbound
 
 
 @dataclass(frozen=True, slots=True)

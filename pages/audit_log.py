@@ -6,8 +6,8 @@ import json
 
 import streamlit as st
 
-from services import audit
-from services.policy import Action, allowed
+from services.tenancy import audit
+from services.tenancy.policy import Action, allowed
 from ui.audit_data import audit_entries
 from ui.auth import current_user
 

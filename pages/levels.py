@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from services import levels
+from services.scoring import levels
 from ui import data
 from ui.auth import current_user
 from ui.components import level_hex, read_only_notice, score_scale

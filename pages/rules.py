@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.scoring import CONDITION_OPERATORS
-from services import rules
+from services.scoring import rules
 from ui import data
 from ui.auth import current_user
 from ui.components import read_only_notice

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services import api_keys, policy, scoring_settings
-from services.policy import ROLES, Action
+from services.scoring import scoring_settings
+from services.tenancy import api_keys, policy
+from services.tenancy.policy import ROLES, Action
 from ui import data
 from ui.auth import current_user
 from ui.components import read_only_notice

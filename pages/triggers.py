@@ -1,5 +1,6 @@
 """Triggers: milestone, sequence and pattern triggers (create, edit, simulate), decay rules, recent firings and
-the delivery log with retry. Thin over services.triggers / services.decay / services.deliveries."""
+the delivery log with retry. Thin over services.triggers.triggers / services.scoring.decay /
+services.triggers.deliveries."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from services import decay, deliveries, triggers
 from services.context import Tenant
 from services.errors import NotFound, ServiceError
+from services.scoring import decay
+from services.triggers import deliveries, triggers
 from ui import data
 from ui.auth import current_user
 from ui.components import read_only_notice

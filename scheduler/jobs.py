@@ -1,6 +1,6 @@
 """Scheduler jobs: module-level functions with fixed ids, registered with replace_existing.
 
-Each job takes a database lease first (services.leases), so when several processes run a scheduler
+Each job takes a database lease first (services.operations.leases), so when several processes run a scheduler
 only one of them runs a given job at a time. Each unit's work is its own short transaction.
 """
 
@@ -16,7 +16,10 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from db.engine import Database
 from notify.dispatcher import dispatch_due
-from services import decay, idempotency, leases, metrics, triggers
+from services.ingest import idempotency
+from services.operations import leases, metrics
+from services.scoring import decay
+from services.triggers import triggers
 
 log = logging.getLogger("leadvane.scheduler")
 

@@ -16,7 +16,8 @@ from db import models
 
 @dataclass(frozen=True, slots=True)
 class Tenant:
-    """Who is asking: the unit every read and write is scoped to, and the caller's role there (services.policy)."""
+    """Who is asking: the unit every read and write is scoped to, and the caller's role
+    there (services.tenancy.policy)."""
 
     org_id: str
     unit_id: str

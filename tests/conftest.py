@@ -24,10 +24,10 @@ from db import models
 from db.engine import Database
 from db.ids import new_id
 from db.migrate import upgrade
-from services.api_keys import create_api_key
 from services.context import Tenant
-from services.rescore import rescore_unit
-from services.tenants import create_unit
+from services.scoring.rescore import rescore_unit
+from services.tenancy.api_keys import create_api_key
+from services.tenancy.tenants import create_unit
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 

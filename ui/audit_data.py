@@ -1,4 +1,4 @@
-"""What the Audit log page reads, through services.audit (cached briefly, keyed by the tenant and the filters)."""
+"""What the Audit log page reads, through services.tenancy.audit (cached briefly, keyed by tenant and filters)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from services import audit
 from services.context import Tenant
+from services.tenancy import audit
 from ui.runtime import get_db
 
 TTL = 10

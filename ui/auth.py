@@ -1,5 +1,5 @@
 """Sign-in (our throttled form; streamlit-authenticator keeps the session cookie), the signed-in user, and what
-that user's role may do (asked of services.policy, the same module every service write asks).
+that user's role may do (asked of services.tenancy.policy, the same module every service write asks).
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from services import policy, sign_in
 from services.context import Tenant
 from services.errors import Forbidden
-from services.policy import Action
-from services.users import EDITOR_ROLES
+from services.tenancy import policy, sign_in
+from services.tenancy.policy import Action
+from services.tenancy.users import EDITOR_ROLES
 from ui.runtime import cookie_key, get_db, now
 
 USER_KEY = "lv_user"
@@ -67,7 +67,7 @@ def _authenticator() -> tuple[stauth.Authenticate, dict[str, SignedIn]]:
 
 
 def _sign_in_form(authenticator: stauth.Authenticate) -> None:
-    """The sign-in form. The attempt goes through services.sign_in (throttled, recorded) before any password
+    """The sign-in form. The attempt goes through services.tenancy.sign_in (throttled, recorded) before any password
     check; on success streamlit-authenticator takes over the session (state and cookie) as after its own form.
     """
     screen = st.empty()

@@ -9,7 +9,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from services.lead_insights import event_label
+from services.people.lead_insights import event_label
 
 __all__ = ["event_label"]
 

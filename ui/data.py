@@ -16,12 +16,16 @@ from typing import Any, Generic, TypeVar
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from services import accounts, analytics, api_keys, imports, leads, levels, rules, scoring_settings
 from services.context import Tenant
 from services.errors import ServiceError
-from services.lead_insights import describe, recent_drivers
-from services.level_changes import LevelChanges, compare, lead_levels
-from services.users import EDITOR_ROLES
+from services.ingest import imports
+from services.insight import analytics
+from services.people import accounts, leads
+from services.people.lead_insights import describe, recent_drivers
+from services.scoring import levels, rules, scoring_settings
+from services.scoring.level_changes import LevelChanges, compare, lead_levels
+from services.tenancy import api_keys
+from services.tenancy.users import EDITOR_ROLES
 from ui.auth import SignedIn, require_editor
 from ui.runtime import get_db, now
 

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from services.errors import InvalidInput
-from services.levels import LevelInput
+from services.scoring.levels import LevelInput
 
 GRID_COLUMNS: tuple[str, ...] = (
     "id", "event_type", "weight", "active", "start_at", "end_at", "property", "operator", "value",
@@ -74,7 +74,7 @@ def _condition_value(raw: Any) -> Any:
 
 
 def grid_to_rows(frame: pd.DataFrame, originals: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows for services.rules.save_ruleset_rules; a rule's further conditions (beyond the grid's one) are kept."""
+    """Rows for services.scoring.rules.save_ruleset_rules; a rule's further conditions beyond the grid's are kept."""
     by_id = {r["id"]: r for r in originals}
     rows: list[dict[str, Any]] = []
     for record in frame.to_dict("records"):
@@ -129,7 +129,7 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def grid_to_levels(frame: pd.DataFrame) -> list[LevelInput]:
-    """Level inputs for services.levels.replace_all; a blank bound is refused with the row's name."""
+    """Level inputs for services.scoring.levels.replace_all; a blank bound is refused with the row's name."""
     planned = []
     for index, record in enumerate(frame.to_dict("records"), start=1):
         name = "" if _blank(record.get("name")) else str(record["name"]).strip()

@@ -57,8 +57,8 @@ def cookie_key() -> str:
 
 def ensure_owner(db: Database) -> str | None:
     """On a fresh install create the first Owner; print its password once and keep it in data/initial-owner.txt."""
-    from services.tenants import DEFAULT_TENANT
-    from services.users import ensure_first_owner
+    from services.tenancy.tenants import DEFAULT_TENANT
+    from services.tenancy.users import ensure_first_owner
 
     email = os.environ.get("LEADVANE_OWNER_EMAIL", "owner@leadvane.local")
     with db.write() as session:

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from api.deps import Now, ReadSession, TenantDep
 from api.schemas import AccountDetailOut, AccountPageOut
 from api.types import PageQuery, ScoreQuery
-from services import accounts as account_service
-from services.leads import CreatedRange
+from services.people import accounts as account_service
+from services.people.leads import CreatedRange
 
 router = APIRouter(tags=["accounts"])
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from api.deps import DatabaseDep, Now, TenantDep, run_write
-from services import demo, sample_data
+from services.operations import demo, sample_data
 
 router = APIRouter(tags=["admin"])
 

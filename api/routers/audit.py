@@ -1,4 +1,4 @@
-"""The unit's audit log: GET /v1/admin/audit-logs (Owner and Operator; services.audit)."""
+"""The unit's audit log: GET /v1/admin/audit-logs (Owner and Operator; services.tenancy.audit)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from api.deps import ReadSession, TenantDep
 from api.responses import error_responses
 from api.schemas import OutModel
 from api.types import OffsetQuery, Timestamp
-from services import audit
+from services.tenancy import audit
 
 router = APIRouter(tags=["admin"])
 

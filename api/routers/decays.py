@@ -9,7 +9,7 @@ from pydantic import Field
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
 from api.schemas import DecayOut, InModel
-from services import decay
+from services.scoring import decay
 
 router = APIRouter(tags=["decays"])
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
 from api.responses import error_responses as errors
 from api.types import OffsetQuery, Timestamp
-from services import deliveries
+from services.triggers import deliveries
 
 router = APIRouter(tags=["deliveries"])
 

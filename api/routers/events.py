@@ -14,9 +14,9 @@ from api.ingest_support import respond_idempotently, respond_with_event
 from api.presenters import error_body, event_from_ingested, lead_scores_from_ingested
 from api.schemas import BatchIn, BatchOut, EventIn, EventIngestOut, EventOut, ExplanationOut
 from api.types import PageQuery
-from services import event_log
 from services.errors import InvalidInput, ServiceError
-from services.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
+from services.ingest.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
+from services.insight import event_log
 from settings import get_settings
 
 router = APIRouter(tags=["events"])

@@ -1,6 +1,6 @@
 """CSV import and export of engagement events.
 
-An import is a job (services.imports): the upload is copied to a file, which an import process scans (hash, rows,
+An import is a job (services.ingest.imports): the upload is copied to a file, which an import process scans (hash, rows,
 header); the job is recorded, then the import process ingests its rows in short transactions. The server only
 waits, so it keeps answering other requests (/healthz included) however large the file.
 """
@@ -20,9 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
 from api.responses import error_responses
 from db.engine import Database
-from services import imports
 from services.context import Tenant
-from services.policy import Action, require
+from services.ingest import imports
+from services.tenancy.policy import Action, require
 
 router = APIRouter(tags=["events"])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import Now, ReadSession, TenantDep
 from api.schemas import EventOut, LeadDetailOut, LeadPageOut, LeadScoreOut
 from api.types import DatetimeQuery, PageQuery, ScoreQuery
-from services import leads as lead_service
+from services.people import leads as lead_service
 
 router = APIRouter(tags=["leads"])
 

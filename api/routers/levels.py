@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
 from api.schemas import InModel, LevelOut
 from api.types import Int64
-from services import levels as level_service
+from services.scoring import levels as level_service
 
 router = APIRouter(tags=["levels"])
 

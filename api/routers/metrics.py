@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import DatabaseDep, Now
 from api.errors import error_response
-from services import metrics
+from services.operations import metrics
 from settings import get_settings
 
 router = APIRouter()

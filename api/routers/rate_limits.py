@@ -1,4 +1,4 @@
-"""The API rate limit of the caller's unit (services.rate_limits), and where the caller stands against it."""
+"""The API rate limit of the caller's unit (services.tenancy.rate_limits), and where the caller stands against it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from api import ratelimit
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
 from api.responses import error_responses
 from api.schemas import InModel
-from services import rate_limits
-from services.rate_limits import MAX_RATE, MIN_RATE, RateLimitConfig
+from services.tenancy import rate_limits
+from services.tenancy.rate_limits import MAX_RATE, MIN_RATE, RateLimitConfig
 
 router = APIRouter(tags=["rate limits"])
 

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
 from api.schemas import InModel, RuleOut, RulesetOut, iso
 from api.types import UtcDatetime
-from services import rules
 from services.context import Tenant
 from services.errors import InvalidInput
+from services.scoring import rules
 
 router = APIRouter(tags=["rules"])
 

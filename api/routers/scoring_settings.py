@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
 from api.schemas import InModel, ScoringSettingsOut, iso
-from services import scoring_settings
+from services.scoring import scoring_settings
 
 router = APIRouter(tags=["settings"])
 

@@ -15,7 +15,7 @@ from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
 from api.responses import error_responses as errors
 from api.schemas import InModel
 from api.types import OffsetQuery, Timestamp
-from services import triggers
+from services.triggers import triggers
 
 router = APIRouter(tags=["triggers"])
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from api.audit_middleware import auditor_of
-from services.api_keys import create_api_key
+from services.tenancy.api_keys import create_api_key
 from tests.conftest import ApiHarness
 
 

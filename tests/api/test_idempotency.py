@@ -13,8 +13,8 @@ from starlette.routing import Mount
 
 from db import models
 from scheduler import jobs
-from services import leases
-from services.idempotency import request_fingerprint
+from services.ingest.idempotency import request_fingerprint
+from services.operations import leases
 from tests.conftest import ApiHarness
 
 JSON = {"Content-Type": "application/json"}

@@ -20,8 +20,8 @@ from sqlalchemy import func, select, update
 
 from api.app import create_api
 from db import models
-from services.api_keys import create_api_key
-from services.scoring_settings import lock_scoring_config
+from services.scoring.scoring_settings import lock_scoring_config
+from services.tenancy.api_keys import create_api_key
 from tests.conftest import ApiHarness
 
 GOOD_AND_BAD = (

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from db.engine import Database
-from services import levels as level_service
 from services.context import Tenant
 from services.errors import InvalidInput
+from services.scoring import levels as level_service
 from tests.conftest import ApiHarness, add_rule
 
 BASE = "/v1/levels/engagement"

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from db.engine import Database
 from scheduler import jobs
-from services import leases
+from services.operations import leases
 from settings import get_settings
 from tests.conftest import ApiHarness
 
@@ -122,8 +122,8 @@ def test_a_metrics_token_is_required_when_set(api: ApiHarness, monkeypatch: pyte
 
 
 def test_decay_drops_and_rolled_back_ingests_are_not_counted(api: ApiHarness, now: datetime) -> None:
-    from services import decay
-    from services.ingest import AliasInput, NewEvent, PersonRef, ingest
+    from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+    from services.scoring import decay
     from tests.notify.receivers import add_rule, send_event
 
     add_rule(api.db, api.tenant, "demo_request", 50, now)

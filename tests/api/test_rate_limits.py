@@ -15,7 +15,7 @@ from sqlalchemy import select
 from api.ratelimit import RateLimiter, exceeded_count
 from db import models
 from db.engine import Database
-from services import api_keys
+from services.tenancy import api_keys
 from tests.conftest import ApiHarness
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -11,7 +11,7 @@ import pytest
 
 from db import models
 from db.ids import new_id
-from services import leads as lead_service
+from services.people import leads as lead_service
 from tests.conftest import ApiHarness, add_rule
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)

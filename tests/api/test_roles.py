@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from db import models
-from services import api_keys, decay, levels, rules
-from services.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.scoring import decay, levels, rules
+from services.tenancy import api_keys
 from tests.conftest import ApiHarness
 from tests.db.test_policy import snapshot
 

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from db import models
-from services.rescore import verify_unit
+from services.scoring.rescore import verify_unit
 from tests.conftest import ApiHarness
 
 PATHS = [

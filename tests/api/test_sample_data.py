@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db import models
-from services import demo, triggers
 from services.context import Tenant
-from services.rescore import verify_unit
+from services.operations import demo
+from services.scoring.rescore import verify_unit
+from services.triggers import triggers
 from tests.api.test_roles import with_key
 from tests.conftest import ApiHarness
 

@@ -26,8 +26,8 @@ from api.app import create_api
 from api.audit_middleware import auditor_of
 from db.engine import Database
 from db.migrate import upgrade
-from services.api_keys import create_api_key
-from services.tenants import create_unit
+from services.tenancy.api_keys import create_api_key
+from services.tenancy.tenants import create_unit
 from tests.conftest import create_postgres_database, drop_postgres_database
 
 CHECKS = ("not_a_server_error", "response_schema_conformance", "status_code_conformance", "content_type_conformance")

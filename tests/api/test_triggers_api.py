@@ -14,7 +14,8 @@ from standardwebhooks.webhooks import Webhook
 from core.outbound import IPAddress
 from db import models
 from notify.dispatcher import dispatch_due
-from services import api_keys, outbound
+from services.integrations import outbound
+from services.tenancy import api_keys
 from settings import get_settings
 from tests.conftest import ApiHarness
 from tests.notify.receivers import LOOPBACK_ALLOW, HttpReceiver, start_http_receiver

@@ -1,4 +1,4 @@
-"""services.audit.record on a real database: one row in the caller's transaction, scoped to the unit."""
+"""services.tenancy.audit.record on a real database: one row in the caller's transaction, scoped to the unit."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from db import models
 from db.engine import Database
-from services import audit
 from services.context import Tenant
 from services.errors import Forbidden
+from services.tenancy import audit
 
 
 def _rows(db: Database, tenant: Tenant) -> list[models.AuditLog]:
@@ -51,7 +51,7 @@ def test_record_rolls_back_with_the_callers_transaction(db: Database, tenant: Te
 
 
 def test_list_entries_is_unit_scoped_filtered_and_role_checked(db: Database, tenant: Tenant, now: datetime) -> None:
-    from services.tenants import create_unit
+    from services.tenancy.tenants import create_unit
 
     with db.write() as session:
         other = create_unit(session, org_name="Other", unit_name="other", now=now)

@@ -17,21 +17,12 @@ from sqlalchemy.orm import Session
 
 from db import models
 from db.engine import Database
-from services import (
-    api_keys,
-    audit,
-    decay,
-    deliveries,
-    imports,
-    levels,
-    rate_limits,
-    rules,
-    sample_data,
-    scoring_settings,
-    triggers,
-    users,
-)
 from services.context import Tenant
+from services.ingest import imports
+from services.operations import sample_data
+from services.scoring import decay, levels, rules, scoring_settings
+from services.tenancy import api_keys, audit, rate_limits, users
+from services.triggers import deliveries, triggers
 
 ACTOR = "ops@example.com"
 

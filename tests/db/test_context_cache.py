@@ -11,7 +11,7 @@ from db.engine import Database
 from db.ids import new_id
 from services.context import Tenant, load_scoring_context
 from services.errors import ServiceError
-from services.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
 
 
 def visit(db: Database, tenant: Tenant, now: datetime) -> int:

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from db import models
 from db.engine import Database
 from services.context import Tenant
-from services.demo import SEED, SEED_SOURCE, _people, seed_demo
 from services.errors import Conflict
-from services.rescore import verify_unit
-from services.sample_data import remove_sample_data, seed_sample_data
+from services.operations.demo import SEED, SEED_SOURCE, _people, seed_demo
+from services.operations.sample_data import remove_sample_data, seed_sample_data
+from services.scoring.rescore import verify_unit
 
 
 def test_seed_demo_builds_a_scored_unit_with_hot_leads(db: Database, tenant: Tenant, now: datetime) -> None:
@@ -67,7 +67,7 @@ def test_seed_demo_skips_a_unit_that_has_events(db: Database, tenant: Tenant, no
 
 
 def _levels_of(session, tenant: Tenant) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    from services.levels import level_for_score, load_levels
+    from services.scoring.levels import level_for_score, load_levels
 
     levels = load_levels(session, tenant)
     counts: dict[str, int] = {}
@@ -133,7 +133,7 @@ def test_demo_leads_and_accounts_exist_before_their_first_event(db: Database, te
 
 
 def test_no_two_demo_people_share_a_name(db: Database, tenant: Tenant, now: datetime) -> None:
-    from services.demo import _names
+    from services.operations.demo import _names
 
     with db.write() as session:
         seed_demo(session, tenant, now=now)

@@ -1,4 +1,4 @@
-"""services.imports on a real database: the job's progress, its error cap, duplicates, roles, and failures."""
+"""services.ingest.imports on a real database: the job's progress, its error cap, duplicates, roles, and failures."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from db import models
 from db.engine import Database
-from services import imports
 from services.context import Tenant
 from services.errors import Conflict, Forbidden, InvalidInput
+from services.ingest import imports
 
 
 def _file(text: str) -> io.BytesIO:
@@ -164,7 +164,7 @@ def test_import_workers_exit_when_their_server_is_killed(tmp_path: Any) -> None:
 
     script = (
         "import os, sys\n"
-        "from services import imports\n"
+        "from services.ingest import imports\n"
         "pid = imports.import_processes()._executor().submit(os.getpid).result()\n"
         "open(sys.argv[1], 'w').write(str(pid))\n"
         "os._exit(0)  # no atexit, no executor shutdown: as after SIGKILL\n"

@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from db import models
 from db.engine import Database
-from services import rules
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound, ServiceError
-from services.ingest import AccountRef, AliasInput, Ingested, NewEvent, PersonRef, ingest
-from services.rescore import verify_unit
-from services.tenants import create_unit
+from services.ingest.ingest import AccountRef, AliasInput, Ingested, NewEvent, PersonRef, ingest
+from services.scoring import rules
+from services.scoring.rescore import verify_unit
+from services.tenancy.tenants import create_unit
 
 
 def person(*aliases: tuple[str, str], lead_id: str | None = None, **fields: Any) -> PersonRef:

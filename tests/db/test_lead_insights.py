@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 from db.engine import Database
 from services.context import Tenant
-from services.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
-from services.lead_insights import describe, event_label, recent_drivers
-from services.rules import create_rule
+from services.ingest.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
+from services.people.lead_insights import describe, event_label, recent_drivers
+from services.scoring.rules import create_rule
 
 
 def _event(kind: str, email: str, when: datetime, **props: object) -> NewEvent:
@@ -54,7 +54,7 @@ def test_change_and_top_driver_over_the_last_7_days(db: Database, tenant: Tenant
 
 
 def test_leads_of_another_unit_are_not_counted(db: Database, tenant: Tenant, now: datetime) -> None:
-    from services.tenants import create_unit
+    from services.tenancy.tenants import create_unit
 
     with db.write() as session:
         other = create_unit(session, org_name="Other", unit_name="other", now=now)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from db.engine import Database
-from services import rules
 from services.context import Tenant
-from services.ingest import AliasInput, NewEvent, PersonRef, ingest
-from services.level_changes import LevelChanges, compare, lead_levels
-from services.levels import LevelInput, replace_all
+from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.scoring import rules
+from services.scoring.level_changes import LevelChanges, compare, lead_levels
+from services.scoring.levels import LevelInput, replace_all
 
 
 def _event(kind: str, email: str, when: datetime) -> NewEvent:

@@ -1,4 +1,4 @@
-"""Roles in the services: every write asks services.policy, so a Viewer changes nothing whatever the caller.
+"""Roles in the services: every write asks services.tenancy.policy, so a Viewer changes nothing whatever the caller.
 
 Each case sets up a unit as its Owner (rulesets, rules, levels, decay, events, keys, users), then makes one
 write as a Viewer of that unit: it is refused with Forbidden (403) and every row of the unit is as before.
@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 
 from db import models
 from db.engine import Database
-from services import api_keys, decay, levels, policy, rules, scoring_settings, users
 from services.context import Tenant
 from services.errors import Forbidden
-from services.ingest import AliasInput, NewEvent, PersonRef, ingest
-from services.policy import Action
-from services.rescore import rescore_unit
+from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.scoring import decay, levels, rules, scoring_settings
+from services.scoring.rescore import rescore_unit
+from services.tenancy import api_keys, policy, users
+from services.tenancy.policy import Action
 
 UNIT_TABLES = (
     models.Ruleset, models.Rule, models.EngagementLevel, models.DecayRule, models.ScoringSettings, models.Event,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from services.repair import repair_text
-from services.rescore import rescore_unit
+from services.ingest.repair import repair_text
+from services.scoring.rescore import rescore_unit
 from tests.conftest import ApiHarness, add_rule
 
 ROOT = Path(__file__).resolve().parents[2]

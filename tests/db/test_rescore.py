@@ -11,11 +11,11 @@ from sqlalchemy import select, text, update
 
 from db import models
 from db.engine import Database
-from services import rules, scoring_settings
 from services.context import Tenant
 from services.errors import InvalidInput
-from services.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
-from services.rescore import rescore_unit, verify_unit
+from services.ingest.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
+from services.scoring import rules, scoring_settings
+from services.scoring.rescore import rescore_unit, verify_unit
 
 
 def visit(

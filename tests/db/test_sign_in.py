@@ -1,4 +1,4 @@
-"""Sign-in throttling (services.sign_in) with an explicit clock: 5 failures in 15 minutes make further attempts
+"""Sign-in throttling (services.tenancy.sign_in) with an explicit clock: 5 failures in 15 minutes make further attempts
 wait, progressively, before the password is even checked; the limit lives in the database."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from db import models
 from db.engine import Database
-from services import sign_in
 from services.context import Tenant
-from services.users import create_user
+from services.tenancy import sign_in
+from services.tenancy.users import create_user
 
 PASSWORD = "the right password"
 
@@ -116,7 +116,7 @@ def test_an_unknown_email_costs_a_password_check_like_a_known_one(
     db: Database, email: str, now: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Response time must not reveal which emails have accounts: both paths run bcrypt once."""
-    from services import users
+    from services.tenancy import users
 
     checks: list[str] = []
     real_check = users.check_password

@@ -7,9 +7,9 @@ from sqlalchemy import select
 from db import models
 from db.engine import Database
 from scheduler import jobs
-from services import decay
 from services.context import Tenant
-from services.rescore import verify_unit
+from services.scoring import decay
+from services.scoring.rescore import verify_unit
 from tests.notify.receivers import add_rule, send_event
 
 

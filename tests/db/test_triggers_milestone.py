@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from db import models
 from db.engine import Database
-from services import triggers
 from services.context import Tenant
+from services.triggers import triggers
 from tests.notify.receivers import add_rule, allow_loopback, send_event  # noqa: F401 (autouse fixture)
 
 
@@ -66,7 +66,7 @@ def test_a_failed_ingest_writes_no_firing(db: Database, tenant: Tenant, now: dat
     trig = _create_milestone(db, tenant, now)
     try:
         with db.write() as session:
-            from services.ingest import AliasInput, NewEvent, PersonRef, ingest
+            from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
 
             ingest(session, tenant, [NewEvent("demo_request", now, person=PersonRef(aliases=[
                 AliasInput("email", "dan@acme.io")]))], now)

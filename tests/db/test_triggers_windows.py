@@ -7,8 +7,8 @@ from sqlalchemy import select
 from db import models
 from db.engine import Database
 from scheduler import jobs
-from services import triggers
 from services.context import Tenant
+from services.triggers import triggers
 from tests.notify.receivers import allow_loopback, send_event  # noqa: F401 (autouse fixture)
 
 HOUR = 3600
@@ -71,7 +71,7 @@ def test_a_late_event_completes_a_sequence_that_ended_after_it(db: Database, ten
                    window_seconds=24 * HOUR, ordered=True)
     send_event(db, tenant, "eve@acme.io", "demo_request", now)
     # The pricing visit happened earlier but arrives later (e.g. a delayed batch).
-    from services.ingest import AliasInput, NewEvent, PersonRef, ingest
+    from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
 
     with db.write() as session:
         ingest(session, tenant, [NewEvent("pricing_view", now - timedelta(hours=2),

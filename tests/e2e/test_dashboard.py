@@ -46,10 +46,11 @@ def seed(database_url: str) -> tuple[str, int, int]:
     """Migrate, seed the demo, add a RevOps Owner; returns (top lead id, its score, grid row of page_visit)."""
     from db.engine import Database
     from db.migrate import upgrade
-    from services import leads, rules
-    from services.demo import seed_demo
-    from services.tenants import DEFAULT_TENANT
-    from services.users import create_user
+    from services.operations.demo import seed_demo
+    from services.people import leads
+    from services.scoring import rules
+    from services.tenancy.tenants import DEFAULT_TENANT
+    from services.tenancy.users import create_user
 
     upgrade(database_url)
     db = Database(database_url)

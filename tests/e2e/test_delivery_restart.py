@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select
 
 from db import models
 from db.ids import new_id
-from services.tenants import DEFAULT_TENANT
+from services.tenancy.tenants import DEFAULT_TENANT
 from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.notify.receivers import HttpReceiver, free_port, start_http_receiver
 

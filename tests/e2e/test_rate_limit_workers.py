@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from db.engine import Database
-from services.api_keys import create_api_key
-from services.tenants import create_unit
+from services.tenancy.api_keys import create_api_key
+from services.tenancy.tenants import create_unit
 from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.e2e.test_serve_api import BACKENDS, manage, running_api
 

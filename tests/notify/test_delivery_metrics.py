@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from db import models
 from notify.dispatcher import dispatch_due
-from services import triggers
+from services.triggers import triggers
 from settings import get_settings
 from tests.api.test_metrics import scrape, value
 from tests.conftest import ApiHarness

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from db import models
 from db.engine import Database
 from notify.dispatcher import dispatch_due
-from services import triggers
 from services.context import Tenant
+from services.triggers import triggers
 from settings import get_settings
 from tests.notify.receivers import HttpReceiver, add_rule, free_port, send_event
 

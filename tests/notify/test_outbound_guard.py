@@ -20,8 +20,9 @@ from core.outbound import IPAddress, parse_ip
 from db import models
 from db.engine import Database
 from notify.dispatcher import dispatch_due
-from services import outbound, triggers
 from services.context import Tenant
+from services.integrations import outbound
+from services.triggers import triggers
 from settings import get_settings
 from tests.notify.receivers import HttpReceiver, add_rule, send_event, start_http_receiver
 
@@ -36,7 +37,7 @@ def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
-    """Names the test controls: services.outbound.resolve_host answers from this dict, and only from it."""
+    """Names the test controls: services.integrations.outbound.resolve_host answers from this dict, and only from it."""
     records: dict[str, list[str]] = {}
 
     def resolve(host: str, _port: int) -> list[IPAddress]:

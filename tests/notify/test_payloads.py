@@ -10,9 +10,10 @@ from sqlalchemy import select
 from db import models
 from db.engine import Database
 from notify.dispatcher import dispatch_due
-from services import levels, triggers
 from services.context import Tenant
-from services.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
+from services.scoring import levels
+from services.triggers import triggers
 from tests.notify.receivers import HttpReceiver, add_rule, start_http_receiver
 from tests.notify.test_email_slack import Inbox, smtp  # noqa: F401 (fixture)
 

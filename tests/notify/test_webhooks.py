@@ -10,8 +10,9 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from db import models
 from db.engine import Database
 from notify.dispatcher import dispatch_due
-from services import deliveries, leases, triggers
 from services.context import Tenant
+from services.operations import leases
+from services.triggers import deliveries, triggers
 from settings import get_settings
 from tests.notify.receivers import HttpReceiver, add_rule, send_event
 

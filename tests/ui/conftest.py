@@ -21,9 +21,9 @@ from streamlit.testing.v1 import AppTest
 
 from db.engine import Database
 from services.context import Tenant
-from services.demo import seed_demo
-from services.tenants import create_unit
-from services.users import create_user
+from services.operations.demo import seed_demo
+from services.tenancy.tenants import create_unit
+from services.tenancy.users import create_user
 from settings import ROOT, get_settings
 from ui.auth import USER_KEY, SignedIn
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from db.engine import Database
-from services import analytics
 from services.context import Tenant
-from services.ingest import AliasInput, NewEvent, PersonRef, ingest
-from services.rules import create_rule
+from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.insight import analytics
+from services.scoring.rules import create_rule
 
 
 def _event(kind: str, email: str, when: datetime, **props: object) -> NewEvent:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services import audit
-from services.rules import create_rule
+from services.scoring.rules import create_rule
+from services.tenancy import audit
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 
 
@@ -34,7 +34,7 @@ def test_owner_sees_changes_and_requests_and_can_filter(unit: DemoUnit) -> None:
 
 
 def test_another_units_entries_are_not_shown(unit: DemoUnit) -> None:
-    from services.tenants import create_unit
+    from services.tenancy.tenants import create_unit
 
     now = datetime.now(UTC)
     with unit.db.write() as session:

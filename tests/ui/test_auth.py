@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from db.engine import Database
 from db.migrate import upgrade
-from services.users import authenticate_user
+from services.tenancy.users import authenticate_user
 from settings import ROOT, get_settings
 from tests.ui.conftest import PASSWORD, DemoUnit, texts
 from ui import runtime
@@ -68,7 +68,7 @@ def test_five_wrong_passwords_make_the_next_sign_in_wait_without_stalling(unit: 
 def test_the_signed_in_users_tenant_carries_role_and_email_and_the_policy_decides_what_they_can_do(
     unit: DemoUnit,
 ) -> None:
-    from services.policy import Action
+    from services.tenancy.policy import Action
 
     at = _sign_in(_main().run(), unit.viewer.email, PASSWORD)
     viewer = at.session_state["lv_user"]
@@ -121,7 +121,7 @@ def test_cookie_key_comes_from_settings_or_is_generated_once(tmp_path: Path, mon
 
 
 def test_selecting_a_lead_in_the_table_opens_its_detail(unit: DemoUnit) -> None:
-    from services import leads
+    from services.people import leads
 
     at = _sign_in(_main().run(), unit.owner.email, PASSWORD)
     with unit.db.read() as session:

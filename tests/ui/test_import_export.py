@@ -11,7 +11,7 @@ import uuid
 
 from streamlit.testing.v1 import AppTest
 
-from services import imports
+from services.ingest import imports
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 
 

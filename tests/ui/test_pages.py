@@ -6,7 +6,9 @@ import pandas as pd
 from sqlalchemy import select
 
 from db import models
-from services import api_keys, leads, levels, rules
+from services.people import leads
+from services.scoring import levels, rules
+from services.tenancy import api_keys
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 
 
@@ -226,7 +228,7 @@ def test_grid_round_trip_keeps_extra_conditions() -> None:
 def test_owner_revokes_a_key_and_an_operator_cannot_manage_keys(unit: DemoUnit) -> None:
     from datetime import UTC, datetime
 
-    from services.users import create_user
+    from services.tenancy.users import create_user
     from tests.ui.conftest import PASSWORD, _signed_in
 
     with unit.db.write() as session:
@@ -331,7 +333,7 @@ def test_a_rule_save_says_how_many_leads_changed_level(unit: DemoUnit) -> None:
     ruleset_id, before = _rules(unit)
     index = next(i for i, r in enumerate(before) if r.event_type == "page_visit" and not r.conditions)
     with unit.db.read() as session:
-        from services.level_changes import lead_levels
+        from services.scoring.level_changes import lead_levels
 
         levels_before = lead_levels(session, unit.tenant)
     at = open_page("rules", unit.owner)
@@ -353,8 +355,8 @@ def test_empty_unit_pages_say_what_to_do(dashboard_db) -> None:  # type: ignore[
     import uuid
     from datetime import UTC, datetime
 
-    from services.tenants import create_unit
-    from services.users import create_user
+    from services.tenancy.tenants import create_unit
+    from services.tenancy.users import create_user
     from tests.ui.conftest import PASSWORD, _signed_in
 
     now = datetime.now(UTC)

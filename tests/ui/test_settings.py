@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services import api_keys
+from services.tenancy import api_keys
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from db import models
-from services import leads
+from services.people import leads
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 
 PUBLIC_HOOK = "https://93.184.216.34/hooks/leadvane"  # a public address: passes the guard without DNS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from services.audit import diff, snapshot
+from services.tenancy.audit import diff, snapshot
 
 
 def test_diff_keeps_only_changed_fields() -> None:

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session, aliased
 from core import levels as core_levels
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
-from services import levels as level_service
 from services.context import Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound
-from services.event_log import list_events, page_offset
+from services.insight.event_log import list_events, page_offset
+from services.scoring import levels as level_service
 
 LeadSort = Literal["score", "last_activity", "created"]
 LEAD_SORTS: tuple[str, ...] = ("score", "last_activity", "created")

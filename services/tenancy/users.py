@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 from core.identity import InvalidIdentifier, normalize_email
 from db import models
 from db.ids import new_id
-from services import audit, policy
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput
-from services.policy import ROLES, Action
+from services.tenancy import audit, policy
+from services.tenancy.policy import ROLES, Action
 
-# The roles that may change the unit's configuration (older imports; new code asks services.policy).
+# The roles that may change the unit's configuration (older imports; new code asks services.tenancy.policy).
 EDITOR_ROLES: frozenset[str] = policy.roles_with(Action.EDIT_SCORING)
 
 

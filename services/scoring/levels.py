@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from core import levels as core_levels
 from db import models
 from db.ids import new_id
-from services import audit, policy
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
-from services.policy import Action
+from services.tenancy import audit, policy
+from services.tenancy.policy import Action
 
 
 @dataclass(frozen=True, slots=True)

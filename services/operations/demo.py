@@ -1,6 +1,6 @@
 """A realistic demo unit: default rules, levels, decay, a few hundred people across dozens of accounts, weeks of events.
 
-Every event goes through `services.ingest.ingest`, so the demo's scores are real, explained and replayable.
+Every event goes through `services.ingest.ingest.ingest`, so the demo's scores are real, explained and replayable.
 Choices come from a seeded random.Random: the same call builds the same people and activity. The activity is
 shaped so that levels form a pyramid (about 5% Hot, 20% Warm, the rest Cold); no two people share a name, and
 each lead and account is dated from its first event (ingest would date them at seeding time).
@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 from db import models
 from db.ids import new_id
 from services.context import Tenant, load_scoring_context
-from services.decay import apply_decay, create_decay
 from services.errors import ServiceError
-from services.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
+from services.scoring.decay import apply_decay, create_decay
 
 SEED = 20_240_615
-# Every demo event carries this source (the reference's "source=seed"): services.sample_data recognises seeded
-# events by it, and so can a user filtering the event log.
+# Every demo event carries this source (the reference's "source=seed"): services.operations.sample_data
+# recognises seeded events by it, and so can a user filtering the event log.
 SEED_SOURCE = "seed"
 DAYS = 42
 BATCH = 500
@@ -154,7 +154,7 @@ def seed_demo_unit(session: Session, tenant: Tenant, *, now: datetime, leads: in
 def _date_from_first_event(session: Session, tenant: Tenant, lead_ids: list[str], account_ids: list[str]) -> None:
     """The leads and accounts the seed created exist from their first event on (ingest dated them at seeding time).
 
-    Only those: a lead or account that was there before keeps its date. services.sample_data relies on this
+    Only those: a lead or account that was there before keeps its date. services.operations.sample_data relies on this
     (a seeded lead's created_at is its first seeded event's occurred_at).
     """
     ev, lead, account, alias = models.Event, models.Lead, models.Account, models.LeadAlias

@@ -1,7 +1,7 @@
 """Rulesets and scoring rules: list, create, edit, delete, and replace a ruleset's rules from an editor grid.
 
 Every change that can move a score recomputes the unit's stored scores from the event log in the same
-transaction (services.rescore.rescore_unit), so every read path agrees with the rules as they now are.
+transaction (services.scoring.rescore.rescore_unit), so every read path agrees with the rules as they now are.
 Rule fields arrive as plain mappings (from the API or the dashboard grid) and are validated here, so
 both callers report the same errors, each naming its field (e.g. "conditions[0].operator").
 """
@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 from core import scoring
 from db import models
 from db.ids import new_id
-from services import audit, policy
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
-from services.policy import Action
-from services.rescore import rescore_unit
-from services.scoring_settings import lock_scoring_config
+from services.scoring.rescore import rescore_unit
+from services.scoring.scoring_settings import lock_scoring_config
+from services.tenancy import audit, policy
+from services.tenancy.policy import Action
 
 RULE_FIELDS: tuple[str, ...] = (
     "ruleset_id", "event_type", "weight", "icon", "active", "start_at", "end_at", "conditions",

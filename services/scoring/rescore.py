@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from core import scoring
 from db import models
-from services import policy
 from services.context import Tenant, load_scoring_context
-from services.policy import Action
+from services.tenancy import policy
+from services.tenancy.policy import Action
 
 _FETCH = 20_000
 

@@ -14,11 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from db import models
-from services import audit, policy
 from services.context import Tenant
 from services.errors import InvalidInput
-from services.policy import Action
-from services.rescore import rescore_unit
+from services.scoring.rescore import rescore_unit
+from services.tenancy import audit, policy
+from services.tenancy.policy import Action
 
 DEFAULT_SESSION_TIMEOUT_MINUTES = 30
 MIN_SESSION_TIMEOUT_MINUTES = 1

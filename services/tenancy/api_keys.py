@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from db import models
 from db.ids import new_id
-from services import audit, policy
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
-from services.policy import ROLES, Action
+from services.tenancy import audit, policy
+from services.tenancy.policy import ROLES, Action
 
 KEY_PREFIX = "sk_live_"
 # last_used_at is a hint for people ("used 3 minutes ago"), so it is written at most this often per key.
@@ -42,7 +42,7 @@ def hash_secret(secret: str) -> str:
 def create_api_key(
     session: Session, tenant: Tenant, *, name: str, now: datetime, role: str = "Owner"
 ) -> CreatedKey:
-    """A new key of the unit acting with `role` (services.policy decides what that role may do)."""
+    """A new key of the unit acting with `role` (services.tenancy.policy decides what that role may do)."""
     policy.require(tenant, Action.MANAGE_KEYS)
     if role not in ROLES:
         raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")

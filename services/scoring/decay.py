@@ -14,11 +14,11 @@ from core import decay as core_decay
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.ids import new_id
-from services import audit, policy
 from services.context import Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound, ServiceError
-from services.ingest import NewEvent, PersonRef, ingest
-from services.policy import Action
+from services.ingest.ingest import NewEvent, PersonRef, ingest
+from services.tenancy import audit, policy
+from services.tenancy.policy import Action
 
 _BATCH = 2000
 _IN_CHUNK = 500

@@ -1,6 +1,6 @@
 """Milestone, sequence and pattern triggers: CRUD, evaluation (in the ingest transaction and by the window
 sweep), simulation against history, and the list/export of firings. Firing writes outbox rows in the
-caller's transaction (services.deliveries)."""
+caller's transaction (services.triggers.deliveries)."""
 
 from __future__ import annotations
 
@@ -25,14 +25,16 @@ from core.outbound import parse_target
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.ids import new_id
-from services import audit, deliveries, outbound
-from services import levels as levels_service
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
-from services.policy import Action, require
+from services.integrations import outbound
+from services.scoring import levels as levels_service
+from services.tenancy import audit
+from services.tenancy.policy import Action, require
+from services.triggers import deliveries
 
 if TYPE_CHECKING:
-    from services.ingest import Ingested
+    from services.ingest.ingest import Ingested
 
 _COMMON = ("name", "description", "active", "webhook_url", "emails", "email_subject", "email_preheader",
            "email_message", "slack_webhook_url", "slack_channel")

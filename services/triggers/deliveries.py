@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 from core.messages import one_line, render, rfc3339, summary_lines, who
 from db import models
 from db.ids import new_id
-from services import audit
 from services.after_commit import on_commit, on_rollback
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
-from services.outbox_signal import OUTBOX
-from services.policy import Action, require
+from services.tenancy import audit
+from services.tenancy.policy import Action, require
+from services.triggers.outbox_signal import OUTBOX
 from settings import get_settings
 
 STATUSES = ("pending", "sending", "delivered", "dead")
@@ -174,7 +174,7 @@ def claim_due(session: Session, holder: str, now: datetime, limit: int = 100) ->
 
 
 def load_claimed(session: Session, claim: str, delivery_ids: list[str]) -> list[Claimed]:
-    """Rows claimed at enqueue time (see services.outbox_signal), still held by `claim`."""
+    """Rows claimed at enqueue time (see services.triggers.outbox_signal), still held by `claim`."""
     d = models.Delivery
     rows = session.execute(
         select(d.id, d.unit_id, d.channel, d.target, d.body, d.attempts, models.Trigger.signing_secret)

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from db import models
-from services.users import authenticate_user
+from services.tenancy.users import authenticate_user
 from settings import get_settings
 
 log = logging.getLogger("leadvane.sign_in")

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import models
-from services import audit, policy
 from services.context import Tenant
 from services.errors import InvalidInput
-from services.policy import Action
+from services.tenancy import audit, policy
+from services.tenancy.policy import Action
 
 Mode = Literal["observe", "enforce"]
 KeyBy = Literal["credential", "ip", "unit"]

@@ -1,9 +1,9 @@
-"""The start-up of a CSV import worker process (services.imports.ImportProcesses).
+"""The start-up of a CSV import worker process (services.ingest.imports.ImportProcesses).
 
 Standard library only, on purpose: this module is imported in a fresh worker before anything of the project,
 so that it can put the project's root first on sys.path. The worker inherits the server's sys.path, and a
 dashboard process has script folders on it (pages/ holds settings.py, the Settings page), which would shadow
-the project's own modules (settings.py) when the worker imports services.imports.
+the project's own modules (settings.py) when the worker imports services.ingest.imports.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Sample data on demand: seed the demo into an empty unit, and remove exactly what it seeded.
 
 How seeded rows are recognised, without a marker column (no migration):
-- events: `source = "seed"` (services.demo.SEED_SOURCE), which every demo event carries; decay drops have
+- events: `source = "seed"` (services.operations.demo.SEED_SOURCE), which every demo event carries; decay drops have
   source "decay" and real integrations send their own sources.
-- leads and accounts: the seed dates the ones it creates from their first event (services.demo), so a seeded
+- leads and accounts: the seed dates the ones it creates from their first event (services.operations.demo), so a seeded
   lead has a seeded event and `created_at` equal to its first seeded event's `occurred_at`. A lead that existed
   before (e.g. imported) keeps its own date and is never removed; nor is a seeded lead that later received a
   real event (any event that is neither seeded nor a decay drop): it stays with its real events, and only its
@@ -14,7 +14,7 @@ How seeded rows are recognised, without a marker column (no migration):
   demo's exact values. A row is removed only when it is still as the demo wrote it (same values,
   `updated_at == created_at` at a seed time): what a user created or changed afterwards stays.
 Trigger firings (and their deliveries) for removed leads or events go too. Scores are rebuilt from the remaining
-log (services.rescore), so stored scores equal a replay.
+log (services.scoring.rescore), so stored scores equal a replay.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ from sqlalchemy.orm import Session
 
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
-from services import audit, demo, policy
 from services.context import Tenant
 from services.errors import Conflict
-from services.policy import Action
-from services.rescore import rescore_unit
+from services.operations import demo
+from services.scoring.rescore import rescore_unit
+from services.tenancy import audit, policy
+from services.tenancy.policy import Action
 
 _CHUNK = 500
 

@@ -6,7 +6,7 @@ few hundred rows and advances the job's counters in the same transaction, so pro
 exactly what is committed. `run_import` drives the chunks, one short transaction each, so a large file never
 holds the writer lock for long; the API and the dashboard run it in a worker process (`import_processes`), so
 the server's event loop, GIL and garbage collector are never the import's.
-Every row goes through `services.ingest.ingest`, the single ingest path. A bad row (bad cell, a cell longer
+Every row goes through `services.ingest.ingest.ingest`, the single ingest path. A bad row (bad cell, a cell longer
 than the csv module's limit, a bare CR, a refused alias) is a per-row error naming its column, never a failure.
 Export: `export_rows` yields the unit's events in log order, a page at a time; `csv_lines` writes them with
 formula-looking cells neutralised (core.csv_cells).
@@ -45,11 +45,12 @@ from sqlalchemy.orm import Session
 from core.csv_cells import safe_row
 from db import models
 from db.ids import new_id
-from services import audit, import_worker
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound, ServiceError
-from services.ingest import AliasInput, NewEvent, PersonRef, ingest
-from services.policy import Action, require
+from services.ingest import import_worker
+from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.tenancy import audit
+from services.tenancy.policy import Action, require
 
 log = logging.getLogger("leadvane.imports")
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from core import levels as core_levels
 from db import models
 from services.context import Tenant, load_scoring_context
-from services.leads import primary_score_column
-from services.levels import load_levels
+from services.people.leads import primary_score_column
+from services.scoring.levels import load_levels
 
 NO_LEVEL = "no level"
 

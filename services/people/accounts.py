@@ -10,11 +10,11 @@ from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from db import models
-from services import levels as level_service
 from services.context import Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound
-from services.event_log import event_view
-from services.leads import CreatedRange, like_pattern, named_range, page_offset, scores_by_lead
+from services.insight.event_log import event_view
+from services.people.leads import CreatedRange, like_pattern, named_range, page_offset, scores_by_lead
+from services.scoring import levels as level_service
 
 AccountSort = Literal[
     "score", "last_activity", "created", "name", "lead_count", "top_lead_score", "leads_count", "top_score"

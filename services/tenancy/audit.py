@@ -20,9 +20,9 @@ from sqlalchemy import Select, String, cast, func, insert, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from db import models
-from services import policy
 from services.context import Tenant
-from services.policy import Action
+from services.tenancy import policy
+from services.tenancy.policy import Action
 
 _request_id: ContextVar[str | None] = ContextVar("leadvane_request_id", default=None)
 

@@ -21,12 +21,13 @@ from core import identity, scoring
 from core.channels import infer_channel
 from db import models
 from db.ids import new_id
-from services import metrics, policy
 from services.context import ScoringContext, Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound, PayloadTooLarge, ServiceError
-from services.policy import Action
-from services.scoring_settings import lock_scoring_config
-from services.triggers import fire_triggers
+from services.operations import metrics
+from services.scoring.scoring_settings import lock_scoring_config
+from services.tenancy import policy
+from services.tenancy.policy import Action
+from services.triggers.triggers import fire_triggers
 from settings import get_settings
 
 _IN_CHUNK = 500

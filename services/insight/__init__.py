@@ -1,0 +1,1 @@
+"""Reading what happened: the event log and analytics."""

@@ -1,0 +1,1 @@
+"""Running the service: Prometheus metrics, scheduler leases, demo and sample data."""

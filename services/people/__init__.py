@@ -1,0 +1,1 @@
+"""Leads and accounts: reads, aliases and insights about one person or company."""

@@ -1,0 +1,1 @@
+"""Scoring configuration and its effects: rules and rulesets, levels, decay, scoring settings, rescore."""

@@ -1,0 +1,1 @@
+"""Triggers and their delivery: evaluation, firings, the outbox and its dispatcher signal."""
