@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.audit_middleware import AuditMiddleware, auditor_of
 from api.errors import install_error_handlers
 from api.guards import InputGuardMiddleware
+from api.permissions import declare_permissions
 from api.responses import ERROR_RESPONSES
 from api.routers import accounts as accounts_router
 from api.routers import admin as admin_router
@@ -101,6 +102,7 @@ def create_api(db: Database | None = None) -> FastAPI:
     for module in (decays_router, triggers_router, deliveries_router, admin_router):
         app.include_router(module.router)
     app.include_router(audit_router.router)
+    declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id
     app.add_middleware(RequestIdMiddleware)

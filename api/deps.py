@@ -15,6 +15,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.credential_auth import authenticate_credential
+from api.person_auth import authenticate_person
 from api.ratelimit import apply_rate_limit
 from db.engine import Database
 from services.context import Tenant
@@ -138,20 +140,43 @@ def _authenticate(db: Database, secret: str) -> Tenant | None:
         return api_keys.authenticate(session, secret)
 
 
+_UNAUTHORIZED = (
+    "Invalid or missing credentials: send an API key or a token as Bearer, or a client id and secret as Basic."
+)
+
+
+def unauthorized(message: str = _UNAUTHORIZED) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": 'Bearer, Basic realm="leadvane"'})
+
+
 async def get_tenant(request: Request, db: DatabaseDep) -> Tenant:
+    """Who is asking, from the Authorization header: `Bearer sk_live_...` (an API key), `Bearer <token>` (a
+    person's token from POST /v1/auth/token, in the active unit) or `Basic client_id:client_secret` (a credential
+    from /v1/secrets)."""
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise HTTPException(401, "Invalid or missing API key.", headers={"WWW-Authenticate": "Bearer"})
+    scheme, secret = scheme.lower(), secret.strip()
+    if not secret or scheme not in ("bearer", "basic"):
+        raise unauthorized()
+    if scheme == "basic":
+        tenant = await authenticate_credential(request, db, secret)
+    elif not secret.startswith(api_keys.KEY_PREFIX):
+        tenant = await authenticate_person(request, db, secret)
+    else:
+        tenant = await _authenticate_key(request, db, secret)
+    request.state.tenant = tenant  # for the audit of mutating requests (api.audit_middleware)
+    return tenant
+
+
+async def _authenticate_key(request: Request, db: Database, secret: str) -> Tenant:
     cache = _key_cache(request)
-    key_hash = api_keys.hash_secret(secret.strip())
+    key_hash = api_keys.hash_secret(secret)
     tenant = cache.get(key_hash)
     if tenant is None:
-        tenant = await run_in_threadpool(_authenticate, db, secret.strip())
+        tenant = await run_in_threadpool(_authenticate, db, secret)
         if tenant is None:
-            raise HTTPException(401, "Invalid or missing API key.", headers={"WWW-Authenticate": "Bearer"})
+            raise unauthorized("Invalid or missing API key.")
         cache.put(key_hash, tenant)
-    request.state.tenant = tenant  # for the audit of mutating requests (api.audit_middleware)
     _key_usage(request).seen(key_hash, datetime.now(UTC))
     return tenant
 

@@ -20,7 +20,8 @@ from db.engine import Database
 from services.context import Tenant
 from services.errors import ServiceError
 from services.ingest import idempotency
-from services.ingest.ingest import Ingested, NewEvent, ingest
+from services.ingest.contract import Ingested, NewEvent
+from services.ingest.ingest import ingest
 from services.tenancy import policy
 from services.tenancy.policy import Action
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.schemas import iso
-from services.ingest.ingest import Ingested
+from services.ingest.contract import Ingested
 
 
 def signal_from_ingested(item: Ingested) -> dict[str, Any]:

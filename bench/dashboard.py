@@ -33,7 +33,8 @@ from db.engine import Database
 from db.migrate import upgrade
 from services.context import load_scoring_context
 from services.errors import ServiceError
-from services.ingest.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.contract import AccountRef, AliasInput, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.tenancy.tenants import DEFAULT_TENANT
 
 BATCH = 1000

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -48,9 +50,11 @@ class Organization(Base):
 
 class Unit(Base):
     __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("org_id", "slug"),)
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(100))  # unique in the organization; derived from the name
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -65,17 +69,39 @@ class ApiKey(TenantMixin, Base):
     # What the key may do, decided by services.tenancy.policy (Owner | Operator | Viewer).
     role: Mapped[str] = mapped_column(String(20), default="Owner", server_default="Owner")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # "api_key" (a bearer sk_live_ secret) or "credential" (HTTP Basic client_id:client_secret, /v1/secrets);
+    # for a credential key_hash is the hash of the client secret.
+    kind: Mapped[str] = mapped_column(String(20), default="api_key", server_default="api_key")
+    client_id: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
 
 
-class User(TenantMixin, Base):
+class User(Base):
+    """A member of the organization (the reference's org member). What they may do in a unit comes from their
+    UnitMembership there; `role` is their organization role (an organization Owner manages members and units)."""
+
     __tablename__ = "users"
     id: Mapped[str] = mapped_column(ID, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))  # display name: first and last name
+    first_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))  # Owner | Operator | Viewer
+    role: Mapped[str] = mapped_column(String(20))  # organization role: Owner | Operator | Viewer
+    verified: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UnitMembership(TenantMixin, Base):
+    """A member's role in one unit (Owner | Operator | Viewer): the units a person may open and what they may do."""
+
+    __tablename__ = "unit_memberships"
+    __table_args__ = (UniqueConstraint("unit_id", "user_id"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Account(TenantMixin, Base):
@@ -403,3 +429,24 @@ class AuditLog(TenantMixin, Base):
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class UsageDay(TenantMixin, Base):
+    """Counts per unit and UTC day that no other table keeps (API requests); flushed in batches by each process."""
+
+    __tablename__ = "usage_days"
+    __table_args__ = (UniqueConstraint("unit_id", "day"),)
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    api_requests: Mapped[int] = mapped_column(BigInt, default=0)
+
+
+class StreamBatch(TenantMixin, Base):
+    """What one committed write told the live stream (GET /v1/stream): its messages, in order, written in the same
+    transaction. The id orders batches; a client resumes after (batch id, message index). Pruned after a day."""
+
+    __tablename__ = "stream_batches"
+    __table_args__ = (Index("ix_stream_batches_unit_id", "unit_id", "id"),)
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    messages: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)

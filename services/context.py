@@ -24,6 +24,8 @@ class Tenant:
     role: str = "Owner"
     actor: str | None = None  # the user's email or the API key's name, for audit fields
     credential_id: str | None = None  # the API key's id when a key authenticated (rate limits keyed by credential)
+    member_id: str | None = None  # the organization member (users.id) when a person is asking
+    org_role: str | None = None  # that person's organization role; None for keys and credentials
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from services.tenancy.users import EDITOR_ROLES
 from ui.runtime import cookie_key, get_db, now
 
 USER_KEY = "lv_user"
+UNIT_KEY = "lv_unit"  # the unit the person chose (a unit switcher sets it); else their first unit
 COOKIE_NAME = "leadvane_session"
 
 
@@ -43,27 +44,45 @@ class SignedIn:
         return self.can(Action.EDIT_SCORING)
 
 
-def _credentials() -> tuple[dict[str, dict[str, dict[str, object]]], dict[str, SignedIn]]:
-    """Every enabled user as streamlit-authenticator credentials, keyed by email (the login name)."""
+def _credentials() -> dict[str, dict[str, dict[str, object]]]:
+    """Every enabled member as streamlit-authenticator credentials, keyed by email (the login name)."""
     from sqlalchemy import select
 
     from db import models
 
     with get_db().read() as session:
         users = session.scalars(select(models.User).where(models.User.disabled.is_(False))).all()
-    credentials = {
-        u.email: {"email": u.email, "name": u.name, "password": u.password_hash, "roles": [u.role]} for u in users
+    return {
+        "usernames": {
+            u.email: {"email": u.email, "name": u.name, "password": u.password_hash, "roles": [u.role]} for u in users
+        }
     }
-    people = {u.email: SignedIn(u.id, u.email, u.name, u.role, u.org_id, u.unit_id) for u in users}
-    return {"usernames": credentials}, people
 
 
-def _authenticator() -> tuple[stauth.Authenticate, dict[str, SignedIn]]:
-    credentials, people = _credentials()
-    authenticator = stauth.Authenticate(
-        credentials, COOKIE_NAME, cookie_key(), cookie_expiry_days=7, auto_hash=False, login_sleep_time=0
+def _signed_in(email: str, unit_id: str | None) -> SignedIn | None:
+    """The member with `email` in `unit_id` (or their first unit) with their role there; None without a unit."""
+    from sqlalchemy import select
+
+    from db import models
+    from services.tenancy.users import memberships_of
+
+    with get_db().read() as session:
+        user = session.scalar(
+            select(models.User).where(models.User.email == email, models.User.disabled.is_(False))
+        )
+        if user is None:
+            return None
+        units = memberships_of(session, user.id)
+    if not units:
+        return None
+    membership, unit = next(((m, u) for m, u in units if u.id == unit_id), units[0])
+    return SignedIn(user.id, user.email, user.name, membership.role, unit.org_id, unit.id)
+
+
+def _authenticator() -> stauth.Authenticate:
+    return stauth.Authenticate(
+        _credentials(), COOKIE_NAME, cookie_key(), cookie_expiry_days=7, auto_hash=False, login_sleep_time=0
     )
-    return authenticator, people
 
 
 def _sign_in_form(authenticator: stauth.Authenticate) -> None:
@@ -96,7 +115,7 @@ def _sign_in_form(authenticator: stauth.Authenticate) -> None:
 
 def login_gate() -> SignedIn | None:
     """Show the sign-in form until the user is signed in; returns the signed-in user (or None to stop)."""
-    authenticator, people = _authenticator()
+    authenticator = _authenticator()
     st.session_state["lv_authenticator"] = authenticator
     if not st.session_state.get("authentication_status"):
         try:
@@ -110,10 +129,10 @@ def login_gate() -> SignedIn | None:
     if not status:
         st.session_state.pop(USER_KEY, None)
         return None
-    user = people.get(str(st.session_state.get("username", "")).strip().lower())
+    user = _signed_in(str(st.session_state.get("username", "")).strip().lower(), st.session_state.get(UNIT_KEY))
     if user is None:
         st.session_state["authentication_status"] = None
-        st.error("This user no longer exists or is disabled.")
+        st.error("This user no longer exists, is disabled, or belongs to no unit.")
         return None
     st.session_state[USER_KEY] = user
     return user

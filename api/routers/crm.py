@@ -11,7 +11,8 @@ from api.deps import DatabaseDep, Now, TenantDep
 from api.ingest_support import respond_idempotently
 from api.schemas import ContactPoint, CrmEventCreatedOut, CrmEventIn, iso
 from services.errors import InvalidInput, ServiceError
-from services.ingest.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.contract import AccountRef, AliasInput, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.people.aliases import person_contact_points
 
 router = APIRouter(tags=["crm"])

@@ -15,7 +15,8 @@ from api.presenters import error_body, event_from_ingested, lead_scores_from_ing
 from api.schemas import BatchIn, BatchOut, EventIn, EventIngestOut, EventOut, ExplanationOut
 from api.types import PageQuery
 from services.errors import InvalidInput, ServiceError
-from services.ingest.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
+from services.ingest.contract import AliasInput, Ingested, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.insight import event_log
 from settings import get_settings
 

@@ -14,7 +14,7 @@ from api.ingest_support import respond_with_event
 from api.presenters import signal_from_ingested
 from api.schemas import SignalCreatedOut, SignalIn, SignalListOut, iso
 from api.types import DatetimeQuery, UtcDatetime
-from services.ingest.ingest import AccountRef, AliasInput, Ingested, NewEvent, PersonRef
+from services.ingest.contract import AccountRef, AliasInput, Ingested, NewEvent, PersonRef
 from services.insight import event_log
 
 router = APIRouter(tags=["signals"])

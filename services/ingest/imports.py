@@ -48,7 +48,8 @@ from db.ids import new_id
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from services.ingest import import_worker
-from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.contract import AliasInput, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.tenancy import audit
 from services.tenancy.policy import Action, require
 

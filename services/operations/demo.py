@@ -20,7 +20,8 @@ from db import models
 from db.ids import new_id
 from services.context import Tenant, load_scoring_context
 from services.errors import ServiceError
-from services.ingest.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.contract import AccountRef, AliasInput, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.scoring.decay import apply_decay, create_decay
 
 SEED = 20_240_615

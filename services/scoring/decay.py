@@ -16,7 +16,8 @@ from db import models
 from db.ids import new_id
 from services.context import Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound, ServiceError
-from services.ingest.ingest import NewEvent, PersonRef, ingest
+from services.ingest.contract import NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 

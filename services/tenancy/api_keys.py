@@ -19,7 +19,7 @@ from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.tenancy import audit, policy
-from services.tenancy.policy import ROLES, Action
+from services.tenancy.policy import KEY_ROLES, Action
 
 KEY_PREFIX = "sk_live_"
 # last_used_at is a hint for people ("used 3 minutes ago"), so it is written at most this often per key.
@@ -44,8 +44,8 @@ def create_api_key(
 ) -> CreatedKey:
     """A new key of the unit acting with `role` (services.tenancy.policy decides what that role may do)."""
     policy.require(tenant, Action.MANAGE_KEYS)
-    if role not in ROLES:
-        raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
+    if role not in KEY_ROLES:
+        raise InvalidInput("role", f"must be one of {', '.join(KEY_ROLES)}")
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     row = models.ApiKey(
         id=new_id("key"),

@@ -1,4 +1,5 @@
-"""Dashboard users: email + bcrypt password, one role in one unit (Owner, Operator, Viewer)."""
+"""People: organization members (email + bcrypt password, an organization role) and their unit memberships
+(Owner, Operator, Viewer per unit). The member and membership API (services.tenancy.members) builds on these."""
 
 from __future__ import annotations
 
@@ -32,9 +33,19 @@ def check_password(password: str, password_hash: str) -> bool:
         return False
 
 
+PASSWORD_MIN_LENGTH = 8
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise InvalidInput("password", f"must be at least {PASSWORD_MIN_LENGTH} characters")
+
+
 def create_user(
-    session: Session, tenant: Tenant, *, email: str, password: str, role: str, name: str | None, now: datetime
+    session: Session, tenant: Tenant, *, email: str, password: str, role: str, name: str | None, now: datetime,
+    first_name: str | None = None, last_name: str | None = None,
 ) -> models.User:
+    """A member of the tenant's organization with `role` as organization role and as role in the tenant's unit."""
     policy.require(tenant, Action.MANAGE_USERS)
     try:
         normalized = normalize_email(email)
@@ -42,19 +53,49 @@ def create_user(
         raise InvalidInput("email", str(exc)) from None
     if role not in ROLES:
         raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
-    if len(password) < 8:
-        raise InvalidInput("password", "must be at least 8 characters")
+    check_new_password(password)
     if session.scalar(select(models.User.id).where(models.User.email == normalized)):
         raise Conflict(f"a user with email {normalized!r} already exists", field="email")
+    first = (first_name or "").strip()
+    last = (last_name or "").strip()
+    display = (name or f"{first} {last}".strip() or normalized.split("@")[0]).strip()
     user = models.User(
-        id=new_id("usr"), org_id=tenant.org_id, unit_id=tenant.unit_id, email=normalized,
-        name=(name or normalized.split("@")[0]).strip(), password_hash=hash_password(password), role=role,
-        created_at=now, disabled=False,
+        id=new_id("usr"), org_id=tenant.org_id, email=normalized, name=display, first_name=first, last_name=last,
+        password_hash=hash_password(password), role=role, verified=True, created_at=now, disabled=False,
     )
     session.add(user)
     session.flush()
-    audit.created(session, tenant, "user", user, now)  # password_hash is never copied into the log
+    # One entry for the person and their role here; password_hash is never copied into the log.
+    audit.record(session, tenant, action="create", entity_type="member", entity_id=user.id, before=None,
+                 after={**audit.snapshot(user), "unit_role": role}, now=now)
+    add_membership(session, tenant, user_id=user.id, role=role, now=now, record=False)
     return user
+
+
+def add_membership(
+    session: Session, tenant: Tenant, *, user_id: str, role: str, now: datetime, record: bool = True
+) -> models.UnitMembership:
+    """Give an organization member `role` in the tenant's unit (recorded in the unit's audit log unless the
+    caller records it as part of a larger change)."""
+    membership = models.UnitMembership(
+        id=new_id("mem"), org_id=tenant.org_id, unit_id=tenant.unit_id, user_id=user_id, role=role, created_at=now
+    )
+    session.add(membership)
+    session.flush()
+    if record:
+        audit.created(session, tenant, "membership", membership, now)
+    return membership
+
+
+def memberships_of(session: Session, user_id: str) -> list[tuple[models.UnitMembership, models.Unit]]:
+    """The units a member belongs to with their role there, oldest membership first (the default unit)."""
+    rows = session.execute(
+        select(models.UnitMembership, models.Unit)
+        .join(models.Unit, models.Unit.id == models.UnitMembership.unit_id)
+        .where(models.UnitMembership.user_id == user_id)
+        .order_by(models.UnitMembership.created_at, models.UnitMembership.id)
+    ).all()
+    return [(m, u) for m, u in rows]
 
 
 def count_users(session: Session) -> int:

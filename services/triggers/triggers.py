@@ -34,7 +34,7 @@ from services.tenancy.policy import Action, require
 from services.triggers import deliveries
 
 if TYPE_CHECKING:
-    from services.ingest.ingest import Ingested
+    from services.ingest.contract import Ingested
 
 _COMMON = ("name", "description", "active", "webhook_url", "emails", "email_subject", "email_preheader",
            "email_message", "slack_webhook_url", "slack_channel")

@@ -117,9 +117,10 @@ def test_ingest_needs_a_valid_key(api: ApiHarness, path: str) -> None:
     for headers in ({}, {"Authorization": "Bearer lv_wrong"}, {"Authorization": "Bearer "}):
         resp = api.client.post(path, json={"type": "a"}, headers=headers)
         assert resp.status_code == 401
-        assert resp.json() == {"error": {"code": "unauthorized", "message": "Invalid or missing API key.",
-                                         "request_id": resp.headers["x-request-id"]}}
-        assert resp.headers["www-authenticate"] == "Bearer"
+        error = resp.json()["error"]
+        assert (error["code"], error["request_id"]) == ("unauthorized", resp.headers["x-request-id"])
+        assert "API key" in error["message"]
+        assert resp.headers["www-authenticate"].startswith("Bearer")
 
 
 # --- events --------------------------------------------------------------------------------------------------------

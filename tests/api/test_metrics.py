@@ -122,7 +122,8 @@ def test_a_metrics_token_is_required_when_set(api: ApiHarness, monkeypatch: pyte
 
 
 def test_decay_drops_and_rolled_back_ingests_are_not_counted(api: ApiHarness, now: datetime) -> None:
-    from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+    from services.ingest.contract import AliasInput, NewEvent, PersonRef
+    from services.ingest.ingest import ingest
     from services.scoring import decay
     from tests.notify.receivers import add_rule, send_event
 

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from db import models
-from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.contract import AliasInput, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.scoring import decay, levels, rules
 from services.tenancy import api_keys
 from tests.conftest import ApiHarness

@@ -21,7 +21,7 @@ from tests.conftest import ApiHarness
 TABLES = (
     models.Ruleset, models.Rule, models.EngagementLevel, models.DecayRule, models.ScoringSettings, models.Event,
     models.Lead, models.LeadAlias, models.LeadScore, models.Account, models.AccountScore, models.Trigger,
-    models.TriggerFiring, models.Delivery, models.User,
+    models.TriggerFiring, models.Delivery, models.UnitMembership,
 )
 URL = "/v1/admin/sample-data"
 

@@ -111,7 +111,7 @@ CASES: dict[str, tuple[Write, str, str, Callable[[Setup], str | None], str]] = {
                        "revoke", "api_key", lambda x: x.key_id, "revoked_at"),
     "create user": (lambda s, t, x, n: users.create_user(s, t, email=f"new-{x.key_id}@example.com",
                                                          password="long enough pw", role="Viewer", name=None, now=n),
-                    "create", "user", lambda x: None, "email"),
+                    "create", "member", lambda x: None, "email"),
     "rate limit": (lambda s, t, x, n: rate_limits.update_config(s, t, enabled=True, now=n),
                    "update", "rate_limit", lambda x: x.owner.unit_id, "enabled"),
     "start import": (lambda s, t, x, n: imports.start_import(s, t, filename="a.csv", now=n,

@@ -11,7 +11,8 @@ from db.engine import Database
 from db.ids import new_id
 from services.context import Tenant, load_scoring_context
 from services.errors import ServiceError
-from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.contract import AliasInput, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 
 
 def visit(db: Database, tenant: Tenant, now: datetime) -> int:

@@ -13,7 +13,8 @@ from db import models
 from db.engine import Database
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound, ServiceError
-from services.ingest.ingest import AccountRef, AliasInput, Ingested, NewEvent, PersonRef, ingest
+from services.ingest.contract import AccountRef, AliasInput, Ingested, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.scoring import rules
 from services.scoring.rescore import verify_unit
 from services.tenancy.tenants import create_unit

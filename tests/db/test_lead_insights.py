@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 from db.engine import Database
 from services.context import Tenant
-from services.ingest.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
+from services.ingest.contract import AliasInput, Ingested, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.people.lead_insights import describe, event_label, recent_drivers
 from services.scoring.rules import create_rule
 

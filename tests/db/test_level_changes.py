@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 from db.engine import Database
 from services.context import Tenant
-from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.contract import AliasInput, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.scoring import rules
 from services.scoring.level_changes import LevelChanges, compare, lead_levels
 from services.scoring.levels import LevelInput, replace_all

@@ -66,3 +66,33 @@ def test_models_match_the_migrations(fresh_url: str) -> None:
     finally:
         engine.dispose()
     assert diff == [], "models and migrations differ; add a migration:\n" + "\n".join(map(str, diff))
+
+
+def test_teams_migration_keeps_every_row_and_turns_users_into_members(fresh_url: str) -> None:
+    """0006 rebuilds `units` and `users` on SQLite; rows that reference them (ON DELETE CASCADE) must all survive,
+    and each user keeps their unit and role as a membership."""
+    upgrade(fresh_url, "0005")
+    engine = create_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO units (id, org_id, name, created_at) VALUES ('unit_b', 'org_default', 'Default', "
+                "'2026-11-01 00:00:00')"
+            ))
+            conn.execute(text(
+                "INSERT INTO users (id, org_id, unit_id, email, name, password_hash, role, created_at, disabled) "
+                "VALUES ('usr_1', 'org_default', 'unit_b', 'ann@example.com', 'Ann', 'x', 'Operator', "
+                "'2026-11-01 00:00:00', false)"
+            ))
+        upgrade(fresh_url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM rulesets WHERE unit_id = 'unit_default'")).scalar() == 1
+            assert conn.execute(text("SELECT count(*) FROM scoring_settings")).scalar() == 1
+            slugs = dict(conn.execute(text("SELECT id, slug FROM units")).all())
+            assert len(set(slugs.values())) == 2 and slugs["unit_b"].startswith("default")
+            assert conn.execute(text("SELECT user_id, unit_id, role FROM unit_memberships")).all() == [
+                ("usr_1", "unit_b", "Operator")
+            ]
+            assert conn.execute(text("SELECT role, first_name FROM users")).all() == [("Operator", "")]
+    finally:
+        engine.dispose()

@@ -19,7 +19,8 @@ from db import models
 from db.engine import Database
 from services.context import Tenant
 from services.errors import Forbidden
-from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.contract import AliasInput, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.scoring import decay, levels, rules, scoring_settings
 from services.scoring.rescore import rescore_unit
 from services.tenancy import api_keys, policy, users
@@ -27,7 +28,7 @@ from services.tenancy.policy import Action
 
 UNIT_TABLES = (
     models.Ruleset, models.Rule, models.EngagementLevel, models.DecayRule, models.ScoringSettings, models.Event,
-    models.Lead, models.LeadScore, models.Account, models.ApiKey, models.User,
+    models.Lead, models.LeadScore, models.Account, models.ApiKey, models.UnitMembership,
 )
 
 
@@ -209,9 +210,21 @@ def test_a_key_gets_the_role_it_was_created_with(db: Database, tenant: Tenant, n
 
 
 def test_the_policy_table() -> None:
-    assert all(policy.allowed("Owner", a) for a in Action)
-    assert [a for a in Action if policy.allowed("Viewer", a)] == [Action.READ]
+    assert all(policy.allowed("Owner", a) for a in Action if a not in policy.ORG_ACTIONS)
+    assert [a for a in Action if policy.allowed("Viewer", a)] == [Action.SELF, Action.READ]
+    assert [a for a in Action if policy.allowed("Ingest", a)] == [Action.SELF, Action.INGEST]
     assert not policy.allowed("Operator", Action.MANAGE_KEYS) and not policy.allowed("Operator", Action.MANAGE_USERS)
     assert policy.allowed("Operator", Action.EDIT_SCORING) and policy.allowed("Operator", Action.INGEST)
     assert not any(policy.allowed("Admin", a) for a in Action)  # an unknown role may do nothing
     assert users.EDITOR_ROLES == {"Owner", "Operator"} == policy.roles_with(Action.EDIT_SCORING)
+
+
+def test_organization_actions_are_for_organization_owners_only() -> None:
+    unit_owner_key = Tenant(org_id="o", unit_id="u", role="Owner")
+    org_owner = Tenant(org_id="o", unit_id="u", role="Viewer", member_id="usr_1", org_role="Owner")
+    org_operator = Tenant(org_id="o", unit_id="u", role="Owner", member_id="usr_2", org_role="Operator")
+    assert policy.permits(org_owner, Action.MANAGE_ORG)
+    assert not policy.permits(unit_owner_key, Action.MANAGE_ORG)  # a key never manages the organization
+    assert not policy.permits(org_operator, Action.MANAGE_ORG)
+    with pytest.raises(Forbidden):
+        policy.require(unit_owner_key, Action.MANAGE_ORG)

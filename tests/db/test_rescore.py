@@ -13,7 +13,8 @@ from db import models
 from db.engine import Database
 from services.context import Tenant
 from services.errors import InvalidInput
-from services.ingest.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
+from services.ingest.contract import AliasInput, Ingested, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.scoring import rules, scoring_settings
 from services.scoring.rescore import rescore_unit, verify_unit
 

@@ -66,7 +66,8 @@ def test_a_failed_ingest_writes_no_firing(db: Database, tenant: Tenant, now: dat
     trig = _create_milestone(db, tenant, now)
     try:
         with db.write() as session:
-            from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+            from services.ingest.contract import AliasInput, NewEvent, PersonRef
+            from services.ingest.ingest import ingest
 
             ingest(session, tenant, [NewEvent("demo_request", now, person=PersonRef(aliases=[
                 AliasInput("email", "dan@acme.io")]))], now)

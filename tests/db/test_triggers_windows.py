@@ -71,7 +71,8 @@ def test_a_late_event_completes_a_sequence_that_ended_after_it(db: Database, ten
                    window_seconds=24 * HOUR, ordered=True)
     send_event(db, tenant, "eve@acme.io", "demo_request", now)
     # The pricing visit happened earlier but arrives later (e.g. a delayed batch).
-    from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+    from services.ingest.contract import AliasInput, NewEvent, PersonRef
+    from services.ingest.ingest import ingest
 
     with db.write() as session:
         ingest(session, tenant, [NewEvent("pricing_view", now - timedelta(hours=2),

@@ -19,7 +19,8 @@ from db import models
 from db.engine import Database
 from db.ids import new_id
 from services.context import Tenant
-from services.ingest.ingest import AliasInput, Ingested, NewEvent, PersonRef, ingest
+from services.ingest.contract import AliasInput, Ingested, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from settings import get_settings
 
 # The receivers below listen on loopback, which the outbound guard refuses unless allowed.

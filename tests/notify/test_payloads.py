@@ -11,7 +11,8 @@ from db import models
 from db.engine import Database
 from notify.dispatcher import dispatch_due
 from services.context import Tenant
-from services.ingest.ingest import AccountRef, AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.contract import AccountRef, AliasInput, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.scoring import levels
 from services.triggers import triggers
 from tests.notify.receivers import HttpReceiver, add_rule, start_http_receiver

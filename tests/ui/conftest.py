@@ -63,8 +63,8 @@ class DemoUnit:
     db: Database
 
 
-def _signed_in(user: Any) -> SignedIn:
-    return SignedIn(user.id, user.email, user.name, user.role, user.org_id, user.unit_id)
+def _signed_in(user: Any, tenant: Tenant) -> SignedIn:
+    return SignedIn(user.id, user.email, user.name, user.role, tenant.org_id, tenant.unit_id)
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def unit(dashboard_db: Database) -> DemoUnit:
                             name="Olive Owner", now=now)
         viewer = create_user(session, tenant, email=f"viewer-{tag}@example.com", password=PASSWORD, role="Viewer",
                              name="Vic Viewer", now=now)
-        people = (_signed_in(owner), _signed_in(viewer))
+        people = (_signed_in(owner, tenant), _signed_in(viewer, tenant))
     st.cache_data.clear()
     return DemoUnit(tenant, people[0], people[1], dashboard_db)
 

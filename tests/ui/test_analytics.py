@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from db.engine import Database
 from services.context import Tenant
-from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+from services.ingest.contract import AliasInput, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.insight import analytics
 from services.scoring.rules import create_rule
 

@@ -234,7 +234,7 @@ def test_owner_revokes_a_key_and_an_operator_cannot_manage_keys(unit: DemoUnit) 
     with unit.db.write() as session:
         key = api_keys.create_api_key(session, unit.tenant, name="old", now=datetime.now(UTC))
         operator = _signed_in(create_user(session, unit.tenant, email=f"op-{key.id}@example.com", password=PASSWORD,
-                                          role="Operator", name="Op", now=datetime.now(UTC)))
+                                          role="Operator", name="Op", now=datetime.now(UTC)), unit.tenant)
     as_operator = open_page("settings", operator)
     assert next(b for b in as_operator.button if b.label == "Create API key").disabled
     assert as_operator.button(key="revoke_button").disabled
@@ -363,7 +363,7 @@ def test_empty_unit_pages_say_what_to_do(dashboard_db) -> None:  # type: ignore[
     with dashboard_db.write() as session:
         tenant = create_unit(session, org_name="Empty", unit_name="empty", now=now)
         owner = _signed_in(create_user(session, tenant, email=f"empty-{uuid.uuid4().hex[:8]}@example.com",
-                                       password=PASSWORD, role="Owner", name="E", now=now))
+                                       password=PASSWORD, role="Owner", name="E", now=now), tenant)
     expected = {
         "leads": "No leads yet", "accounts": "No accounts yet", "analytics": "No events between",
         "levels": "No levels yet", "rules": "no rules yet",

@@ -1,0 +1,84 @@
+"""Every route declares its permission here, and services.tenancy.policy decides it.
+
+A route takes its caller as one of the typed tenants below (`tenant: Reader`, `tenant: ScoringEditor`, ...):
+the dependency authenticates, counts the request against the unit's rate limit, then asks the policy, so a
+caller whose role does not allow the action gets a 403 `forbidden` before the route runs. Routes open to
+anyone declare `dependencies=[Public]`. `declare_permissions` writes each route's permission into the OpenAPI
+document as `x-permission`; a test fails for any operation without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from api.deps import get_limited_tenant
+from services.context import Tenant
+from services.tenancy import policy
+from services.tenancy.policy import Action
+
+PUBLIC = "public"
+
+
+class Permission:
+    """The dependency behind each typed tenant: the authenticated, rate-limited caller, allowed `action`."""
+
+    def __init__(self, action: Action) -> None:
+        self.action = action
+
+    async def __call__(self, tenant: Annotated[Tenant, Depends(get_limited_tenant)]) -> Tenant:
+        policy.require(tenant, self.action)
+        return tenant
+
+    def __repr__(self) -> str:
+        return f"Permission({self.action.value})"
+
+
+async def _public() -> None:
+    """Marks a route as open to anyone (health, metrics with their own token, sign-in)."""
+
+
+Public = Depends(_public)
+
+Self = Annotated[Tenant, Depends(Permission(Action.SELF))]
+Reader = Annotated[Tenant, Depends(Permission(Action.READ))]
+Ingester = Annotated[Tenant, Depends(Permission(Action.INGEST))]
+ScoringEditor = Annotated[Tenant, Depends(Permission(Action.EDIT_SCORING))]
+TriggerEditor = Annotated[Tenant, Depends(Permission(Action.EDIT_TRIGGERS))]
+Importer = Annotated[Tenant, Depends(Permission(Action.IMPORT))]
+KeyManager = Annotated[Tenant, Depends(Permission(Action.MANAGE_KEYS))]
+UserManager = Annotated[Tenant, Depends(Permission(Action.MANAGE_USERS))]
+MembershipManager = Annotated[Tenant, Depends(Permission(Action.MANAGE_MEMBERSHIPS))]
+UnitManager = Annotated[Tenant, Depends(Permission(Action.MANAGE_UNIT))]
+AuditReader = Annotated[Tenant, Depends(Permission(Action.READ_AUDIT))]
+OrgManager = Annotated[Tenant, Depends(Permission(Action.MANAGE_ORG))]
+
+
+def _calls(dependant: Dependant) -> Iterator[Any]:
+    for dep in dependant.dependencies:
+        yield dep.call
+        yield from _calls(dep)
+
+
+def route_permission(route: APIRoute) -> str | None:
+    """The permission a route declared: an action's value, "public", or None when it declared none."""
+    found = None
+    for call in _calls(route.dependant):
+        if isinstance(call, Permission):
+            found = call.action.value
+        elif call is _public and found is None:
+            found = PUBLIC
+    return found
+
+
+def declare_permissions(app: FastAPI) -> None:
+    """Write each route's permission into the OpenAPI document (`x-permission`); call after the routers."""
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            permission = route_permission(route)
+            if permission is not None:
+                route.openapi_extra = {**(route.openapi_extra or {}), "x-permission": permission}
