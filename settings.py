@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # API rate limits count in this process's memory unless REDIS_URL is set: then every API worker shares them.
     metrics_token: str | None = None  # when set, GET /metrics needs `Authorization: Bearer <token>`
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "LEADVANE_REDIS_URL"))
+    # People on the API (POST /v1/auth/token): tokens are signed with jwt_secret, else with a key generated once
+    # into the data folder (LEADVANE_DATA_DIR, default data/); they expire after token_ttl_seconds.
+    jwt_secret: str | None = Field(default=None, description="signs people's API tokens (HS256)")
+    token_ttl_seconds: int = 3600
 
     @field_validator("database_url")
     @classmethod

@@ -21,13 +21,16 @@ from api.responses import ERROR_RESPONSES
 from api.routers import accounts as accounts_router
 from api.routers import admin as admin_router
 from api.routers import audit as audit_router
+from api.routers import auth as auth_router
 from api.routers import crm, events, health, signals
 from api.routers import decays as decays_router
 from api.routers import deliveries as deliveries_router
 from api.routers import imports as imports_router
 from api.routers import leads as leads_router
 from api.routers import levels as levels_router
+from api.routers import members as members_router
 from api.routers import metrics as metrics_router
+from api.routers import org_units as org_units_router
 from api.routers import rate_limits as rate_limits_router
 from api.routers import rules as rules_router
 from api.routers import scoring_settings as scoring_settings_router
@@ -102,6 +105,8 @@ def create_api(db: Database | None = None) -> FastAPI:
     for module in (decays_router, triggers_router, deliveries_router, admin_router):
         app.include_router(module.router)
     app.include_router(audit_router.router)
+    for module in (auth_router, org_units_router, members_router):  # people, units and memberships
+        app.include_router(module.router)
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id

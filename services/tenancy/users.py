@@ -36,9 +36,38 @@ def check_password(password: str, password_hash: str) -> bool:
 PASSWORD_MIN_LENGTH = 8
 
 
+PASSWORD_MAX_BYTES = 72  # bcrypt reads no further
+
+
 def check_new_password(password: str) -> None:
     if len(password) < PASSWORD_MIN_LENGTH:
         raise InvalidInput("password", f"must be at least {PASSWORD_MIN_LENGTH} characters")
+    if len(password.encode()) > PASSWORD_MAX_BYTES:
+        raise InvalidInput("password", f"must be at most {PASSWORD_MAX_BYTES} bytes")
+    if "\x00" in password:
+        raise InvalidInput("password", "may not contain a NUL character")
+
+
+def display_name(first_name: str, last_name: str, email: str) -> str:
+    """`Ann Lee`, or the email's local part when both names are empty (fits users.name)."""
+    return (f"{first_name} {last_name}".strip() or email.split("@")[0])[:200].strip()
+
+
+def normalized_email(email: str) -> str:
+    if len(email) > 320:
+        raise InvalidInput("email", "must be at most 320 characters")
+    try:
+        return normalize_email(email)
+    except InvalidIdentifier as exc:
+        raise InvalidInput("email", str(exc)) from None
+
+
+def check_email_free(session: Session, email: str, *, except_user: str | None = None) -> None:
+    query = select(models.User.id).where(models.User.email == email)
+    if except_user is not None:
+        query = query.where(models.User.id != except_user)
+    if session.scalar(query):
+        raise Conflict(f"a user with email {email!r} already exists", field="email")
 
 
 def create_user(
@@ -47,18 +76,14 @@ def create_user(
 ) -> models.User:
     """A member of the tenant's organization with `role` as organization role and as role in the tenant's unit."""
     policy.require(tenant, Action.MANAGE_USERS)
-    try:
-        normalized = normalize_email(email)
-    except InvalidIdentifier as exc:
-        raise InvalidInput("email", str(exc)) from None
+    normalized = normalized_email(email)
     if role not in ROLES:
         raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
     check_new_password(password)
-    if session.scalar(select(models.User.id).where(models.User.email == normalized)):
-        raise Conflict(f"a user with email {normalized!r} already exists", field="email")
-    first = (first_name or "").strip()
-    last = (last_name or "").strip()
-    display = (name or f"{first} {last}".strip() or normalized.split("@")[0]).strip()
+    check_email_free(session, normalized)
+    first = (first_name or "").strip()[:100]
+    last = (last_name or "").strip()[:100]
+    display = (name or "").strip()[:200] or display_name(first, last, normalized)
     user = models.User(
         id=new_id("usr"), org_id=tenant.org_id, email=normalized, name=display, first_name=first, last_name=last,
         password_hash=hash_password(password), role=role, verified=True, created_at=now, disabled=False,
