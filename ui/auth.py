@@ -29,14 +29,16 @@ class SignedIn:
     role: str
     org_id: str
     unit_id: str
+    org_role: str | None = None  # the person's organization role (an organization Owner manages people, units)
 
     @property
     def tenant(self) -> Tenant:
         """The unit, acting with this user's role; the email is the actor recorded on what they change."""
-        return Tenant(org_id=self.org_id, unit_id=self.unit_id, role=self.role, actor=self.email)
+        return Tenant(org_id=self.org_id, unit_id=self.unit_id, role=self.role, actor=self.email, member_id=self.id,
+                      org_role=self.org_role)
 
     def can(self, action: Action) -> bool:
-        return policy.allowed(self.role, action)
+        return policy.permits(self.tenant, action)
 
     @property
     def can_edit(self) -> bool:
@@ -60,11 +62,12 @@ def _credentials() -> dict[str, dict[str, dict[str, object]]]:
 
 
 def _signed_in(email: str, unit_id: str | None) -> SignedIn | None:
-    """The member with `email` in `unit_id` (or their first unit) with their role there; None without a unit."""
+    """The member with `email` in `unit_id` (or their first unit) with their role there; None without a unit.
+    An organization Owner may open every unit of the organization (services.tenancy.units)."""
     from sqlalchemy import select
 
     from db import models
-    from services.tenancy.users import memberships_of
+    from services.tenancy.units import person_units
 
     with get_db().read() as session:
         user = session.scalar(
@@ -72,11 +75,11 @@ def _signed_in(email: str, unit_id: str | None) -> SignedIn | None:
         )
         if user is None:
             return None
-        units = memberships_of(session, user.id)
-    if not units:
-        return None
-    membership, unit = next(((m, u) for m, u in units if u.id == unit_id), units[0])
-    return SignedIn(user.id, user.email, user.name, membership.role, unit.org_id, unit.id)
+        units = person_units(session, user)
+        if not units:
+            return None
+        unit = next((u for u in units if u.unit_id == unit_id), units[0])
+        return SignedIn(user.id, user.email, user.name, unit.role, user.org_id, unit.unit_id, user.role)
 
 
 def _authenticator() -> stauth.Authenticate:

@@ -19,6 +19,7 @@ if user is None:
 
 with st.sidebar:
     st.markdown(f"**{user.name}** · {user.role}  \n{user.email}")
+    nav.unit_switcher(user)
     st.caption("API: " + (background.api_url if background else "/api (docs at /api/docs)"))
     logout_button()
 

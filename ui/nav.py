@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from settings import ROOT
+from ui.auth import UNIT_KEY, SignedIn
 
 PAGES_DIR: Path = ROOT / "pages"
 
@@ -23,6 +24,7 @@ _PAGES: dict[str, tuple[str, str, str]] = {
     "import": ("import_export.py", "Import & export", ":material/upload_file:"),
     "settings": ("settings.py", "Settings", ":material/settings:"),
     "audit": ("audit_log.py", "Audit log", ":material/history:"),
+    "team": ("team.py", "Team", ":material/group:"),
 }
 _HIDDEN = {"lead", "account"}
 
@@ -51,8 +53,26 @@ def all_pages() -> dict[str, list[st.Page]]:
         "Sales": [home(), *present(["leads", "lead", "accounts", "account"])],
         "Scoring": present(["rules", "levels", "triggers"]),
         "Insights": present(["analytics", "import"]),
-        "Admin": present(["settings", "audit"]),
+        "Admin": present(["settings", "team", "audit"]),
     }
+
+
+def unit_switcher(user: SignedIn) -> None:
+    """A choice of the person's units (only theirs; hidden with one): switching sets UNIT_KEY and reruns."""
+    from ui.team_data import my_units  # imports ui.data, which pages load anyway
+
+    units = my_units(user)
+    if len(units) <= 1:
+        return
+    names = {u["unit_id"]: u["name"] for u in units}
+    ids = list(names)
+
+    def switch() -> None:
+        st.session_state[UNIT_KEY] = st.session_state["lv_unit_switcher"]
+        st.cache_data.clear()
+
+    st.session_state["lv_unit_switcher"] = user.unit_id
+    st.selectbox("Unit", ids, format_func=names.get, key="lv_unit_switcher", on_change=switch)
 
 
 def open_lead(lead_id: str) -> None:
