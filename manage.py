@@ -49,7 +49,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         with db.write() as session:
             user = create_user(
                 session, DEFAULT_TENANT, email=args.email, password=args.password, role=args.role, name=args.name,
-                now=_now(),
+                now=_now(), first_name=args.first_name, last_name=args.last_name,
             )
     except ServiceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -211,11 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the key may do (default Owner; Viewer keys only read)")
     p.set_defaults(func=cmd_create_api_key)
 
-    p = sub.add_parser("create-user", help="create a dashboard user")
+    p = sub.add_parser(
+        "create-user", help="create an organization member with this role in it and in the default unit"
+    )
     p.add_argument("--email", required=True)
     p.add_argument("--password", required=True)
     p.add_argument("--role", required=True, choices=["Owner", "Operator", "Viewer"])
     p.add_argument("--name")
+    p.add_argument("--first-name")
+    p.add_argument("--last-name")
     p.set_defaults(func=cmd_create_user)
 
     p = sub.add_parser("serve-api", help="serve the REST API with uvicorn")
