@@ -187,8 +187,6 @@ async def get_limited_tenant(request: Request, tenant: Annotated[Tenant, Depends
     return tenant
 
 
-TenantDep = Annotated[Tenant, Depends(get_limited_tenant)]
-
 
 def run_write(db: Database, work: Callable[[Session], T], attempts: int = 3) -> T:
     """Run `work` in one write transaction and commit it.
