@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from db.engine import Database
+from services.tenancy.policy import KEY_ROLES
 from services.tenancy.tenants import DEFAULT_TENANT
 
 
@@ -29,14 +30,19 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 
 def cmd_create_api_key(args: argparse.Namespace) -> int:
-    from services.tenancy.api_keys import create_api_key
+    from services.errors import ServiceError
+    from services.tenancy.api_keys import create_api_key_in_unit
 
     db = Database()
-    with db.write() as session:
-        created = create_api_key(session, DEFAULT_TENANT, name=args.name, role=args.role, now=_now())
-    print(f"API key {created.id} ({created.name}, role {created.role}) created for unit {DEFAULT_TENANT.unit_id}.")
+    try:
+        with db.write() as session:
+            created = create_api_key_in_unit(session, args.unit, name=args.name, role=args.role, now=_now())
+    except ServiceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"API key {created.id} ({created.name}, role {created.role}) created for unit {args.unit}.")
     print("Store it now: it is shown only once.")
-    print(created.secret)
+    print(created.secret)  # alone on the last line: scripts read it from there
     return 0
 
 
@@ -207,8 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("create-api-key", help="create an API key; prints the secret alone on the last line")
     p.add_argument("--name", required=True)
-    p.add_argument("--role", default="Owner", choices=["Owner", "Operator", "Viewer"],
-                   help="what the key may do (default Owner; Viewer keys only read)")
+    p.add_argument("--unit", default=DEFAULT_TENANT.unit_id, help=f"the unit's id (default {DEFAULT_TENANT.unit_id})")
+    p.add_argument("--role", default="Owner", choices=list(KEY_ROLES),
+                   help="what the key may do (default Owner; Viewer keys only read, Ingest keys only send events)")
     p.set_defaults(func=cmd_create_api_key)
 
     p = sub.add_parser(

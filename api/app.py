@@ -34,6 +34,7 @@ from api.routers import org_units as org_units_router
 from api.routers import rate_limits as rate_limits_router
 from api.routers import rules as rules_router
 from api.routers import scoring_settings as scoring_settings_router
+from api.routers import secrets as secrets_router
 from api.routers import triggers as triggers_router
 from api.types import check_query
 from db.engine import Database
@@ -107,6 +108,7 @@ def create_api(db: Database | None = None) -> FastAPI:
     app.include_router(audit_router.router)
     for module in (auth_router, org_units_router, members_router):  # people, units and memberships
         app.include_router(module.router)
+    app.include_router(secrets_router.router)
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id

@@ -9,12 +9,13 @@ document as `x-permission`; a test fails for any operation without one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from api.deps import get_limited_tenant
 from services.context import Tenant
@@ -75,10 +76,21 @@ def route_permission(route: APIRoute) -> str | None:
     return found
 
 
-def declare_permissions(app: FastAPI) -> None:
-    """Write each route's permission into the OpenAPI document (`x-permission`); call after the routers."""
-    for route in app.routes:
+def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+    """Every APIRoute, also those inside included routers (FastAPI keeps an included router as one entry that
+    builds its routes' effective copies lazily, from the original routes, the first time they are needed)."""
+    for route in routes:
         if isinstance(route, APIRoute):
-            permission = route_permission(route)
-            if permission is not None:
-                route.openapi_extra = {**(route.openapi_extra or {}), "x-permission": permission}
+            yield route
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _api_routes(included.routes)
+
+
+def declare_permissions(app: FastAPI) -> None:
+    """Write each route's permission into the OpenAPI document (`x-permission`); call after the routers and
+    before the first request or OpenAPI build."""
+    for route in _api_routes(app.routes):
+        permission = route_permission(route)
+        if permission is not None:
+            route.openapi_extra = {**(route.openapi_extra or {}), "x-permission": permission}

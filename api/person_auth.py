@@ -11,19 +11,16 @@ removed member, a removed membership or a changed role applies within that time 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from api.key_auth import KeyCache
 from api.types import _known_query_names
 from db.engine import Database
 from services.context import Tenant
 from services.tenancy import tokens, units
-
-if TYPE_CHECKING:
-    from api.deps import KeyCache
 
 ACTIVE_UNIT_HEADER = "X-Active-OU"
 ACTIVE_UNIT_QUERY = "ouId"
@@ -51,9 +48,7 @@ def requested_unit(request: Request) -> str | None:
 
 
 def person_cache(request: Request) -> KeyCache:
-    """The process's cache of people's tenants (api.deps.KeyCache, keyed by member and unit)."""
-    from api.deps import KeyCache  # api.deps imports this module
-
+    """The process's cache of people's tenants (api.key_auth.KeyCache, keyed by member and unit)."""
     cache: KeyCache | None = getattr(request.app.state, _CACHE_FIELD, None)
     if cache is None:
         cache = KeyCache(ttl=PERSON_CACHE_SECONDS)

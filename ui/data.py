@@ -181,6 +181,19 @@ def api_key_list(tenant: Tenant) -> list[dict[str, Any]]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def credential_list(tenant: Tenant) -> list[dict[str, Any]]:
+    """The unit's live credentials (client id, role, last use); never a secret."""
+    with get_db().read() as session:
+        return [
+            {
+                "id": c.id, "name": c.name, "client_id": c.client_id, "role": c.role, "created_at": c.created_at,
+                "last_used_at": c.last_used_at,
+            }
+            for c in api_keys.list_credentials(session, tenant)
+        ]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def scoring_settings_of(tenant: Tenant) -> dict[str, Any]:
     with get_db().read() as session:
         return _plain(scoring_settings.get_settings(session, tenant))

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import Now, ReadSession, TenantDep
+from api.deps import Now, ReadSession
+from api.permissions import Reader
 from api.schemas import AccountDetailOut, AccountPageOut
 from api.types import PageQuery, ScoreQuery
 from services.people import accounts as account_service
@@ -18,7 +19,7 @@ router = APIRouter(tags=["accounts"])
 @router.get("/v1/accounts", response_model=AccountPageOut, summary="List accounts with engagement scores")
 def list_accounts(
     session: ReadSession,
-    tenant: TenantDep,
+    tenant: Reader,
     now: Now,
     page: PageQuery = 1,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -45,7 +46,7 @@ def list_accounts(
 def get_account(
     account_id: str,
     session: ReadSession,
-    tenant: TenantDep,
+    tenant: Reader,
     events_limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> dict[str, Any]:
     return account_service.get_account(session, tenant, account_id, events_limit=events_limit)

@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from api.deps import DatabaseDep, Now, TenantDep, run_write
+from api.deps import DatabaseDep, Now, run_write
+from api.permissions import UnitManager
 from services.operations import demo, sample_data
 
 router = APIRouter(tags=["admin"])
@@ -41,7 +42,7 @@ class SampleDataRemovedOut(BaseModel):
     "/v1/admin/sample-data", response_model=SampleDataSeededOut,
     summary="Seed sample data into the unit",
 )
-def seed_sample_data(tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+def seed_sample_data(tenant: UnitManager, db: DatabaseDep, now: Now) -> dict[str, Any]:
     def work(session: Session) -> demo.DemoSeed:
         return sample_data.seed_sample_data(session, tenant, now)
 
@@ -51,7 +52,7 @@ def seed_sample_data(tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, 
 @router.delete(
     "/v1/admin/sample-data", response_model=SampleDataRemovedOut, summary="Remove the sample data from the unit"
 )
-def remove_sample_data(tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+def remove_sample_data(tenant: UnitManager, db: DatabaseDep, now: Now) -> dict[str, Any]:
     def work(session: Session) -> sample_data.SampleDataRemoved:
         return sample_data.remove_sample_data(session, tenant, now)
 

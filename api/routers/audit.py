@@ -7,7 +7,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from api.deps import ReadSession, TenantDep
+from api.deps import ReadSession
+from api.permissions import AuditReader
 from api.responses import error_responses
 from api.schemas import OutModel
 from api.types import OffsetQuery, Timestamp
@@ -51,7 +52,7 @@ def _errors() -> dict[int | str, dict[str, Any]]:
     "with optional filters and sorting.",
 )
 def list_audit_logs(
-    tenant: TenantDep,
+    tenant: AuditReader,
     session: ReadSession,
     limit: int = Query(default=100, ge=1, le=audit.MAX_LIMIT, description="Max rows to return (default 100)"),
     offset: OffsetQuery = 0,

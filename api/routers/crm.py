@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import DatabaseDep, Now, TenantDep
+from api.deps import DatabaseDep, Now
 from api.ingest_support import respond_idempotently
+from api.permissions import Ingester
 from api.schemas import ContactPoint, CrmEventCreatedOut, CrmEventIn, iso
 from services.errors import InvalidInput, ServiceError
 from services.ingest.contract import AccountRef, AliasInput, NewEvent, PersonRef
@@ -86,7 +87,7 @@ def crm_to_event(body: CrmEventIn) -> NewEvent:
     responses={200: {"model": CrmEventCreatedOut, "description": "Matched an existing person (and company)"}},
 )
 async def create_crm_event(
-    body: CrmEventIn, request: Request, tenant: TenantDep, db: DatabaseDep, now: Now
+    body: CrmEventIn, request: Request, tenant: Ingester, db: DatabaseDep, now: Now
 ) -> JSONResponse:
     event = crm_to_event(body)
 

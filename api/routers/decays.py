@@ -7,7 +7,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response
 from pydantic import Field
 
-from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.deps import DatabaseDep, Now, ReadSession, run_write
+from api.permissions import Reader, ScoringEditor
 from api.schemas import DecayOut, InModel
 from services.scoring import decay
 
@@ -29,17 +30,19 @@ class DecayUpdateIn(InModel):
 
 
 @router.get("/v1/decays", response_model=list[DecayOut], summary="List score decay rules")
-def list_decays(tenant: TenantDep, session: ReadSession) -> list[dict[str, Any]]:
+def list_decays(tenant: Reader, session: ReadSession) -> list[dict[str, Any]]:
     return [decay.decay_view(r) for r in decay.list_decays(session, tenant)]
 
 
 @router.post("/v1/decays", status_code=201, response_model=DecayOut, summary="Create score decay rule")
-def create_decay(body: DecayIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+def create_decay(body: DecayIn, tenant: ScoringEditor, db: DatabaseDep, now: Now) -> dict[str, Any]:
     return run_write(db, lambda s: decay.decay_view(decay.create_decay(s, tenant, **body.model_dump(), now=now)))
 
 
 @router.put("/v1/decays/{decay_id}", response_model=DecayOut, summary="Update score decay rule")
-def update_decay(decay_id: str, body: DecayUpdateIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+def update_decay(
+    decay_id: str, body: DecayUpdateIn, tenant: ScoringEditor, db: DatabaseDep, now: Now
+) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     return run_write(db, lambda s: decay.decay_view(decay.update_decay(s, tenant, decay_id, changes, now)))
 
@@ -47,6 +50,6 @@ def update_decay(decay_id: str, body: DecayUpdateIn, tenant: TenantDep, db: Data
 @router.delete(
     "/v1/decays/{decay_id}", status_code=204, response_class=Response, summary="Delete score decay rule"
 )
-def delete_decay(decay_id: str, tenant: TenantDep, db: DatabaseDep) -> Response:
+def delete_decay(decay_id: str, tenant: ScoringEditor, db: DatabaseDep) -> Response:
     run_write(db, lambda s: decay.delete_decay(s, tenant, decay_id))
     return Response(status_code=204)

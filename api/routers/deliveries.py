@@ -11,7 +11,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.deps import DatabaseDep, Now, ReadSession, run_write
+from api.permissions import Reader, TriggerEditor
 from api.responses import error_responses as errors
 from api.types import OffsetQuery, Timestamp
 from services.triggers import deliveries
@@ -38,7 +39,7 @@ class DeliveryOut(BaseModel):
 @router.get("/v1/deliveries", summary="List deliveries: status, attempts, last error, next attempt",
             response_model=list[DeliveryOut], responses=errors(401, 403, 422))
 def list_deliveries(
-    tenant: TenantDep,
+    tenant: Reader,
     session: ReadSession,
     status: Literal["pending", "sending", "delivered", "dead"] | None = None,
     trigger_id: str | None = None,
@@ -51,5 +52,5 @@ def list_deliveries(
 
 @router.post("/v1/deliveries/{delivery_id}/retry", summary="Send a pending or dead delivery again now",
              response_model=DeliveryOut, responses=errors(401, 403, 404, 409))
-def retry_delivery(delivery_id: str, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+def retry_delivery(delivery_id: str, tenant: TriggerEditor, db: DatabaseDep, now: Now) -> dict[str, Any]:
     return run_write(db, lambda s: deliveries.delivery_view(deliveries.retry_delivery(s, tenant, delivery_id, now)))

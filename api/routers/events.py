@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
-from api.deps import DatabaseDep, Now, ReadSession, TenantDep
+from api.deps import DatabaseDep, Now, ReadSession
 from api.errors import describe_validation_errors, request_id_of
 from api.ingest_support import respond_idempotently, respond_with_event
+from api.permissions import Ingester, Reader
 from api.presenters import error_body, event_from_ingested, lead_scores_from_ingested
 from api.schemas import BatchIn, BatchOut, EventIn, EventIngestOut, EventOut, ExplanationOut
 from api.types import PageQuery
@@ -50,7 +51,7 @@ def ingest_response(result: Any) -> dict[str, Any]:
 
 
 @router.post("/v1/events", status_code=201, response_model=EventIngestOut, summary="Ingest engagement event")
-async def create_event(body: EventIn, request: Request, tenant: TenantDep, db: DatabaseDep, now: Now) -> JSONResponse:
+async def create_event(body: EventIn, request: Request, tenant: Ingester, db: DatabaseDep, now: Now) -> JSONResponse:
     def answer(result: Ingested) -> tuple[int, Any]:
         return 201, ingest_response(result)
 
@@ -61,7 +62,7 @@ async def create_event(body: EventIn, request: Request, tenant: TenantDep, db: D
     "/v1/events/batch", response_model=BatchOut, summary="Ingest up to 1000 events in one transaction"
 )
 async def create_events_batch(
-    body: BatchIn, request: Request, tenant: TenantDep, db: DatabaseDep, now: Now
+    body: BatchIn, request: Request, tenant: Ingester, db: DatabaseDep, now: Now
 ) -> JSONResponse:
     limit = get_settings().max_batch_events
     if len(body.events) > limit:
@@ -111,7 +112,7 @@ def _item_error(index: int, exc: ServiceError, request_id: str) -> dict[str, Any
 @router.get("/v1/events", response_model=list[EventOut], summary="List engagement events, newest first")
 def list_events(
     session: ReadSession,
-    tenant: TenantDep,
+    tenant: Reader,
     page: PageQuery = 1,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     metadata: Annotated[
@@ -126,5 +127,5 @@ def list_events(
 @router.get(
     "/v1/events/{event_id}/explanation", response_model=ExplanationOut, summary="Get event score explanation"
 )
-def get_event_explanation(event_id: str, session: ReadSession, tenant: TenantDep) -> dict[str, Any]:
+def get_event_explanation(event_id: str, session: ReadSession, tenant: Reader) -> dict[str, Any]:
     return event_log.explanation(session, tenant, event_id)

@@ -17,7 +17,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.deps import DatabaseDep, Now, ReadSession, run_write
+from api.permissions import Importer, Reader
 from api.responses import error_responses
 from db.engine import Database
 from services.context import Tenant
@@ -75,7 +76,7 @@ def _job(db: Database, tenant: Tenant, job_id: str) -> imports.ImportJobView:
 )
 async def import_events(
     file: UploadFile,
-    tenant: TenantDep,
+    tenant: Importer,
     db: DatabaseDep,
     now: Now,
     response: Response,
@@ -123,7 +124,7 @@ async def import_events(
     response_model=ImportJobOut,
     responses=error_responses(401, 404),
 )
-def get_import(job_id: str, tenant: TenantDep, session: ReadSession) -> ImportJobOut:
+def get_import(job_id: str, tenant: Reader, session: ReadSession) -> ImportJobOut:
     return _out(imports.get_import(session, tenant, job_id))
 
 
@@ -134,7 +135,7 @@ def get_import(job_id: str, tenant: TenantDep, session: ReadSession) -> ImportJo
     responses={200: {"content": {"text/csv": {}}, "description": "every event of the unit, in log order"},
                **error_responses(401)},
 )
-def export_events(tenant: TenantDep, db: DatabaseDep) -> StreamingResponse:
+def export_events(tenant: Reader, db: DatabaseDep) -> StreamingResponse:
     """Cells that a spreadsheet would run as a formula (starting with =, +, -, @, tab or CR) get a leading '."""
 
     def lines() -> Iterator[str]:

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import Now, ReadSession, TenantDep
+from api.deps import Now, ReadSession
+from api.permissions import Reader
 from api.schemas import EventOut, LeadDetailOut, LeadPageOut, LeadScoreOut
 from api.types import DatetimeQuery, PageQuery, ScoreQuery
 from services.people import leads as lead_service
@@ -19,7 +20,7 @@ LimitQuery = Annotated[int, Query(ge=1, le=500)]
 @router.get("/v1/leads", response_model=LeadPageOut, summary="List leads with scores and levels")
 def list_leads(
     session: ReadSession,
-    tenant: TenantDep,
+    tenant: Reader,
     now: Now,
     page: PageQuery = 1,
     limit: LimitQuery = 50,
@@ -52,7 +53,7 @@ def list_leads(
     "/v1/leads/{lead_id}", response_model=LeadDetailOut,
     summary="Get a lead including metadata, aliases and related account",
 )
-def get_lead(lead_id: str, session: ReadSession, tenant: TenantDep) -> dict[str, Any]:
+def get_lead(lead_id: str, session: ReadSession, tenant: Reader) -> dict[str, Any]:
     detail = lead_service.get_lead(session, tenant, lead_id)
     return {"lead": detail["lead"], "account": detail["account"] or None}
 
@@ -64,7 +65,7 @@ def get_lead(lead_id: str, session: ReadSession, tenant: TenantDep) -> dict[str,
 def get_lead_score(
     lead_id: str,
     session: ReadSession,
-    tenant: TenantDep,
+    tenant: Reader,
     ruleset_id: Annotated[str | None, Query(max_length=64, description="omit for the highest score")] = None,
 ) -> dict[str, Any]:
     return lead_service.lead_score(session, tenant, lead_id, ruleset_id)
@@ -74,7 +75,7 @@ def get_lead_score(
 def get_lead_events(
     lead_id: str,
     session: ReadSession,
-    tenant: TenantDep,
+    tenant: Reader,
     page: PageQuery = 1,
     limit: LimitQuery = 50,
 ) -> list[dict[str, Any]]:

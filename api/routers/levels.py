@@ -8,7 +8,8 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.deps import DatabaseDep, Now, ReadSession, run_write
+from api.permissions import Reader, ScoringEditor
 from api.schemas import InModel, LevelOut
 from api.types import Int64
 from services.scoring import levels as level_service
@@ -23,12 +24,12 @@ class LevelIn(InModel):
 
 
 @router.get("/v1/levels/engagement", response_model=list[LevelOut], summary="List engagement levels")
-def list_levels(session: ReadSession, tenant: TenantDep) -> list[dict[str, Any]]:
+def list_levels(session: ReadSession, tenant: Reader) -> list[dict[str, Any]]:
     return level_service.list_levels(session, tenant)
 
 
 @router.post("/v1/levels/engagement", status_code=201, response_model=LevelOut, summary="Create engagement level")
-async def create_level(body: LevelIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+async def create_level(body: LevelIn, tenant: ScoringEditor, db: DatabaseDep, now: Now) -> dict[str, Any]:
     return await run_in_threadpool(
         run_write, db,
         lambda s: level_service.create_level(
@@ -38,7 +39,9 @@ async def create_level(body: LevelIn, tenant: TenantDep, db: DatabaseDep, now: N
 
 
 @router.put("/v1/levels/engagement/{level_id}", response_model=LevelOut, summary="Update engagement level")
-async def update_level(level_id: str, body: LevelIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+async def update_level(
+    level_id: str, body: LevelIn, tenant: ScoringEditor, db: DatabaseDep, now: Now
+) -> dict[str, Any]:
     return await run_in_threadpool(
         run_write, db,
         lambda s: level_service.update_level(
@@ -50,6 +53,6 @@ async def update_level(level_id: str, body: LevelIn, tenant: TenantDep, db: Data
 @router.delete(
     "/v1/levels/engagement/{level_id}", status_code=204, response_class=Response, summary="Delete engagement level"
 )
-async def delete_level(level_id: str, tenant: TenantDep, db: DatabaseDep) -> Response:
+async def delete_level(level_id: str, tenant: ScoringEditor, db: DatabaseDep) -> Response:
     await run_in_threadpool(run_write, db, lambda s: level_service.delete_level(s, tenant, level_id))
     return Response(status_code=204)

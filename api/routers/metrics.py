@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import DatabaseDep, Now
 from api.errors import error_response
+from api.permissions import Public
 from services.operations import metrics
 from settings import get_settings
 
@@ -16,7 +17,7 @@ router = APIRouter()
 
 
 # Not in the OpenAPI schema: it answers text/plain to Prometheus, not JSON to API clients.
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Public])
 async def prometheus_metrics(request: Request, db: DatabaseDep, now: Now) -> Response:
     token = get_settings().metrics_token
     if token:

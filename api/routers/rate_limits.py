@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt
 from sqlalchemy.orm import Session
 
 from api import ratelimit
-from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.deps import DatabaseDep, Now, ReadSession, run_write
+from api.permissions import Reader, Self, UnitManager
 from api.responses import error_responses
 from api.schemas import InModel
 from services.tenancy import rate_limits
@@ -64,7 +65,7 @@ def _out(config: RateLimitConfig) -> dict[str, Any]:
     "/v1/settings/rate-limit", summary="Get the unit's API rate limit", response_model=RateLimitOut,
     responses=_errors(401, 429),
 )
-def get_rate_limit(tenant: TenantDep, session: ReadSession) -> RateLimitOut:
+def get_rate_limit(tenant: Reader, session: ReadSession) -> RateLimitOut:
     return RateLimitOut(**_out(rate_limits.get_config(session, tenant)))
 
 
@@ -73,7 +74,7 @@ def get_rate_limit(tenant: TenantDep, session: ReadSession) -> RateLimitOut:
     responses=_errors(401, 403, 422, 429),
 )
 def update_rate_limit(
-    body: RateLimitIn, request: Request, tenant: TenantDep, db: DatabaseDep, now: Now
+    body: RateLimitIn, request: Request, tenant: UnitManager, db: DatabaseDep, now: Now
 ) -> RateLimitOut:
     def work(session: Session) -> RateLimitConfig:
         return rate_limits.update_config(
@@ -90,7 +91,7 @@ def update_rate_limit(
     "/v1/me/rate-limit", summary="The caller's rate limit: its key and where it stands",
     response_model=MyRateLimitOut, responses=_errors(401, 429),
 )
-def my_rate_limit(request: Request, tenant: TenantDep, session: ReadSession) -> MyRateLimitOut:
+def my_rate_limit(request: Request, tenant: Self, session: ReadSession) -> MyRateLimitOut:
     config = rate_limits.get_config(session, tenant)
     where = ratelimit.standing(request, tenant, config)
     return MyRateLimitOut(**_out(config), key=where.key, stage=where.stage)

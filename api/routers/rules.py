@@ -9,7 +9,8 @@ from fastapi import APIRouter, Response
 from pydantic import Field, StrictInt
 from sqlalchemy.orm import Session
 
-from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.deps import DatabaseDep, Now, ReadSession, run_write
+from api.permissions import Reader, ScoringEditor
 from api.schemas import InModel, RuleOut, RulesetOut, iso
 from api.types import UtcDatetime
 from services.context import Tenant
@@ -126,12 +127,12 @@ def rule_out(view: rules.RuleView) -> dict[str, Any]:
 
 
 @router.get("/v1/rulesets", response_model=list[RulesetOut], summary="List scoring rule sets")
-def list_rulesets(tenant: TenantDep, session: ReadSession) -> list[dict[str, Any]]:
+def list_rulesets(tenant: Reader, session: ReadSession) -> list[dict[str, Any]]:
     return [ruleset_out(v) for v in rules.list_rulesets(session, tenant)]
 
 
 @router.post("/v1/rulesets", status_code=201, response_model=RulesetOut, summary="Create scoring rule set")
-def create_ruleset(body: RulesetIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+def create_ruleset(body: RulesetIn, tenant: ScoringEditor, db: DatabaseDep, now: Now) -> dict[str, Any]:
     def work(session: Session) -> rules.RulesetView:
         return rules.create_ruleset(
             session, tenant, name=body.name, score_column=body.score_column, is_primary=body.is_primary, now=now
@@ -141,7 +142,7 @@ def create_ruleset(body: RulesetIn, tenant: TenantDep, db: DatabaseDep, now: Now
 
 
 @router.get("/v1/rulesets/{ruleset_id}", response_model=RulesetOut, summary="Get a scoring rule set")
-def get_ruleset(ruleset_id: str, tenant: TenantDep, session: ReadSession) -> dict[str, Any]:
+def get_ruleset(ruleset_id: str, tenant: Reader, session: ReadSession) -> dict[str, Any]:
     return ruleset_out(rules.get_ruleset(session, tenant, ruleset_id))
 
 
@@ -149,7 +150,7 @@ def get_ruleset(ruleset_id: str, tenant: TenantDep, session: ReadSession) -> dic
     "/v1/rulesets/{ruleset_id}", response_model=RulesetOut, summary="Rename a rule set or make it the primary one"
 )
 def update_ruleset(
-    ruleset_id: str, body: RulesetUpdateIn, tenant: TenantDep, db: DatabaseDep, now: Now
+    ruleset_id: str, body: RulesetUpdateIn, tenant: ScoringEditor, db: DatabaseDep, now: Now
 ) -> dict[str, Any]:
     def work(session: Session) -> rules.RulesetView:
         return rules.update_ruleset(
@@ -163,13 +164,13 @@ def update_ruleset(
 @router.delete(
     "/v1/rulesets/{ruleset_id}", status_code=204, response_class=Response, summary="Delete a scoring rule set"
 )
-def delete_ruleset(ruleset_id: str, tenant: TenantDep, db: DatabaseDep) -> Response:
+def delete_ruleset(ruleset_id: str, tenant: ScoringEditor, db: DatabaseDep) -> Response:
     run_write(db, lambda session: rules.delete_ruleset(session, tenant, ruleset_id))
     return Response(status_code=204)
 
 
 @router.get("/v1/rulesets/{ruleset_id}/rules", response_model=list[RuleOut], summary="List scoring rules in a set")
-def list_ruleset_rules(ruleset_id: str, tenant: TenantDep, session: ReadSession) -> list[dict[str, Any]]:
+def list_ruleset_rules(ruleset_id: str, tenant: Reader, session: ReadSession) -> list[dict[str, Any]]:
     return [rule_out(v) for v in rules.list_rules(session, tenant, ruleset_id)]
 
 
@@ -177,12 +178,12 @@ def list_ruleset_rules(ruleset_id: str, tenant: TenantDep, session: ReadSession)
 
 
 @router.get("/v1/rules", response_model=list[RuleOut], summary="List scoring rules")
-def list_rules(tenant: TenantDep, session: ReadSession, ruleset_id: str | None = None) -> list[dict[str, Any]]:
+def list_rules(tenant: Reader, session: ReadSession, ruleset_id: str | None = None) -> list[dict[str, Any]]:
     return [rule_out(v) for v in rules.list_rules(session, tenant, ruleset_id)]
 
 
 @router.post("/v1/rules", status_code=201, response_model=RuleOut, summary="Create scoring rule")
-def create_rule(body: RuleIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+def create_rule(body: RuleIn, tenant: ScoringEditor, db: DatabaseDep, now: Now) -> dict[str, Any]:
     if body.rule_id is not None:
         raise InvalidInput("rule_id", "is assigned by the server and must not be sent")
     fields = body.editable()
@@ -190,12 +191,12 @@ def create_rule(body: RuleIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> d
 
 
 @router.get("/v1/rules/{rule_id}", response_model=RuleOut, summary="Get a scoring rule")
-def get_rule(rule_id: str, tenant: TenantDep, session: ReadSession) -> dict[str, Any]:
+def get_rule(rule_id: str, tenant: Reader, session: ReadSession) -> dict[str, Any]:
     return rule_out(rules.get_rule(session, tenant, rule_id))
 
 
 @router.put("/v1/rules/{rule_id}", response_model=RuleOut, summary="Update scoring rule (partial)")
-def update_rule(rule_id: str, body: RuleUpdateIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+def update_rule(rule_id: str, body: RuleUpdateIn, tenant: ScoringEditor, db: DatabaseDep, now: Now) -> dict[str, Any]:
     if body.rule_id is not None and body.rule_id != rule_id:
         raise InvalidInput("rule_id", f"does not match the rule in the path ({rule_id!r})")
     changes = body.changes()
@@ -213,7 +214,7 @@ def update_rule(rule_id: str, body: RuleUpdateIn, tenant: TenantDep, db: Databas
 
 
 @router.delete("/v1/rules/{rule_id}", status_code=204, response_class=Response, summary="Delete scoring rule")
-def delete_rule(rule_id: str, tenant: TenantDep, db: DatabaseDep) -> Response:
+def delete_rule(rule_id: str, tenant: ScoringEditor, db: DatabaseDep) -> Response:
     run_write(db, lambda session: rules.delete_rule(session, tenant, rule_id))
     return Response(status_code=204)
 

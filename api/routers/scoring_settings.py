@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from pydantic import StrictBool, StrictInt
 from sqlalchemy.orm import Session
 
-from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.deps import DatabaseDep, Now, ReadSession, run_write
+from api.permissions import Reader, ScoringEditor
 from api.schemas import InModel, ScoringSettingsOut, iso
 from services.scoring import scoring_settings
 
@@ -31,12 +32,14 @@ def settings_out(view: scoring_settings.ScoringSettingsView) -> dict[str, Any]:
 
 
 @router.get("/v1/settings/scoring", response_model=ScoringSettingsOut, summary="Get scoring settings")
-def get_scoring_settings(tenant: TenantDep, session: ReadSession) -> dict[str, Any]:
+def get_scoring_settings(tenant: Reader, session: ReadSession) -> dict[str, Any]:
     return settings_out(scoring_settings.get_settings(session, tenant))
 
 
 @router.put("/v1/settings/scoring", response_model=ScoringSettingsOut, summary="Update scoring settings (partial)")
-def update_scoring_settings(body: ScoringSettingsIn, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:
+def update_scoring_settings(
+    body: ScoringSettingsIn, tenant: ScoringEditor, db: DatabaseDep, now: Now
+) -> dict[str, Any]:
     def work(session: Session) -> scoring_settings.ScoringSettingsView:
         return scoring_settings.update_settings(
             session, tenant, allow_negative_scores=body.allow_negative_scores, abm_enabled=body.abm_enabled,

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import DatabaseDep, Now, ReadSession, TenantDep
+from api.deps import DatabaseDep, Now, ReadSession
 from api.errors import request_id_of
 from api.ingest_support import respond_with_event
+from api.permissions import Ingester, Reader
 from api.presenters import signal_from_ingested
 from api.schemas import SignalCreatedOut, SignalIn, SignalListOut, iso
 from api.types import DatetimeQuery, UtcDatetime
@@ -55,7 +56,7 @@ def _meta(request: Request, now: datetime, **extra: Any) -> dict[str, Any]:
 
 
 @router.post("/v1/signals", status_code=201, response_model=SignalCreatedOut, summary="Create a signal")
-async def create_signal(body: SignalIn, request: Request, tenant: TenantDep, db: DatabaseDep, now: Now) -> JSONResponse:
+async def create_signal(body: SignalIn, request: Request, tenant: Ingester, db: DatabaseDep, now: Now) -> JSONResponse:
     def answer(result: Ingested) -> tuple[int, Any]:
         return 201, {"data": signal_from_ingested(result), "meta": _meta(request, now)}
 
@@ -66,7 +67,7 @@ async def create_signal(body: SignalIn, request: Request, tenant: TenantDep, db:
 def list_signals(
     request: Request,
     session: ReadSession,
-    tenant: TenantDep,
+    tenant: Reader,
     now: Now,
     account_domain: Annotated[str | None, Query(max_length=2048)] = None,
     contact_email: Annotated[str | None, Query(max_length=320)] = None,

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, EmailStr, Field
 
-from api.deps import DatabaseDep, Now, ReadSession, TenantDep, run_write
+from api.deps import DatabaseDep, Now, ReadSession, run_write
+from api.permissions import Reader, TriggerEditor
 from api.responses import error_responses as errors
 from api.schemas import InModel
 from api.types import OffsetQuery, Timestamp
@@ -223,12 +224,12 @@ def _routes(
 
     @router.get(base, summary=f"List {kind} triggers", name=f"list_{kind}", response_model=list[out],  # type: ignore[valid-type]
                 responses=errors(401, 403))
-    def list_(tenant: TenantDep, session: ReadSession) -> list[dict[str, Any]]:
+    def list_(tenant: Reader, session: ReadSession) -> list[dict[str, Any]]:
         return [triggers.trigger_view(r) for r in triggers.list_triggers(session, tenant, kind)]
 
     @router.post(base, status_code=201, summary=f"Create {kind} trigger", name=f"create_{kind}",
                  response_model=created_out, responses=errors(401, 403, 422))
-    def create(body: create_in, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:  # type: ignore[valid-type]
+    def create(body: create_in, tenant: TriggerEditor, db: DatabaseDep, now: Now) -> dict[str, Any]:  # type: ignore[valid-type]
         fields = _fields(body, unset=False)
         checked = triggers.check_channel_urls(tenant, fields)  # DNS before the write transaction, not inside it
 
@@ -242,7 +243,7 @@ def _routes(
     @router.get(f"{base}/events", summary=f"List emitted {kind} events", name=f"events_{kind}",
                 response_model=list[FiringOut], responses=errors(401, 403, 422))
     def events(
-        tenant: TenantDep, session: ReadSession, trigger_id: str | None = None,
+        tenant: Reader, session: ReadSession, trigger_id: str | None = None,
         limit: int = Query(default=100, ge=1, le=1000), offset: OffsetQuery = 0,
     ) -> list[dict[str, Any]]:
         rows = triggers.list_firings(session, tenant, kind, trigger_id=trigger_id, limit=limit, offset=offset)
@@ -251,7 +252,7 @@ def _routes(
     @router.get(f"{base}/events/export", summary=f"Export {kind} events (CSV)", name=f"export_{kind}",
                 response_class=StreamingResponse,
                 responses={200: {"content": {"text/csv": {}}}, **errors(401, 403)})
-    def export(tenant: TenantDep, session: ReadSession) -> StreamingResponse:
+    def export(tenant: Reader, session: ReadSession) -> StreamingResponse:
         return StreamingResponse(
             iter([triggers.export_firings_csv(session, tenant, kind)]), media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{kind}-events.csv"'},
@@ -259,7 +260,7 @@ def _routes(
 
     @router.put(f"{base}/{{trigger_id}}", summary=f"Update {kind} trigger", name=f"update_{kind}",
                 response_model=out, responses=errors(401, 403, 404, 422))
-    def update(trigger_id: str, body: update_in, tenant: TenantDep, db: DatabaseDep, now: Now) -> dict[str, Any]:  # type: ignore[valid-type]
+    def update(trigger_id: str, body: update_in, tenant: TriggerEditor, db: DatabaseDep, now: Now) -> dict[str, Any]:  # type: ignore[valid-type]
         changes = _fields(body, unset=True)
         checked = triggers.check_channel_urls(tenant, changes)  # DNS before the write transaction, not inside it
         return run_write(db, lambda s: triggers.trigger_view(
@@ -267,14 +268,14 @@ def _routes(
 
     @router.delete(f"{base}/{{trigger_id}}", status_code=204, summary=f"Delete {kind} trigger", name=f"delete_{kind}",
                    response_class=Response, responses=errors(401, 403, 404))
-    def delete(trigger_id: str, tenant: TenantDep, db: DatabaseDep) -> Response:
+    def delete(trigger_id: str, tenant: TriggerEditor, db: DatabaseDep) -> Response:
         run_write(db, lambda s: triggers.delete_trigger(s, tenant, kind, trigger_id))
         return Response(status_code=204)
 
     @router.post(f"{base}/{{trigger_id}}/simulate", summary=f"Simulate a {kind} trigger", name=f"simulate_{kind}",
                  response_model=SimulationOut, responses=errors(401, 403, 404, 422))
     def simulate(
-        trigger_id: str, body: SimulateIn, tenant: TenantDep, session: ReadSession, now: Now
+        trigger_id: str, body: SimulateIn, tenant: Reader, session: ReadSession, now: Now
     ) -> dict[str, Any]:
         return triggers.simulate(session, tenant, kind, trigger_id, lead_id=body.lead_id, days=body.days, now=now)
 
@@ -284,7 +285,7 @@ def _routes(
         description="Queues a sample notification (a sample lead and account, marked \"test\": true) to every "
         "channel of the trigger, through the outbox and signed like a real one.",
     )
-    def send_test(trigger_id: str, tenant: TenantDep, db: DatabaseDep, now: Now) -> TestSendOut:
+    def send_test(trigger_id: str, tenant: TriggerEditor, db: DatabaseDep, now: Now) -> TestSendOut:
         ids = run_write(db, lambda s: triggers.send_test(s, tenant, kind, trigger_id, now))
         return TestSendOut(trigger_id=trigger_id, delivery_ids=ids,
                            message=f"queued {len(ids)} test deliver{'y' if len(ids) == 1 else 'ies'}")

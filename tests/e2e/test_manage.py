@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,56 @@ def test_create_api_key_prints_the_secret_alone_on_the_last_line(database_url: s
     assert lines[-1].startswith("sk_live_") and " " not in lines[-1]
     again = run(database_url, "create-api-key", "--name", "zapier")
     assert again.stdout.strip().splitlines()[-1] != lines[-1]
+
+
+def stored_key(database_url: str, secret: str) -> tuple[str, str, str]:
+    """(unit_id, role, kind) of the key whose secret the command printed."""
+    from services.tenancy.api_keys import hash_secret
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(select(models.ApiKey.unit_id, models.ApiKey.role, models.ApiKey.kind).where(
+                models.ApiKey.key_hash == hash_secret(secret))).one()
+            return row.unit_id, row.role, row.kind
+    finally:
+        engine.dispose()
+
+
+def test_create_api_key_defaults_to_an_owner_key_of_the_default_unit(database_url: str) -> None:
+    created = run(database_url, "create-api-key", "--name", "deploy")
+    assert created.returncode == 0, created.stderr
+    assert stored_key(database_url, created.stdout.strip().splitlines()[-1]) == ("unit_default", "Owner", "api_key")
+
+
+def test_create_api_key_for_a_unit_with_a_role(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(models.Unit.__table__.insert().values(
+                id="unit_cli_test", org_id="org_default", name="CLI test", slug="cli-test",
+                created_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    finally:
+        engine.dispose()
+    created = run(database_url, "create-api-key", "--name", "pipe", "--unit", "unit_cli_test", "--role", "Ingest")
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip().splitlines()[-1]
+    assert secret.startswith("sk_live_") and " " not in secret
+    assert stored_key(database_url, secret) == ("unit_cli_test", "Ingest", "api_key")
+
+
+def test_create_api_key_for_an_unknown_unit_is_a_clear_error(database_url: str) -> None:
+    keys_before = count(database_url, models.ApiKey)
+    refused = run(database_url, "create-api-key", "--name", "x", "--unit", "unit_nope")
+    assert refused.returncode == 2
+    assert "unit_nope" in refused.stderr and "not found" in refused.stderr and "Traceback" not in refused.stderr
+    assert "sk_live_" not in refused.stdout
+    assert count(database_url, models.ApiKey) == keys_before
+
+
+def test_create_api_key_refuses_an_unknown_role(database_url: str) -> None:
+    refused = run(database_url, "create-api-key", "--name", "x", "--role", "Admin")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr and "sk_live_" not in refused.stdout
 
 
 def test_create_user_and_refuse_a_duplicate(database_url: str) -> None:

@@ -50,3 +50,59 @@ def test_a_viewer_sees_settings_but_cannot_change_them(unit: DemoUnit) -> None:
     assert next(t for t in at.toggle if t.label == "Allow negative scores").disabled
     assert next(b for b in at.button if b.label == "Save scoring settings").disabled
     assert next(b for b in at.button if b.label == "Create API key").disabled
+
+
+def test_an_owner_creates_an_ingest_key(unit: DemoUnit) -> None:
+    at = open_page("settings", unit.owner)
+    next(t for t in at.text_input if t.label == "Key name").set_value("tracker")
+    at.selectbox(key="new_key_role").set_value("Ingest")
+    next(b for b in at.button if b.label == "Create API key").click().run()
+    with unit.db.read() as session:
+        tenant = api_keys.authenticate(session, at.code[0].value)
+    assert tenant is not None and tenant.role == "Ingest"
+
+
+def test_an_owner_creates_a_credential_shown_once_and_revokes_it(unit: DemoUnit) -> None:
+    at = open_page("settings", unit.owner)
+    assert at.selectbox(key="new_credential_role").value == "Ingest"  # the least an integration needs
+    next(t for t in at.text_input if t.label == "Credential name").set_value("Zapier")
+    at.selectbox(key="new_credential_role").set_value("Viewer")
+    next(b for b in at.button if b.label == "Create credential").click().run()
+    assert not at.exception
+    client_id, client_secret = (code.value for code in at.code)
+    assert client_id.startswith("ci_") and client_secret.startswith("cs_")
+    with unit.db.read() as session:
+        tenant = api_keys.authenticate_credential(session, client_id, client_secret)
+    assert tenant is not None and tenant.role == "Viewer" and tenant.unit_id == unit.tenant.unit_id
+    table = frame_with(at, "Client id").set_index("Name")
+    assert table.loc["Zapier", "Client id"] == client_id and table.loc["Zapier", "Role"] == "Viewer"
+    assert client_secret not in table.to_string()
+
+    next(b for b in at.button if b.key == "hide_new_credential").click().run()
+    assert client_secret not in texts(at)  # shown once
+    at.selectbox(key="revoke_credential").set_value(tenant.credential_id)
+    at.button(key="revoke_credential_button").click().run()
+    assert not at.exception
+    with unit.db.read() as session:
+        assert api_keys.authenticate_credential(session, client_id, client_secret) is None
+    assert "Zapier" not in texts(at)
+
+
+def test_a_credential_without_a_name_is_refused(unit: DemoUnit) -> None:
+    at = open_page("settings", unit.owner)
+    next(t for t in at.text_input if t.label == "Credential name").set_value(" ")
+    next(b for b in at.button if b.label == "Create credential").click().run()
+    assert any("name" in e.value for e in at.error)
+    with unit.db.read() as session:
+        assert api_keys.list_credentials(session, unit.tenant) == []
+
+
+def test_a_viewer_cannot_create_or_revoke_credentials(unit: DemoUnit) -> None:
+    with unit.db.write() as session:
+        api_keys.create_credential(session, unit.tenant, name="pipe", now=datetime.now(UTC))
+    at = open_page("settings", unit.viewer)
+    assert not at.exception
+    assert next(b for b in at.button if b.label == "Create credential").disabled
+    assert at.button(key="revoke_credential_button").disabled
+    assert at.selectbox(key="new_credential_role").disabled
+    assert frame_with(at, "Client id").loc[0, "Name"] == "pipe"
