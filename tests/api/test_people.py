@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.deps import KeyCache
+from api.key_auth import KeyCache
 from db import models
 from db.engine import Database
 from db.ids import new_id
