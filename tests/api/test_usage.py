@@ -25,8 +25,8 @@ def _ingest(db: Database, tenant: Tenant, at: datetime, n: int, *, system: bool 
     """`n` events received at `at` (received_at is the ingest's clock); occurred long before, which must not matter."""
     event_type = "DECAY" if system else "page_view"
     events = [
-        NewEvent(event_type, datetime(2025, 1, 1, tzinfo=UTC), person=PersonRef(aliases=[AliasInput("email", f"p{i}@a.example")]),
-                 system=system)
+        NewEvent(event_type, datetime(2025, 1, 1, tzinfo=UTC), system=system,
+                 person=PersonRef(aliases=[AliasInput("email", f"p{i}@a.example")]))
         for i in range(n)
     ]
     with db.write() as session:
