@@ -46,7 +46,7 @@ def parse_month(value: str | None, now: datetime) -> date:
         today = now.astimezone(UTC).date()
         return today.replace(day=1)
     match = _MONTH.match(value)
-    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1970:
+    if not match or not 1 <= int(match.group(2)) <= 12 or not 1970 <= int(match.group(1)) <= 9998:
         raise InvalidInput("month", "must be a calendar month as YYYY-MM, e.g. 2026-11")
     return date(int(match.group(1)), int(match.group(2)), 1)
 

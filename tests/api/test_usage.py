@@ -108,7 +108,7 @@ def test_route_isolated_per_unit_and_month_validated(api: ApiHarness, other_api:
     assert theirs["unit_id"] == other_api.tenant.unit_id
     assert theirs["events_ingested"] == 0 and theirs["leads"] == 0
 
-    for bad in ("2026-13", "2026-1", "november", "2026-11-01"):
+    for bad in ("2026-13", "2026-1", "november", "2026-11-01", "9999-12", "0000-01"):
         refused = api.get("/v1/usage", params={"month": bad})
         assert refused.status_code == 422, bad
         assert "month" in refused.json()["error"]["message"]
