@@ -491,12 +491,15 @@ def main() -> int:
     load_before = os.getloadavg()[0]
     if not args.only_lines:
         core_lines(args)
+    if args.rate_limit_rounds or args.metrics_rounds:
+        print(f"speed lines — {os.cpu_count()} cores, load average before {load_before:.2f}", flush=True)
     lines: list[str] = []
     if args.rate_limit_rounds:
         redis = redis_answering(args.redis)
         for storage, redis_url in (("memory", None), ("Redis", redis)):
             if storage == "Redis" and redis_url is None:
                 lines.append("(d) observe / off, counted in Redis: skipped (no Redis answered)")
+                print(lines[-1], flush=True)
                 continue
             ratio, pairs, medians = observe_line(args.database_url, redis_url, args.rate_limit_rounds,
                                                  min(args.duration, 4.0), args.connections)
@@ -507,6 +510,7 @@ def main() -> int:
                 f"{medians['observe']:,.0f} req/s; per round {', '.join(f'{p:.2f}' for p in pairs)} "
                 f"(spread {min(pairs):.2f}-{max(pairs):.2f})"
             )
+            print(lines[-1], flush=True)
     if args.metrics_rounds:
         from metrics import scrape_medians
 
@@ -516,10 +520,7 @@ def main() -> int:
             f"{statistics.median(medians_ms):.2f} ms; round medians {', '.join(f'{m:.2f}' for m in medians_ms)} "
             f"(spread {min(medians_ms):.2f}-{max(medians_ms):.2f} ms)"
         )
-    if lines:
-        print(f"speed lines — {os.cpu_count()} cores, load average before {load_before:.2f}")
-        for line in lines:
-            print(line)
+        print(lines[-1], flush=True)
     return 0
 
 

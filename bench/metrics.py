@@ -42,7 +42,8 @@ def fill(database_url: str, events_per_unit: int) -> tuple[list[str], int]:
     from db import models
     from db.engine import Database
     from db.ids import new_id
-    from services.ingest.ingest import AliasInput, NewEvent, PersonRef, ingest
+    from services.ingest.contract import AliasInput, NewEvent, PersonRef
+    from services.ingest.ingest import ingest
     from services.tenancy.api_keys import create_api_key
     from services.tenancy.tenants import create_unit
     from services.triggers import triggers
