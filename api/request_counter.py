@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -50,7 +51,7 @@ class RequestCounter:
 
     def _run(self) -> None:
         while True:
-            threading.Event().wait(self.every)
+            time.sleep(self.every)
             try:
                 self.flush()
             except Exception:  # the database may be briefly unavailable: the counts are kept for the next try
