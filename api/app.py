@@ -17,6 +17,7 @@ from api.audit_middleware import AuditMiddleware, auditor_of
 from api.errors import install_error_handlers
 from api.guards import InputGuardMiddleware
 from api.permissions import declare_permissions
+from api.request_counter import counter_of
 from api.responses import ERROR_RESPONSES
 from api.routers import accounts as accounts_router
 from api.routers import admin as admin_router
@@ -36,6 +37,7 @@ from api.routers import rules as rules_router
 from api.routers import scoring_settings as scoring_settings_router
 from api.routers import secrets as secrets_router
 from api.routers import triggers as triggers_router
+from api.routers import usage as usage_router
 from api.types import check_query
 from db.engine import Database
 from services.operations.metrics import count_request
@@ -81,6 +83,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     # An orderly shutdown writes the request audit rows still queued (atexit is the fallback).
     await run_in_threadpool(auditor_of(app).flush)
+    await run_in_threadpool(counter_of(app).flush)  # API request counts for usage (api.request_counter)
 
 
 def create_api(db: Database | None = None) -> FastAPI:
@@ -109,6 +112,7 @@ def create_api(db: Database | None = None) -> FastAPI:
     for module in (auth_router, org_units_router, members_router):  # people, units and memberships
         app.include_router(module.router)
     app.include_router(secrets_router.router)
+    app.include_router(usage_router.router)
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.request_counter import counter_of
 from db.engine import Database
 from services.context import Tenant
 from services.tenancy import audit
@@ -87,14 +88,23 @@ def auditor_of(app: object) -> RequestAuditor:
 
 
 class AuditMiddleware:
-    """Records mutating requests after their response status is known (inside RequestIdMiddleware)."""
+    """After a request: records a mutating one in the audit log once its response status is known, and counts
+    every authenticated one for usage (api.request_counter). Inside RequestIdMiddleware."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in MUTATING:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["method"] not in MUTATING:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                tenant = (scope.get("state") or {}).get("tenant")
+                if isinstance(tenant, Tenant):
+                    counter_of(scope["app"]).count(tenant)
             return
         started = time.perf_counter()
         status = 500  # what the client gets if the app fails before answering
@@ -111,6 +121,7 @@ class AuditMiddleware:
             state = scope.get("state") or {}
             tenant = state.get("tenant")
             if isinstance(tenant, Tenant):
+                counter_of(scope["app"]).count(tenant)
                 client = scope.get("client")
                 auditor_of(scope["app"]).add(audit.RequestEntry(
                     org_id=tenant.org_id, unit_id=tenant.unit_id, user_email=tenant.actor, method=scope["method"],

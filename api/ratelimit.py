@@ -5,6 +5,13 @@ shares them. Each unit's configuration (services.tenancy.rate_limits) is cached 
 so the hot ingest path does not read it on every request: a change made through this process applies at once,
 in other processes within that time. When Redis cannot be reached requests pass (and a warning is logged):
 a limiter outage must not take the API down with it.
+
+With Redis, `enforce` counts every request in Redis before answering (exact across processes). `observe` refuses
+nothing, so its requests do not wait on Redis: each is counted in this process's memory (a dict update) and judged
+against the shared count Redis held at the last push plus this process's hits since; a background thread pushes
+the gathered hits to Redis every OBSERVE_PUSH_SECONDS (one sliding-window update per caller key and window, not
+one per request). An observing unit's "over the limit" figures are thus exact in one process and within that
+push interval across processes.
 """
 
 from __future__ import annotations
@@ -39,6 +46,10 @@ log = logging.getLogger("leadvane.api")
 CONFIG_CACHE_SECONDS = 5.0
 REDIS_KEY_PREFIX = "leadvane-ratelimit"
 REDIS_TIMEOUT_SECONDS = 0.5
+OBSERVE_PUSH_SECONDS = 0.1
+OBSERVE_MAX_KEYS = 100_000  # pending observe counts beyond this many caller keys (Redis down for long) are dropped
+
+ObservedKey = tuple[RateLimitItem, str, str]  # (window, unit id, caller key)
 
 
 def exceeded_count(unit_id: str, mode: str) -> float:
@@ -119,6 +130,12 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._configs: dict[str, tuple[float, RateLimitConfig]] = {}
         self._warned_at = 0.0
+        # observe mode with Redis: hits not yet pushed, and each key's shared count as of its last push
+        self._observe_lock = threading.Lock()
+        self._observed: dict[ObservedKey, int] = {}
+        self._shared_counts: dict[ObservedKey, tuple[float, float]] = {}  # key -> (weighted count, monotonic at)
+        self._push_lock = threading.Lock()
+        self._pusher: threading.Thread | None = None
 
     # --- configuration cache ---
 
@@ -165,6 +182,62 @@ class RateLimiter:
             self._storage_down()
         return None
 
+    def observe_shared(self, config: RateLimitConfig, unit_id: str, key: str) -> RateLimitItem | None:
+        """hit() for an observing unit with Redis, without waiting on Redis: the window it is over, or None.
+
+        Judged against the shared count at the last push (fresh for OBSERVE_PUSH_SECONDS and a little more) plus
+        this process's hits since; the hit is pushed to Redis by the background thread.
+        """
+        moment = time.monotonic()
+        over: RateLimitItem | None = None
+        with self._observe_lock:
+            if len(self._observed) >= OBSERVE_MAX_KEYS:
+                self._observed.clear()
+            for item in limit_items(config.rps, config.burst):
+                entry = (item, unit_id, key)
+                local = self._observed.get(entry, 0) + 1
+                shared = self._shared_counts.get(entry)
+                base = shared[0] if shared is not None and moment - shared[1] < 1.0 else 0.0
+                if base + local > item.amount:
+                    over = item
+                    break
+                self._observed[entry] = local
+            if self._pusher is None:
+                self._pusher = threading.Thread(target=self._push_loop, name="leadvane-ratelimit-push", daemon=True)
+                self._pusher.start()
+        return over
+
+    def _push_loop(self) -> None:
+        while True:
+            time.sleep(OBSERVE_PUSH_SECONDS)
+            self.push_observed()
+
+    def push_observed(self) -> None:
+        """Adds the observe hits gathered in this process to Redis and notes the shared counts it now holds."""
+        with self._push_lock:
+            with self._observe_lock:
+                batch, self._observed = self._observed, {}
+            if not batch:
+                return
+            storage = self.strategy.storage
+            try:
+                for (item, unit_id, key), hits in batch.items():
+                    name, expiry = item.key_for(unit_id, key), item.get_expiry()
+                    previous, previous_ttl, current, _ = storage.get_sliding_window(name, expiry)  # type: ignore[attr-defined]
+                    weighted = previous * previous_ttl / expiry + current
+                    room = math.floor(item.amount - weighted)  # Redis keeps at most the limit, as hit() does
+                    added = min(hits, room)
+                    if added > 0 and storage.acquire_sliding_window_entry(name, item.amount, expiry, added):  # type: ignore[attr-defined]
+                        weighted += added
+                    else:  # full already, or filled by another process meanwhile
+                        weighted = float(item.amount)
+                    with self._observe_lock:
+                        if len(self._shared_counts) >= OBSERVE_MAX_KEYS:
+                            self._shared_counts.clear()
+                        self._shared_counts[(item, unit_id, key)] = (weighted, time.monotonic())
+            except StorageError:
+                self._storage_down()
+
     def _async_strategy(self) -> AsyncSlidingWindowCounterRateLimiter:
         loop = asyncio.get_running_loop()
         strategy = self._async_strategies.get(loop)
@@ -193,6 +266,8 @@ class RateLimiter:
 
     def over_limit(self, config: RateLimitConfig, unit_id: str, key: str) -> bool:
         """Whether the next request of `key` would be over the limit (nothing is counted)."""
+        if self.shared:
+            self.push_observed()  # this process's observe hits first, so the answer includes them
         try:
             return not all(self.strategy.test(item, unit_id, key) for item in limit_items(config.rps, config.burst))
         except StorageError:
@@ -246,7 +321,9 @@ async def apply_rate_limit(request: Request, tenant: Tenant) -> None:
     if not config.enabled:
         return
     key = caller_key(config.key_by, tenant, request)
-    if limiter.shared:
+    if limiter.shared and config.mode == "observe":
+        over = limiter.observe_shared(config, tenant.unit_id, key)  # nothing is refused: no wait on Redis
+    elif limiter.shared:
         over = await limiter.hit_shared(config, tenant.unit_id, key)
     else:
         over = limiter.hit(config, tenant.unit_id, key)

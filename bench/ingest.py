@@ -6,7 +6,10 @@ Everything is measured in the same run on this machine, against real processes:
   (b) events/s through POST /v1/events/batch (1000-event batches) next to a plain sqlite3 executemany of the
       same event rows into an empty SQLite file with the events table's columns and indexes;
   (c) p50/p99 latency of single-event ingest at a steady (open-loop) request rate, measured from the
-      scheduled send time so a stalled server cannot hide its queue.
+      scheduled send time so a stalled server cannot hide its queue;
+  (d) single-event ingest requests/s with the unit's rate limit on in `observe` mode, as a ratio to it off
+      (alternating rounds; counted in memory, and in Redis when REDIS_URL or 127.0.0.1:6379 answers), target >= 0.95;
+  (e) GET /metrics scrape time with 10 units of data (bench/metrics.py).
 Load comes from separate processes/threads over keep-alive connections (http.client).
 """
 
@@ -42,6 +45,7 @@ from api.schemas import SignalIn  # noqa: E402  (after the path set-up, as a scr
 
 TARGET_SIGNALS_RATIO = 0.60
 TARGET_BATCH_RATIO = 0.50
+TARGET_OBSERVE_RATIO = 0.95
 EMAIL_POOL = 5_000
 EVENT_TYPES = ("page_visit", "email_open", "email_click", "form_submit", "demo_request", "webinar_attended")
 
@@ -356,6 +360,38 @@ def open_loop_latency(
     return p50, p99, len(latencies), errors
 
 
+# --- rate limit in observe mode, /metrics ----------------------------------------------------------------------------
+
+
+def redis_answering(url: str | None) -> str | None:
+    """`url` (or REDIS_URL, or the local default) when a Redis server answers PING there, else None."""
+    url = url or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        client.ping()
+        client.close()
+        return url
+    except Exception:
+        return None
+
+
+def observe_line(database_url: str | None, redis: str | None, rounds: int, duration: float,
+                 connections: int) -> tuple[float, list[float], dict[str, float]]:
+    """(d): observe / off requests/s (median of rounds), each round's ratio, and the medians per mode (requests/s,
+    and the server's CPU microseconds per request as `cpu_<mode>`: steadier than requests/s on a busy machine)."""
+    from rate_limit import observe_rounds
+
+    with tempfile.TemporaryDirectory(prefix="leadvane-bench-") as tmp, \
+            fresh_database(database_url, Path(tmp)) as url:
+        result = observe_rounds(url, redis, rounds=rounds, duration=duration, connections=connections,
+                                cpu_requests=300)
+    medians = {mode: statistics.median(values) for mode, values in result.figures.items()}
+    medians.update({f"cpu_{mode}": statistics.median(values) for mode, values in result.cpu.items()})
+    return medians["observe"] / medians["disabled"], result.pairs, medians
+
+
 # --- report ----------------------------------------------------------------------------------------------------------
 
 
@@ -382,20 +418,8 @@ def best_of(repeat: int, measure: Callable[[], tuple[float, int]]) -> tuple[floa
     return max(figures), figures, errors
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=20_000, help="events sent through /v1/events/batch")
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per throughput / latency measurement")
-    parser.add_argument("--database-url", help="PostgreSQL server URL to bench against (a fresh database is made)")
-    parser.add_argument("--connections", type=int, default=4, help="concurrent keep-alive connections for (a)")
-    parser.add_argument("--rate", type=float, default=200.0, help="requests/s of the open-loop latency run (c)")
-    parser.add_argument("--repeat", type=int, default=2, help="alternating rounds of (a); the best round counts")
-    parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve_baseline:
-        serve_baseline("127.0.0.1", args.serve_baseline)
-        return 0
-
+def core_lines(args: argparse.Namespace) -> None:
+    """(a), (b) and (c), printed as a table."""
     with tempfile.TemporaryDirectory(prefix="leadvane-bench-") as tmp:
         workdir = Path(tmp)
         with fresh_database(args.database_url, workdir) as url:
@@ -445,6 +469,61 @@ def main() -> int:
     print(f"rounds of (a): leadvane {', '.join(f'{v:,.0f}' for v in api_figures)};"
           f" baseline {', '.join(f'{v:,.0f}' for v in base_figures)}; non-201 answers {api_errors}")
     print(f"(b) {ingested:,} events in 1000-event batches; (c) {sent} requests, {lat_errors} non-201")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000, help="events sent through /v1/events/batch")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per throughput / latency measurement")
+    parser.add_argument("--database-url", help="PostgreSQL server URL to bench against (a fresh database is made)")
+    parser.add_argument("--connections", type=int, default=4, help="concurrent keep-alive connections for (a)")
+    parser.add_argument("--rate", type=float, default=200.0, help="requests/s of the open-loop latency run (c)")
+    parser.add_argument("--repeat", type=int, default=2, help="alternating rounds of (a); the best round counts")
+    parser.add_argument("--rate-limit-rounds", type=int, default=3,
+                        help="alternating rounds of (d) per storage; 0 skips (d)")
+    parser.add_argument("--redis", metavar="URL", help="Redis for (d) (default: REDIS_URL, or 127.0.0.1:6379)")
+    parser.add_argument("--metrics-rounds", type=int, default=3, help="rounds of 100 scrapes for (e); 0 skips (e)")
+    parser.add_argument("--only-lines", action="store_true", help="measure only (d) and (e)")
+    parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_baseline:
+        serve_baseline("127.0.0.1", args.serve_baseline)
+        return 0
+
+    load_before = os.getloadavg()[0]
+    if not args.only_lines:
+        core_lines(args)
+    if args.rate_limit_rounds or args.metrics_rounds:
+        print(f"speed lines — {os.cpu_count()} cores, load average before {load_before:.2f}", flush=True)
+    lines: list[str] = []
+    if args.rate_limit_rounds:
+        redis = redis_answering(args.redis)
+        for storage, redis_url in (("memory", None), ("Redis", redis)):
+            if storage == "Redis" and redis_url is None:
+                lines.append("(d) observe / off, counted in Redis: skipped (no Redis answered)")
+                print(lines[-1], flush=True)
+                continue
+            ratio, pairs, medians = observe_line(args.database_url, redis_url, args.rate_limit_rounds,
+                                                 min(args.duration, 4.0), args.connections)
+            lines.append(
+                f"(d) single-event POST /v1/signals, rate limit observe / off, counted in {storage}: "
+                f"{ratio:.2f} ({'met' if ratio >= TARGET_OBSERVE_RATIO else 'MISSED'}, target >= "
+                f"{TARGET_OBSERVE_RATIO:.2f}); off {medians['disabled']:,.0f} req/s, observe "
+                f"{medians['observe']:,.0f} req/s; per round {', '.join(f'{p:.2f}' for p in pairs)} "
+                f"(spread {min(pairs):.2f}-{max(pairs):.2f}); server CPU per request off "
+                f"{medians['cpu_disabled']:,.0f} us, observe {medians['cpu_observe']:,.0f} us"
+            )
+            print(lines[-1], flush=True)
+    if args.metrics_rounds:
+        from metrics import scrape_medians
+
+        medians_ms = scrape_medians(args.database_url, rounds=args.metrics_rounds, say=lambda _line: None)
+        lines.append(
+            f"(e) GET /metrics at 10 units (2,000 events and 200 deliveries each), 100 scrapes per round: median "
+            f"{statistics.median(medians_ms):.2f} ms; round medians {', '.join(f'{m:.2f}' for m in medians_ms)} "
+            f"(spread {min(medians_ms):.2f}-{max(medians_ms):.2f} ms)"
+        )
+        print(lines[-1], flush=True)
     return 0
 
 

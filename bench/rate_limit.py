@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +80,9 @@ def server_cpu_per_request(port: int, pid: int, headers: dict[str, str], n: int,
     return (cpu_seconds(pid) - used) / (n // connections * connections) * 1e6
 
 
-def limiter_microseconds(database_url: str, redis_url: str | None, rps: int, burst: int, n: int = 20_000) -> float:
+def limiter_microseconds(
+    database_url: str, redis_url: str | None, rps: int, burst: int, n: int = 20_000, mode: str = "observe",
+) -> float:
     """Microseconds per request of the cached configuration lookup plus one count (a unit over its limit)."""
     from api.ratelimit import RateLimiter
     from db.engine import Database
@@ -90,16 +93,21 @@ def limiter_microseconds(database_url: str, redis_url: str | None, rps: int, bur
     unit = "unit_default"
     limiter.load_config(unit)
     config = RateLimitConfig(True, "observe", "credential", rps, burst)
+    enforce = RateLimitConfig(True, "enforce", "credential", rps, burst)
     key = f"credential:bench-{uuid.uuid4().hex[:8]}"
 
-    async def shared() -> None:  # the API's path for Redis: the asyncio client on the server's event loop
+    async def shared() -> None:  # enforce's path with Redis: the asyncio client on the server's event loop
         for _ in range(n):
             limiter.cached_config(unit)
-            await limiter.hit_shared(config, unit, key)
+            await limiter.hit_shared(enforce, unit, key)
 
     began = time.perf_counter()
-    if redis_url:
+    if redis_url and mode == "enforce":
         asyncio.run(shared())
+    elif redis_url:  # observe with Redis: counted in memory, pushed by the limiter's thread
+        for _ in range(n):
+            limiter.cached_config(unit)
+            limiter.observe_shared(config, unit, key)
     else:
         for _ in range(n):
             limiter.cached_config(unit)
@@ -124,6 +132,52 @@ def lookup_microseconds(database_url: str, n: int = 200_000) -> float:
     return elapsed / n * 1e6
 
 
+@dataclass
+class ObserveRounds:
+    """Requests/s and server CPU microseconds per request, per mode ("disabled", "observe"), and observe/disabled
+    per round."""
+
+    figures: dict[str, list[float]]
+    cpu: dict[str, list[float]]
+    pairs: list[float]
+    errors: int
+
+
+def observe_rounds(
+    url: str, redis: str | None, *, rounds: int, duration: float, connections: int, rps: int = 50, burst: int = 100,
+    key_by: str = "credential", cpu_requests: int = 1000,
+) -> ObserveRounds:
+    """Alternating rounds of limiting off and on in observe mode, against one fresh `serve-api` on `url`."""
+    figures: dict[str, list[float]] = {"disabled": [], "observe": []}
+    cpu: dict[str, list[float]] = {"disabled": [], "observe": []}  # server CPU microseconds per request
+    pairs: list[float] = []
+    errors = 0
+    manage(url, "migrate")
+    key = manage(url, "create-api-key", "--name", "bench").strip().splitlines()[-1]
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "LEADVANE_REDIS_URL")}
+    env["DATABASE_URL"] = url
+    if redis:
+        env["REDIS_URL"] = redis
+    port = free_port()
+    command = [sys.executable, "manage.py", "serve-api", "--host", "127.0.0.1", "--port", str(port),
+               "--no-scheduler"]
+    observe = {"enabled": True, "mode": "observe", "key_by": key_by, "rps": rps, "burst": burst}
+    with server(command, env, port) as pid:
+        for round_no in range(rounds):
+            order = ["disabled", "observe"] if round_no % 2 == 0 else ["observe", "disabled"]
+            measured: dict[str, float] = {}
+            for mode in order:
+                put_limit(port, headers, observe if mode == "observe" else {"enabled": False})
+                value, err = requests_per_second(port, headers, duration, connections)
+                cpu[mode].append(server_cpu_per_request(port, pid, headers, cpu_requests, connections))
+                measured[mode] = value
+                figures[mode].append(value)
+                errors += err
+            pairs.append(measured["observe"] / measured["disabled"])
+    return ObserveRounds(figures, cpu, pairs, errors)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="pairs of measurements (disabled, observe)")
@@ -137,40 +191,19 @@ def main() -> int:
     parser.add_argument("--database-url", help="PostgreSQL server URL to bench against (a fresh database is made)")
     args = parser.parse_args()
 
-    figures: dict[str, list[float]] = {"disabled": [], "observe": []}
-    cpu: dict[str, list[float]] = {"disabled": [], "observe": []}  # server CPU microseconds per request
-    pairs: list[float] = []
-    errors = 0
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="leadvane-bench-") as tmp, \
             fresh_database(args.database_url, Path(tmp)) as url:
         backend = url.split(":", 1)[0].split("+", 1)[0]
-        manage(url, "migrate")
-        key = manage(url, "create-api-key", "--name", "bench").strip().splitlines()[-1]
-        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "LEADVANE_REDIS_URL")}
-        env["DATABASE_URL"] = url
-        if args.redis:
-            env["REDIS_URL"] = args.redis
-        port = free_port()
-        command = [sys.executable, "manage.py", "serve-api", "--host", "127.0.0.1", "--port", str(port),
-                   "--no-scheduler"]
-        load_before = os.getloadavg()[0]
-        observe = {"enabled": True, "mode": "observe", "key_by": args.key_by, "rps": args.rps, "burst": args.burst}
-        with server(command, env, port) as pid:
-            for round_no in range(args.rounds):
-                order = ["disabled", "observe"] if round_no % 2 == 0 else ["observe", "disabled"]
-                measured: dict[str, float] = {}
-                for mode in order:
-                    put_limit(port, headers, observe if mode == "observe" else {"enabled": False})
-                    value, err = requests_per_second(port, headers, args.duration, args.connections)
-                    cpu[mode].append(server_cpu_per_request(port, pid, headers, args.cpu_requests, args.connections))
-                    measured[mode] = value
-                    figures[mode].append(value)
-                    errors += err
-                pairs.append(measured["observe"] / measured["disabled"])
+        result = observe_rounds(url, args.redis, rounds=args.rounds, duration=args.duration,
+                                connections=args.connections, rps=args.rps, burst=args.burst, key_by=args.key_by,
+                                cpu_requests=args.cpu_requests)
+        figures, cpu, pairs, errors = result.figures, result.cpu, result.pairs, result.errors
         off_us = lookup_microseconds(url)
         memory_us = limiter_microseconds(url, None, args.rps, args.burst)
-        redis_us = limiter_microseconds(url, args.redis, args.rps, args.burst, n=5_000) if args.redis else None
+        redis_us = limiter_microseconds(url, args.redis, args.rps, args.burst) if args.redis else None
+        enforce_us = (limiter_microseconds(url, args.redis, args.rps, args.burst, n=5_000, mode="enforce")
+                      if args.redis else None)
 
     disabled, observed = statistics.median(figures["disabled"]), statistics.median(figures["observe"])
     ratio = observed / disabled
@@ -189,7 +222,8 @@ def main() -> int:
           f"observe median {cpu_observe:,.0f} us; disabled / observe {cpu_off / cpu_observe:.2f}")
     per_request = 1e6 / disabled
     print(f"limiter cost per request, in process: off {off_us:.2f} us; observe in memory {memory_us:.1f} us"
-          + (f"; observe in Redis {redis_us:.0f} us" if redis_us is not None else "")
+          + (f"; observe with Redis {redis_us:.1f} us, enforce in Redis {enforce_us:.0f} us"
+             if redis_us is not None and enforce_us is not None else "")
           + f" (a request here takes {per_request:,.0f} us of the server's time at {disabled:,.0f}/s)")
     return 0
 

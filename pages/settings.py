@@ -12,6 +12,7 @@ from ui.auth import current_user
 from ui.components import read_only_notice
 from ui.runtime import now
 from ui.timeago import ago
+from ui.usage_panel import usage_panel
 
 ROLE_HELP = {
     "Owner": "Owner: everything, including keys and users",
@@ -141,3 +142,5 @@ with st.form("scoring_settings"):
         roles=policy.roles_with(Action.EDIT_SCORING),
     ):
         st.success("Scoring settings saved.")
+
+usage_panel(user)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_api
 from api.audit_middleware import auditor_of
+from api.request_counter import counter_of
 from db import models
 from db.engine import Database
 from db.ids import new_id
@@ -117,6 +118,7 @@ def api_app(db: Database):  # type: ignore[no-untyped-def]
     app = create_api(db)
     yield app
     auditor_of(app).flush()  # request audit rows still queued, written before the test database goes away
+    counter_of(app).flush()  # and API request counts (usage)
 
 
 def make_harness(api_app, db: Database, tenant: Tenant, now: datetime) -> ApiHarness:  # type: ignore[no-untyped-def]
