@@ -216,6 +216,7 @@ class Event(TenantMixin, Base):
         Index("ix_events_unit_lead", "unit_id", "lead_id", "seq"),
         Index("ix_events_unit_account", "unit_id", "account_id", "occurred_at"),
         Index("ix_events_unit_type", "unit_id", "event_type", "occurred_at"),
+        Index("ix_events_unit_received", "unit_id", "received_at"),  # usage: events received per day
     )
     seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(ID, unique=True)

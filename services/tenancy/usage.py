@@ -5,9 +5,8 @@ Events are counted by `received_at` (when Leadvane took them in, not when they h
 Deliveries are counted by `created_at`. API requests come from `usage_days`, which each API process fills in
 batches (api.request_counter): every authenticated request, counted per unit and UTC day.
 
-Speed: deliveries use ix_deliveries_unit_created. The events table has no (unit_id, received_at) index (adding one
-needs a migration), so the event counts read the unit's events through a unit_id index; measured by
-bench/ingest.py's usage line. The per-day buckets are computed in SQL (one GROUP BY), never in Python.
+Speed: events are read through ix_events_unit_received and deliveries through ix_deliveries_unit_created, so a
+month costs what that month holds. The per-day buckets are computed in SQL (one GROUP BY), never in Python.
 """
 
 from __future__ import annotations
