@@ -65,7 +65,9 @@ async def authenticate_person(request: Request, db: Database, token: str) -> Ten
     try:
         claims = tokens.verify(token, datetime.now(UTC))
     except tokens.InvalidToken as exc:
-        raise _unauthorized(f"Invalid or expired token: {exc}. Get a new one from POST /v1/auth/token.") from None
+        raise _unauthorized(
+            f"Invalid API key or token ({exc}): send an sk_live_ API key, or a person's token from POST /v1/auth/token."
+        ) from None
     unit_id = requested_unit(request)
     cache = person_cache(request)
     cache_key = f"{claims.member_id}\x00{claims.org_id}\x00{unit_id or ''}"
