@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,6 +11,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_SQLITE_PATH = ROOT / "data" / "leadvane.db"
+
+
+def data_dir() -> Path:
+    """The folder of first-start secrets (cookie key, token signing key, the first Owner's password), created on
+    first use; LEADVANE_DATA_DIR moves it (tests, several installs). Read on every call so a test can move it."""
+    path = Path(os.environ.get("LEADVANE_DATA_DIR", str(DEFAULT_SQLITE_PATH.parent)))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 class Settings(BaseSettings):

@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from api.key_auth import KeyCache
-from api.types import _known_query_names
+from api.types import known_query_names
 from db.engine import Database
 from services.context import Tenant
 from services.tenancy import tokens, units
@@ -39,7 +39,7 @@ def requested_unit(request: Request) -> str | None:
     if header:
         return header
     route = request.scope.get("route")
-    if isinstance(route, APIRoute) and ACTIVE_UNIT_QUERY in _known_query_names(route):
+    if isinstance(route, APIRoute) and ACTIVE_UNIT_QUERY in known_query_names(route):
         query = request.query_params.get(ACTIVE_UNIT_QUERY, "").strip()
         if query:
             return query

@@ -50,7 +50,7 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def _known_query_names(route: APIRoute) -> set[str]:
+def known_query_names(route: APIRoute) -> set[str]:
     known: set[str] | None = getattr(route, "_leadvane_query_names", None)
     if known is None:
         known = _query_names(route.dependant)
@@ -63,7 +63,7 @@ async def check_query(request: Request) -> None:
     ignored). NUL and non-UTF-8 bytes in query and path are refused earlier, by api.guards' middleware."""
     route = request.scope.get("route")
     if isinstance(route, APIRoute):
-        known = _known_query_names(route)
+        known = known_query_names(route)
         for name in request.query_params:
             if name not in known:
                 raise InvalidInput(f"query parameter {name}", "unknown parameter")

@@ -17,22 +17,14 @@ from typing import Any
 import streamlit as st
 
 from db.engine import Database
-from settings import ROOT, get_settings
+from settings import data_dir, get_settings
 
-DATA_DIR = ROOT / "data"
 OWNER_FILE_NAME = "initial-owner.txt"
 COOKIE_KEY_FILE_NAME = "cookie_key"
 
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def data_dir() -> Path:
-    """Where first-start secrets live; LEADVANE_DATA_DIR moves it (tests, several installs)."""
-    path = Path(os.environ.get("LEADVANE_DATA_DIR", str(DATA_DIR)))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _write_private(path: Path, text: str) -> None:

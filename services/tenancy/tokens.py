@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jwt
 
-from settings import DEFAULT_SQLITE_PATH, get_settings
+from settings import data_dir, get_settings
 
 ALGORITHM = "HS256"
 KEY_FILE_NAME = "jwt_secret"
@@ -40,11 +40,6 @@ class IssuedToken:
 class TokenClaims:
     member_id: str
     org_id: str
-
-
-def data_dir() -> Path:
-    """The folder of first-start secrets (the same LEADVANE_DATA_DIR the dashboard's cookie key uses)."""
-    return Path(os.environ.get("LEADVANE_DATA_DIR", str(DEFAULT_SQLITE_PATH.parent)))
 
 
 @lru_cache(maxsize=8)
