@@ -225,10 +225,10 @@ def _combinations(book: scoring.RuleBook, cols: EventColumns) -> tuple[IntArray,
     pattern = pattern_of_pair[pair_of_event.reshape(-1)]
     # Window intervals: the number of the type's boundaries at or before occurred_at.
     interval = np.zeros(n, dtype=np.int64)
-    for t, bounds in enumerate(boundaries):
-        if len(bounds):
+    for t, type_bounds in enumerate(boundaries):
+        if len(type_bounds):
             mask = cols.event_type == t
-            interval[mask] = np.searchsorted(bounds, cols.occurred_us[mask], side="right")
+            interval[mask] = np.searchsorted(type_bounds, cols.occurred_us[mask], side="right")
     width = int(interval.max()) + 1
     _keys, representatives, combo = np.unique(pattern * width + interval, return_index=True, return_inverse=True)
     return combo.reshape(-1).astype(np.int64), representatives.astype(np.int64)

@@ -232,7 +232,9 @@ def _write_scores(
         for (o, rs), s in wanted.items()
         if (o, rs) in stored and stored[o, rs] != s
     ]
-    match = and_(table.c.unit_id == tenant.unit_id, owner == bindparam("b_owner"), table.c.ruleset_id == bindparam("b_rs"))
+    match = and_(
+        table.c.unit_id == tenant.unit_id, owner == bindparam("b_owner"), table.c.ruleset_id == bindparam("b_rs")
+    )
     if gone:
         session.execute(delete(table).where(match), gone)
     if moved:

@@ -15,7 +15,9 @@ T0 = datetime(2026, 10, 1, tzinfo=UTC)
 TIMES = [T0 + timedelta(hours=h) for h in range(6)] + [T0 + timedelta(hours=2, microseconds=1)]
 TYPES = ["page_view", "form_submit", "email_open", scoring.DECAY_EVENT_TYPE]
 PROPS = ["page", "n"]
-VALUES: list[Any] = [1, 1.0, True, False, "1", "1.0", "/pricing", "/PRICING/x", "abc", None, 2.5, "3", [1, "a"], {"k": 1}]
+VALUES: list[Any] = [
+    1, 1.0, True, False, "1", "1.0", "/pricing", "/PRICING/x", "abc", None, 2.5, "3", [1, "a"], {"k": 1},
+]
 
 
 def condition() -> st.SearchStrategy[scoring.Condition]:
