@@ -281,13 +281,18 @@ def test_rescore_stores_what_the_per_event_engine_computes(db: Database, tenant:
                 models.Event.unit_id == tenant.unit_id
             )
         ).all()
+        lead, acc = models.LeadScore, models.AccountScore
         stored_leads = {
-            (o, r): s for o, r, s in session.execute(select(models.LeadScore.lead_id, models.LeadScore.ruleset_id,
-                                                            models.LeadScore.score))
+            (o, r): s
+            for o, r, s in session.execute(
+                select(lead.lead_id, lead.ruleset_id, lead.score).where(lead.unit_id == tenant.unit_id)
+            )
         }
         stored_accounts = {
-            (o, r): s for o, r, s in session.execute(select(models.AccountScore.account_id,
-                                                            models.AccountScore.ruleset_id, models.AccountScore.score))
+            (o, r): s
+            for o, r, s in session.execute(
+                select(acc.account_id, acc.ruleset_id, acc.score).where(acc.unit_id == tenant.unit_id)
+            )
         }
         assert verify_unit(session, tenant) == []
     for seq, delta, stored in events:
