@@ -6,8 +6,11 @@
     python bench/rescore.py --db data/rescore.db    # keep the filled file ...
     python bench/rescore.py --db data/rescore.db --reuse --repeat 5   # ... and time it again
 
-The unit is filled through the batch ingest service path (bench/dashboard.py's filler: identity resolution and
-scoring included, 1,000-event transactions, the demo's rules and levels). Then it prints:
+The unit gets the demo's rules and levels (manage.py seed-demo's), then `--fill bulk` (default) inserts accounts,
+leads and events with plain executemany (bench/dashboard.py's mix of event kinds, pages and a long tail of
+activity; each lead keeps its account) and a first untimed rescore scores them all; `--fill ingest` sends every
+event through the batch ingest service path instead (bench/dashboard.py's filler; ~1,000-2,000 events/s here,
+so 1M events take 10-20 minutes on this shared machine). Then it prints:
 
 - the old per-event replay (a `Scoreboard.apply` loop over rows read through SQLAlchemy with type processing, as
   services/scoring/rescore.py did before) in events/s on a 100,000-event sample; the old rescore also compared
@@ -21,28 +24,86 @@ scoring included, 1,000-event transactions, the demo's rules and levels). Then i
 from __future__ import annotations
 
 import argparse
+import itertools
+import random
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select, update
 
-from bench.dashboard import fill
+from bench.dashboard import DAYS, KINDS, PAGES, fill
 from core import scoring
 from core.replay import replay_columns
 from db import models
 from db.engine import Database
+from db.ids import new_id
 from db.migrate import upgrade
 from services.context import load_scoring_context
 from services.scoring.rescore import load_event_columns, rescore_unit, verify_unit
 from services.tenancy.tenants import DEFAULT_TENANT
 
 SAMPLE = 100_000
+
+
+def bulk_fill(db: Database, *, leads: int, accounts: int, events: int, now: datetime) -> None:
+    """Accounts, leads and events inserted with executemany, then one rescore scores them (not timed)."""
+    from services.operations.demo import seed_demo
+
+    tenant = DEFAULT_TENANT
+    with db.write() as session:
+        seed_demo(session, tenant, now=now, leads=1)
+    rng = random.Random(7)
+    stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    account_ids = [new_id("acc") for _ in range(accounts)]
+    lead_ids = [new_id("ld") for _ in range(leads)]
+    cum_weights = list(itertools.accumulate(1.0 / (rank + 1) ** 0.7 for rank in range(leads)))
+    kinds, kind_weights = zip(*KINDS, strict=True)
+    start = now - timedelta(days=DAYS)
+    with db.write() as session:
+        conn = session.connection()
+        conn.exec_driver_sql(
+            "INSERT INTO accounts (id, org_id, unit_id, domain, name, name_key, metadata, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?)",
+            [(a, tenant.org_id, tenant.unit_id, f"company{i}.example", f"Company {i}", f"company {i}", stamp, stamp)
+             for i, a in enumerate(account_ids)],
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO leads (id, org_id, unit_id, account_id, email, first_name, last_name, metadata, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
+            [(ld, tenant.org_id, tenant.unit_id, account_ids[i % accounts], f"person{i}@company{i % accounts}.example",
+              f"First{i}", f"Last{i}", stamp, stamp) for i, ld in enumerate(lead_ids)],
+        )
+    done = 0
+    while done < events:
+        size = min(100_000, events - done)
+        drawn = rng.choices(range(leads), cum_weights=cum_weights, k=size)
+        rows = []
+        for i in range(size):
+            person = done + i if done + i < leads else drawn[i]
+            kind = rng.choices(kinds, kind_weights)[0]
+            props = f'{{"page":"{rng.choice(PAGES)}"}}' if kind == "page_visit" else '{"campaign":"fall"}'
+            at = (start + timedelta(seconds=(done + i) * DAYS * 86_400 / events)).replace(tzinfo=None)
+            rows.append((
+                new_id("evt"), tenant.org_id, tenant.unit_id, lead_ids[person], account_ids[person % accounts], kind,
+                "bench", "web", at.isoformat(sep=" ", timespec="microseconds"), stamp, props,
+            ))
+        with db.write() as session:
+            session.connection().exec_driver_sql(
+                "INSERT INTO events (id, org_id, unit_id, lead_id, account_id, event_type, source, channel, "
+                "occurred_at, received_at, metadata, score_delta, explanation) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '{}')",
+                rows,
+            )
+        done += size
+        print(f"  {done:>9,} events inserted", flush=True)
+    with db.write() as session:
+        rescore_unit(session, tenant)
 
 
 def old_replay_rate(db: Database, sample: int) -> tuple[int, float]:
@@ -95,6 +156,7 @@ def main() -> int:
     parser.add_argument("--db", help="SQLite file (default: a temporary one)")
     parser.add_argument("--reuse", action="store_true", help="time an existing, already filled --db")
     parser.add_argument("--repeat", type=int, default=3, help="full rescores to time (default 3)")
+    parser.add_argument("--fill", choices=("bulk", "ingest"), default="bulk", help="how to fill (default bulk)")
     args = parser.parse_args()
     path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="leadvane-rescore-")) / "bench.db"
     url = f"sqlite:///{path.resolve()}"
@@ -105,7 +167,8 @@ def main() -> int:
         upgrade(url)
         db = Database(url)
         began = time.perf_counter()
-        fill(db, leads=args.leads, accounts=args.accounts, events=args.events, now=_now())
+        filler = bulk_fill if args.fill == "bulk" else fill
+        filler(db, leads=args.leads, accounts=args.accounts, events=args.events, now=_now())
         print(f"filled in {time.perf_counter() - began:,.0f} s")
     else:
         db = Database(url)
@@ -143,7 +206,7 @@ def main() -> int:
     best, median = min(rescores), statistics.median(rescores)
     per_million = median * 1_000_000 / max(total, 1)
     print()
-    print(f"| events | old replay events/s | new rescore (best / median / worst) | new events/s (median) | ratio |")
+    print("| events | old replay events/s | new rescore (best / median / worst) | new events/s (median) | ratio |")
     print(f"| {total:,} | {old_rate:,.0f} | {best:.2f} / {median:.2f} / {max(rescores):.2f} s | "
           f"{total / median:,.0f} | {total / median / old_rate:.1f}x |")
     print(f"target <= 10 s per 1M events: {per_million:.1f} s per 1M (median) -> "

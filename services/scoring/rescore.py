@@ -15,7 +15,7 @@ from typing import Any, cast
 import numpy as np
 import orjson
 import pandas as pd
-from sqlalchemy import Table, Text, and_, bindparam, delete, insert, select, type_coerce, update
+from sqlalchemy import Table, Text, select, type_coerce
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
@@ -46,29 +46,41 @@ def _is_sqlite(session: Session) -> bool:
 
 def load_event_columns(session: Session, tenant: Tenant) -> vector.EventColumns:
     """The unit's event log as columns, in seq order."""
+    return _read_log(session, tenant, with_stored=False)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What the events table holds now, aligned with the columns: primary delta and explanation (JSON text on
+    SQLite, decoded on PostgreSQL)."""
+
+    deltas: list[int]
+    explanations: list[Any]
+
+
+def _read_log(session: Session, tenant: Tenant, *, with_stored: bool) -> tuple[vector.EventColumns, _Stored]:
     ev = _events()
     sqlite = _is_sqlite(session)
     # SQLite keeps UTC timestamps as ISO text: numpy parses a million of them in a fraction of a second.
     occurred = type_coerce(ev.c.occurred_at, Text) if sqlite else ev.c.occurred_at
-    stmt = (
-        select(ev.c.seq, ev.c.lead_id, ev.c.account_id, ev.c.event_type, occurred, sql_cast(ev.c["metadata"], Text))
-        .where(ev.c.unit_id == tenant.unit_id)
-        .order_by(ev.c.seq)
-    )
-    seqs: list[int] = []
-    leads: list[str | None] = []
-    accounts: list[str | None] = []
-    types: list[str] = []
-    stamps: list[Any] = []
-    texts: list[str | None] = []
+    columns: list[Any] = [
+        ev.c.seq, ev.c.lead_id, ev.c.account_id, ev.c.event_type, occurred, sql_cast(ev.c["metadata"], Text)
+    ]
+    if with_stored:
+        # On SQLite the stored JSON is the very text orjson wrote; PostgreSQL's jsonb is compared decoded.
+        columns += [ev.c.score_delta, type_coerce(ev.c.explanation, Text) if sqlite else ev.c.explanation]
+    # No ORDER BY: sorting a million wide rows costs the database more than numpy's argsort of their seqs.
+    stmt = select(*columns).where(ev.c.unit_id == tenant.unit_id)
+    lists: list[list[Any]] = [[] for _ in columns]
     for chunk in session.execute(stmt.execution_options(yield_per=_FETCH)).partitions():
-        s, le, ac, ty, oc, md = zip(*chunk, strict=True)
-        seqs += s
-        leads += le
-        accounts += ac
-        types += ty
-        stamps += oc
-        texts += md
+        for target, values in zip(lists, zip(*chunk, strict=True), strict=True):
+            target += values
+    seq_arr = np.array(lists[0], dtype=np.int64)
+    order = np.argsort(seq_arr, kind="stable")
+    if len(order) and not bool((order == np.arange(len(order))).all()):
+        seq_arr = seq_arr[order]
+        lists = [np.array(values, dtype=object)[order].tolist() for values in lists]
+    _seqs, leads, accounts, types, stamps, texts = lists[:6]
     if sqlite:
         occurred_us = np.array(stamps, dtype="datetime64[us]").astype(np.int64)
     else:
@@ -79,8 +91,8 @@ def load_event_columns(session: Session, tenant: Tenant) -> vector.EventColumns:
     text_codes, distinct_texts = pd.factorize(np.array(texts, dtype=object), use_na_sentinel=False)
     # Decoded as the JSON column decodes them (orjson), and `metadata or {}` as the per-event replay reads them.
     properties = [(orjson.loads(t) if isinstance(t, str) else None) or {} for t in distinct_texts.tolist()]
-    return vector.EventColumns(
-        seq=np.array(seqs, dtype=np.int64),
+    cols = vector.EventColumns(
+        seq=seq_arr,
         lead=lead_codes.astype(np.int64),
         account=account_codes.astype(np.int64),
         event_type=type_codes.astype(np.int64),
@@ -91,6 +103,7 @@ def load_event_columns(session: Session, tenant: Tenant) -> vector.EventColumns:
         types=type_names.tolist(),
         properties=properties,
     )
+    return cols, _Stored(lists[6], lists[7]) if with_stored else _Stored([], [])
 
 
 def replay_unit(session: Session, tenant: Tenant) -> vector.VectorReplay:
@@ -103,8 +116,9 @@ def rescore_unit(session: Session, tenant: Tenant) -> RescoreSummary:
     """Make stored scores equal to the replay of the event log under the current rules."""
     policy.require(tenant, Action.EDIT_SCORING)
     ctx = load_scoring_context(session, tenant)
-    result = vector.replay_columns(ctx.book, ctx.policy, load_event_columns(session, tenant))
-    changed = _write_events(session, tenant, result, ctx.primary_ruleset_id)
+    cols, stored = _read_log(session, tenant, with_stored=True)
+    result = vector.replay_columns(ctx.book, ctx.policy, cols)
+    changed = _write_events(session, result, stored, ctx.primary_ruleset_id)
     leads, accounts = result.lead_scores(), result.account_scores()
     _write_scores(session, tenant, models.LeadScore, "lead_id", leads)
     _write_scores(session, tenant, models.AccountScore, "account_id", accounts)
@@ -158,45 +172,36 @@ class _Explainer:
         return ["{" + ",".join(ps) + "}" for ps in zip(*parts, strict=True)]
 
 
-def _write_events(session: Session, tenant: Tenant, result: vector.VectorReplay, primary: str | None) -> int:
+def _write_events(session: Session, result: vector.VectorReplay, stored: _Stored, primary: str | None) -> int:
     """Store each event's new primary delta and explanation where they differ; returns how many rows changed."""
     cols = result.columns
-    if not len(cols):
-        return 0
-    ev = _events()
     sqlite = _is_sqlite(session)
     primary_rs = result.ruleset(primary) if primary is not None else None
     primary_delta = primary_rs.delta if primary_rs is not None else np.zeros(len(cols), dtype=np.int64)
     explainer = _Explainer(result)
-    # On SQLite the stored JSON is the very text orjson wrote; PostgreSQL's jsonb is compared decoded.
-    stored_explanation = type_coerce(ev.c.explanation, Text) if sqlite else ev.c.explanation
-    stmt = (
-        select(ev.c.seq, ev.c.score_delta, stored_explanation)
-        .where(ev.c.unit_id == tenant.unit_id, ev.c.seq <= int(cols.seq[-1]))
-        .order_by(ev.c.seq)
-    )
-    sql = (
-        "UPDATE events SET score_delta = ?, explanation = ? WHERE seq = ?"
-        if sqlite
-        else "UPDATE events SET score_delta = %s, explanation = %s::jsonb WHERE seq = %s"
-    )
+    explanation = "?" if sqlite else "CAST(? AS jsonb)"
+    sql = _driver_sql(session, f"UPDATE events SET score_delta = ?, explanation = {explanation} WHERE seq = ?")
     changed = 0
     connection = session.connection()
-    for chunk in session.execute(stmt.execution_options(yield_per=_FETCH)).partitions():
-        seqs, deltas, stored = zip(*chunk, strict=True)
-        seq_arr = np.array(seqs, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(cols.seq, seq_arr), len(cols) - 1)
-        known = cols.seq[pos] == seq_arr  # rows added after the log was read are not this replay's to judge
-        idx = pos[known]
-        new_deltas = primary_delta[idx].tolist()
+    for start in range(0, len(cols), _FETCH):
+        stop = min(start + _FETCH, len(cols))
+        idx = np.arange(start, stop)
         texts = explainer.texts(idx)
-        kept = [i for i, k in enumerate(known.tolist()) if k]
-        updates: list[tuple[Any, ...]] = []
-        for j, i in enumerate(kept):
-            delta, text = new_deltas[j], texts[j]
-            same = stored[i] == text if sqlite else stored[i] == orjson.loads(text)
-            if deltas[i] != delta or not same:
-                updates.append((delta, text, seqs[i]))
+        new_deltas = primary_delta[idx].tolist()
+        seqs = cols.seq[idx].tolist()
+        old_deltas, old_texts = stored.deltas[start:stop], stored.explanations[start:stop]
+        if sqlite:
+            updates = [
+                (d, t, q)
+                for d, t, q, od, ot in zip(new_deltas, texts, seqs, old_deltas, old_texts, strict=True)
+                if d != od or t != ot
+            ]
+        else:
+            updates = [
+                (d, t, q)
+                for d, t, q, od, ot in zip(new_deltas, texts, seqs, old_deltas, old_texts, strict=True)
+                if d != od or orjson.loads(t) != ot
+            ]
         if updates:
             connection.exec_driver_sql(sql, updates)
             changed += len(updates)
@@ -221,26 +226,29 @@ def _write_scores(
         )
     }
     wanted = {(o, rs): s for o, per in scores.items() for rs, s in per.items()}
-    gone = [{"b_owner": o, "b_rs": rs} for (o, rs) in stored.keys() - wanted.keys()]
-    added = [
-        {key: o, "ruleset_id": rs, "score": s, "org_id": tenant.org_id, "unit_id": tenant.unit_id}
-        for (o, rs), s in wanted.items()
-        if (o, rs) not in stored
-    ]
-    moved = [
-        {"b_owner": o, "b_rs": rs, "b_score": s}
-        for (o, rs), s in wanted.items()
-        if (o, rs) in stored and stored[o, rs] != s
-    ]
-    match = and_(
-        table.c.unit_id == tenant.unit_id, owner == bindparam("b_owner"), table.c.ruleset_id == bindparam("b_rs")
-    )
+    unit = tenant.unit_id
+    gone = [(unit, o, rs) for (o, rs) in stored.keys() - wanted.keys()]
+    added = [(o, rs, s, tenant.org_id, unit) for (o, rs), s in wanted.items() if (o, rs) not in stored]
+    moved = [(s, unit, o, rs) for (o, rs), s in wanted.items() if (o, rs) in stored and stored[o, rs] != s]
+    # Plain executemany: SQLAlchemy's per-row parameter processing cost more than SQLite's own work here.
+    connection = session.connection()
+    name, where = table.name, f"unit_id = ? AND {key} = ? AND ruleset_id = ?"
     if gone:
-        session.execute(delete(table).where(match), gone)
+        connection.exec_driver_sql(_driver_sql(session, f"DELETE FROM {name} WHERE {where}"), gone)
     if moved:
-        session.execute(update(table).where(match).values(score=bindparam("b_score")), moved)
+        connection.exec_driver_sql(_driver_sql(session, f"UPDATE {name} SET score = ? WHERE {where}"), moved)
     if added:
-        session.execute(insert(table), added)
+        connection.exec_driver_sql(
+            _driver_sql(
+                session, f"INSERT INTO {name} ({key}, ruleset_id, score, org_id, unit_id) VALUES (?, ?, ?, ?, ?)"
+            ),
+            added,
+        )
+
+
+def _driver_sql(session: Session, sql: str) -> str:
+    """`sql` written with ? placeholders, in the driver's parameter style (SQLite: ?, psycopg: %s)."""
+    return sql if _is_sqlite(session) else sql.replace("?", "%s")
 
 
 def verify_unit(session: Session, tenant: Tenant) -> list[str]:
