@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import random
 import statistics
 import sys
@@ -176,12 +177,14 @@ def main() -> int:
         total = session.query(models.Event).filter(models.Event.unit_id == DEFAULT_TENANT.unit_id).count()
     print(f"unit: {total:,} events")
 
+    load = os.getloadavg()[0]
     n, old_s = old_replay_rate(db, min(SAMPLE, total))
     old_rate = n / old_s
     print(f"old per-event replay: {n:,} events in {old_s:.2f} s = {old_rate:,.0f} events/s "
           f"(=> {total / old_rate:.1f} s for the whole unit, before any write)")
 
     rescores: list[float] = []
+    cpus: list[float] = []
     for i in range(args.repeat):
         change_weight(db, 1 if i % 2 == 0 else -1)
         with db.read() as session:  # the phases, on their own
@@ -191,12 +194,13 @@ def main() -> int:
             t1 = time.perf_counter()
             replay_columns(ctx.book, ctx.policy, cols)
             t2 = time.perf_counter()
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         with db.write() as session:
             summary = rescore_unit(session, DEFAULT_TENANT)
-        took = time.perf_counter() - began
+        took, cpu = time.perf_counter() - began, time.process_time() - cpu
         rescores.append(took)
-        print(f"new full rescore #{i + 1}: {took:.2f} s = {summary.events / took:,.0f} events/s "
+        cpus.append(cpu)
+        print(f"new full rescore #{i + 1}: {took:.2f} s (CPU {cpu:.2f} s) = {summary.events / took:,.0f} events/s "
               f"({summary.changed_events:,} events rewritten, {summary.leads:,} leads, {summary.accounts:,} accounts;"
               f" read columns {t1 - t0:.2f} s, replay {t2 - t1:.2f} s, the rest is compare + write + commit)")
     began = time.perf_counter()
@@ -209,6 +213,8 @@ def main() -> int:
     print("| events | old replay events/s | new rescore (best / median / worst) | new events/s (median) | ratio |")
     print(f"| {total:,} | {old_rate:,.0f} | {best:.2f} / {median:.2f} / {max(rescores):.2f} s | "
           f"{total / median:,.0f} | {total / median / old_rate:.1f}x |")
+    print(f"CPU time of the rescore process (best / median): {min(cpus):.2f} / {statistics.median(cpus):.2f} s; "
+          f"load average before the runs: {load:.1f} on {os.cpu_count()} cores")
     print(f"target <= 10 s per 1M events: {per_million:.1f} s per 1M (median) -> "
           f"{'met' if per_million <= 10 else 'missed'}")
     db.dispose()
