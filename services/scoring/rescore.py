@@ -8,6 +8,7 @@ written back, with executemany.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -122,9 +123,14 @@ def rescore_unit(session: Session, tenant: Tenant) -> RescoreSummary:
     cols, stored = _read_log(session, tenant, with_stored=True)
     result = vector.replay_columns(ctx.book, ctx.policy, cols)
     changed = _write_events(session, result, stored, ctx.primary_ruleset_id)
-    leads, accounts = result.lead_scores(), result.account_scores()
-    _write_scores(session, tenant, models.LeadScore, "lead_id", leads)
-    _write_scores(session, tenant, models.AccountScore, "account_id", accounts)
+    leads, accounts = result.columns.lead_ids, result.columns.account_ids
+    _write_scores(
+        session, tenant, models.LeadScore, "lead_id", leads, [(r.ruleset_id, r.lead_scores) for r in result.rulesets]
+    )
+    _write_scores(
+        session, tenant, models.AccountScore, "account_id", accounts,
+        [(r.ruleset_id, r.account_scores) for r in result.rulesets],
+    )
     return RescoreSummary(len(result.columns), len(leads), len(accounts), changed)
 
 
@@ -216,19 +222,24 @@ def _write_scores(
     tenant: Tenant,
     model: type[models.LeadScore] | type[models.AccountScore],
     key: str,
-    scores: dict[str, dict[str, int]],
+    owners: Sequence[str],
+    per_ruleset: list[tuple[str, np.ndarray[Any, Any]]],
 ) -> None:
     """Make the stored scores exactly the replay's: one row per owner with events and ruleset; only differences
     are written (rows of owners without events are removed)."""
     table = cast(Table, model.__table__)
-    owner = table.c[key]
-    stored = {
-        (o, rs): s
-        for o, rs, s in session.execute(
-            select(owner, table.c.ruleset_id, table.c.score).where(table.c.unit_id == tenant.unit_id)
-        ).all()
-    }
-    wanted = {(o, rs): s for o, per in scores.items() for rs, s in per.items()}
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(
+            _driver_sql(session, f"SELECT {key}, ruleset_id, score FROM {table.name} WHERE unit_id = ?"),
+            (tenant.unit_id,),
+        )
+        stored = {(o, rs): s for o, rs, s in cursor.fetchall()}
+    finally:
+        cursor.close()
+    wanted: dict[tuple[str, str], int] = {}
+    for rs, values in per_ruleset:
+        wanted.update(zip([(o, rs) for o in owners], values.tolist(), strict=True))
     unit = tenant.unit_id
     gone = [(unit, o, rs) for (o, rs) in stored.keys() - wanted.keys()]
     added = [(o, rs, s, tenant.org_id, unit) for (o, rs), s in wanted.items() if (o, rs) not in stored]
