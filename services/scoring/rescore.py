@@ -83,7 +83,8 @@ def _read_log(session: Session, tenant: Tenant, *, with_stored: bool) -> tuple[v
     order = np.argsort(seq_arr, kind="stable")
     if len(order) and not bool((order == np.arange(len(order))).all()):
         seq_arr = seq_arr[order]
-        lists = [np.array(values, dtype=object)[order].tolist() for values in lists]
+        positions = order.tolist()
+        lists = [[values[i] for i in positions] for values in lists]
     _seqs, leads, accounts, types, stamps, texts = lists[:6]
     if sqlite:
         occurred_us = np.array(stamps, dtype="datetime64[us]").astype(np.int64)
