@@ -120,6 +120,10 @@ class RuleBook:
             if rule.active and rule.ruleset_id in known:
                 self._by_type.setdefault(rule.event_type, []).append(rule)
 
+    def rules_for(self, event_type: str) -> tuple[Rule, ...]:
+        """The active rules of known rulesets that can match `event_type`, in matching order."""
+        return tuple(self._by_type.get(event_type, ()))
+
     def deltas(self, event: EventFacts) -> dict[str, RulesetDelta]:
         """Delta per ruleset: the sum of the weights of the matching active rules."""
         if event.event_type == DECAY_EVENT_TYPE:

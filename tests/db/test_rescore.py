@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text, update
 
+from core import scoring
+from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.engine import Database
-from services.context import Tenant
+from services.context import Tenant, load_scoring_context
 from services.errors import InvalidInput
 from services.ingest.contract import AliasInput, Ingested, NewEvent, PersonRef
 from services.ingest.ingest import ingest
@@ -219,3 +221,86 @@ def test_an_ingest_waits_for_a_rule_change_in_progress(db: Database, tenant: Ten
     assert lead_score(db, tenant, lead, rs) == 2
     with db.read() as session:
         assert verify_unit(session, tenant) == []
+
+
+def per_event_replay(db: Database, tenant: Tenant) -> tuple[scoring.Replay, str | None]:
+    """The per-event engine over the unit's log read through the ORM: what stored scores must equal."""
+    with db.read() as session:
+        ctx = load_scoring_context(session, tenant)
+        rows = session.scalars(select(models.Event).where(models.Event.unit_id == tenant.unit_id)).all()
+        log = [
+            scoring.LoggedEvent(
+                r.seq, r.lead_id, r.account_id, scoring.EventFacts(r.event_type, r.occurred_at, r.metadata_ or {})
+            )
+            for r in rows
+        ]
+    return scoring.replay(ctx.book, ctx.policy, log), ctx.primary_ruleset_id
+
+
+def test_rescore_stores_what_the_per_event_engine_computes(db: Database, tenant: Tenant, now: datetime) -> None:
+    """Conditions, windows, negative weights, two rulesets, DECAY events and leads without an account."""
+    rs = primary_id(db, tenant)
+    with db.write() as session:
+        second = rules.create_ruleset(session, tenant, name="Product", now=now).id
+        pricing = rules.create_rule(session, tenant, {
+            "event_type": "page_view", "weight": 12,
+            "conditions": [{"property": "page", "operator": "starts_with", "value": "/pricing"}],
+        }, now=now)
+        rules.create_rule(session, tenant, {"event_type": "page_view", "weight": 2, "end_at": now + timedelta(hours=3)},
+                          now=now)
+        rules.create_rule(session, tenant, {"event_type": "unsubscribe", "weight": -9}, now=now)
+        rules.create_rule(session, tenant, {
+            "event_type": "page_view", "weight": 4, "ruleset_id": second,
+            "conditions": [{"property": "seconds", "operator": "gte", "value": 30}],
+        }, now=now)
+    people = ["ann@acme.com", "bob@acme.com", "cy@gmail.com", "dee@globex.com"]
+    pages = ["/pricing", "/pricing/enterprise", "/blog", "/PRICING"]
+    for i in range(24):
+        at = now + timedelta(hours=i % 5)
+        kind = "unsubscribe" if i % 7 == 3 else "page_view"
+        visit(db, tenant, people[i % 4], at, kind, page=pages[i % 4], seconds=[5, 30, "45", True][i % 4])
+    with db.write() as session:
+        lead_ids = session.scalars(select(models.Event.lead_id).where(models.Event.unit_id == tenant.unit_id)).all()
+        for k, lead_id in enumerate(dict.fromkeys(lead_ids)):  # a system adjustment per lead, as the decay job writes
+            (result,) = ingest(session, tenant, [NewEvent(
+                DECAY_EVENT_TYPE, occurred_at=now + timedelta(hours=6), properties={"decrease": 5 + 10 * k},
+                person=PersonRef(lead_id=lead_id), system=True,
+            )], now)
+            assert isinstance(result, Ingested), result
+    # Rules change behind the cache's back, then the unit is rescored.
+    with db.write() as session:
+        session.execute(update(models.Rule).where(models.Rule.id == pricing.id).values(weight=-3))
+    with db.write() as session:
+        summary = rescore_unit(session, tenant)
+    assert summary.events == 28 and summary.changed_events > 0
+    expected, primary = per_event_replay(db, tenant)
+    assert primary == rs
+    with db.read() as session:
+        events = session.execute(
+            select(models.Event.seq, models.Event.score_delta, models.Event.explanation).where(
+                models.Event.unit_id == tenant.unit_id
+            )
+        ).all()
+        lead, acc = models.LeadScore, models.AccountScore
+        stored_leads = {
+            (o, r): s
+            for o, r, s in session.execute(
+                select(lead.lead_id, lead.ruleset_id, lead.score).where(lead.unit_id == tenant.unit_id)
+            )
+        }
+        stored_accounts = {
+            (o, r): s
+            for o, r, s in session.execute(
+                select(acc.account_id, acc.ruleset_id, acc.score).where(acc.unit_id == tenant.unit_id)
+            )
+        }
+        assert verify_unit(session, tenant) == []
+    for seq, delta, stored in events:
+        outcomes = expected.outcomes[seq]
+        assert stored == {k: o.as_explanation() for k, o in outcomes.items()}
+        assert delta == outcomes[rs].delta
+    assert stored_leads == {(o, r): s for o, per in expected.lead_scores.items() for r, s in per.items()}
+    assert stored_accounts == {(o, r): s for o, per in expected.account_scores.items() for r, s in per.items()}
+    assert {r for _o, r in stored_leads} == {rs, second}
+    with db.write() as session:
+        assert rescore_unit(session, tenant).changed_events == 0  # on both databases: nothing rewritten needlessly

@@ -1,0 +1,225 @@
+#!/usr/bin/env python
+"""Full rescore speed: the vectorised engine (core.replay) against the per-event replay it replaced.
+
+    python bench/rescore.py                         # 1,000,000 events across 100,000 leads (fill: several minutes)
+    python bench/rescore.py --events 200000         # a smaller unit
+    python bench/rescore.py --db data/rescore.db    # keep the filled file ...
+    python bench/rescore.py --db data/rescore.db --reuse --repeat 5   # ... and time it again
+
+The unit gets the demo's rules and levels (manage.py seed-demo's), then `--fill bulk` (default) inserts accounts,
+leads and events with plain executemany (bench/dashboard.py's mix of event kinds, pages and a long tail of
+activity; each lead keeps its account) and a first untimed rescore scores them all; `--fill ingest` sends every
+event through the batch ingest service path instead (bench/dashboard.py's filler; ~1,000-2,000 events/s here,
+so 1M events take 10-20 minutes on this shared machine). Then it prints:
+
+- the old per-event replay (a `Scoreboard.apply` loop over rows read through SQLAlchemy with type processing, as
+  services/scoring/rescore.py did before) in events/s on a 100,000-event sample; the old rescore also compared
+  and rewrote every event after that, so its real throughput was lower still;
+- the new full rescore after a rule weight change (the primary ruleset's page_visit rule +1, then back, so every
+  rescore rewrites nearly every event's explanation): the whole `rescore_unit` in one write transaction, commit
+  included, with its phases (read the columns, replay, write), and events/s;
+- `verify_unit` (manage.py verify-scores) time; the ratio new ÷ old events/s. Target: rescore <= 10 s per 1M events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import select, update
+
+from bench.dashboard import DAYS, KINDS, PAGES, fill
+from core import scoring
+from core.replay import replay_columns
+from db import models
+from db.engine import Database
+from db.ids import new_id
+from db.migrate import upgrade
+from services.context import load_scoring_context
+from services.scoring.rescore import load_event_columns, rescore_unit, verify_unit
+from services.tenancy.tenants import DEFAULT_TENANT
+
+SAMPLE = 100_000
+
+
+def bulk_fill(db: Database, *, leads: int, accounts: int, events: int, now: datetime) -> None:
+    """Accounts, leads and events inserted with executemany, then one rescore scores them (not timed)."""
+    from services.operations.demo import seed_demo
+
+    tenant = DEFAULT_TENANT
+    with db.write() as session:
+        seed_demo(session, tenant, now=now, leads=1)
+    rng = random.Random(7)
+    stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    account_ids = [new_id("acc") for _ in range(accounts)]
+    lead_ids = [new_id("ld") for _ in range(leads)]
+    cum_weights = list(itertools.accumulate(1.0 / (rank + 1) ** 0.7 for rank in range(leads)))
+    kinds, kind_weights = zip(*KINDS, strict=True)
+    start = now - timedelta(days=DAYS)
+    with db.write() as session:
+        conn = session.connection()
+        conn.exec_driver_sql(
+            "INSERT INTO accounts (id, org_id, unit_id, domain, name, name_key, metadata, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?)",
+            [(a, tenant.org_id, tenant.unit_id, f"company{i}.example", f"Company {i}", f"company {i}", stamp, stamp)
+             for i, a in enumerate(account_ids)],
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO leads (id, org_id, unit_id, account_id, email, first_name, last_name, metadata, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
+            [(ld, tenant.org_id, tenant.unit_id, account_ids[i % accounts], f"person{i}@company{i % accounts}.example",
+              f"First{i}", f"Last{i}", stamp, stamp) for i, ld in enumerate(lead_ids)],
+        )
+    done = 0
+    while done < events:
+        size = min(100_000, events - done)
+        drawn = rng.choices(range(leads), cum_weights=cum_weights, k=size)
+        rows = []
+        for i in range(size):
+            person = done + i if done + i < leads else drawn[i]
+            kind = rng.choices(kinds, kind_weights)[0]
+            props = f'{{"page":"{rng.choice(PAGES)}"}}' if kind == "page_visit" else '{"campaign":"fall"}'
+            at = (start + timedelta(seconds=(done + i) * DAYS * 86_400 / events)).replace(tzinfo=None)
+            rows.append((
+                new_id("evt"), tenant.org_id, tenant.unit_id, lead_ids[person], account_ids[person % accounts], kind,
+                "bench", "web", at.isoformat(sep=" ", timespec="microseconds"), stamp, props,
+            ))
+        with db.write() as session:
+            session.connection().exec_driver_sql(
+                "INSERT INTO events (id, org_id, unit_id, lead_id, account_id, event_type, source, channel, "
+                "occurred_at, received_at, metadata, score_delta, explanation) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '{}')",
+                rows,
+            )
+        done += size
+        print(f"  {done:>9,} events inserted", flush=True)
+    with db.write() as session:
+        rescore_unit(session, tenant)
+
+
+def old_replay_rate(db: Database, sample: int) -> tuple[int, float]:
+    """The per-event engine as the old replay_unit ran it, over the first `sample` events."""
+    tenant, ev = DEFAULT_TENANT, models.Event
+    with db.read() as session:
+        ctx = load_scoring_context(session, tenant)
+        began = time.perf_counter()
+        board = scoring.Scoreboard(ctx.book, ctx.policy)
+        rows = session.execute(
+            select(ev.seq, ev.lead_id, ev.account_id, ev.event_type, ev.occurred_at, ev.metadata_, ev.score_delta,
+                   ev.explanation)
+            .where(ev.unit_id == tenant.unit_id).order_by(ev.seq).limit(sample).execution_options(yield_per=20_000)
+        )
+        n = 0
+        for _seq, lead_id, account_id, event_type, occurred_at, metadata, _delta, _explanation in rows:
+            outcomes = board.apply(scoring.EventFacts(event_type, occurred_at, metadata or {}), lead_id, account_id)
+            {rs: o.as_explanation() for rs, o in outcomes.items()}  # the old rescore built these to compare
+            n += 1
+        return n, time.perf_counter() - began
+
+
+def change_weight(db: Database, step: int) -> None:
+    """A rule weight change as an editor makes it, but without the service's own rescore (timed separately)."""
+    with db.write() as session:
+        ctx = load_scoring_context(session, DEFAULT_TENANT)
+        rule = session.scalars(
+            select(models.Rule).where(
+                models.Rule.unit_id == DEFAULT_TENANT.unit_id,
+                models.Rule.ruleset_id == ctx.primary_ruleset_id,
+                models.Rule.event_type == "page_visit",
+            )
+        ).first()
+        if rule is None:
+            raise SystemExit("no page_visit rule in the primary ruleset to change")
+        session.execute(
+            update(models.Rule).where(models.Rule.id == rule.id).values(weight=rule.weight + step, updated_at=_now())
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--accounts", type=int, default=2_000)
+    parser.add_argument("--db", help="SQLite file (default: a temporary one)")
+    parser.add_argument("--reuse", action="store_true", help="time an existing, already filled --db")
+    parser.add_argument("--repeat", type=int, default=3, help="full rescores to time (default 3)")
+    parser.add_argument("--fill", choices=("bulk", "ingest"), default="bulk", help="how to fill (default bulk)")
+    args = parser.parse_args()
+    path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="leadvane-rescore-")) / "bench.db"
+    url = f"sqlite:///{path.resolve()}"
+    if not args.reuse:
+        if path.exists():
+            raise SystemExit(f"{path} exists; pass --reuse to time it, or choose another --db")
+        print(f"filling {path}: {args.leads:,} leads, {args.accounts:,} accounts, {args.events:,} events")
+        upgrade(url)
+        db = Database(url)
+        began = time.perf_counter()
+        filler = bulk_fill if args.fill == "bulk" else fill
+        filler(db, leads=args.leads, accounts=args.accounts, events=args.events, now=_now())
+        print(f"filled in {time.perf_counter() - began:,.0f} s")
+    else:
+        db = Database(url)
+    with db.read() as session:
+        total = session.query(models.Event).filter(models.Event.unit_id == DEFAULT_TENANT.unit_id).count()
+    print(f"unit: {total:,} events")
+
+    load = os.getloadavg()[0]
+    n, old_s = old_replay_rate(db, min(SAMPLE, total))
+    old_rate = n / old_s
+    print(f"old per-event replay: {n:,} events in {old_s:.2f} s = {old_rate:,.0f} events/s "
+          f"(=> {total / old_rate:.1f} s for the whole unit, before any write)")
+
+    rescores: list[float] = []
+    cpus: list[float] = []
+    for i in range(args.repeat):
+        change_weight(db, 1 if i % 2 == 0 else -1)
+        with db.read() as session:  # the phases, on their own
+            ctx = load_scoring_context(session, DEFAULT_TENANT)
+            t0 = time.perf_counter()
+            cols = load_event_columns(session, DEFAULT_TENANT)
+            t1 = time.perf_counter()
+            replay_columns(ctx.book, ctx.policy, cols)
+            t2 = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
+        with db.write() as session:
+            summary = rescore_unit(session, DEFAULT_TENANT)
+        took, cpu = time.perf_counter() - began, time.process_time() - cpu
+        rescores.append(took)
+        cpus.append(cpu)
+        print(f"new full rescore #{i + 1}: {took:.2f} s (CPU {cpu:.2f} s) = {summary.events / took:,.0f} events/s "
+              f"({summary.changed_events:,} events rewritten, {summary.leads:,} leads, {summary.accounts:,} accounts;"
+              f" read columns {t1 - t0:.2f} s, replay {t2 - t1:.2f} s, the rest is compare + write + commit)")
+    began = time.perf_counter()
+    with db.read() as session:
+        problems = verify_unit(session, DEFAULT_TENANT)
+    print(f"verify-scores: {time.perf_counter() - began:.2f} s, {len(problems)} differences")
+    best, median = min(rescores), statistics.median(rescores)
+    per_million = median * 1_000_000 / max(total, 1)
+    print()
+    print("| events | old replay events/s | new rescore (best / median / worst) | new events/s (median) | ratio |")
+    print(f"| {total:,} | {old_rate:,.0f} | {best:.2f} / {median:.2f} / {max(rescores):.2f} s | "
+          f"{total / median:,.0f} | {total / median / old_rate:.1f}x |")
+    print(f"CPU time of the rescore process (best / median): {min(cpus):.2f} / {statistics.median(cpus):.2f} s; "
+          f"load average before the runs: {load:.1f} on {os.cpu_count()} cores")
+    print(f"target <= 10 s per 1M events: {per_million:.1f} s per 1M (median) -> "
+          f"{'met' if per_million <= 10 else 'missed'}")
+    db.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
