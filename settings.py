@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     # API rate limits count in this process's memory unless REDIS_URL is set: then every API worker shares them.
     metrics_token: str | None = None  # when set, GET /metrics needs `Authorization: Bearer <token>`
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "LEADVANE_REDIS_URL"))
+    # Live stream (GET /v1/stream): a keep-alive comment after this many idle seconds; how often a client's stream
+    # re-reads the table (SQLite, or PostgreSQL while its LISTEN connection is down); the safety re-read on PostgreSQL.
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    stream_poll_seconds: float = Field(default=0.5, gt=0)
+    stream_fallback_poll_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

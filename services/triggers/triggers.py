@@ -27,6 +27,7 @@ from db import models
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
+from services.insight import stream
 from services.integrations import outbound
 from services.scoring import levels as levels_service
 from services.tenancy import audit
@@ -432,6 +433,8 @@ def _fire(
     if session.execute(stmt).scalar_one_or_none() is None:
         return 0  # this trigger already fired for these facts
     deliveries.enqueue_for_firing(session, tenant, row, firing_id, stored, now)
+    # Told on the live stream with the batch of whoever publishes next in this transaction (ingest, the sweep).
+    stream.stage(session, tenant, [stream.trigger_fired(row.id, row.name, fact.lead_id, firing_id)])
     return 1
 
 
@@ -523,7 +526,11 @@ def sweep_windows(session: Session, tenant: Tenant, now: datetime, lookback: tim
         .order_by(e.seq)
     )
     facts = [Fact(*r) for r in rows]
-    return _evaluate(session, tenant, active, facts, now) if facts else 0
+    if not facts:
+        return 0
+    fired = _evaluate(session, tenant, active, facts, now)
+    stream.publish(session, tenant, [], now)  # the firings staged by _fire, as one batch
+    return fired
 
 
 def units_with_windowed_triggers(session: Session) -> list[Tenant]:
