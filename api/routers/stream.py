@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -108,14 +109,12 @@ async def _events(
             listening = listener is not None and listener.wait_listening(0)
             poll = settings.stream_fallback_poll_seconds if listening else settings.stream_poll_seconds
             idle = time.monotonic() - last_sent
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=max(0.01, min(poll, heartbeat - idle)))
-            except TimeoutError:
-                pass
             if time.monotonic() - last_sent >= heartbeat:
                 yield b": ping\n\n"
                 last_sent = time.monotonic()
-    except Exception:  # noqa: BLE001 - the response has started: end the stream; the client resumes by Last-Event-ID
+    except Exception:  # the response has started: end the stream; the client resumes by Last-Event-ID
         log.warning("live stream for unit %s ended by an error", tenant.unit_id, exc_info=True)
     finally:
         stream_service.WAKEUPS.unsubscribe(tenant.unit_id, wake)

@@ -14,6 +14,7 @@ On SQLite (one machine) readers also poll the table.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Iterable, Sequence
@@ -244,10 +245,8 @@ class Wakeups:
             else:
                 targets = list(self._waiters.get(unit_id, ()))
         for loop, ev in targets:
-            try:
+            with contextlib.suppress(RuntimeError):  # that reader's loop has closed
                 loop.call_soon_threadsafe(ev.set)
-            except RuntimeError:  # that reader's loop has closed
-                pass
 
     def count(self) -> int:
         with self._lock:
@@ -292,7 +291,7 @@ class Listener:
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5):
                             self._wakeups.wake(note.payload or None)
-            except Exception:  # noqa: BLE001 - any failure: reconnect; readers also poll meanwhile
+            except Exception:  # any failure: reconnect; readers also poll meanwhile
                 self._listening.clear()
                 if not self._stop.is_set():
                     log.warning("stream listener lost its connection; reconnecting", exc_info=True)
