@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from sqlalchemy import select
 from api.routers.stream import stop_listener
 from db import models
 from db.engine import Database
+from scheduler import jobs
 from services.context import Tenant
 from services.ingest.contract import AliasInput, NewEvent, PersonRef
 from services.ingest.ingest import ingest
@@ -162,3 +163,11 @@ def test_stream_refuses_a_bad_last_event_id_and_a_missing_key(served: str, api: 
     resp = requests.get(f"{served}/v1/stream", headers={**api.headers, "Last-Event-ID": "nope"}, timeout=5)
     assert resp.status_code == 422 and "Last-Event-ID" in resp.json()["error"]["message"]
     assert requests.get(f"{served}/v1/stream", timeout=5).status_code == 401
+
+
+def test_the_prune_job_drops_batches_older_than_a_day(api: ApiHarness, now: datetime) -> None:
+    with api.db.write() as session:
+        stream.publish(session, api.tenant, [stream.message("event", {"event_id": "old"})], now - timedelta(hours=48))
+        stream.publish(session, api.tenant, [stream.message("event", {"event_id": "new"})], now - timedelta(hours=1))
+    assert jobs.run_stream_prune(api.db, now) is not None
+    assert [m[0]["data"]["event_id"] for m in batches(api.db, api.tenant)] == ["new"]
