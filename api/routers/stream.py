@@ -93,6 +93,8 @@ async def _events(
     wake = stream_service.WAKEUPS.subscribe(tenant.unit_id)
     try:
         listener = ensure_listener(request.app, db)
+        if listener is not None:  # answer once notifications reach this process (or after 5 s, polling meanwhile)
+            await run_in_threadpool(listener.wait_listening, 5.0)
         yield format_sse_event(comment="connected", retry=1000)
         last_sent = time.monotonic()
         while True:
