@@ -142,10 +142,10 @@ def measure_latency(listen_port: int, post_port: int, key: str, events: int, gap
         assert resp.status in (200, 201), resp.status
         time.sleep(gap)
     deadline = time.monotonic() + 10
-    while len(reader.arrived) < events and time.monotonic() < deadline:
+    while sum(e in reader.arrived for e in sent) < events and time.monotonic() < deadline:
         time.sleep(0.05)
     reader.close()
-    missing = events - len(reader.arrived)
+    missing = events - sum(e in reader.arrived for e in sent)
     if missing:
         print(f"  {missing} of {events} events never arrived within 10 s")
     return [(reader.arrived[e] - t) * 1000 for e, t in sent.items() if e in reader.arrived]
