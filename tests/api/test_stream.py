@@ -25,6 +25,7 @@ from services.ingest.contract import AliasInput, NewEvent, PersonRef
 from services.ingest.ingest import ingest
 from services.insight import stream
 from services.scoring import levels as level_service
+from settings import get_settings
 from tests.conftest import ApiHarness, add_rule
 from tests.e2e.test_serve_api import free_port
 
@@ -171,3 +172,17 @@ def test_the_prune_job_drops_batches_older_than_a_day(api: ApiHarness, now: date
         stream.publish(session, api.tenant, [stream.message("event", {"event_id": "new"})], now - timedelta(hours=1))
     assert jobs.run_stream_prune(api.db, now) is not None
     assert [m[0]["data"]["event_id"] for m in batches(api.db, api.tenant)] == ["new"]
+
+
+def test_an_idle_stream_sends_heartbeats_and_stops_when_the_client_leaves(
+    served: str, api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "stream_heartbeat_seconds", 0.3)
+    with open_stream(served, api) as resp:
+        lines = resp.iter_lines(decode_unicode=True)
+        assert next(line for line in lines if line and line.startswith(": ping")) == ": ping"
+        assert stream.WAKEUPS.count() >= 1
+    deadline = time.monotonic() + 10  # the server notices the closed connection at its next re-read or ping
+    while stream.WAKEUPS.count() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stream.WAKEUPS.count() == 0
