@@ -165,9 +165,9 @@ def ingest(
 
     resolver.write(board, event_rows)
     accepted = [r for r in results if isinstance(r, Ingested)]
-    fire_triggers(session, tenant, accepted, now)
-    # One stream batch per ingest (with the trigger firings staged above), told to live clients at commit.
+    # Told to live clients at commit, with the trigger firings below, as one stream batch (services.insight.stream).
     stream.publish(session, tenant, stream.ingest_messages(session, tenant, accepted), now)
+    fire_triggers(session, tenant, accepted, now)
     # Accepted events (decay's system adjustments are not ingest), counted when the caller commits.
     metrics.count_ingested(session, sum(1 for r in resolved if not r[0].event.system))
     return [r for r in results if r is not None]

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from core import levels as core_levels
 from core.messages import rfc3339
 from db import models
-from services.after_commit import on_commit, on_rollback
+from services.after_commit import before_commit, on_commit, on_rollback
 from services.context import Tenant
 from services.scoring.levels import load_levels
 from services.tenancy import policy
@@ -72,38 +73,46 @@ def parse_cursor(value: str) -> Cursor:
 # --- writing -------------------------------------------------------------------------------------------------------
 
 
-def stage(session: Session, tenant: Tenant, messages: Iterable[dict[str, Any]]) -> None:
-    """Queue messages for the next `publish` of this unit in this transaction (trigger firings inside an ingest ride
-    along with its batch: one insert per ingest). Dropped if the transaction rolls back."""
-    staged = session.info.setdefault(_STAGED, {})
-    if not staged:
+def publish(session: Session, tenant: Tenant, messages: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Tell `messages` (each {"type": kind, "data": {...}}) on the unit's live stream when the caller's transaction
+    commits. Everything a transaction publishes for a unit becomes ONE batch row, written just before it commits
+    (services.after_commit.before_commit) and dropped with it if it rolls back; readers are woken once it commits."""
+    if not messages:
+        return
+    staged: dict[tuple[str, str], _Staged] | None = session.info.get(_STAGED)
+    if staged is None:
+        staged = session.info[_STAGED] = {}
+        before_commit(session, lambda: _write_staged(session))
         on_rollback(session, lambda: session.info.pop(_STAGED, None))
-    staged.setdefault((tenant.org_id, tenant.unit_id), []).extend(messages)
+    entry = staged.setdefault((tenant.org_id, tenant.unit_id), _Staged([], now))
+    entry.messages.extend(messages)
+    entry.now = max(entry.now, now)
 
 
-def publish(session: Session, tenant: Tenant, messages: Sequence[dict[str, Any]], now: datetime) -> bool:
-    """Store `messages` (each {"type": kind, "data": {...}}) and any staged ones as one batch, in the caller's
-    transaction; readers are woken when it commits. Returns whether a batch was written."""
-    staged = session.info.get(_STAGED, {}).pop((tenant.org_id, tenant.unit_id), [])
-    everything = [*messages, *staged]
-    if not everything:
-        return False
-    if session.get_bind().dialect.name == "postgresql":
-        # Per unit, batch ids must become visible in id order, or a reader past id 11 would never see a slower
-        # transaction's id 10: hold the unit's stream lock from taking the id until commit (the end of the
-        # write: a short wait). The notification is delivered at commit, to every worker's listener.
+@dataclass(slots=True)
+class _Staged:
+    messages: list[dict[str, Any]]
+    now: datetime
+
+
+def _write_staged(session: Session) -> None:
+    staged: dict[tuple[str, str], _Staged] = session.info.pop(_STAGED, {})
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for (org_id, unit_id), entry in sorted(staged.items()):  # units in one order: two writers never deadlock here
+        if postgres:
+            # Per unit, batch ids must become visible in id order, or a reader past id 11 would never see a slower
+            # transaction's id 10: hold the unit's stream lock from taking the id until commit, which follows at
+            # once. The notification is delivered at commit, to every API worker's listener.
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key)), pg_notify(:channel, :unit)"),
+                {"key": f"{CHANNEL}:{unit_id}", "channel": CHANNEL, "unit": unit_id},
+            )
         session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:key)), pg_notify(:channel, :unit)"),
-            {"key": f"{CHANNEL}:{tenant.unit_id}", "channel": CHANNEL, "unit": tenant.unit_id},
+            insert(models.StreamBatch).values(
+                org_id=org_id, unit_id=unit_id, created_at=entry.now, messages=entry.messages
+            )
         )
-    session.execute(
-        insert(models.StreamBatch).values(
-            org_id=tenant.org_id, unit_id=tenant.unit_id, created_at=now, messages=everything
-        )
-    )
-    unit = tenant.unit_id
-    on_commit(session, lambda: WAKEUPS.wake(unit))
-    return True
+        on_commit(session, functools.partial(WAKEUPS.wake, unit_id))
 
 
 def message(kind: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -433,8 +433,7 @@ def _fire(
     if session.execute(stmt).scalar_one_or_none() is None:
         return 0  # this trigger already fired for these facts
     deliveries.enqueue_for_firing(session, tenant, row, firing_id, stored, now)
-    # Told on the live stream with the batch of whoever publishes next in this transaction (ingest, the sweep).
-    stream.stage(session, tenant, [stream.trigger_fired(row.id, row.name, fact.lead_id, firing_id)])
+    stream.publish(session, tenant, [stream.trigger_fired(row.id, row.name, fact.lead_id, firing_id)], now)
     return 1
 
 
@@ -526,11 +525,7 @@ def sweep_windows(session: Session, tenant: Tenant, now: datetime, lookback: tim
         .order_by(e.seq)
     )
     facts = [Fact(*r) for r in rows]
-    if not facts:
-        return 0
-    fired = _evaluate(session, tenant, active, facts, now)
-    stream.publish(session, tenant, [], now)  # the firings staged by _fire, as one batch
-    return fired
+    return _evaluate(session, tenant, active, facts, now) if facts else 0
 
 
 def units_with_windowed_triggers(session: Session) -> list[Tenant]:

@@ -167,9 +167,9 @@ def test_stream_refuses_a_bad_last_event_id_and_a_missing_key(served: str, api: 
 
 
 def test_the_prune_job_drops_batches_older_than_a_day(api: ApiHarness, now: datetime) -> None:
-    with api.db.write() as session:
-        stream.publish(session, api.tenant, [stream.message("event", {"event_id": "old"})], now - timedelta(hours=48))
-        stream.publish(session, api.tenant, [stream.message("event", {"event_id": "new"})], now - timedelta(hours=1))
+    for event_id, age in (("old", timedelta(hours=48)), ("new", timedelta(hours=1))):
+        with api.db.write() as session:
+            stream.publish(session, api.tenant, [stream.message("event", {"event_id": event_id})], now - age)
     assert jobs.run_stream_prune(api.db, now) is not None
     assert [m[0]["data"]["event_id"] for m in batches(api.db, api.tenant)] == ["new"]
 
