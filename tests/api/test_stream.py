@@ -25,6 +25,7 @@ from services.ingest.contract import AliasInput, NewEvent, PersonRef
 from services.ingest.ingest import ingest
 from services.insight import stream
 from services.scoring import levels as level_service
+from services.triggers import triggers
 from settings import get_settings
 from tests.conftest import ApiHarness, add_rule
 from tests.e2e.test_serve_api import free_port
@@ -186,3 +187,17 @@ def test_an_idle_stream_sends_heartbeats_and_stops_when_the_client_leaves(
     while stream.WAKEUPS.count() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert stream.WAKEUPS.count() == 0
+
+
+def test_a_trigger_firing_rides_in_the_ingests_batch(api: ApiHarness, now: datetime) -> None:
+    add_rule(api, "demo_request", 30)
+    with api.db.write() as session:
+        trigger = triggers.create_trigger(session, api.tenant, "milestone", {"name": "Hot lead", "score_threshold": 20},
+                                          now)
+    with api.db.write() as session:
+        ingest(session, api.tenant, [event("hot@acme.com")], now)
+    [batch] = batches(api.db, api.tenant)
+    assert [m["type"] for m in batch] == ["event", "score_update", "trigger_fired"]
+    fired = batch[-1]["data"]
+    assert fired["trigger_id"] == trigger.id and fired["trigger_name"] == "Hot lead"
+    assert fired["lead_id"] == batch[0]["data"]["lead_id"] and fired["firing_id"].startswith("fir")
