@@ -38,9 +38,9 @@ second, whichever API worker ingested it. Each message has an `id` (`<batch>-<in
 - `level_change`: `{lead_id, from, to}` (level names)
 - `trigger_fired`: `{trigger_id, trigger_name, lead_id, firing_id}`
 
-A `: ping` comment is sent when the stream has been idle for 15 s. A new connection starts with what happens
-next; send `Last-Event-ID` (browsers' EventSource do on reconnect) to receive exactly the messages after that id
-(kept for 24 hours)."""
+A `: ping` comment is sent when the stream has been idle for 15 s (LEADVANE_STREAM_HEARTBEAT_SECONDS). A new
+connection starts with what happens next; send `Last-Event-ID` (browsers' EventSource do on reconnect) to receive
+exactly the messages after that id (kept for 24 hours)."""
 
 
 def _listener_lock(app: FastAPI) -> threading.Lock:

@@ -1,6 +1,7 @@
 """The live stream (GET /v1/stream): what committed writes tell connected clients.
 
-A write that has something to tell stores ONE `stream_batches` row with all its messages, in its own transaction:
+A write that has something to tell stores ONE `stream_batches` row per unit with all its messages, in the same
+transaction (just before it commits):
 a rolled-back write tells nothing and a committed one is never lost. A message's SSE id is "<batch id>-<index>";
 a client resumes after the last id it saw. Messages are `event`, `score_update`, `level_change` and
 `trigger_fired` (built here from what ingest and trigger firing already know).
