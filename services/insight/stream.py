@@ -134,9 +134,9 @@ def ingest_messages(session: Session, tenant: Tenant, results: Sequence[Ingested
             "lead_id": r.lead_id, "email": (r.lead or {}).get("email"), "account_id": r.account_id,
             "score_delta": delta, "score": after,
         }))
-        if r.lead_id is None or primary is None or after is None or primary.lead_before == after:
+        before = (primary.lead_before or 0) if primary else 0  # a new lead starts at 0
+        if r.lead_id is None or after is None or before == after:
             continue
-        before = primary.lead_before or 0
         out.append(message("score_update", {"lead_id": r.lead_id, "delta": after - before, "score": after}))
         if levels is None:
             levels = load_levels(session, tenant)
