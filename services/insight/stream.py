@@ -22,9 +22,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
@@ -108,10 +108,10 @@ def _write_staged(session: Session) -> None:
                 text("SELECT pg_advisory_xact_lock(hashtext(:key)), pg_notify(:channel, :unit)"),
                 {"key": f"{CHANNEL}:{unit_id}", "channel": CHANNEL, "unit": unit_id},
             )
+        # A Core insert of fixed shape: the ORM-enabled insert cost a single-event ingest several per cent more.
         session.execute(
-            insert(models.StreamBatch).values(
-                org_id=org_id, unit_id=unit_id, created_at=entry.now, messages=entry.messages
-            )
+            cast(Table, models.StreamBatch.__table__).insert(),
+            {"org_id": org_id, "unit_id": unit_id, "created_at": entry.now, "messages": entry.messages},
         )
         on_commit(session, functools.partial(WAKEUPS.wake, unit_id))
 
