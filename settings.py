@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     # into the data folder (LEADVANE_DATA_DIR, default data/); they expire after token_ttl_seconds.
     jwt_secret: str | None = Field(default=None, description="signs people's API tokens (HS256)")
     token_ttl_seconds: int = 3600
+    # Live stream (GET /v1/stream): a keep-alive comment after this many idle seconds; how often a client's stream
+    # re-reads the table (SQLite, or PostgreSQL while its LISTEN connection is down); the safety re-read on PostgreSQL.
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    stream_poll_seconds: float = Field(default=0.5, gt=0)
+    stream_fallback_poll_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

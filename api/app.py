@@ -36,6 +36,7 @@ from api.routers import rate_limits as rate_limits_router
 from api.routers import rules as rules_router
 from api.routers import scoring_settings as scoring_settings_router
 from api.routers import secrets as secrets_router
+from api.routers import stream as stream_router
 from api.routers import triggers as triggers_router
 from api.routers import usage as usage_router
 from api.types import check_query
@@ -80,7 +81,10 @@ class RequestIdMiddleware:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
+    try:
+        yield
+    finally:
+        stream_router.stop_listener(app)  # the live stream's LISTEN thread, if a client started one
     # An orderly shutdown writes the request audit rows still queued (atexit is the fallback).
     await run_in_threadpool(auditor_of(app).flush)
     await run_in_threadpool(counter_of(app).flush)  # API request counts for usage (api.request_counter)
@@ -113,6 +117,7 @@ def create_api(db: Database | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(secrets_router.router)
     app.include_router(usage_router.router)
+    app.include_router(stream_router.router)
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id

@@ -1,4 +1,5 @@
-"""Leads: who is hot right now and why. Filters on top, the ranked table, click a row to open the lead."""
+"""Leads: who is hot right now and why. Live activity and filters on top, the ranked table, click a row to open the
+lead."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ from ui.components import (
     score_column,
     text,
 )
+from ui.live import live_panel
 from ui.runtime import now
 
 SORTS = {"score": "Score", "last_activity": "Last activity", "created": "Newest"}
 
 user = current_user()
 st.title("Leads")
+with st.container(border=True):
+    live_panel(user.tenant)  # what just happened, refreshed every few seconds (the live stream's messages)
 
 level_rows = data.engagement_levels(user.tenant)
 levels = [lv["name"] for lv in level_rows]

@@ -17,6 +17,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from db.engine import Database
 from notify.dispatcher import dispatch_due
 from services.ingest import idempotency
+from services.insight import stream
 from services.operations import leases, metrics
 from services.scoring import decay
 from services.triggers import triggers
@@ -26,11 +27,12 @@ log = logging.getLogger("leadvane.scheduler")
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 DECAY_JOB, WINDOWS_JOB, DELIVERIES_JOB = "decay", "trigger-windows", "deliveries"
 IDEMPOTENCY_JOB = "idempotency-prune"
-INTERVALS = {DECAY_JOB: 300, WINDOWS_JOB: 30, DELIVERIES_JOB: 5, IDEMPOTENCY_JOB: 3600}
+STREAM_PRUNE_JOB = "stream-prune"
+INTERVALS = {DECAY_JOB: 300, WINDOWS_JOB: 30, DELIVERIES_JOB: 5, IDEMPOTENCY_JOB: 3600, STREAM_PRUNE_JOB: 3600}
 DECAY_SLICE = 2000  # leads per decay transaction: SQLite has one writer, ingest must not wait long
 LEASE_TTL = {
     DECAY_JOB: timedelta(minutes=10), WINDOWS_JOB: timedelta(minutes=2), DELIVERIES_JOB: timedelta(seconds=30),
-    IDEMPOTENCY_JOB: timedelta(minutes=10),
+    IDEMPOTENCY_JOB: timedelta(minutes=10), STREAM_PRUNE_JOB: timedelta(minutes=10),
 }
 
 
@@ -107,14 +109,26 @@ def run_idempotency_prune(db: Database, now: datetime | None = None, holder: str
     return _with_lease(db, IDEMPOTENCY_JOB, holder, at, work)
 
 
+def run_stream_prune(db: Database, now: datetime | None = None, holder: str = HOLDER) -> int | None:
+    """Delete live-stream batches older than 24 hours (every unit); returns how many."""
+    at = now or _utcnow()
+
+    def work() -> int:
+        with db.write() as session:
+            return stream.prune(session, at)
+
+    return _with_lease(db, STREAM_PRUNE_JOB, holder, at, work)
+
+
 JOBS: dict[str, Callable[..., int | None]] = {
     DECAY_JOB: run_decay, WINDOWS_JOB: run_windows, DELIVERIES_JOB: run_deliveries,
-    IDEMPOTENCY_JOB: run_idempotency_prune,
+    IDEMPOTENCY_JOB: run_idempotency_prune, STREAM_PRUNE_JOB: run_stream_prune,
 }
 
 
 def register(scheduler: BaseScheduler, db: Database) -> None:
-    """Add every periodic job to `scheduler` (decay, trigger windows, delivery, idempotency-key pruning)."""
+    """Add every periodic job to `scheduler` (decay, trigger windows, delivery, idempotency-key and stream
+    pruning)."""
     for job_id, func in JOBS.items():
         scheduler.add_job(
             func, "interval", seconds=INTERVALS[job_id], id=job_id, replace_existing=True, args=[db],

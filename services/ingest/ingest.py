@@ -24,6 +24,7 @@ from db.ids import new_id
 from services.context import ScoringContext, Tenant, load_scoring_context
 from services.errors import InvalidInput, NotFound, PayloadTooLarge, ServiceError
 from services.ingest.contract import AccountRef, Ingested, NewEvent, PersonRef
+from services.insight import stream
 from services.operations import metrics
 from services.scoring.scoring_settings import lock_scoring_config
 from services.tenancy import policy
@@ -163,7 +164,10 @@ def ingest(
         )
 
     resolver.write(board, event_rows)
-    fire_triggers(session, tenant, [r for r in results if isinstance(r, Ingested)], now)
+    accepted = [r for r in results if isinstance(r, Ingested)]
+    # Told to live clients at commit, with the trigger firings below, as one stream batch (services.insight.stream).
+    stream.publish(session, tenant, stream.ingest_messages(session, tenant, accepted), now)
+    fire_triggers(session, tenant, accepted, now)
     # Accepted events (decay's system adjustments are not ingest), counted when the caller commits.
     metrics.count_ingested(session, sum(1 for r in resolved if not r[0].event.system))
     return [r for r in results if r is not None]

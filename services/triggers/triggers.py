@@ -27,6 +27,7 @@ from db import models
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
+from services.insight import stream
 from services.integrations import outbound
 from services.scoring import levels as levels_service
 from services.tenancy import audit
@@ -432,6 +433,7 @@ def _fire(
     if session.execute(stmt).scalar_one_or_none() is None:
         return 0  # this trigger already fired for these facts
     deliveries.enqueue_for_firing(session, tenant, row, firing_id, stored, now)
+    stream.publish(session, tenant, [stream.trigger_fired(row.id, row.name, fact.lead_id, firing_id)], now)
     return 1
 
 

@@ -30,6 +30,7 @@ from services.tenancy.api_keys import create_api_key
 from services.tenancy.tenants import create_unit
 from tests.conftest import create_postgres_database, drop_postgres_database
 
+STREAM_PATH = "/v1/stream"
 CHECKS = ("not_a_server_error", "response_schema_conformance", "status_code_conformance", "content_type_conformance")
 
 
@@ -84,6 +85,9 @@ def fuzz_target(database_url: str, tmp_path: Path, now: datetime) -> Iterator[Fu
 def test_api_contract_has_no_findings(fuzz_target: FuzzTarget) -> None:
     config = SchemathesisConfig.from_dict(fuzz_config(fuzz_target.headers))
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_target.app, config=config)
+    # The live stream answers 200 with an endless event stream, which the in-process client would wait on forever;
+    # its refusals (401, 422) are covered by tests/api/test_stream.py over a real socket.
+    schema = schema.exclude(path=STREAM_PATH)
     findings: set[str] = set()
     errors: set[str] = set()
     cases = Counter[str]()
@@ -130,7 +134,8 @@ def test_every_operation_documents_its_success_and_error_shapes(api_app: Any) ->
                 problems.append(f"{name}: no success response")
             for status in successes:
                 content = responses[status].get("content", {})
-                if status == "204" or "text/csv" in content:  # CSV exports: the media type is the contract
+                # CSV exports and the live event stream: the media type is the contract
+                if status == "204" or "text/csv" in content or "text/event-stream" in content:
                     continue
                 if not content.get("application/json", {}).get("schema"):
                     problems.append(f"{name}: {status} has no schema")
