@@ -8,12 +8,11 @@ import contextlib
 import json
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request
-from fastapi.sse import EventSourceResponse, format_sse_event
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
@@ -81,41 +80,39 @@ def _read(db: Database, tenant: Tenant, cursor: stream_service.Cursor) -> list[s
         return stream_service.read_after(session, tenant, cursor, READ_LIMIT)
 
 
-def _encode(msg: stream_service.StreamMessage) -> bytes:
-    return format_sse_event(data_str=json.dumps(msg.data, separators=(",", ":")), event=msg.kind, id=msg.id)
+def _event(msg: stream_service.StreamMessage) -> ServerSentEvent:
+    return ServerSentEvent(json.dumps(msg.data, separators=(",", ":")), event=msg.kind, id=msg.id)
+
+
+def _ping() -> ServerSentEvent:
+    return ServerSentEvent(comment="ping")
 
 
 async def _events(
     request: Request, db: Database, tenant: Tenant, cursor: stream_service.Cursor
-) -> AsyncIterator[bytes]:
+) -> AsyncIterator[ServerSentEvent]:
+    """The unit's messages after `cursor`, as they are committed. sse-starlette sends the heartbeats and cancels
+    this generator when the client goes away."""
     settings = get_settings()
-    heartbeat = settings.stream_heartbeat_seconds
     wake = stream_service.WAKEUPS.subscribe(tenant.unit_id)
     try:
         listener = ensure_listener(request.app, db)
         if listener is not None:  # answer once notifications reach this process (or after 5 s, polling meanwhile)
             await run_in_threadpool(listener.wait_listening, 5.0)
-        yield format_sse_event(comment="connected", retry=1000)
-        last_sent = time.monotonic()
+        yield ServerSentEvent(comment="connected", retry=1000)
         while True:
             wake.clear()
             messages = await run_in_threadpool(_read, db, tenant, cursor)
+            for message in messages:
+                yield _event(message)
             if messages:
-                yield b"".join(_encode(m) for m in messages)
                 cursor = messages[-1].cursor
-                last_sent = time.monotonic()
                 if len(messages) >= READ_LIMIT:
                     continue  # more to catch up on
-            if await request.is_disconnected():
-                return
             listening = listener is not None and listener.wait_listening(0)
             poll = settings.stream_fallback_poll_seconds if listening else settings.stream_poll_seconds
-            idle = time.monotonic() - last_sent
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=max(0.01, min(poll, heartbeat - idle)))
-            if time.monotonic() - last_sent >= heartbeat:
-                yield b": ping\n\n"
-                last_sent = time.monotonic()
+                await asyncio.wait_for(wake.wait(), timeout=poll)
     except Exception:  # the response has started: end the stream; the client resumes by Last-Event-ID
         log.warning("live stream for unit %s ended by an error", tenant.unit_id, exc_info=True)
     finally:
@@ -141,7 +138,7 @@ async def live_stream(
         str | None,
         Header(alias="Last-Event-ID", max_length=40, description="resume after this message id (<batch>-<index>)"),
     ] = None,
-) -> StreamingResponse:
+) -> EventSourceResponse:
     # ouId is read by authentication (a person's token picks its unit from it); here it is only declared.
     if last_event_id is not None and last_event_id.strip():
         try:
@@ -152,5 +149,7 @@ async def live_stream(
         cursor = await run_in_threadpool(_start_cursor, db, tenant)
     return EventSourceResponse(
         _events(request, db, tenant, cursor),
+        ping=get_settings().stream_heartbeat_seconds,
+        ping_message_factory=_ping,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
