@@ -252,6 +252,33 @@ class LeadScoreOut(OutModel):
     level: LevelRef | None = Field(description="engagement level of the score")
 
 
+class DriverOut(OutModel):
+    rule_id: str
+    event_type: str
+    points: int = Field(description="the rule's weight summed over the lead's events in the window it matched")
+    count: int = Field(description="how many of those events it matched")
+
+
+class RuleWeightOut(OutModel):
+    rule_id: str
+    event_type: str
+    weight: int
+    conditions: list[dict[str, Any]] | None = Field(description="the rule's conditions; null when it has none")
+    active: bool = Field(description="switched on and inside its start_at/end_at window now")
+
+
+class ScoreExplanationOut(OutModel):
+    top_drivers: list[DriverOut] = Field(
+        description="the primary ruleset's rules that gave the lead the most points in the window, at most 10"
+    )
+    snapshot: list[RuleWeightOut] = Field(description="the primary ruleset's rule weights in force now")
+    surge_boost: list[Any] = Field(description="empty: surge scoring does not exist yet")
+    surge_total: int = Field(description="0: surge scoring does not exist yet")
+    surge_event_count: int = Field(description="0: surge scoring does not exist yet")
+    decay_applied: int = Field(description="points decay took off the primary score in the window: 0 or negative")
+    range_hours: int
+
+
 class EventOut(OutModel):
     id: str
     lead_id: str | None

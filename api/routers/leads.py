@@ -1,15 +1,18 @@
-"""Leads: filtered lists with scores and levels, one lead in detail, its score and its events."""
+"""Leads: filtered lists with scores and levels, one lead in detail, its score (now or as of a moment), its score
+explanation and its events."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from api.deps import Now, ReadSession
 from api.permissions import Reader
-from api.schemas import EventOut, LeadDetailOut, LeadPageOut, LeadScoreOut
-from api.types import DatetimeQuery, PageQuery, ScoreQuery
+from api.schemas import EventOut, LeadDetailOut, LeadPageOut, LeadScoreOut, ScoreExplanationOut
+from api.types import DatetimeQuery, PageQuery, ScoreQuery, UtcDatetime
+from services.people import lead_insights
 from services.people import leads as lead_service
 
 router = APIRouter(tags=["leads"])
@@ -67,8 +70,33 @@ def get_lead_score(
     session: ReadSession,
     tenant: Reader,
     ruleset_id: Annotated[str | None, Query(max_length=64, description="omit for the highest score")] = None,
+    at: Annotated[
+        UtcDatetime | None,
+        Query(
+            description="RFC 3339; the score from the lead's events up to this moment under the current rules "
+            "(UTC when no offset is given); omit for the stored score"
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    return lead_service.lead_score(session, tenant, lead_id, ruleset_id)
+    return lead_service.lead_score(session, tenant, lead_id, ruleset_id, at=at)
+
+
+@router.get(
+    "/v1/leads/{lead_id}/explanation", response_model=ScoreExplanationOut,
+    summary="Get score explanation",
+    description="Top drivers (rules that gave the lead the most points in the last `hours` hours), the primary "
+    "ruleset's rule weights now, and what decay took. Surge fields stay zero until surge scoring exists.",
+)
+def get_lead_explanation(
+    lead_id: str,
+    session: ReadSession,
+    tenant: Reader,
+    now: Now,
+    hours: Annotated[
+        int, Query(ge=1, le=lead_insights.MAX_EXPLANATION_HOURS, description="the window, in hours up to now")
+    ] = 24,
+) -> dict[str, Any]:
+    return asdict(lead_insights.score_explanation(session, tenant, lead_id, now=now, hours=hours))
 
 
 @router.get("/v1/leads/{lead_id}/events", response_model=list[EventOut], summary="List events for a lead, newest first")

@@ -3,20 +3,27 @@
 One grouped query over the event log for a whole page of leads (lead, event type over the window), on the
 (unit_id, lead_id, occurred_at) path; no query per lead. The points are the primary ruleset's score_delta
 that each event stored, so decay drops count as the "DECAY" type (shown as "Decay").
+
+`score_explanation` answers GET /v1/leads/{lead_id}/explanation: one lead's top rules over a window of hours, the
+primary ruleset's rule weights now, and what decay took.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
-from services.context import Tenant
+from services.context import Tenant, load_scoring_context
+from services.errors import InvalidInput
+from services.people.leads import require_lead
+from services.scoring import rules as rule_service
 
 _IN_CHUNK = 500  # bound the IN list (SQLite's variable limit, PostgreSQL's plan size)
 
@@ -83,3 +90,92 @@ def describe(insight: LeadInsight | None, days: int = 7) -> str:
     elif insight.change < 0:
         line += " · decay"
     return line
+
+
+# --- score explanation (GET /v1/leads/{lead_id}/explanation) --------------------------------------------------------
+
+MAX_EXPLANATION_HOURS = 8760  # one year
+TOP_DRIVERS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    rule_id: str
+    event_type: str
+    points: int  # the sum of the rule's weight over the lead's events in the window it matched
+    count: int  # how many of those events it matched
+
+
+@dataclass(frozen=True, slots=True)
+class RuleWeight:
+    rule_id: str
+    event_type: str
+    weight: int
+    conditions: list[dict[str, Any]] | None
+    active: bool  # switched on and inside its start_at/end_at window now: it scores an event arriving now
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreExplanation:
+    top_drivers: list[Driver]
+    snapshot: list[RuleWeight]
+    decay_applied: int  # points DECAY events took off the primary score in the window: 0 or negative
+    range_hours: int
+    # Surge scoring does not exist yet: no boost, always zero/empty, kept for the reference's shape.
+    surge_boost: list[Any] = field(default_factory=list)
+    surge_total: int = 0
+    surge_event_count: int = 0
+
+
+def score_explanation(
+    session: Session, tenant: Tenant, lead_id: str, *, now: datetime, hours: int = 24
+) -> ScoreExplanation:
+    """Why the lead's primary score moved in the last `hours` hours (events with now - hours <= occurred_at <= now).
+
+    `top_drivers`: the primary ruleset's rules that gave the lead the most points in the window, read from the
+    per-event explanations stored when each event was scored (so they are the rules as they were then), summed
+    per rule, largest first, at most 10; rules whose points add up to 0 are left out. `snapshot`: the primary
+    ruleset's rules as they are now. `decay_applied`: the points DECAY events actually took off the primary score
+    in the window (after - before, so a drop stopped by the floor at 0 counts only what it took), 0 or negative.
+    """
+    if not 1 <= hours <= MAX_EXPLANATION_HOURS:
+        raise InvalidInput("hours", f"must be between 1 and {MAX_EXPLANATION_HOURS}")
+    require_lead(session, tenant, lead_id)
+    primary = load_scoring_context(session, tenant).primary_ruleset_id
+    if primary is None:
+        return ScoreExplanation([], [], 0, hours)
+    ev = models.Event
+    rows = session.execute(
+        select(ev.event_type, ev.explanation)
+        .where(ev.unit_id == tenant.unit_id, ev.lead_id == lead_id)
+        .where(ev.occurred_at >= now - timedelta(hours=hours), ev.occurred_at <= now)
+        .order_by(ev.seq)
+    )
+    totals: dict[tuple[str, str], list[int]] = {}  # (rule_id, event_type) -> [points, count]
+    decay = 0
+    for event_type, explanation in rows:
+        info = (explanation or {}).get(primary) or {}
+        if event_type == DECAY_EVENT_TYPE:
+            before, after = info.get("before"), info.get("after")
+            taken = int(after) - int(before) if before is not None and after is not None else info.get("delta")
+            decay += int(taken or 0)
+            continue
+        for rule in info.get("rules") or []:
+            rule_id = rule.get("rule_id")
+            if not rule_id:
+                continue
+            slot = totals.setdefault((str(rule_id), str(rule.get("event_type") or event_type)), [0, 0])
+            slot[0] += int(rule.get("weight") or 0)
+            slot[1] += 1
+    drivers = [Driver(rid, et, points, count) for (rid, et), (points, count) in totals.items() if points]
+    drivers.sort(key=lambda d: (-d.points, d.event_type, d.rule_id))
+    snapshot = [
+        RuleWeight(
+            rule.id, rule.event_type, rule.weight, rule.conditions or None,
+            rule.active
+            and (rule.start_at is None or rule.start_at <= now)
+            and (rule.end_at is None or now < rule.end_at),
+        )
+        for rule in rule_service.list_rules(session, tenant, primary)
+    ]
+    return ScoreExplanation(drivers[:TOP_DRIVERS], snapshot, min(decay, 0), hours)

@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from core import levels as core_levels
+from core import scoring
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from services.context import Tenant, load_scoring_context
@@ -242,7 +243,7 @@ def _leads_whose_last_event_is(tenant: Tenant, event_type: str) -> Any:
     )
 
 
-def _lead_row(session: Session, tenant: Tenant, lead_id: str) -> models.Lead:
+def require_lead(session: Session, tenant: Tenant, lead_id: str) -> models.Lead:
     row = session.get(models.Lead, lead_id)
     if row is None or row.unit_id != tenant.unit_id:
         raise NotFound(f"lead {lead_id!r} does not exist in this unit", field="id")
@@ -261,7 +262,7 @@ def _score_summary(
 
 def get_lead(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
     """{lead: {..., aliases, metadata, score, scores, level}, account: {...} or {}}."""
-    row = _lead_row(session, tenant, lead_id)
+    row = require_lead(session, tenant, lead_id)
     aliases = session.execute(
         select(models.LeadAlias.kind, models.LeadAlias.value, models.LeadAlias.raw_value, models.LeadAlias.is_primary)
         .where(models.LeadAlias.unit_id == tenant.unit_id, models.LeadAlias.lead_id == lead_id)
@@ -295,14 +296,19 @@ def get_lead(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
     return {"lead": lead, "account": account}
 
 
-def lead_score(session: Session, tenant: Tenant, lead_id: str, ruleset_id: str | None = None) -> dict[str, Any]:
+def lead_score(
+    session: Session, tenant: Tenant, lead_id: str, ruleset_id: str | None = None, *, at: datetime | None = None
+) -> dict[str, Any]:
     """{lead_id, score, ruleset_id, scores (per ruleset id), level of that score}.
 
     With `ruleset_id`, that ruleset's score (0 before the lead scored in it); without, the highest score across
-    the unit's rulesets (every ruleset scores; none is switched off).
+    the unit's rulesets (every ruleset scores; none is switched off). With `at`, the scores are those of
+    `score_as_of` (the lead's events up to `at`, under the current rules) instead of the stored ones.
     """
-    _lead_row(session, tenant, lead_id)
-    scores = scores_by_lead(session, tenant, [lead_id])[lead_id]
+    require_lead(session, tenant, lead_id)
+    scores = (
+        scores_by_lead(session, tenant, [lead_id])[lead_id] if at is None else score_as_of(session, tenant, lead_id, at)
+    )
     if ruleset_id is not None:
         exists = session.scalar(
             select(models.Ruleset.id).where(models.Ruleset.unit_id == tenant.unit_id, models.Ruleset.id == ruleset_id)
@@ -322,17 +328,42 @@ def lead_score(session: Session, tenant: Tenant, lead_id: str, ruleset_id: str |
     }
 
 
+def score_as_of(session: Session, tenant: Tenant, lead_id: str, at: datetime) -> dict[str, int]:
+    """The lead's score per ruleset from its events with occurred_at <= `at`, under the CURRENT rules and policy.
+
+    The events are replayed in the log's seq order (ingestion order, as the stored score was built), each through
+    the same Scoreboard as ingest and rescore, so the floor at 0 applies along the sequence and DECAY events drop
+    the score as they did. Rules changed after `at` count as they are now: this is "what the lead would have had
+    at `at` under today's rules", which equals the stored history when the rules have not changed since.
+    {} when the lead had no event by then (score 0).
+    """
+    ctx = load_scoring_context(session, tenant)
+    ev = models.Event
+    rows = session.execute(
+        select(ev.seq, ev.event_type, ev.occurred_at, ev.metadata_)
+        .where(ev.unit_id == tenant.unit_id, ev.lead_id == lead_id, ev.occurred_at <= at)
+        .order_by(ev.seq)
+    )
+    logged = [
+        scoring.LoggedEvent(seq, lead_id, None, scoring.EventFacts(event_type, occurred_at, properties or {}))
+        for seq, event_type, occurred_at, properties in rows
+    ]
+    if not logged:
+        return {}
+    return dict(scoring.replay(ctx.book, ctx.policy, logged).lead_scores.get(lead_id, {}))
+
+
 def lead_events(
     session: Session, tenant: Tenant, lead_id: str, *, page: int = 1, limit: int = 50
 ) -> list[dict[str, Any]]:
     """The lead's events newest first, each with its primary score_delta."""
-    _lead_row(session, tenant, lead_id)
+    require_lead(session, tenant, lead_id)
     return list_events(session, tenant, page=page, limit=limit, lead_id=lead_id)
 
 
 def lead_score_history(session: Session, tenant: Tenant, lead_id: str) -> list[tuple[datetime, int]]:
     """(occurred_at, primary score after the event) in the order the events were scored."""
-    _lead_row(session, tenant, lead_id)
+    require_lead(session, tenant, lead_id)
     primary = load_scoring_context(session, tenant).primary_ruleset_id
     if primary is None:
         return []
@@ -355,7 +386,7 @@ def lead_top_contributions(session: Session, tenant: Tenant, lead_id: str, limit
     Each item: {event_type, rule_id (None for system adjustments like decay), points, events}. Sorted by
     the size of the contribution (largest absolute points first), for a "why this score" waterfall.
     """
-    _lead_row(session, tenant, lead_id)
+    require_lead(session, tenant, lead_id)
     primary = load_scoring_context(session, tenant).primary_ruleset_id
     if primary is None:
         return []
