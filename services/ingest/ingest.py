@@ -211,6 +211,7 @@ def ingest_system_events(
     same events (rows, explanations, scores, stream messages, trigger firings, metrics): the lead's score moves by
     the core scoring code, its account's score does not (an account's engagement is its own), the inactivity clock
     is not touched. Leads and their scores are read and written with a few set-based statements. The caller commits.
+    Each result's `lead` view carries only id, email and account_id, and `account` is None (nothing reads more).
     """
     policy.require(tenant, Action.INGEST)
     lock_scoring_config(session, tenant, exclusive=False)
