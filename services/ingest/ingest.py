@@ -33,6 +33,9 @@ from services.triggers.triggers import fire_triggers
 from settings import get_settings
 
 _IN_CHUNK = 500
+# The system-event fast path reads thousands of known leads by id: fewer, longer IN lists (SQLite allows 32,766
+# bound values, PostgreSQL 65,535).
+_SYSTEM_CHUNK = 5000
 # Pure, and the public-suffix lookup behind them dominated _prepare on batches: memoize per process.
 _company_domain = lru_cache(maxsize=16_384)(identity.company_domain_from_email)
 _normalize_domain = lru_cache(maxsize=16_384)(identity.normalize_domain)
@@ -124,21 +127,7 @@ def ingest(
         event_id = new_id("ev")
         primary = outcomes.get(ctx.primary_ruleset_id) if ctx.primary_ruleset_id else None
         event_rows.append(
-            {
-                "id": event_id,
-                "org_id": tenant.org_id,
-                "unit_id": tenant.unit_id,
-                "lead_id": lead_id,
-                "account_id": account_id,
-                "event_type": ev.event_type,
-                "source": ev.source,
-                "channel": channel,
-                "occurred_at": item.occurred_at,
-                "received_at": now,
-                "metadata": ev.properties,
-                "score_delta": primary.delta if primary else 0,
-                "explanation": {rs: o.as_explanation() for rs, o in outcomes.items()},
-            }
+            _event_row(tenant, event_id, ev, lead_id, account_id, channel, item.occurred_at, now, outcomes, primary)
         )
         # System adjustments (decay) are not activity: they must not restart the inactivity clock.
         if lead is not None and not ev.system:
@@ -165,12 +154,127 @@ def ingest(
 
     resolver.write(board, event_rows)
     accepted = [r for r in results if isinstance(r, Ingested)]
+    _announce(session, tenant, accepted, now, counted=sum(1 for r in resolved if not r[0].event.system))
+    return [r for r in results if r is not None]
+
+
+def _event_row(
+    tenant: Tenant,
+    event_id: str,
+    ev: NewEvent,
+    lead_id: str | None,
+    account_id: str | None,
+    channel: str,
+    occurred_at: datetime,
+    now: datetime,
+    outcomes: dict[str, scoring.RulesetOutcome],
+    primary: scoring.RulesetOutcome | None,
+) -> dict[str, Any]:
+    """The events row of one scored event (the log replay and verify-scores read back)."""
+    return {
+        "id": event_id,
+        "org_id": tenant.org_id,
+        "unit_id": tenant.unit_id,
+        "lead_id": lead_id,
+        "account_id": account_id,
+        "event_type": ev.event_type,
+        "source": ev.source,
+        "channel": channel,
+        "occurred_at": occurred_at,
+        "received_at": now,
+        "metadata": ev.properties,
+        "score_delta": primary.delta if primary else 0,
+        "explanation": {rs: o.as_explanation() for rs, o in outcomes.items()},
+    }
+
+
+def _announce(session: Session, tenant: Tenant, accepted: list[Ingested], now: datetime, *, counted: int) -> None:
+    """The side effects of stored events: the live stream, the triggers, the ingest metric."""
     # Told to live clients at commit, with the trigger firings below, as one stream batch (services.insight.stream).
     stream.publish(session, tenant, stream.ingest_messages(session, tenant, accepted), now)
     fire_triggers(session, tenant, accepted, now)
     # Accepted events (decay's system adjustments are not ingest), counted when the caller commits.
-    metrics.count_ingested(session, sum(1 for r in resolved if not r[0].event.system))
-    return [r for r in results if r is not None]
+    metrics.count_ingested(session, counted)
+
+
+def ingest_system_events(
+    session: Session,
+    tenant: Tenant,
+    events: Sequence[NewEvent],
+    now: datetime,
+    *,
+    context: ScoringContext | None = None,
+) -> list[Ingested]:
+    """Store system adjustments (decay drops) on KNOWN leads: what `ingest` does for them, without its identity work.
+
+    Every event must be `system=True`, carry `person.lead_id` and no account. The result equals `ingest`'s for the
+    same events (rows, explanations, scores, stream messages, trigger firings, metrics): the lead's score moves by
+    the core scoring code, its account's score does not (an account's engagement is its own), the inactivity clock
+    is not touched. Leads and their scores are read and written with a few set-based statements. The caller commits.
+    Each result's `lead` view carries only id, email and account_id, and `account` is None (nothing reads more).
+    """
+    policy.require(tenant, Action.INGEST)
+    lock_scoring_config(session, tenant, exclusive=False)
+    ctx = context or load_scoring_context(session, tenant)
+    lead_ids: set[str] = set()
+    for pos, ev in enumerate(events):
+        if not ev.system or ev.person is None or ev.person.lead_id is None or ev.account is not None:
+            raise InvalidInput(f"events[{pos}]", "a system event names a known lead id and no account")
+        if ev.occurred_at is None or ev.occurred_at.tzinfo is None:
+            raise InvalidInput(f"events[{pos}].occurred_at", "must be a moment with a timezone offset")
+        lead_ids.add(ev.person.lead_id)
+    if not events:
+        return []
+    lead_t = _table(models.Lead)
+    known: dict[str, tuple[str | None, str | None]] = {}  # lead id -> (account id, email)
+    for chunk in _chunks(sorted(lead_ids), _SYSTEM_CHUNK):
+        # Locked like ingest locks the leads it re-scores, so concurrent writers on PostgreSQL cannot lose an update.
+        # By primary key only: with the unit in the WHERE clause SQLite walks the unit's index instead.
+        for lead_id, unit_id, account_id, email in session.execute(
+            select(lead_t.c.id, lead_t.c.unit_id, lead_t.c.account_id, lead_t.c.email)
+            .where(lead_t.c.id.in_(chunk))
+            .order_by(lead_t.c.id)
+            .with_for_update()
+        ):
+            if unit_id == tenant.unit_id:
+                known[lead_id] = (account_id, email)
+    missing = sorted(lead_ids - known.keys())
+    if missing:
+        raise NotFound(f"lead_id: lead {missing[0]!r} does not exist in this unit", field="lead_id")
+    stored: dict[str, dict[str, int]] = {}
+    for chunk in _chunks(sorted(lead_ids), _SYSTEM_CHUNK):
+        for lead_id, rs, score in session.execute(
+            select(models.LeadScore.lead_id, models.LeadScore.ruleset_id, models.LeadScore.score).where(
+                models.LeadScore.lead_id.in_(chunk)
+            )
+        ):
+            stored.setdefault(lead_id, {})[rs] = score
+    board = scoring.Scoreboard(ctx.book, ctx.policy, stored)
+    event_rows: list[dict[str, Any]] = []
+    accepted: list[Ingested] = []
+    primary_id = ctx.primary_ruleset_id
+    for ev in events:
+        lead_id = cast(PersonRef, ev.person).lead_id
+        occurred_at = cast(datetime, ev.occurred_at)
+        account_id, email = known[cast(str, lead_id)]
+        # As in ingest: a system adjustment moves the lead's score only, and its row names no account.
+        outcomes = board.apply(scoring.EventFacts(ev.event_type, occurred_at, ev.properties), lead_id, None)
+        channel = infer_channel(ev.event_type, ev.properties, ev.default_channel)
+        event_id = new_id("ev")
+        primary = outcomes.get(primary_id) if primary_id else None
+        event_rows.append(_event_row(tenant, event_id, ev, lead_id, None, channel, occurred_at, now, outcomes, primary))
+        accepted.append(
+            Ingested(
+                event_id=event_id, event_type=ev.event_type, source=ev.source, channel=channel,
+                occurred_at=occurred_at, received_at=now, properties=ev.properties, lead_id=lead_id,
+                account_id=account_id, lead_created=False, account_created=False, outcomes=outcomes,
+                primary_ruleset_id=primary_id, lead={"id": lead_id, "email": email, "account_id": account_id},
+            )
+        )
+    session.execute(_table(models.Event).insert(), event_rows)
+    _write_scores(session, _table(models.LeadScore), "lead_id", tenant.org_id, tenant.unit_id, board.leads, stored)
+    _announce(session, tenant, accepted, now, counted=0)
+    return accepted
 
 
 def _lead_view(lead: _LeadState | None) -> dict[str, Any] | None:
@@ -269,9 +373,9 @@ def _check_size(ev: NewEvent, max_bytes: int) -> None:
     raise PayloadTooLarge(f"{name} is {size} bytes{together}; the limit is {max_bytes} bytes", field=name)
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), _IN_CHUNK):
-        yield values[start : start + _IN_CHUNK]
+def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _table(model: type[models.Base]) -> Table:

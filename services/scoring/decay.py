@@ -14,15 +14,16 @@ from core import decay as core_decay
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.ids import new_id
-from services.context import Tenant, load_scoring_context
-from services.errors import InvalidInput, NotFound, ServiceError
+from services.context import ScoringContext, Tenant, load_scoring_context
+from services.errors import InvalidInput, NotFound
 from services.ingest.contract import NewEvent, PersonRef
-from services.ingest.ingest import ingest
+from services.ingest.ingest import ingest_system_events
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
-_BATCH = 2000
-_IN_CHUNK = 500
+# Drops per ingest_system_events call, and lead ids per IN list (see services.ingest.ingest._SYSTEM_CHUNK).
+_BATCH = 10_000
+_IN_CHUNK = 5000
 
 
 def decay_view(row: models.DecayRule) -> dict[str, Any]:
@@ -117,19 +118,40 @@ def units_with_decay(session: Session) -> list[Tenant]:
     return [Tenant(org_id, unit_id) for org_id, unit_id in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class DecayPlan:
+    """The DECAY events due in a unit (as system events on known leads), oldest first per lead, leads in id order."""
+
+    events: list[NewEvent]
+    leads: int
+    context: ScoringContext | None = None
+    next_after: str | None = None
+
+
 def apply_decay(
     session: Session, tenant: Tenant, now: datetime, *, after: str | None = None, max_leads: int | None = None
 ) -> DecayRun:
     """Write a DECAY event for every drop due by `now` in this unit. Running it again at `now` adds nothing.
 
     With `max_leads`, only that many leads (in id order, after `after`) are looked at, so a caller can
-    keep each write transaction short and continue from `next_after`.
+    keep each write transaction short and continue from `next_after`. The drops go in through ingest's fast path
+    for system events (services.ingest.ingest.ingest_system_events): same rows, scores, stream and triggers.
     """
+    plan = plan_decay(session, tenant, now, after=after, max_leads=max_leads)
+    for start in range(0, len(plan.events), _BATCH):
+        ingest_system_events(session, tenant, plan.events[start : start + _BATCH], now, context=plan.context)
+    return DecayRun(plan.leads, len(plan.events), plan.next_after)
+
+
+def plan_decay(
+    session: Session, tenant: Tenant, now: datetime, *, after: str | None = None, max_leads: int | None = None
+) -> DecayPlan:
+    """The drops due by `now` (see apply_decay), as DECAY events not yet written."""
     rules = [
         core_decay.DecayRule(r.id, r.inactive_for, r.unit, r.decrease) for r in list_decays(session, tenant)
     ]
     if not rules:
-        return DecayRun(0, 0)
+        return DecayPlan([], 0)
     ctx = load_scoring_context(session, tenant)
     shortest = min(r.period for r in rules)
     lead, score, event = models.Lead, models.LeadScore, models.Event
@@ -158,8 +180,9 @@ def apply_decay(
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start : start + _IN_CHUNK]
         for lead_id, top in session.execute(
+            # The ids are this unit's leads; with the unit in the WHERE clause SQLite would walk the unit's index.
             select(score.lead_id, func.max(score.score))
-            .where(score.unit_id == tenant.unit_id, score.lead_id.in_(chunk))
+            .where(score.lead_id.in_(chunk))
             .group_by(score.lead_id)
         ):
             best[lead_id] = top
@@ -180,7 +203,7 @@ def apply_decay(
             continue  # already at the floor: a drop changes nothing
         candidates.append((lead_id, last_activity, top))
     if not candidates:
-        return DecayRun(0, 0, next_after)
+        return DecayPlan([], 0, ctx, next_after)
 
     pending: list[NewEvent] = []
     leads_hit = 0
@@ -202,8 +225,4 @@ def apply_decay(
                     system=True,
                 )
             )
-    for start in range(0, len(pending), _BATCH):
-        for result in ingest(session, tenant, pending[start : start + _BATCH], now, context=ctx):
-            if isinstance(result, ServiceError):
-                raise result
-    return DecayRun(leads_hit, len(pending), next_after)
+    return DecayPlan(pending, leads_hit, ctx, next_after)
