@@ -17,7 +17,7 @@ import requests
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.test_serve_api import database_url, manage, running_api  # noqa: F401 (fixture)
+from tests.e2e.test_serve_api import manage, running_api
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -25,11 +25,11 @@ EVENT: dict[str, Any] = {"aliases": [{"alias_kind": "email", "raw_value": "ann@a
 
 
 @contextmanager
-def two_workers(database_url: str, metrics_dir: Path | None) -> Iterator[tuple[str, str]]:  # noqa: F811
-    manage(database_url, "migrate")
-    key = manage(database_url, "create-api-key", "--name", "e2e").stdout.strip().splitlines()[-1]
+def two_workers(fresh_database_url: str, metrics_dir: Path | None) -> Iterator[tuple[str, str]]:
+    manage(fresh_database_url, "migrate")
+    key = manage(fresh_database_url, "create-api-key", "--name", "e2e").stdout.strip().splitlines()[-1]
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    env["DATABASE_URL"] = database_url
+    env["DATABASE_URL"] = fresh_database_url
     if metrics_dir is not None:
         env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     with running_api(env, "--workers", "2") as base:
@@ -67,9 +67,9 @@ def ingested_per_process(metrics_dir: Path) -> dict[str, float]:
     return counts
 
 
-def test_two_workers_sum_their_counts_in_a_shared_metrics_directory(database_url: str, tmp_path: Path) -> None:  # noqa: F811
+def test_two_workers_sum_their_counts_in_a_shared_metrics_directory(fresh_database_url: str, tmp_path: Path) -> None:
     metrics_dir = tmp_path / "prometheus"  # serve-api creates it
-    with two_workers(database_url, metrics_dir) as (base, key):
+    with two_workers(fresh_database_url, metrics_dir) as (base, key):
         total = 0
         # Until both workers have ingested some: then a one-process answer could not show the total.
         while len([c for c in ingested_per_process(metrics_dir).values() if c > 0]) < 2:
@@ -80,18 +80,18 @@ def test_two_workers_sum_their_counts_in_a_shared_metrics_directory(database_url
         assert [scraped_ingested(base) for _ in range(10)] == [total] * 10
 
 
-def test_serve_api_with_workers_and_no_directory_still_sums_every_worker(database_url: str) -> None:  # noqa: F811
-    with two_workers(database_url, None) as (base, key):
+def test_serve_api_with_workers_and_no_directory_still_sums_every_worker(fresh_database_url: str) -> None:
+    with two_workers(fresh_database_url, None) as (base, key):
         ingest(base, key, 40)
         assert [scraped_ingested(base) for _ in range(10)] == [40] * 10
 
 
 def test_a_scheduler_process_sharing_the_directory_shows_its_job_times_on_the_api(
-    database_url: str, tmp_path: Path  # noqa: F811
+    fresh_database_url: str, tmp_path: Path
 ) -> None:
     metrics_dir = tmp_path / "prometheus"
-    env = {**os.environ, "DATABASE_URL": database_url, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-    with two_workers(database_url, metrics_dir) as (base, _key):
+    env = {**os.environ, "DATABASE_URL": fresh_database_url, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    with two_workers(fresh_database_url, metrics_dir) as (base, _key):
         scheduler = subprocess.Popen(
             [sys.executable, "manage.py", "run-scheduler"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, text=True,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,37 +15,26 @@ import requests
 from db.engine import Database
 from services.tenancy.api_keys import create_api_key
 from services.tenancy.tenants import create_unit
-from tests.conftest import create_postgres_database, drop_postgres_database
-from tests.e2e.test_serve_api import BACKENDS, manage, running_api
+from tests.e2e.test_serve_api import manage, running_api
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'leadvane.db'}"
-        return
-    url = create_postgres_database("leadvane_e2e")
-    yield url
-    drop_postgres_database(url)
-
-
-def serve(stack: ExitStack, database_url: str, redis_url: str | None) -> str:
+def serve(stack: ExitStack, fresh_database_url: str, redis_url: str | None) -> str:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "LEADVANE_REDIS_URL")}
-    env["DATABASE_URL"] = database_url
+    env["DATABASE_URL"] = fresh_database_url
     if redis_url:
         env["REDIS_URL"] = redis_url
     return stack.enter_context(running_api(env, "--no-scheduler"))
 
 
-def burst_over_two_workers(database_url: str, redis_url: str | None) -> list[tuple[int, int]]:
+def burst_over_two_workers(fresh_database_url: str, redis_url: str | None) -> list[tuple[int, int]]:
     """(worker, status) of 30 requests alternating between two workers under a limit of 10 per 10 s."""
-    manage(database_url, "migrate")
+    manage(fresh_database_url, "migrate")
     # A unit of its own (a random id): every fresh database's default unit has the same id, and Redis outlives runs.
-    database = Database(database_url)
+    database = Database(fresh_database_url)
     try:
         with database.write() as session:
             unit = create_unit(session, org_name="E2E org", unit_name="rate limited", now=datetime.now(UTC))
@@ -55,7 +43,7 @@ def burst_over_two_workers(database_url: str, redis_url: str | None) -> list[tup
         database.dispose()
     auth = {"Authorization": f"Bearer {key}"}
     with ExitStack() as stack:
-        bases = [serve(stack, database_url, redis_url), serve(stack, database_url, redis_url)]
+        bases = [serve(stack, fresh_database_url, redis_url), serve(stack, fresh_database_url, redis_url)]
         config = {"enabled": True, "mode": "enforce", "key_by": "unit", "rps": 1, "burst": 10}
         put = requests.put(f"{bases[0]}/v1/settings/rate-limit", json=config, headers=auth, timeout=10)
         assert put.status_code == 200, put.text
@@ -75,8 +63,8 @@ def burst_over_two_workers(database_url: str, redis_url: str | None) -> list[tup
         return results
 
 
-def test_two_workers_sharing_redis_hold_one_limit(database_url: str) -> None:
-    results = burst_over_two_workers(database_url, REDIS_URL)
+def test_two_workers_sharing_redis_hold_one_limit(fresh_database_url: str) -> None:
+    results = burst_over_two_workers(fresh_database_url, REDIS_URL)
     assert [status for _, status in results] == [200] * 10 + [429] * 20
     assert {worker for worker, status in results if status == 429} == {0, 1}
 

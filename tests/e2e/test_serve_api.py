@@ -15,8 +15,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import create_postgres_database, drop_postgres_database
-
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
@@ -50,16 +48,6 @@ def wait_for_health(base: str, process: subprocess.Popen[str]) -> None:
     raise AssertionError("serve-api did not answer /healthz within 60 s")
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'leadvane.db'}"
-        return
-    url = create_postgres_database("leadvane_e2e")
-    yield url
-    drop_postgres_database(url)
-
-
 @contextmanager
 def running_api(env: dict[str, str], *args: str) -> Iterator[str]:
     """A real `manage.py serve-api` on a free loopback port with `env` and extra `args`; yields its base URL once it
@@ -83,11 +71,11 @@ def running_api(env: dict[str, str], *args: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def served(database_url: str) -> Iterator[tuple[str, str]]:
+def served(fresh_database_url: str) -> Iterator[tuple[str, str]]:
     """(base URL, API key) of a freshly migrated database served by a real process."""
-    manage(database_url, "migrate")
-    key = manage(database_url, "create-api-key", "--name", "e2e").stdout.strip().splitlines()[-1]
-    with running_api({**os.environ, "DATABASE_URL": database_url}, "--no-scheduler") as base:
+    manage(fresh_database_url, "migrate")
+    key = manage(fresh_database_url, "create-api-key", "--name", "e2e").stdout.strip().splitlines()[-1]
+    with running_api({**os.environ, "DATABASE_URL": fresh_database_url}, "--no-scheduler") as base:
         yield base, key
 
 

@@ -5,10 +5,8 @@ other (LISTEN/NOTIFY)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,25 +16,14 @@ from db.engine import Database
 from services.tenancy.api_keys import create_api_key
 from services.tenancy.tenants import create_unit
 from tests.api.test_stream import collect
-from tests.conftest import create_postgres_database, drop_postgres_database
-from tests.e2e.test_serve_api import BACKENDS, manage, running_api
+from tests.e2e.test_serve_api import manage, running_api
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'leadvane.db'}"
-        return
-    url = create_postgres_database("leadvane_e2e")
-    yield url
-    drop_postgres_database(url)
-
-
-def setup_unit(database_url: str) -> dict[str, str]:
-    manage(database_url, "migrate")
-    database = Database(database_url)
+def setup_unit(fresh_database_url: str) -> dict[str, str]:
+    manage(fresh_database_url, "migrate")
+    database = Database(fresh_database_url)
     try:
         with database.write() as session:
             unit = create_unit(session, org_name="E2E org", unit_name="streamed", now=datetime.now(UTC))
@@ -46,8 +33,8 @@ def setup_unit(database_url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def serve(stack: ExitStack, database_url: str, **settings: str) -> str:
-    env = {**os.environ, "DATABASE_URL": database_url, **settings}
+def serve(stack: ExitStack, fresh_database_url: str, **settings: str) -> str:
+    env = {**os.environ, "DATABASE_URL": fresh_database_url, **settings}
     return stack.enter_context(running_api(env, "--no-scheduler"))
 
 
@@ -64,23 +51,23 @@ def post_and_receive(listen_base: str, post_base: str, auth: dict[str, str], ema
     return got[-1]
 
 
-def test_a_stream_client_receives_an_event_posted_to_the_api(database_url: str) -> None:
-    auth = setup_unit(database_url)
+def test_a_stream_client_receives_an_event_posted_to_the_api(fresh_database_url: str) -> None:
+    auth = setup_unit(fresh_database_url)
     with ExitStack() as stack:
-        base = serve(stack, database_url)
+        base = serve(stack, fresh_database_url)
         msg = post_and_receive(base, base, auth, "live@stream.example")
     assert msg["data"]["email"] == "live@stream.example" and msg["data"]["event_type"] == "page_view"
     assert msg["id"] and msg["data"]["event_id"].startswith("ev")
 
 
-def test_two_postgresql_workers_share_the_stream(database_url: str) -> None:
-    if database_url.startswith("sqlite"):
+def test_two_postgresql_workers_share_the_stream(fresh_database_url: str) -> None:
+    if fresh_database_url.startswith("sqlite"):
         pytest.skip("several API workers need PostgreSQL")
-    auth = setup_unit(database_url)
+    auth = setup_unit(fresh_database_url)
     with ExitStack() as stack:
         # No safety re-read within the test: only the NOTIFY from the other worker can deliver the event in time.
         quiet = {"LEADVANE_STREAM_FALLBACK_POLL_SECONDS": "120"}
-        first, second = serve(stack, database_url, **quiet), serve(stack, database_url, **quiet)
+        first, second = serve(stack, fresh_database_url, **quiet), serve(stack, fresh_database_url, **quiet)
         msg = post_and_receive(first, second, auth, "across@stream.example")
     assert msg["data"]["email"] == "across@stream.example"
 
