@@ -131,6 +131,8 @@ def create_member(
 
 
 def _org_owners(session: Session, org_id: str) -> int:
+    # Lock the organization first: two concurrent demotions must not both see "another Owner is left".
+    session.execute(select(models.Organization.id).where(models.Organization.id == org_id).with_for_update())
     return int(
         session.scalar(
             select(func.count()).select_from(models.User).where(
@@ -229,6 +231,8 @@ def _check_owner_rule(inside: Tenant, *roles: str | None) -> None:
 def _check_not_last_owner(session: Session, membership: models.UnitMembership, what: str) -> None:
     if membership.role != "Owner":
         return
+    # Lock the unit first: two concurrent demotions must not both see "another Owner is left".
+    session.execute(select(models.Unit.id).where(models.Unit.id == membership.unit_id).with_for_update())
     owners = session.scalar(
         select(func.count()).select_from(models.UnitMembership).where(
             models.UnitMembership.unit_id == membership.unit_id, models.UnitMembership.role == "Owner"
