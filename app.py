@@ -72,7 +72,10 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
     print(f"Leadvane API: http://localhost:{port}/api (docs at http://localhost:{port}/api/docs)", flush=True)
     print(f"Leadvane database: {get_settings().database_url}", flush=True)
     try:
-        yield
+        # A mounted app's own lifespan is not run by Starlette: run the API's here, so its shutdown work (queued
+        # request audit rows and usage counts written, the live stream's LISTEN thread stopped) happens here too.
+        async with api.app.router.lifespan_context(api.app):
+            yield
     finally:
         stop_scheduler(scheduler)
 
