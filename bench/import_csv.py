@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ingest import EMAIL_POOL, EVENT_TYPES, free_port, fresh_database, manage, server
+from bench.harness import EMAIL_POOL, EVENT_TYPES, free_port, fresh_database, manage, server
 
 HEALTHZ_TARGET_MS = 100.0
 PROBE_EVERY = 0.02

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import free_port, fresh_database, manage, server  # noqa: E402
+from harness import free_port, fresh_database, manage, server  # noqa: E402
 
 UNITS = 10
 LEADS_PER_UNIT = 200

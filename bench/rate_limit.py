@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import free_port, fresh_database, manage, requests_per_second, server, signal_body  # noqa: E402
+from harness import free_port, fresh_database, manage, requests_per_second, server, signal_body  # noqa: E402
 
 TARGET_RATIO = 0.95
 
