@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from db.engine import Database
 from db.migrate import upgrade
-from services.context import load_scoring_context
 from services.errors import ServiceError
 from services.ingest.contract import AccountRef, AliasInput, NewEvent, PersonRef
 from services.ingest.ingest import ingest
+from services.scoring.model import live_model
 from services.tenancy.tenants import DEFAULT_TENANT
 
 BATCH = 1000
@@ -59,7 +59,7 @@ def fill(db: Database, *, leads: int, accounts: int, events: int, now: datetime)
     kinds, kind_weights = zip(*KINDS, strict=True)
     start = now - timedelta(days=DAYS)
     with db.read() as session:
-        context = load_scoring_context(session, DEFAULT_TENANT)
+        context = live_model(session, DEFAULT_TENANT)
     began = time.perf_counter()
     done = rejected = 0
     while done < events:

@@ -41,9 +41,9 @@ def fill(database_url: str, events_per_unit: int) -> tuple[list[str], int]:
 
     from db import models
     from db.engine import Database
-    from db.ids import new_id
     from services.ingest.contract import AliasInput, NewEvent, PersonRef
     from services.ingest.ingest import ingest
+    from services.scoring import rules
     from services.tenancy.api_keys import create_api_key
     from services.tenancy.tenants import create_unit
     from services.triggers import triggers
@@ -59,12 +59,7 @@ def fill(database_url: str, events_per_unit: int) -> tuple[list[str], int]:
             with db.write() as session:
                 tenant = create_unit(session, org_name=f"Bench org {u}", unit_name=f"unit {u}", now=now)
                 keys.append(create_api_key(session, tenant, name="bench", now=now).secret)
-                ruleset_id = session.scalar(select(models.Ruleset.id).where(
-                    models.Ruleset.unit_id == tenant.unit_id, models.Ruleset.is_primary))
-                session.add(models.Rule(
-                    id=new_id("rule"), org_id=tenant.org_id, unit_id=tenant.unit_id, ruleset_id=ruleset_id,
-                    event_type="demo_request", weight=10, active=True, conditions=[], created_at=now, updated_at=now,
-                ))
+                rules.create_rule(session, tenant, {"event_type": "demo_request", "weight": 10}, now=now)
                 triggers.create_trigger(session, tenant, "milestone", {
                     "score_threshold": 10, "webhook_url": "http://127.0.0.1:9/leadvane"}, now)
             events = [

@@ -32,9 +32,9 @@ from sqlalchemy import select  # noqa: E402
 
 from db import models  # noqa: E402
 from db.engine import Database  # noqa: E402
-from db.ids import new_id  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from services.context import Tenant  # noqa: E402
+from services.scoring import rules  # noqa: E402
 from services.tenancy.tenants import DEFAULT_TENANT  # noqa: E402
 from tests.notify.receivers import free_port, start_http_receiver  # noqa: E402
 
@@ -42,13 +42,7 @@ from tests.notify.receivers import free_port, start_http_receiver  # noqa: E402
 def add_rule(db: Database, tenant: Tenant, event_type: str, weight: int) -> None:
     now = datetime.now(UTC)
     with db.write() as session:
-        ruleset_id = session.scalar(
-            select(models.Ruleset.id).where(models.Ruleset.unit_id == tenant.unit_id, models.Ruleset.is_primary)
-        )
-        session.add(models.Rule(
-            id=new_id("rule"), org_id=tenant.org_id, unit_id=tenant.unit_id, ruleset_id=ruleset_id,
-            event_type=event_type, weight=weight, active=True, conditions=[], created_at=now, updated_at=now,
-        ))
+        rules.create_rule(session, tenant, {"event_type": event_type, "weight": weight}, now=now)
 
 
 def pct(values: list[float], p: float) -> float:

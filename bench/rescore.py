@@ -45,7 +45,7 @@ from db import models
 from db.engine import Database
 from db.ids import new_id
 from db.migrate import upgrade
-from services.context import load_scoring_context
+from services.scoring.model import live_model
 from services.scoring.rescore import load_event_columns, rescore_unit, verify_unit
 from services.tenancy.tenants import DEFAULT_TENANT
 
@@ -111,7 +111,7 @@ def old_replay_rate(db: Database, sample: int) -> tuple[int, float]:
     """The per-event engine as the old replay_unit ran it, over the first `sample` events."""
     tenant, ev = DEFAULT_TENANT, models.Event
     with db.read() as session:
-        ctx = load_scoring_context(session, tenant)
+        ctx = live_model(session, tenant)
         began = time.perf_counter()
         board = scoring.Scoreboard(ctx.book, ctx.policy)
         rows = session.execute(
@@ -130,7 +130,7 @@ def old_replay_rate(db: Database, sample: int) -> tuple[int, float]:
 def change_weight(db: Database, step: int) -> None:
     """A rule weight change as an editor makes it, but without the service's own rescore (timed separately)."""
     with db.write() as session:
-        ctx = load_scoring_context(session, DEFAULT_TENANT)
+        ctx = live_model(session, DEFAULT_TENANT)
         rule = session.scalars(
             select(models.Rule).where(
                 models.Rule.unit_id == DEFAULT_TENANT.unit_id,
@@ -188,7 +188,7 @@ def main() -> int:
     for i in range(args.repeat):
         change_weight(db, 1 if i % 2 == 0 else -1)
         with db.read() as session:  # the phases, on their own
-            ctx = load_scoring_context(session, DEFAULT_TENANT)
+            ctx = live_model(session, DEFAULT_TENANT)
             t0 = time.perf_counter()
             cols = load_event_columns(session, DEFAULT_TENANT)
             t1 = time.perf_counter()

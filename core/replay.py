@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core import scoring
+from core.model import ScoringModel
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
@@ -183,6 +184,11 @@ def replay_columns(book: scoring.RuleBook, policy: scoring.ScoringPolicy, cols: 
             )
         )
     return VectorReplay(cols, combo, tuple(rulesets))
+
+
+def replay(model: ScoringModel, cols: EventColumns) -> VectorReplay:
+    """Replay the log given as columns under a unit's scoring model."""
+    return replay_columns(model.book, model.policy, cols)
 
 
 def replay_events(

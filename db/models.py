@@ -56,6 +56,11 @@ class Unit(Base):
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(100))  # unique in the organization; derived from the name
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The unit's scoring model (services.scoring.model): the newest published version, and the version whose
+    # scores are stored (and under which ingest scores). They differ while a publish rescores aside; 0 = the unit
+    # predates versioning and nothing has been published yet (the model is read from the editing tables).
+    scoring_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    scoring_live_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiKey(TenantMixin, Base):
@@ -189,6 +194,18 @@ class ScoringSettings(Base):
     abm_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     session_timeout_minutes: Mapped[int] = mapped_column(Integer, default=30)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScoringVersion(TenantMixin, Base):
+    """One published scoring model of a unit (core.model.ScoringModel as a document); kept forever."""
+
+    __tablename__ = "scoring_versions"
+    unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    model: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
 
 class LeadScore(TenantMixin, Base):

@@ -44,7 +44,7 @@ with st.expander("Manage rulesets"):
         st.rerun()
     sure = c4.checkbox("Yes, delete this ruleset and its rules", disabled=locked, key="delete_ruleset_sure")
     if c4.button("Delete this ruleset", disabled=locked or not sure, key="delete_ruleset") and data.save(
-        user, lambda s, t, now: rules.delete_ruleset(s, t, ruleset_id)
+        user, lambda s, t, now: rules.delete_ruleset(s, t, ruleset_id, now=now)
     ):
         st.session_state.pop("ruleset", None)
         st.rerun()

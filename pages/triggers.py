@@ -279,7 +279,7 @@ def decay_tab() -> None:
             keep = {r["decay_id"] for r in wanted if isinstance(r.get("decay_id"), str) and r["decay_id"]}
             for old in rules:
                 if old["decay_id"] not in keep:
-                    decay.delete_decay(session, tenant, old["decay_id"])
+                    decay.delete_decay(session, tenant, old["decay_id"], now=at)
             for r in wanted:
                 values = {"inactive_for": int(r["inactive_for"]), "unit": r["unit"], "decrease": int(r["decrease"])}
                 if r["decay_id"] in keep and isinstance(r.get("decay_id"), str):

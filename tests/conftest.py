@@ -26,7 +26,7 @@ from db.engine import Database
 from db.ids import new_id
 from db.migrate import upgrade
 from services.context import Tenant
-from services.scoring.rescore import rescore_unit
+from services.scoring.publish import publish
 from services.tenancy.api_keys import create_api_key
 from services.tenancy.tenants import create_unit
 
@@ -141,7 +141,7 @@ def other_api(api_app, db: Database, now: datetime) -> ApiHarness:  # type: igno
 
 
 def add_rule(api: ApiHarness, event_type: str, weight: int, ruleset_id: str | None = None) -> str:
-    """A rule written straight to the database (primary ruleset by default), then the unit is rescored.
+    """A rule written straight to the database (primary ruleset by default), then published (and so rescored).
 
     API tests use it to set up scoring without depending on the /v1/rules routes they do not test.
     """
@@ -162,5 +162,5 @@ def add_rule(api: ApiHarness, event_type: str, weight: int, ruleset_id: str | No
             )
         )
         session.flush()
-        rescore_unit(session, t)
+        publish(session, t, now=at)
     return rule_id

@@ -50,6 +50,6 @@ def update_decay(
 @router.delete(
     "/v1/decays/{decay_id}", status_code=204, response_class=Response, summary="Delete score decay rule"
 )
-def delete_decay(decay_id: str, tenant: ScoringEditor, db: DatabaseDep) -> Response:
-    run_write(db, lambda s: decay.delete_decay(s, tenant, decay_id))
+def delete_decay(decay_id: str, tenant: ScoringEditor, db: DatabaseDep, now: Now) -> Response:
+    run_write(db, lambda s: decay.delete_decay(s, tenant, decay_id, now=now))
     return Response(status_code=204)

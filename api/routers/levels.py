@@ -53,6 +53,6 @@ async def update_level(
 @router.delete(
     "/v1/levels/engagement/{level_id}", status_code=204, response_class=Response, summary="Delete engagement level"
 )
-async def delete_level(level_id: str, tenant: ScoringEditor, db: DatabaseDep) -> Response:
-    await run_in_threadpool(run_write, db, lambda s: level_service.delete_level(s, tenant, level_id))
+async def delete_level(level_id: str, tenant: ScoringEditor, db: DatabaseDep, now: Now) -> Response:
+    await run_in_threadpool(run_write, db, lambda s: level_service.delete_level(s, tenant, level_id, now=now))
     return Response(status_code=204)

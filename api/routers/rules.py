@@ -164,8 +164,8 @@ def update_ruleset(
 @router.delete(
     "/v1/rulesets/{ruleset_id}", status_code=204, response_class=Response, summary="Delete a scoring rule set"
 )
-def delete_ruleset(ruleset_id: str, tenant: ScoringEditor, db: DatabaseDep) -> Response:
-    run_write(db, lambda session: rules.delete_ruleset(session, tenant, ruleset_id))
+def delete_ruleset(ruleset_id: str, tenant: ScoringEditor, db: DatabaseDep, now: Now) -> Response:
+    run_write(db, lambda session: rules.delete_ruleset(session, tenant, ruleset_id, now=now))
     return Response(status_code=204)
 
 
@@ -214,8 +214,8 @@ def update_rule(rule_id: str, body: RuleUpdateIn, tenant: ScoringEditor, db: Dat
 
 
 @router.delete("/v1/rules/{rule_id}", status_code=204, response_class=Response, summary="Delete scoring rule")
-def delete_rule(rule_id: str, tenant: ScoringEditor, db: DatabaseDep) -> Response:
-    run_write(db, lambda session: rules.delete_rule(session, tenant, rule_id))
+def delete_rule(rule_id: str, tenant: ScoringEditor, db: DatabaseDep, now: Now) -> Response:
+    run_write(db, lambda session: rules.delete_rule(session, tenant, rule_id, now=now))
     return Response(status_code=204)
 
 

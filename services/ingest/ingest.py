@@ -19,14 +19,15 @@ from sqlalchemy.orm import Session
 
 from core import identity, scoring
 from core.channels import infer_channel
+from core.model import ScoringModel
 from db import models
 from db.ids import new_id
-from services.context import ScoringContext, Tenant, load_scoring_context
+from services.context import Tenant
 from services.errors import InvalidInput, NotFound, PayloadTooLarge, ServiceError
 from services.ingest.contract import AccountRef, Ingested, NewEvent, PersonRef
 from services.insight import stream
 from services.operations import metrics
-from services.scoring.scoring_settings import lock_scoring_config
+from services.scoring.model import live_model, lock_config
 from services.tenancy import policy
 from services.tenancy.policy import Action
 from services.triggers.triggers import fire_triggers
@@ -83,7 +84,7 @@ def ingest(
     events: Sequence[NewEvent],
     now: datetime,
     *,
-    context: ScoringContext | None = None,
+    context: ScoringModel | None = None,
 ) -> list[Ingested | ServiceError]:
     """Resolve, score and store `events` in order; one result (or error) per input, same order.
 
@@ -92,8 +93,8 @@ def ingest(
     policy.require(tenant, Action.INGEST)
     settings = get_settings()
     # Shared with other ingests; a rules or settings change (which rescores) waits for us, and we for it.
-    lock_scoring_config(session, tenant, exclusive=False)
-    ctx = context or load_scoring_context(session, tenant)
+    lock_config(session, tenant, exclusive=False)
+    ctx = context or live_model(session, tenant)
     results: list[Ingested | ServiceError | None] = [None] * len(events)
     prepared: list[_Prepared] = []
     for index, ev in enumerate(events):
@@ -203,7 +204,7 @@ def ingest_system_events(
     events: Sequence[NewEvent],
     now: datetime,
     *,
-    context: ScoringContext | None = None,
+    context: ScoringModel | None = None,
 ) -> list[Ingested]:
     """Store system adjustments (decay drops) on KNOWN leads: what `ingest` does for them, without its identity work.
 
@@ -214,8 +215,8 @@ def ingest_system_events(
     Each result's `lead` view carries only id, email and account_id, and `account` is None (nothing reads more).
     """
     policy.require(tenant, Action.INGEST)
-    lock_scoring_config(session, tenant, exclusive=False)
-    ctx = context or load_scoring_context(session, tenant)
+    lock_config(session, tenant, exclusive=False)
+    ctx = context or live_model(session, tenant)
     lead_ids: set[str] = set()
     for pos, ev in enumerate(events):
         if not ev.system or ev.person is None or ev.person.lead_id is None or ev.account is not None:

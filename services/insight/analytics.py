@@ -14,7 +14,8 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from db import models
-from services.context import Tenant, load_scoring_context
+from services.context import Tenant
+from services.scoring.model import live_model
 
 
 def _day(session: Session, column: Any) -> ColumnElement[str]:
@@ -25,7 +26,7 @@ def _day(session: Session, column: Any) -> ColumnElement[str]:
 
 
 def _primary_ruleset(session: Session, tenant: Tenant, ruleset_id: str | None) -> str | None:
-    return ruleset_id or load_scoring_context(session, tenant).primary_ruleset_id
+    return ruleset_id or live_model(session, tenant).primary_ruleset_id
 
 
 def score_distribution(

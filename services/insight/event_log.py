@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session, aliased
 
 from core import identity
 from db import models
-from services.context import Tenant, load_scoring_context
+from services.context import Tenant
 from services.errors import InvalidInput, NotFound
+from services.scoring.model import live_model
 
 MetadataLogic = Literal["and", "or"]
 _INT64_MAX = 2**63 - 1
@@ -121,7 +122,7 @@ def explanation(session: Session, tenant: Tenant, event_id: str) -> dict[str, An
     ).first()
     if row is None:
         raise NotFound(f"event {event_id!r} does not exist in this unit", field="id")
-    ctx = load_scoring_context(session, tenant)
+    ctx = live_model(session, tenant)
     names = dict(
         session.execute(
             select(models.Ruleset.id, models.Ruleset.name).where(models.Ruleset.unit_id == tenant.unit_id)
@@ -249,7 +250,7 @@ def list_signals(
         at, seq = decode_cursor(cursor)
         page_conditions.append(or_(ev.occurred_at < at, and_(ev.occurred_at == at, ev.seq < seq)))
 
-    ctx = load_scoring_context(session, tenant)
+    ctx = live_model(session, tenant)
     primary = ctx.primary_ruleset_id or ""
     lead_score = aliased(models.LeadScore)
     account_score = aliased(models.AccountScore)

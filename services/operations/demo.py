@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 
 from db import models
 from db.ids import new_id
-from services.context import Tenant, load_scoring_context
+from services.context import Tenant
 from services.errors import ServiceError
 from services.ingest.contract import AccountRef, AliasInput, NewEvent, PersonRef
 from services.ingest.ingest import ingest
 from services.scoring.decay import apply_decay, create_decay
+from services.scoring.model import begin_change, live_model
+from services.scoring.publish import publish
 
 SEED = 20_240_615
 # Every demo event carries this source (the reference's "source=seed"): services.operations.sample_data
@@ -124,12 +126,14 @@ def seed_demo(session: Session, tenant: Tenant, *, now: datetime, leads: int = 3
 def seed_demo_unit(session: Session, tenant: Tenant, *, now: datetime, leads: int = 300) -> DemoSeed:
     """Seed the demo whatever the unit holds (callers decide whether it may); every event has SEED_SOURCE."""
     rng = random.Random(SEED)
+    begin_change(session, tenant, now)
     rules_added = _ensure_rules(session, tenant, now)
     levels_added = _ensure_levels(session, tenant, now)
+    publish(session, tenant, now=now, summary="demo rules and levels")
     decays_added = _ensure_decays(session, tenant, now)
     people = _people(rng, leads)
     events = _events(rng, people, now)
-    context = load_scoring_context(session, tenant)
+    context = live_model(session, tenant)
     stored = rejected = 0
     # Ingest flags every event of a batch that created its lead or account: keep each id once, in order.
     new_leads: dict[str, None] = {}

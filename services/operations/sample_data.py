@@ -32,6 +32,8 @@ from db import models
 from services.context import Tenant
 from services.errors import Conflict
 from services.operations import demo
+from services.scoring.model import begin_change
+from services.scoring.publish import publish
 from services.scoring.rescore import rescore_unit
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
@@ -82,6 +84,7 @@ def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
 def remove_sample_data(session: Session, tenant: Tenant, now: datetime) -> SampleDataRemoved:
     """Remove what the demo seeded into the unit (see the module docstring) and rescore what remains."""
     policy.require(tenant, Action.MANAGE_UNIT)
+    begin_change(session, tenant, now)
     unit = tenant.unit_id
     ev = models.Event
     seeded = (ev.unit_id == unit, ev.source == demo.SEED_SOURCE)
@@ -164,7 +167,9 @@ def remove_sample_data(session: Session, tenant: Tenant, now: datetime) -> Sampl
     rules, levels, decays = _remove_demo_settings(session, tenant, seed_times)
     _recompute_last_activity(session, tenant, kept, touched_accounts)
     session.expire_all()
-    rescore_unit(session, tenant)
+    published = publish(session, tenant, now=now, summary="sample data removed")
+    if published is None or not published.rescored:
+        rescore_unit(session, tenant)  # the log lost its sample events whatever the model
     removed = SampleDataRemoved(
         events=events, leads=leads, accounts=accounts, aliases=aliases, lead_scores=lead_scores,
         account_scores=account_scores, rules=rules, levels=levels, decay_rules=decays, trigger_firings=firings,

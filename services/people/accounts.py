@@ -10,11 +10,12 @@ from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from db import models
-from services.context import Tenant, load_scoring_context
+from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.insight.event_log import event_view
 from services.people.leads import CreatedRange, like_pattern, named_range, page_offset, scores_by_lead
 from services.scoring import levels as level_service
+from services.scoring.model import live_model
 
 AccountSort = Literal[
     "score", "last_activity", "created", "name", "lead_count", "top_lead_score", "leads_count", "top_score"
@@ -88,7 +89,7 @@ def list_accounts(
         raise InvalidInput("page", "must be at least 1")
     if not 1 <= limit <= 500:
         raise InvalidInput("limit", "must be between 1 and 500")
-    primary = load_scoring_context(session, tenant).primary_ruleset_id or ""
+    primary = live_model(session, tenant).primary_ruleset_id or ""
     acc = models.Account
     account_score = aliased(models.AccountScore)
     rollup = _lead_rollup(tenant, primary)
@@ -166,7 +167,7 @@ def get_account(session: Session, tenant: Tenant, account_id: str, *, events_lim
     row = session.get(models.Account, account_id)
     if row is None or row.unit_id != tenant.unit_id:
         raise NotFound(f"account {account_id!r} does not exist in this unit", field="id")
-    primary = load_scoring_context(session, tenant).primary_ruleset_id
+    primary = live_model(session, tenant).primary_ruleset_id
     scores = _scores_by_account(session, tenant, [account_id])[account_id]
     score = scores.get(primary, 0) if primary else 0
     leads = session.execute(

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
-from services.context import Tenant, load_scoring_context
+from services.context import Tenant
 from services.errors import InvalidInput
 from services.people.leads import require_lead
 from services.scoring import rules as rule_service
+from services.scoring.model import live_model
 
 _IN_CHUNK = 500  # bound the IN list (SQLite's variable limit, PostgreSQL's plan size)
 
@@ -141,7 +142,7 @@ def score_explanation(
     if not 1 <= hours <= MAX_EXPLANATION_HOURS:
         raise InvalidInput("hours", f"must be between 1 and {MAX_EXPLANATION_HOURS}")
     require_lead(session, tenant, lead_id)
-    primary = load_scoring_context(session, tenant).primary_ruleset_id
+    primary = live_model(session, tenant).primary_ruleset_id
     if primary is None:
         return ScoreExplanation([], [], 0, hours)
     ev = models.Event

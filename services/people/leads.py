@@ -18,10 +18,11 @@ from core import levels as core_levels
 from core import scoring
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
-from services.context import Tenant, load_scoring_context
+from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.insight.event_log import list_events, page_offset
 from services.scoring import levels as level_service
+from services.scoring.model import live_model
 
 LeadSort = Literal["score", "last_activity", "created"]
 LEAD_SORTS: tuple[str, ...] = ("score", "last_activity", "created")
@@ -116,7 +117,7 @@ def list_leads(
         raise InvalidInput("page", "must be at least 1")
     if not 1 <= limit <= 500:
         raise InvalidInput("limit", "must be between 1 and 500")
-    ctx = load_scoring_context(session, tenant)
+    ctx = live_model(session, tenant)
     levels = level_service.load_levels(session, tenant)
     lead = models.Lead
     join_on, score = primary_score_column(ctx.primary_ruleset_id)
@@ -253,7 +254,7 @@ def require_lead(session: Session, tenant: Tenant, lead_id: str) -> models.Lead:
 def _score_summary(
     session: Session, tenant: Tenant, lead_id: str, levels: Sequence[core_levels.Level] | None = None
 ) -> dict[str, Any]:
-    ctx = load_scoring_context(session, tenant)
+    ctx = live_model(session, tenant)
     scores = scores_by_lead(session, tenant, [lead_id])[lead_id]
     primary = scores.get(ctx.primary_ruleset_id, 0) if ctx.primary_ruleset_id else 0
     bands = level_service.load_levels(session, tenant) if levels is None else levels
@@ -337,7 +338,7 @@ def score_as_of(session: Session, tenant: Tenant, lead_id: str, at: datetime) ->
     at `at` under today's rules", which equals the stored history when the rules have not changed since.
     {} when the lead had no event by then (score 0).
     """
-    ctx = load_scoring_context(session, tenant)
+    ctx = live_model(session, tenant)
     ev = models.Event
     rows = session.execute(
         select(ev.seq, ev.event_type, ev.occurred_at, ev.metadata_)
@@ -364,7 +365,7 @@ def lead_events(
 def lead_score_history(session: Session, tenant: Tenant, lead_id: str) -> list[tuple[datetime, int]]:
     """(occurred_at, primary score after the event) in the order the events were scored."""
     require_lead(session, tenant, lead_id)
-    primary = load_scoring_context(session, tenant).primary_ruleset_id
+    primary = live_model(session, tenant).primary_ruleset_id
     if primary is None:
         return []
     rows = session.execute(
@@ -387,7 +388,7 @@ def lead_top_contributions(session: Session, tenant: Tenant, lead_id: str, limit
     the size of the contribution (largest absolute points first), for a "why this score" waterfall.
     """
     require_lead(session, tenant, lead_id)
-    primary = load_scoring_context(session, tenant).primary_ruleset_id
+    primary = live_model(session, tenant).primary_ruleset_id
     if primary is None:
         return []
     rows = session.execute(

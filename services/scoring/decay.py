@@ -11,13 +11,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import decay as core_decay
+from core.model import ScoringModel
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.ids import new_id
-from services.context import ScoringContext, Tenant, load_scoring_context
+from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.ingest.contract import NewEvent, PersonRef
 from services.ingest.ingest import ingest_system_events
+from services.scoring.model import begin_change, live_model
+from services.scoring.publish import publish
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
@@ -63,6 +66,7 @@ def create_decay(
 ) -> models.DecayRule:
     policy.require(tenant, Action.EDIT_SCORING)
     _validate(inactive_for, unit, decrease)
+    begin_change(session, tenant, now)
     row = models.DecayRule(
         id=new_id("dc"), org_id=tenant.org_id, unit_id=tenant.unit_id, inactive_for=inactive_for, unit=unit,
         decrease=decrease, created_at=now, updated_at=now,
@@ -70,6 +74,7 @@ def create_decay(
     session.add(row)
     session.flush()
     audit.created(session, tenant, "decay_rule", row, now)
+    publish(session, tenant, now=now)
     return row
 
 
@@ -77,6 +82,7 @@ def update_decay(
     session: Session, tenant: Tenant, decay_id: str, changes: dict[str, Any], now: datetime
 ) -> models.DecayRule:
     policy.require(tenant, Action.EDIT_SCORING)
+    begin_change(session, tenant, now)
     row = get_decay(session, tenant, decay_id)
     before = audit.snapshot(row)
     merged: dict[str, Any] = {"inactive_for": row.inactive_for, "unit": row.unit, "decrease": row.decrease}
@@ -87,15 +93,18 @@ def update_decay(
     row.updated_at = now
     session.flush()
     audit.updated(session, tenant, "decay_rule", before, row, now)
+    publish(session, tenant, now=now)
     return row
 
 
-def delete_decay(session: Session, tenant: Tenant, decay_id: str) -> None:
+def delete_decay(session: Session, tenant: Tenant, decay_id: str, *, now: datetime) -> None:
     policy.require(tenant, Action.EDIT_SCORING)
+    begin_change(session, tenant, now)
     row = get_decay(session, tenant, decay_id)
     audit.deleted(session, tenant, "decay_rule", row)
     session.delete(row)
     session.flush()
+    publish(session, tenant, now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +133,7 @@ class DecayPlan:
 
     events: list[NewEvent]
     leads: int
-    context: ScoringContext | None = None
+    context: ScoringModel | None = None
     next_after: str | None = None
 
 
@@ -152,7 +161,7 @@ def plan_decay(
     ]
     if not rules:
         return DecayPlan([], 0)
-    ctx = load_scoring_context(session, tenant)
+    ctx = live_model(session, tenant)
     shortest = min(r.period for r in rules)
     lead, score, event = models.Lead, models.LeadScore, models.Event
     stmt = select(lead.id, lead.last_activity_at).where(

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from core import levels as core_levels
 from db import models
-from services.context import Tenant, load_scoring_context
+from services.context import Tenant
 from services.people.leads import primary_score_column
 from services.scoring.levels import load_levels
+from services.scoring.model import live_model
 
 NO_LEVEL = "no level"
 
@@ -25,7 +26,7 @@ NO_LEVEL = "no level"
 def lead_levels(session: Session, tenant: Tenant) -> dict[str, str]:
     """Every (unmerged) lead's current level name, by lead id."""
     levels = load_levels(session, tenant)
-    join_on, score = primary_score_column(load_scoring_context(session, tenant).primary_ruleset_id)
+    join_on, score = primary_score_column(live_model(session, tenant).primary_ruleset_id)
     rows = session.execute(
         select(models.Lead.id, score)
         .select_from(models.Lead)

@@ -15,6 +15,8 @@ from db import models
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
+from services.scoring.model import begin_change
+from services.scoring.publish import publish
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
@@ -104,6 +106,7 @@ def create_level(
     session: Session, tenant: Tenant, *, name: str, min_score: int, max_score: int, now: datetime
 ) -> dict[str, Any]:
     policy.require(tenant, Action.EDIT_SCORING)
+    begin_change(session, tenant, now)
     name = _clean_name(name)
     current = load_levels(session, tenant)
     level_id = new_id("st")
@@ -115,6 +118,7 @@ def create_level(
     session.add(row)
     session.flush()
     audit.created(session, tenant, "level", row, now)
+    publish(session, tenant, now=now)
     return level_view(row)
 
 
@@ -122,6 +126,7 @@ def update_level(
     session: Session, tenant: Tenant, level_id: str, *, name: str, min_score: int, max_score: int, now: datetime
 ) -> dict[str, Any]:
     policy.require(tenant, Action.EDIT_SCORING)
+    begin_change(session, tenant, now)
     row = _get(session, tenant, level_id)
     before = audit.snapshot(row)
     name = _clean_name(name)
@@ -130,21 +135,25 @@ def update_level(
     row.name, row.min_score, row.max_score, row.updated_at = name, min_score, max_score, now
     session.flush()
     audit.updated(session, tenant, "level", before, row, now)
+    publish(session, tenant, now=now)
     return level_view(row)
 
 
-def delete_level(session: Session, tenant: Tenant, level_id: str) -> None:
+def delete_level(session: Session, tenant: Tenant, level_id: str, *, now: datetime) -> None:
     policy.require(tenant, Action.EDIT_SCORING)
+    begin_change(session, tenant, now)
     row = _get(session, tenant, level_id)
     _check([lv for lv in load_levels(session, tenant) if lv.id != level_id])
     audit.deleted(session, tenant, "level", row)
     session.delete(row)
     session.flush()
+    publish(session, tenant, now=now)
 
 
 def replace_all(session: Session, tenant: Tenant, levels: Sequence[LevelInput], now: datetime) -> list[dict[str, Any]]:
     """Replace the whole set in one go (the dashboard's editable grid); ids given for known levels are kept."""
     policy.require(tenant, Action.EDIT_SCORING)
+    begin_change(session, tenant, now)
     existing = {r.id: r for r in _rows(session, tenant)}
     planned: list[core_levels.Level] = []
     for pos, item in enumerate(levels):
@@ -174,4 +183,5 @@ def replace_all(session: Session, tenant: Tenant, levels: Sequence[LevelInput], 
     audit.record(session, tenant, action="update", entity_type="levels", entity_id=None, now=now,
                  before={i: level_view(r) for i, r in existing.items()}, after={v.id: level_view(v) for v in planned})
     session.expire_all()
+    publish(session, tenant, now=now)
     return [level_view(lv) for lv in sorted(planned, key=lambda lv: lv.min_score)]

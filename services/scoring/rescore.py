@@ -21,8 +21,10 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from core import replay as vector
+from core.model import ScoringModel
 from db import models
-from services.context import Tenant, load_scoring_context
+from services.context import Tenant
+from services.scoring.model import live_model
 from services.tenancy import policy
 from services.tenancy.policy import Action
 
@@ -108,19 +110,19 @@ def _read_log(session: Session, tenant: Tenant, *, with_stored: bool) -> tuple[v
     return cols, _Stored(lists[6], lists[7]) if with_stored else _Stored([], [])
 
 
-def replay_unit(session: Session, tenant: Tenant) -> vector.VectorReplay:
-    """Replay the unit's log under its current rules and policy (the vectorised engine)."""
-    ctx = load_scoring_context(session, tenant)
-    return vector.replay_columns(ctx.book, ctx.policy, load_event_columns(session, tenant))
+def replay_unit(session: Session, tenant: Tenant, model: ScoringModel | None = None) -> vector.VectorReplay:
+    """Replay the unit's log under `model` (default: the live model) with the vectorised engine."""
+    model = model or live_model(session, tenant)
+    return vector.replay(model, load_event_columns(session, tenant))
 
 
-def rescore_unit(session: Session, tenant: Tenant) -> RescoreSummary:
-    """Make stored scores equal to the replay of the event log under the current rules."""
+def rescore_unit(session: Session, tenant: Tenant, model: ScoringModel | None = None) -> RescoreSummary:
+    """Make stored scores equal to the replay of the event log under `model` (default: the live model)."""
     policy.require(tenant, Action.EDIT_SCORING)
-    ctx = load_scoring_context(session, tenant)
+    model = model or live_model(session, tenant)
     cols, stored = _read_log(session, tenant, with_stored=True)
-    result = vector.replay_columns(ctx.book, ctx.policy, cols)
-    changed = _write_events(session, result, stored, ctx.primary_ruleset_id)
+    result = vector.replay(model, cols)
+    changed = _write_events(session, result, stored, model.primary_ruleset_id)
     leads, accounts = result.columns.lead_ids, result.columns.account_ids
     _write_scores(
         session, tenant, models.LeadScore, "lead_id", leads, [(r.ruleset_id, r.lead_scores) for r in result.rulesets]

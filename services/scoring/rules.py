@@ -1,7 +1,7 @@
 """Rulesets and scoring rules: list, create, edit, delete, and replace a ruleset's rules from an editor grid.
 
-Every change that can move a score recomputes the unit's stored scores from the event log in the same
-transaction (services.scoring.rescore.rescore_unit), so every read path agrees with the rules as they now are.
+Every change is published as a new version of the unit's scoring model (services.scoring.publish), which
+rescores the unit from its event log when the change can move a score, so every read agrees with the rules.
 Rule fields arrive as plain mappings (from the API or the dashboard grid) and are validated here, so
 both callers report the same errors, each naming its field (e.g. "conditions[0].operator").
 """
@@ -21,8 +21,8 @@ from db import models
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
-from services.scoring.rescore import rescore_unit
-from services.scoring.scoring_settings import lock_scoring_config
+from services.scoring.model import begin_change
+from services.scoring.publish import publish
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
@@ -119,7 +119,7 @@ def create_ruleset(
     now: datetime,
 ) -> RulesetView:
     policy.require(tenant, Action.EDIT_SCORING)
-    lock_scoring_config(session, tenant, exclusive=True)
+    begin_change(session, tenant, now)
     clean_name = _ruleset_name(name)
     column = _score_column(score_column)
     _ensure_name_free(session, tenant, clean_name, except_id=None)
@@ -135,7 +135,7 @@ def create_ruleset(
     if is_primary or has_primary is None:
         _make_primary(session, tenant, row, now)
     audit.created(session, tenant, "ruleset", row, now)
-    rescore_unit(session, tenant)
+    publish(session, tenant, now=now)
     return _ruleset_view(row, 0)
 
 
@@ -151,7 +151,7 @@ def update_ruleset(
 ) -> RulesetView:
     """Rename a ruleset, change its score column, or make it the primary one (never un-primary the only primary)."""
     policy.require(tenant, Action.EDIT_SCORING)
-    lock_scoring_config(session, tenant, exclusive=True)
+    begin_change(session, tenant, now)
     row = _ruleset_row(session, tenant, ruleset_id)
     before = audit.snapshot(row)
     if name is not None:
@@ -161,10 +161,8 @@ def update_ruleset(
             row.name = clean_name
     if score_column is not None:
         row.score_column = _score_column(score_column)
-    rescore = False
     if is_primary is True and not row.is_primary:
         _make_primary(session, tenant, row, now)
-        rescore = True
     elif is_primary is False and row.is_primary:
         raise Conflict(
             f"ruleset {row.name!r} is the primary ruleset; make another ruleset primary instead", field="is_primary"
@@ -172,16 +170,14 @@ def update_ruleset(
     row.updated_at = now
     session.flush()
     audit.updated(session, tenant, "ruleset", before, row, now)
-    if rescore:
-        # The primary ruleset's delta is stored on each event; it changes with the primary.
-        rescore_unit(session, tenant)
+    publish(session, tenant, now=now)
     return get_ruleset(session, tenant, row.id)
 
 
-def delete_ruleset(session: Session, tenant: Tenant, ruleset_id: str) -> None:
+def delete_ruleset(session: Session, tenant: Tenant, ruleset_id: str, *, now: datetime) -> None:
     """Delete a ruleset with its rules and scores; the primary and the last ruleset cannot be deleted."""
     policy.require(tenant, Action.EDIT_SCORING)
-    lock_scoring_config(session, tenant, exclusive=True)
+    begin_change(session, tenant, now)
     row = _ruleset_row(session, tenant, ruleset_id)
     total = session.scalar(
         select(func.count()).select_from(models.Ruleset).where(models.Ruleset.unit_id == tenant.unit_id)
@@ -201,7 +197,7 @@ def delete_ruleset(session: Session, tenant: Tenant, ruleset_id: str) -> None:
     )
     session.delete(row)
     session.flush()
-    rescore_unit(session, tenant)
+    publish(session, tenant, now=now)
 
 
 # --- rules ---------------------------------------------------------------------------------------------------------
@@ -225,14 +221,14 @@ def create_rule(
 ) -> RuleView:
     """Create a rule from `fields` (keys: RULE_FIELDS); without ruleset_id it goes to the primary ruleset."""
     policy.require(tenant, Action.EDIT_SCORING)
-    lock_scoring_config(session, tenant, exclusive=True)
+    begin_change(session, tenant, now)
     values = validate_rule(fields)
     ruleset_id = _target_ruleset(session, tenant, values.ruleset_id, field_name="ruleset_id")
     row = _new_rule_row(tenant, ruleset_id, values, now, actor or tenant.actor)
     session.add(row)
     session.flush()
     audit.created(session, tenant, "rule", row, now)
-    rescore_unit(session, tenant)
+    publish(session, tenant, now=now)
     return _rule_view(row)
 
 
@@ -247,7 +243,7 @@ def update_rule(
 ) -> RuleView:
     """Full update of a rule's editable fields; a missing ruleset_id keeps the rule where it is."""
     policy.require(tenant, Action.EDIT_SCORING)
-    lock_scoring_config(session, tenant, exclusive=True)
+    begin_change(session, tenant, now)
     row = _rule_row(session, tenant, rule_id)
     before = audit.snapshot(row)
     values = validate_rule(fields)
@@ -257,18 +253,18 @@ def update_rule(
     _apply(row, ruleset_id, values, now, actor or tenant.actor)
     session.flush()
     audit.updated(session, tenant, "rule", before, row, now)
-    rescore_unit(session, tenant)
+    publish(session, tenant, now=now)
     return _rule_view(row)
 
 
-def delete_rule(session: Session, tenant: Tenant, rule_id: str) -> None:
+def delete_rule(session: Session, tenant: Tenant, rule_id: str, *, now: datetime) -> None:
     policy.require(tenant, Action.EDIT_SCORING)
-    lock_scoring_config(session, tenant, exclusive=True)
+    begin_change(session, tenant, now)
     row = _rule_row(session, tenant, rule_id)
     audit.deleted(session, tenant, "rule", row)
     session.delete(row)
     session.flush()
-    rescore_unit(session, tenant)
+    publish(session, tenant, now=now)
 
 
 def save_ruleset_rules(
@@ -286,7 +282,7 @@ def save_ruleset_rules(
     raises InvalidInput naming the row and field, e.g. "rows[2].weight: must be an integer".
     """
     policy.require(tenant, Action.EDIT_SCORING)
-    lock_scoring_config(session, tenant, exclusive=True)
+    begin_change(session, tenant, now)
     ruleset = _ruleset_row(session, tenant, ruleset_id)
     existing = {
         r.id: r
@@ -329,7 +325,7 @@ def save_ruleset_rules(
     session.flush()
     audit.record(session, tenant, action="update", entity_type="ruleset_rules", entity_id=ruleset.id, before=before,
                  after={r.id: audit.snapshot(r) for r in result}, now=now)
-    rescore_unit(session, tenant)
+    publish(session, tenant, now=now)
     return [_rule_view(r) for r in result]
 
 

@@ -1,22 +1,21 @@
 """A unit's scoring settings: negative scores allowed, ABM switch, session idle timeout.
 
-Changing allow_negative_scores changes how every score folds, so it rescores the unit from the
-event log in the same transaction.
+Settings are part of the unit's scoring model: a change is published as a new version, and changing
+allow_negative_scores (how every score folds) rescores the unit from the event log.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from db import models
 from services.context import Tenant
 from services.errors import InvalidInput
-from services.scoring.rescore import rescore_unit
+from services.scoring.model import begin_change
+from services.scoring.publish import publish
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
@@ -31,22 +30,6 @@ class ScoringSettingsView:
     abm_enabled: bool
     session_timeout_minutes: int
     updated_at: datetime | None = None
-
-
-def lock_scoring_config(session: Session, tenant: Tenant, *, exclusive: bool) -> None:
-    """Serialize changes of a unit's scoring configuration against the transactions that score with it.
-
-    A rule, ruleset or settings change rescores the whole unit; it takes this lock exclusively, and
-    ingest takes it shared before loading the rules, so an ingest never stores scores computed with
-    rules that a concurrent change has replaced. PostgreSQL only (a transaction-scoped advisory lock,
-    no row writes); SQLite already runs one writer at a time (BEGIN IMMEDIATE).
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    digest = hashlib.blake2b(f"leadvane:scoring:{tenant.unit_id}".encode(), digest_size=8).digest()
-    key = int.from_bytes(digest, "big", signed=True)
-    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    session.execute(text(f"SELECT {function}(:key)"), {"key": key})
 
 
 def get_settings(session: Session, tenant: Tenant) -> ScoringSettingsView:
@@ -78,7 +61,7 @@ def update_settings(
                 "session_timeout_minutes",
                 f"must be between {MIN_SESSION_TIMEOUT_MINUTES} and {MAX_SESSION_TIMEOUT_MINUTES}",
             )
-    lock_scoring_config(session, tenant, exclusive=True)
+    begin_change(session, tenant, now)
     row = session.get(models.ScoringSettings, tenant.unit_id, with_for_update=True)
     if row is None:
         row = models.ScoringSettings(
@@ -87,7 +70,6 @@ def update_settings(
         )
         session.add(row)
     before = audit.snapshot(row)  # a unit without a row had the defaults: the diff is against those
-    rescore = allow_negative_scores is not None and allow_negative_scores != bool(row.allow_negative_scores)
     if allow_negative_scores is not None:
         row.allow_negative_scores = allow_negative_scores
     if abm_enabled is not None:
@@ -98,8 +80,7 @@ def update_settings(
     session.flush()
     audit.record(session, tenant, action="update", entity_type="scoring_settings", entity_id=tenant.unit_id,
                  before=before, after=row, now=now)
-    if rescore:
-        rescore_unit(session, tenant)
+    publish(session, tenant, now=now)
     return _view(row)
 
 

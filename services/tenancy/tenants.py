@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from db import models
 from db.ids import new_id
 from services.context import Tenant
+from services.scoring.model import load_from_tables, record_version
 
 DEFAULT_TENANT = Tenant(org_id="org_default", unit_id="unit_default")
 
@@ -55,6 +56,9 @@ def add_unit(session: Session, *, org_id: str, name: str, now: datetime) -> mode
         ]
     )
     session.flush()
+    tenant = Tenant(org_id=org_id, unit_id=unit.id)
+    record_version(session, tenant, load_from_tables(session, tenant), now=now, summary="unit created",
+                   published_by=None, live=True)
     return unit
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from api.app import create_api
 from db import models
-from services.scoring.scoring_settings import lock_scoring_config
+from services.scoring.model import lock_config
 from services.tenancy.api_keys import create_api_key
 from tests.conftest import ApiHarness
 
@@ -320,7 +320,7 @@ def test_healthz_answers_while_an_import_is_in_progress(api: ApiHarness, live_se
             time.sleep(0.005)
         with api.db.write() as session:
             session.connection()  # BEGIN IMMEDIATE now: on SQLite this transaction is the writer until it ends
-            lock_scoring_config(session, api.tenant, exclusive=True)
+            lock_config(session, api.tenant, exclusive=True)
             held = _job_of(api)
             assert held is not None and held.status == "running" and held.processed_rows < rows
             conn = http.client.HTTPConnection("127.0.0.1", live_server, timeout=30)

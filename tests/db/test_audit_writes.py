@@ -65,14 +65,14 @@ CASES: dict[str, tuple[Write, str, str, Callable[[Setup], str | None], str]] = {
                        "create", "ruleset", lambda x: None, "name"),
     "rename ruleset": (lambda s, t, x, n: rules.update_ruleset(s, t, x.ruleset_id, name="Renamed", now=n),
                        "update", "ruleset", lambda x: x.ruleset_id, "name"),
-    "delete ruleset": (lambda s, t, x, n: rules.delete_ruleset(s, t, x.ruleset_id),
+    "delete ruleset": (lambda s, t, x, n: rules.delete_ruleset(s, t, x.ruleset_id, now=n),
                        "delete", "ruleset", lambda x: x.ruleset_id, "name"),
     "create rule": (lambda s, t, x, n: rules.create_rule(s, t, {"event_type": "demo", "weight": 9}, now=n),
                     "create", "rule", lambda x: None, "weight"),
     "update rule": (lambda s, t, x, n: rules.update_rule(s, t, x.rule_id, {"event_type": "page_visit", "weight": 50},
                                                          now=n),
                     "update", "rule", lambda x: x.rule_id, "weight"),
-    "delete rule": (lambda s, t, x, n: rules.delete_rule(s, t, x.rule_id), "delete", "rule", lambda x: x.rule_id,
+    "delete rule": (lambda s, t, x, n: rules.delete_rule(s, t, x.rule_id, now=n), "delete", "rule", lambda x: x.rule_id,
                     "event_type"),
     "save ruleset grid": (lambda s, t, x, n: rules.save_ruleset_rules(s, t, x.ruleset_id, [{"event_type": "demo",
                                                                                            "weight": 1}], n),
@@ -82,7 +82,7 @@ CASES: dict[str, tuple[Write, str, str, Callable[[Setup], str | None], str]] = {
     "update level": (lambda s, t, x, n: levels.update_level(s, t, x.level_id, name="Hotter", min_score=60,
                                                             max_score=1000, now=n),
                      "update", "level", lambda x: x.level_id, "min_score"),
-    "delete level": (lambda s, t, x, n: levels.delete_level(s, t, x.level_id), "delete", "level",
+    "delete level": (lambda s, t, x, n: levels.delete_level(s, t, x.level_id, now=n), "delete", "level",
                      lambda x: x.level_id, "name"),
     "replace levels": (lambda s, t, x, n: levels.replace_all(s, t, [levels.LevelInput("All", 0, 10)], n),
                        "update", "levels", lambda x: None, ""),
@@ -90,7 +90,7 @@ CASES: dict[str, tuple[Write, str, str, Callable[[Setup], str | None], str]] = {
                           "create", "decay_rule", lambda x: None, "decrease"),
     "update decay rule": (lambda s, t, x, n: decay.update_decay(s, t, x.decay_id, {"decrease": 9}, n),
                           "update", "decay_rule", lambda x: x.decay_id, "decrease"),
-    "delete decay rule": (lambda s, t, x, n: decay.delete_decay(s, t, x.decay_id), "delete", "decay_rule",
+    "delete decay rule": (lambda s, t, x, n: decay.delete_decay(s, t, x.decay_id, now=n), "delete", "decay_rule",
                           lambda x: x.decay_id, "decrease"),
     "scoring settings": (lambda s, t, x, n: scoring_settings.update_settings(s, t, abm_enabled=True, now=n),
                          "update", "scoring_settings", lambda x: x.owner.unit_id, "abm_enabled"),
@@ -125,6 +125,9 @@ def _entries(session: Session, tenant: Tenant) -> list[models.AuditLog]:
     return list(session.scalars(select(log).where(log.unit_id == tenant.unit_id).order_by(log.id)))
 
 
+SCORING_MODEL_ENTITIES = {"rule", "ruleset", "ruleset_rules", "level", "levels", "decay_rule", "scoring_settings"}
+
+
 def _count(db: Database, tenant: Tenant) -> int:
     with db.read() as session:
         log = models.AuditLog
@@ -145,8 +148,14 @@ def test_each_write_leaves_one_entry_with_actor_entity_and_diff(
         audit.set_request_id(None)
     with db.read() as session:
         new = _entries(session, setup.owner)[before:]
+    # A scoring change is also published as a new version of the unit's model, recorded once more.
+    published = [e for e in new if e.entity_type == "scoring_version"]
+    new = [e for e in new if e.entity_type != "scoring_version"]
     assert len(new) == 1, [(e.action, e.entity_type) for e in new]
     [entry] = new
+    if published:
+        assert [(e.action, e.user_email, e.request_id) for e in published] == [("publish", ACTOR, "req_case")]
+        assert entry.entity_type in SCORING_MODEL_ENTITIES
     assert (entry.user_email, entry.action, entry.entity_type) == (ACTOR, action, entity_type)
     assert entry.request_id == "req_case"
     assert entry.entity_id is not None or entity_type == "levels"
@@ -172,7 +181,7 @@ def test_update_diff_has_only_the_changed_fields(db: Database, setup: Setup, now
     with db.write() as session:
         rules.update_rule(session, setup.owner, setup.rule_id, {"event_type": "page_visit", "weight": 50}, now=now)
     with db.read() as session:
-        entry = _entries(session, setup.owner)[-1]
+        entry = [e for e in _entries(session, setup.owner) if e.entity_type == "rule"][-1]
     changes: dict[str, Any] = dict(entry.changes or {})
     assert changes.pop("weight") == {"before": 5, "after": 50}
     assert "event_type" not in changes and "ruleset_id" not in changes

@@ -84,7 +84,7 @@ WRITES: dict[str, tuple[Action, Write]] = {
     "make ruleset primary": (
         Action.EDIT_SCORING, lambda s, t, x, n: rules.update_ruleset(s, t, x.ruleset_id, is_primary=True, now=n)
     ),
-    "delete ruleset": (Action.EDIT_SCORING, lambda s, t, x, n: rules.delete_ruleset(s, t, x.ruleset_id)),
+    "delete ruleset": (Action.EDIT_SCORING, lambda s, t, x, n: rules.delete_ruleset(s, t, x.ruleset_id, now=n)),
     "create rule": (
         Action.EDIT_SCORING, lambda s, t, x, n: rules.create_rule(s, t, {"event_type": "demo", "weight": 9}, now=n)
     ),
@@ -92,7 +92,7 @@ WRITES: dict[str, tuple[Action, Write]] = {
         Action.EDIT_SCORING,
         lambda s, t, x, n: rules.update_rule(s, t, x.rule_id, {"event_type": "page_visit", "weight": 50}, now=n),
     ),
-    "delete rule": (Action.EDIT_SCORING, lambda s, t, x, n: rules.delete_rule(s, t, x.rule_id)),
+    "delete rule": (Action.EDIT_SCORING, lambda s, t, x, n: rules.delete_rule(s, t, x.rule_id, now=n)),
     "save ruleset grid": (
         Action.EDIT_SCORING,
         lambda s, t, x, n: rules.save_ruleset_rules(s, t, x.ruleset_id, [{"event_type": "demo", "weight": 1}], n),
@@ -105,7 +105,7 @@ WRITES: dict[str, tuple[Action, Write]] = {
         Action.EDIT_SCORING,
         lambda s, t, x, n: levels.update_level(s, t, x.level_id, name="Hotter", min_score=60, max_score=1000, now=n),
     ),
-    "delete level": (Action.EDIT_SCORING, lambda s, t, x, n: levels.delete_level(s, t, x.level_id)),
+    "delete level": (Action.EDIT_SCORING, lambda s, t, x, n: levels.delete_level(s, t, x.level_id, now=n)),
     "replace levels": (
         Action.EDIT_SCORING,
         lambda s, t, x, n: levels.replace_all(s, t, [levels.LevelInput("All", 0, 10)], n),
@@ -117,7 +117,7 @@ WRITES: dict[str, tuple[Action, Write]] = {
     "update decay rule": (
         Action.EDIT_SCORING, lambda s, t, x, n: decay.update_decay(s, t, x.decay_id, {"decrease": 9}, n)
     ),
-    "delete decay rule": (Action.EDIT_SCORING, lambda s, t, x, n: decay.delete_decay(s, t, x.decay_id)),
+    "delete decay rule": (Action.EDIT_SCORING, lambda s, t, x, n: decay.delete_decay(s, t, x.decay_id, now=n)),
     "scoring settings": (
         Action.EDIT_SCORING,
         lambda s, t, x, n: scoring_settings.update_settings(s, t, allow_negative_scores=True, now=n),

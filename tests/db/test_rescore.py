@@ -8,16 +8,18 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
 
 from core import scoring
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.engine import Database
-from services.context import Tenant, load_scoring_context
+from services.context import Tenant
 from services.errors import InvalidInput
 from services.ingest.contract import AliasInput, Ingested, NewEvent, PersonRef
 from services.ingest.ingest import ingest
 from services.scoring import rules, scoring_settings
+from services.scoring.model import live_model, load_from_tables, record_version
 from services.scoring.rescore import rescore_unit, verify_unit
 
 
@@ -57,6 +59,12 @@ def explanation(db: Database, event_id: str) -> dict[str, Any]:
         return session.scalar(select(models.Event.explanation).where(models.Event.id == event_id))  # type: ignore[return-value]
 
 
+def publish_without_rescore(session: Session, tenant: Tenant, now: datetime) -> None:
+    version = record_version(session, tenant, load_from_tables(session, tenant), now=now, summary="manual",
+                             published_by=None, live=True)
+    assert version > 1
+
+
 def test_rescore_repairs_scores_after_rules_change_behind_its_back(db: Database, tenant: Tenant, now: datetime) -> None:
     rs = primary_id(db, tenant)
     with db.write() as session:
@@ -64,13 +72,20 @@ def test_rescore_repairs_scores_after_rules_change_behind_its_back(db: Database,
     first = visit(db, tenant, "ann@acme.com", now)
     visit(db, tenant, "ann@acme.com", now)
     assert lead_score(db, tenant, first.lead_id or "", rs) == 20
-    # Change the rule without rescoring: the cache is now stale and the check says so.
+    # Stored scores and explanations damaged behind the model's back (a bad manual UPDATE): the check says so.
     with db.write() as session:
+        session.execute(update(models.LeadScore).where(models.LeadScore.unit_id == tenant.unit_id).values(score=99))
+        session.execute(
+            update(models.AccountScore).where(models.AccountScore.unit_id == tenant.unit_id).values(score=7)
+        )
+        session.execute(update(models.Event).where(models.Event.id == first.event_id).values(explanation={}))
+        # and the rule published as weight 4, without its rescore
         session.execute(update(models.Rule).where(models.Rule.id == rule.id).values(weight=4))
+        publish_without_rescore(session, tenant, now)
     with db.read() as session:
         problems = verify_unit(session, tenant)
     assert len(problems) == 2  # the lead and its account
-    assert "stored 20 != replayed 8" in " ".join(problems)
+    assert "stored 99 != replayed 8" in " ".join(problems)
     with db.write() as session:
         summary = rescore_unit(session, tenant)
     assert (summary.events, summary.leads, summary.accounts, summary.changed_events) == (2, 1, 1, 2)
@@ -226,7 +241,7 @@ def test_an_ingest_waits_for_a_rule_change_in_progress(db: Database, tenant: Ten
 def per_event_replay(db: Database, tenant: Tenant) -> tuple[scoring.Replay, str | None]:
     """The per-event engine over the unit's log read through the ORM: what stored scores must equal."""
     with db.read() as session:
-        ctx = load_scoring_context(session, tenant)
+        ctx = live_model(session, tenant)
         rows = session.scalars(select(models.Event).where(models.Event.unit_id == tenant.unit_id)).all()
         log = [
             scoring.LoggedEvent(
@@ -267,9 +282,10 @@ def test_rescore_stores_what_the_per_event_engine_computes(db: Database, tenant:
                 person=PersonRef(lead_id=lead_id), system=True,
             )], now)
             assert isinstance(result, Ingested), result
-    # Rules change behind the cache's back, then the unit is rescored.
+    # A rule is published without its rescore, then the unit is rescored.
     with db.write() as session:
         session.execute(update(models.Rule).where(models.Rule.id == pricing.id).values(weight=-3))
+        publish_without_rescore(session, tenant, now)
     with db.write() as session:
         summary = rescore_unit(session, tenant)
     assert summary.events == 28 and summary.changed_events > 0

@@ -13,14 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
 
-from db import models
 from db.engine import Database
-from db.ids import new_id
 from services.context import Tenant
 from services.ingest.contract import AliasInput, Ingested, NewEvent, PersonRef
 from services.ingest.ingest import ingest
+from services.scoring import rules
 from settings import get_settings
 
 # The receivers below listen on loopback, which the outbound guard refuses unless allowed.
@@ -126,13 +124,7 @@ def free_port() -> int:
 def add_rule(db: Database, tenant: Tenant, event_type: str, weight: int, now: datetime) -> None:
     """A scoring rule on the unit's primary ruleset."""
     with db.write() as session:
-        ruleset_id = session.scalar(
-            select(models.Ruleset.id).where(models.Ruleset.unit_id == tenant.unit_id, models.Ruleset.is_primary)
-        )
-        session.add(models.Rule(
-            id=new_id("rule"), org_id=tenant.org_id, unit_id=tenant.unit_id, ruleset_id=ruleset_id,
-            event_type=event_type, weight=weight, active=True, conditions=[], created_at=now, updated_at=now,
-        ))
+        rules.create_rule(session, tenant, {"event_type": event_type, "weight": weight}, now=now)
 
 
 def send_event(

@@ -1,0 +1,279 @@
+"""A unit's whole scoring configuration as one immutable value: the ScoringModel.
+
+Rulesets and rules, engagement levels, decay rules and scoring settings (later: fit rules, field mappings, bot
+filters, surge policy). Scoring, replay, what-if and verification all read one of these; which ruleset is
+primary is decided here and nowhere else. A model round-trips through a plain JSON document (what a published
+version stores), and two models diff field by field (what the version history shows).
+
+Pure: no clock, no database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from core import scoring
+
+DOCUMENT_SCHEMA = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetSpec:
+    id: str
+    name: str
+    score_column: str = "total_score"
+    is_primary: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    id: str
+    ruleset_id: str
+    event_type: str
+    weight: int
+    icon: str | None = None
+    active: bool = True
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    conditions: tuple[Mapping[str, Any], ...] = ()
+
+    def to_rule(self) -> scoring.Rule:
+        return scoring.Rule(
+            id=self.id,
+            ruleset_id=self.ruleset_id,
+            event_type=self.event_type,
+            weight=self.weight,
+            active=self.active,
+            start_at=self.start_at,
+            end_at=self.end_at,
+            conditions=tuple(scoring.Condition(c["property"], c["operator"], c.get("value")) for c in self.conditions),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LevelSpec:
+    id: str
+    name: str
+    min_score: int
+    max_score: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecaySpec:
+    id: str
+    inactive_for: int
+    unit: str
+    decrease: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsSpec:
+    allow_negative_scores: bool = False
+    abm_enabled: bool = False
+    session_timeout_minutes: int = 30
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """Everything that decides a unit's scores, as one value. Build it with `ScoringModel.build` (ordering is
+    normalised there so equal configurations compare equal)."""
+
+    rulesets: tuple[RulesetSpec, ...] = ()
+    rules: tuple[RuleSpec, ...] = ()
+    levels: tuple[LevelSpec, ...] = ()
+    decay_rules: tuple[DecaySpec, ...] = ()
+    settings: SettingsSpec = field(default_factory=SettingsSpec)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        rulesets: Iterable[RulesetSpec] = (),
+        rules: Iterable[RuleSpec] = (),
+        levels: Iterable[LevelSpec] = (),
+        decay_rules: Iterable[DecaySpec] = (),
+        settings: SettingsSpec | None = None,
+    ) -> ScoringModel:
+        """Rulesets keep the order given (their creation order); rules, levels and decay rules are sorted by
+        a stable key so the same configuration always makes the same model and document."""
+        return cls(
+            rulesets=tuple(rulesets),
+            rules=tuple(sorted(rules, key=lambda r: (r.ruleset_id, r.id))),
+            levels=tuple(sorted(levels, key=lambda lv: (lv.min_score, lv.id))),
+            decay_rules=tuple(sorted(decay_rules, key=lambda d: d.id)),
+            settings=settings or SettingsSpec(),
+        )
+
+    # --- what scoring reads -----------------------------------------------------------------------------------
+
+    @cached_property
+    def ruleset_ids(self) -> tuple[str, ...]:
+        return tuple(rs.id for rs in self.rulesets)
+
+    @cached_property
+    def primary_ruleset_id(self) -> str | None:
+        """The ruleset flagged primary; without a flag, the first ruleset (the only place this is decided)."""
+        return next((rs.id for rs in self.rulesets if rs.is_primary), self.ruleset_ids[0] if self.rulesets else None)
+
+    @cached_property
+    def book(self) -> scoring.RuleBook:
+        return scoring.RuleBook(self.ruleset_ids, (r.to_rule() for r in self.rules))
+
+    @cached_property
+    def policy(self) -> scoring.ScoringPolicy:
+        return scoring.ScoringPolicy(allow_negative_scores=self.settings.allow_negative_scores)
+
+    def scores_same_as(self, other: ScoringModel) -> bool:
+        """True when both models give every event the same deltas and explanations, so stored scores stay valid
+        (levels, decay rules, names and other settings do not move a stored score)."""
+        return (
+            self.ruleset_ids == other.ruleset_ids
+            and self.primary_ruleset_id == other.primary_ruleset_id
+            and self.policy == other.policy
+            and {r.id: r.to_rule() for r in self.rules} == {r.id: r.to_rule() for r in other.rules}
+        )
+
+    def ruleset(self, ruleset_id: str) -> RulesetSpec | None:
+        return next((rs for rs in self.rulesets if rs.id == ruleset_id), None)
+
+    def rule(self, rule_id: str) -> RuleSpec | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    # --- the published document -------------------------------------------------------------------------------
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "schema": DOCUMENT_SCHEMA,
+            "rulesets": [_plain(rs) for rs in self.rulesets],
+            "rules": [_plain(r) for r in self.rules],
+            "levels": [_plain(lv) for lv in self.levels],
+            "decay_rules": [_plain(d) for d in self.decay_rules],
+            "settings": _plain(self.settings),
+        }
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> ScoringModel:
+        schema = document.get("schema", DOCUMENT_SCHEMA)
+        if schema != DOCUMENT_SCHEMA:
+            raise ValueError(f"unknown scoring model document schema {schema!r}")
+        return cls.build(
+            rulesets=(RulesetSpec(**rs) for rs in document.get("rulesets", ())),
+            rules=(
+                RuleSpec(
+                    **{
+                        **r,
+                        "start_at": _parse_time(r.get("start_at")),
+                        "end_at": _parse_time(r.get("end_at")),
+                        "conditions": tuple(dict(c) for c in r.get("conditions") or ()),
+                    }
+                )
+                for r in document.get("rules", ())
+            ),
+            levels=(LevelSpec(**lv) for lv in document.get("levels", ())),
+            decay_rules=(DecaySpec(**d) for d in document.get("decay_rules", ())),
+            settings=SettingsSpec(**document.get("settings", {})),
+        )
+
+
+# --- diff ------------------------------------------------------------------------------------------------------
+
+_PARTS: tuple[tuple[str, str], ...] = (
+    ("rulesets", "ruleset"), ("rules", "rule"), ("levels", "level"), ("decay_rules", "decay rule"),
+)
+
+
+def diff(old: ScoringModel, new: ScoringModel) -> dict[str, Any]:
+    """What changed from `old` to `new`: per part (rulesets, rules, levels, decay_rules) the items added and
+    removed (as documents) and changed (`{id, changes: {field: {before, after}}}`), and changed settings."""
+    old_doc, new_doc = old.to_document(), new.to_document()
+    result: dict[str, Any] = {}
+    for part, _label in _PARTS:
+        before = {item["id"]: item for item in old_doc[part]}
+        after = {item["id"]: item for item in new_doc[part]}
+        changed = []
+        for item_id in [i for i in after if i in before]:
+            changes = _field_changes(before[item_id], after[item_id])
+            if changes:
+                changed.append({"id": item_id, "changes": changes})
+        result[part] = {
+            "added": [after[i] for i in after if i not in before],
+            "removed": [before[i] for i in before if i not in after],
+            "changed": changed,
+        }
+    result["settings"] = _field_changes(old_doc["settings"], new_doc["settings"])
+    return result
+
+
+def is_empty(changes: Mapping[str, Any]) -> bool:
+    return not changes.get("settings") and all(
+        not any(changes.get(part, {}).get(k) for k in ("added", "removed", "changed")) for part, _ in _PARTS
+    )
+
+
+def summarize(old: ScoringModel, new: ScoringModel, limit: int = 4) -> str:
+    """One line for the version history, e.g. "rule demo_request: weight 10 → 20; level Hot added"."""
+    changes = diff(old, new)
+    names = {r.id: r.event_type for r in (*old.rules, *new.rules)}
+    names.update({rs.id: rs.name for rs in (*old.rulesets, *new.rulesets)})
+    names.update({lv.id: lv.name for lv in (*old.levels, *new.levels)})
+    names.update({d.id: f"{d.decrease} after {d.inactive_for} {d.unit}" for d in (*old.decay_rules, *new.decay_rules)})
+    lines: list[str] = []
+    for part, label in _PARTS:
+        entry = changes[part]
+        for item in entry["added"]:
+            lines.append(f"{label} {names.get(item['id'], item['id'])} added")
+        for item in entry["removed"]:
+            lines.append(f"{label} {names.get(item['id'], item['id'])} removed")
+        for item in entry["changed"]:
+            shown = ", ".join(
+                f"{name} {_short(c['before'])} → {_short(c['after'])}" for name, c in item["changes"].items()
+            )
+            lines.append(f"{label} {names.get(item['id'], item['id'])}: {shown}")
+    for name, c in changes["settings"].items():
+        lines.append(f"{name} {_short(c['before'])} → {_short(c['after'])}")
+    if not lines:
+        return "no changes"
+    more = len(lines) - limit
+    return "; ".join(lines[:limit]) + (f"; and {more} more" if more > 0 else "")
+
+
+def _field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: {"before": before.get(name), "after": after.get(name)}
+        for name in dict.fromkeys([*before, *after])
+        if name != "id" and before.get(name) != after.get(name)
+    }
+
+
+def _short(value: Any) -> str:
+    text = "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _plain(spec: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        if isinstance(value, datetime):
+            value = _format_time(value)
+        elif isinstance(value, tuple):
+            value = [dict(v) if isinstance(v, Mapping) else v for v in value]
+        out[f.name] = value
+    return out
+
+
+def _format_time(value: datetime) -> str:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
