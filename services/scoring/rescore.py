@@ -29,6 +29,7 @@ from services.tenancy import policy
 from services.tenancy.policy import Action
 
 _FETCH = 100_000
+_IN_IDS = 5000  # ids per IN list (SQLite allows 32,766 bound values, PostgreSQL 65,535)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,27 +58,65 @@ class _Stored:
     explanations: list[Any]
 
 
-def _read_log(session: Session, tenant: Tenant, *, with_stored: bool) -> tuple[vector.EventColumns, _Stored]:
-    sqlite = _is_sqlite(session)
+def _read_log(
+    session: Session, tenant: Tenant, *, with_stored: bool, max_seq: int | None = None
+) -> tuple[vector.EventColumns, _Stored]:
+    """The unit's log (events with seq <= `max_seq` when given) as columns, with the stored primary deltas and
+    explanations when `with_stored`."""
+    where, params = "unit_id = ?", [cast(Any, tenant.unit_id)]
+    if max_seq is not None:
+        where, params = where + " AND seq <= ?", [*params, max_seq]
+    return _to_columns(session, _fetch_events(session, where, params, with_stored), with_stored=with_stored)
+
+
+def read_events_of(
+    session: Session, tenant: Tenant, *, leads: Sequence[str], accounts: Sequence[str], after_seq: int
+) -> vector.EventColumns:
+    """Every event of the given leads and accounts, and every event with seq > `after_seq`, as columns.
+
+    What a replay needs to score events after `after_seq` exactly: each one's lead and account histories whole.
+    """
+    width = 6
+    lists: list[list[Any]] = [[] for _ in range(width)]
+    for column, ids in (("lead_id", sorted(leads)), ("account_id", sorted(accounts))):
+        for start in range(0, len(ids), _IN_IDS):
+            chunk = ids[start : start + _IN_IDS]
+            where = f"unit_id = ? AND {column} IN ({', '.join('?' * len(chunk))})"
+            found = _fetch_events(session, where, [tenant.unit_id, *chunk], False)
+            for target, values in zip(lists, found, strict=True):
+                target += values
+    later = _fetch_events(session, "unit_id = ? AND seq > ?", [tenant.unit_id, after_seq], False)
+    for target, values in zip(lists, later, strict=True):
+        target += values
+    _seqs, first = np.unique(np.array(lists[0], dtype=np.int64), return_index=True)  # an event found twice, once
+    keep = first.tolist()
+    return _to_columns(session, [[values[i] for i in keep] for values in lists], with_stored=False)[0]
+
+
+def _fetch_events(session: Session, where: str, params: Sequence[Any], with_stored: bool) -> list[list[Any]]:
+    """The matching events' columns (seq, lead, account, type, occurred_at, metadata text[, delta, explanation])."""
     # SQLite keeps UTC timestamps as ISO text (numpy parses a million of them in a fraction of a second) and JSON
     # as the very text orjson wrote; PostgreSQL's metadata is decoded from its text, its explanations by psycopg.
     # No ORDER BY: sorting a million wide rows costs the database more than numpy's argsort of their seqs.
     columns = "seq, lead_id, account_id, event_type, occurred_at, CAST(metadata AS TEXT)"
     if with_stored:
         columns += ", score_delta, explanation"
-    sql = _driver_sql(session, f"SELECT {columns} FROM events WHERE unit_id = ?")
-    width = 8 if with_stored else 6
-    lists: list[list[Any]] = [[] for _ in range(width)]
+    sql = _driver_sql(session, f"SELECT {columns} FROM events WHERE {where}")
+    lists: list[list[Any]] = [[] for _ in range(8 if with_stored else 6)]
     # The driver's own cursor, on the session's connection and transaction: SQLAlchemy's row objects cost more
     # than SQLite's reading for a million rows (measured: ~3 s of CPU per million events).
     cursor = session.connection().connection.cursor()
     try:
-        cursor.execute(sql, (tenant.unit_id,))
+        cursor.execute(sql, tuple(params))
         while chunk := cursor.fetchmany(_FETCH):
             for target, values in zip(lists, zip(*chunk, strict=True), strict=True):
                 target += values
     finally:
         cursor.close()
+    return lists
+
+
+def _to_columns(session: Session, lists: list[list[Any]], *, with_stored: bool) -> tuple[vector.EventColumns, _Stored]:
     seq_arr = np.array(lists[0], dtype=np.int64)
     order = np.argsort(seq_arr, kind="stable")
     if len(order) and not bool((order == np.arange(len(order))).all()):
@@ -85,7 +124,7 @@ def _read_log(session: Session, tenant: Tenant, *, with_stored: bool) -> tuple[v
         positions = order.tolist()
         lists = [[values[i] for i in positions] for values in lists]
     _seqs, leads, accounts, types, stamps, texts = lists[:6]
-    if sqlite:
+    if _is_sqlite(session):
         occurred_us = np.array(stamps, dtype="datetime64[us]").astype(np.int64)
     else:
         occurred_us = np.array([vector.to_micros(cast(datetime, t)) for t in stamps], dtype=np.int64)
@@ -124,17 +163,14 @@ def rescore_unit(session: Session, tenant: Tenant, model: ScoringModel | None = 
     result = vector.replay(model, cols)
     changed = _write_events(session, result, stored, model.primary_ruleset_id)
     leads, accounts = result.columns.lead_ids, result.columns.account_ids
+    _write_scores(session, tenant, models.LeadScore, leads, [(r.ruleset_id, r.lead_scores) for r in result.rulesets])
     _write_scores(
-        session, tenant, models.LeadScore, "lead_id", leads, [(r.ruleset_id, r.lead_scores) for r in result.rulesets]
-    )
-    _write_scores(
-        session, tenant, models.AccountScore, "account_id", accounts,
-        [(r.ruleset_id, r.account_scores) for r in result.rulesets],
+        session, tenant, models.AccountScore, accounts, [(r.ruleset_id, r.account_scores) for r in result.rulesets]
     )
     return RescoreSummary(len(result.columns), len(leads), len(accounts), changed)
 
 
-class _Explainer:
+class Explainer:
     """Each event's explanation as the JSON text the events table stores (what orjson makes of
     `{ruleset: RulesetOutcome.as_explanation()}`), built from the replay's columns."""
 
@@ -183,81 +219,163 @@ class _Explainer:
 
 def _write_events(session: Session, result: vector.VectorReplay, stored: _Stored, primary: str | None) -> int:
     """Store each event's new primary delta and explanation where they differ; returns how many rows changed."""
-    cols = result.columns
+    explainer = Explainer(result)
+    primary_delta = primary_deltas(result, primary)
     sqlite = _is_sqlite(session)
-    primary_rs = result.ruleset(primary) if primary is not None else None
-    primary_delta = primary_rs.delta if primary_rs is not None else np.zeros(len(cols), dtype=np.int64)
-    explainer = _Explainer(result)
-    explanation = "?" if sqlite else "CAST(? AS jsonb)"
-    sql = _driver_sql(session, f"UPDATE events SET score_delta = ?, explanation = {explanation} WHERE seq = ?")
     changed = 0
-    connection = session.connection()
-    for start in range(0, len(cols), _FETCH):
-        stop = min(start + _FETCH, len(cols))
-        idx = np.arange(start, stop)
-        texts = explainer.texts(idx)
-        new_deltas = primary_delta[idx].tolist()
-        seqs = cols.seq[idx].tolist()
-        old_deltas, old_texts = stored.deltas[start:stop], stored.explanations[start:stop]
-        if sqlite:
-            updates = [
-                (d, t, q)
-                for d, t, q, od, ot in zip(new_deltas, texts, seqs, old_deltas, old_texts, strict=True)
-                if d != od or t != ot
-            ]
-        else:
-            updates = [
-                (d, t, q)
-                for d, t, q, od, ot in zip(new_deltas, texts, seqs, old_deltas, old_texts, strict=True)
-                if d != od or orjson.loads(t) != ot
-            ]
-        if updates:
-            connection.exec_driver_sql(sql, updates)
-            changed += len(updates)
+    for start in range(0, len(result.columns), _FETCH):
+        idx = np.arange(start, min(start + _FETCH, len(result.columns)))
+        updates = event_updates(explainer, primary_delta, idx, stored=stored, decoded=not sqlite)
+        write_event_updates(session, updates)
+        changed += len(updates)
     return changed
+
+
+def primary_deltas(result: vector.VectorReplay, primary: str | None) -> np.ndarray[Any, Any]:
+    """Each event's delta in the primary ruleset (the events.score_delta column); 0 without one."""
+    primary_rs = result.ruleset(primary) if primary is not None else None
+    return primary_rs.delta if primary_rs is not None else np.zeros(len(result.columns), dtype=np.int64)
+
+
+def event_updates(
+    explainer: Explainer,
+    primary_delta: np.ndarray[Any, Any],
+    idx: np.ndarray[Any, Any],
+    *,
+    stored: _Stored | None = None,
+    decoded: bool = False,
+) -> list[tuple[Any, str, int]]:
+    """(score_delta, explanation text, seq) of the events at positions `idx`; with `stored` (aligned with the
+    columns), only those that differ from it (`decoded`: stored explanations are objects, not JSON text)."""
+    texts = explainer.texts(idx)
+    new_deltas = primary_delta[idx].tolist()
+    seqs = explainer.result.columns.seq[idx].tolist()
+    if stored is None:
+        return list(zip(new_deltas, texts, seqs, strict=True))
+    positions = idx.tolist()
+    old_deltas = [stored.deltas[i] for i in positions]
+    old_texts = [stored.explanations[i] for i in positions]
+    if decoded:
+        return [
+            (d, t, q)
+            for d, t, q, od, ot in zip(new_deltas, texts, seqs, old_deltas, old_texts, strict=True)
+            if d != od or orjson.loads(t) != ot
+        ]
+    return [
+        (d, t, q)
+        for d, t, q, od, ot in zip(new_deltas, texts, seqs, old_deltas, old_texts, strict=True)
+        if d != od or t != ot
+    ]
+
+
+def write_event_updates(session: Session, updates: Sequence[tuple[Any, str, int]]) -> None:
+    """Store (score_delta, explanation text, seq) rows with the driver's executemany."""
+    if not updates:
+        return
+    explanation = "?" if _is_sqlite(session) else "CAST(? AS jsonb)"
+    sql = _driver_sql(session, f"UPDATE events SET score_delta = ?, explanation = {explanation} WHERE seq = ?")
+    session.connection().exec_driver_sql(sql, list(updates))
+
+
+ScoreKey = tuple[str, str]  # (owner id, ruleset id)
+OwnerTable = type[models.LeadScore] | type[models.AccountScore]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreChanges:
+    """What makes one score table equal to the wanted scores: rows to delete, update and insert."""
+
+    gone: list[ScoreKey]
+    moved: list[tuple[ScoreKey, int]]
+    added: list[tuple[ScoreKey, int]]
+
+    def __len__(self) -> int:
+        return len(self.gone) + len(self.moved) + len(self.added)
+
+
+def wanted_scores(owners: Sequence[str], per_ruleset: list[tuple[str, np.ndarray[Any, Any]]]) -> dict[ScoreKey, int]:
+    wanted: dict[ScoreKey, int] = {}
+    for rs, values in per_ruleset:
+        wanted.update(zip([(o, rs) for o in owners], values.tolist(), strict=True))
+    return wanted
+
+
+def read_scores(
+    session: Session, tenant: Tenant, table_model: OwnerTable, owners: Sequence[str] | None = None
+) -> dict[ScoreKey, int]:
+    """Stored scores of the unit (of `owners` only, when given) in one score table."""
+    table = cast(Table, table_model.__table__)
+    key = _owner_column(table_model)
+    found: dict[ScoreKey, int] = {}
+    cursor = session.connection().connection.cursor()
+    try:
+        if owners is None:
+            cursor.execute(
+                _driver_sql(session, f"SELECT {key}, ruleset_id, score FROM {table.name} WHERE unit_id = ?"),
+                (tenant.unit_id,),
+            )
+            found.update(((o, rs), s) for o, rs, s in cursor.fetchall())
+        else:
+            ids = sorted(owners)
+            for start in range(0, len(ids), _IN_IDS):
+                chunk = ids[start : start + _IN_IDS]
+                sql = (f"SELECT {key}, ruleset_id, score FROM {table.name} "
+                       f"WHERE unit_id = ? AND {key} IN ({', '.join('?' * len(chunk))})")
+                cursor.execute(_driver_sql(session, sql), (tenant.unit_id, *chunk))
+                found.update(((o, rs), s) for o, rs, s in cursor.fetchall())
+    finally:
+        cursor.close()
+    return found
+
+
+def score_changes(stored: dict[ScoreKey, int], wanted: dict[ScoreKey, int]) -> ScoreChanges:
+    """Only differences: one row per owner with events and ruleset; rows of owners without events go."""
+    return ScoreChanges(
+        gone=list(stored.keys() - wanted.keys()),
+        moved=[(k, s) for k, s in wanted.items() if k in stored and stored[k] != s],
+        added=[(k, s) for k, s in wanted.items() if k not in stored],
+    )
+
+
+def write_score_changes(session: Session, tenant: Tenant, table_model: OwnerTable, changes: ScoreChanges) -> None:
+    table = cast(Table, table_model.__table__)
+    key = _owner_column(table_model)
+    unit = tenant.unit_id
+    # Plain executemany: SQLAlchemy's per-row parameter processing cost more than SQLite's own work here.
+    connection = session.connection()
+    name, where = table.name, f"unit_id = ? AND {key} = ? AND ruleset_id = ?"
+    if changes.gone:
+        connection.exec_driver_sql(
+            _driver_sql(session, f"DELETE FROM {name} WHERE {where}"), [(unit, o, rs) for o, rs in changes.gone]
+        )
+    if changes.moved:
+        connection.exec_driver_sql(
+            _driver_sql(session, f"UPDATE {name} SET score = ? WHERE {where}"),
+            [(s, unit, o, rs) for (o, rs), s in changes.moved],
+        )
+    if changes.added:
+        connection.exec_driver_sql(
+            _driver_sql(
+                session, f"INSERT INTO {name} ({key}, ruleset_id, score, org_id, unit_id) VALUES (?, ?, ?, ?, ?)"
+            ),
+            [(o, rs, s, tenant.org_id, unit) for (o, rs), s in changes.added],
+        )
+
+
+def _owner_column(table_model: OwnerTable) -> str:
+    return "lead_id" if table_model is models.LeadScore else "account_id"
 
 
 def _write_scores(
     session: Session,
     tenant: Tenant,
-    model: type[models.LeadScore] | type[models.AccountScore],
-    key: str,
+    table_model: OwnerTable,
     owners: Sequence[str],
     per_ruleset: list[tuple[str, np.ndarray[Any, Any]]],
 ) -> None:
-    """Make the stored scores exactly the replay's: one row per owner with events and ruleset; only differences
-    are written (rows of owners without events are removed)."""
-    table = cast(Table, model.__table__)
-    cursor = session.connection().connection.cursor()
-    try:
-        cursor.execute(
-            _driver_sql(session, f"SELECT {key}, ruleset_id, score FROM {table.name} WHERE unit_id = ?"),
-            (tenant.unit_id,),
-        )
-        stored = {(o, rs): s for o, rs, s in cursor.fetchall()}
-    finally:
-        cursor.close()
-    wanted: dict[tuple[str, str], int] = {}
-    for rs, values in per_ruleset:
-        wanted.update(zip([(o, rs) for o in owners], values.tolist(), strict=True))
-    unit = tenant.unit_id
-    gone = [(unit, o, rs) for (o, rs) in stored.keys() - wanted.keys()]
-    added = [(o, rs, s, tenant.org_id, unit) for (o, rs), s in wanted.items() if (o, rs) not in stored]
-    moved = [(s, unit, o, rs) for (o, rs), s in wanted.items() if (o, rs) in stored and stored[o, rs] != s]
-    # Plain executemany: SQLAlchemy's per-row parameter processing cost more than SQLite's own work here.
-    connection = session.connection()
-    name, where = table.name, f"unit_id = ? AND {key} = ? AND ruleset_id = ?"
-    if gone:
-        connection.exec_driver_sql(_driver_sql(session, f"DELETE FROM {name} WHERE {where}"), gone)
-    if moved:
-        connection.exec_driver_sql(_driver_sql(session, f"UPDATE {name} SET score = ? WHERE {where}"), moved)
-    if added:
-        connection.exec_driver_sql(
-            _driver_sql(
-                session, f"INSERT INTO {name} ({key}, ruleset_id, score, org_id, unit_id) VALUES (?, ?, ?, ?, ?)"
-            ),
-            added,
-        )
+    """Make the stored scores exactly the replay's (only differences are written)."""
+    changes = score_changes(read_scores(session, tenant, table_model), wanted_scores(owners, per_ruleset))
+    write_score_changes(session, tenant, table_model, changes)
 
 
 def _driver_sql(session: Session, sql: str) -> str:
