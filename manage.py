@@ -168,11 +168,10 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_rescore(_args: argparse.Namespace) -> int:
-    from services.scoring.rescore import rescore_unit
+    from services.scoring.publisher import rescore_now
 
     db = Database()
-    with db.write() as session:
-        summary = rescore_unit(session, DEFAULT_TENANT)
+    summary = rescore_now(db, DEFAULT_TENANT)  # under the newest published version, which it makes live
     print(f"rescored {summary.events} events, {summary.leads} leads, {summary.accounts} accounts")
     return 0
 

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
     stream_poll_seconds: float = Field(default=0.5, gt=0)
     stream_fallback_poll_seconds: float = Field(default=5.0, gt=0)
+    # A scoring change on a unit with more events than this is rescored aside (services.scoring.publisher): ingest
+    # goes on with the previous model until the new scores are swapped in. Smaller units rescore inside the change.
+    inline_rescore_max_events: int = Field(default=20_000, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -64,20 +64,31 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+_DATABASE = "leadvane_database"
+
+
 class Database:
     """An engine plus the two session factories the app uses: readers and writers."""
 
     def __init__(self, url: str | None = None, **engine_kwargs: Any) -> None:
         self.engine = make_engine(url, **engine_kwargs)
         self.url = str(self.engine.url)
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        # Every session knows its Database (`Database.of`): work a commit starts later (an aside rescore) needs
+        # its own sessions, on the same database.
+        self._read = sessionmaker(self.engine, expire_on_commit=False, info={_DATABASE: self})
         writer_engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
         )
-        self._write = sessionmaker(writer_engine, expire_on_commit=False)
+        self._write = sessionmaker(writer_engine, expire_on_commit=False, info={_DATABASE: self})
         # SQLite has one writer. Threads of this process queue on a lock instead of in SQLite's busy handler,
         # which sleeps in growing steps (up to 100 ms) and turned contention into long stalls.
         self._write_lock: threading.RLock | None = threading.RLock() if self.is_sqlite else None
+
+    @staticmethod
+    def of(session: Session) -> Database | None:
+        """The Database `session` came from (None for a session made elsewhere)."""
+        found = session.info.get(_DATABASE)
+        return found if isinstance(found, Database) else None
 
     @property
     def is_sqlite(self) -> bool:

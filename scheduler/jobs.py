@@ -19,7 +19,7 @@ from notify.dispatcher import dispatch_due
 from services.ingest import idempotency
 from services.insight import stream
 from services.operations import leases, metrics
-from services.scoring import decay
+from services.scoring import decay, publisher
 from services.triggers import triggers
 
 log = logging.getLogger("leadvane.scheduler")
@@ -28,11 +28,15 @@ HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 DECAY_JOB, WINDOWS_JOB, DELIVERIES_JOB = "decay", "trigger-windows", "deliveries"
 IDEMPOTENCY_JOB = "idempotency-prune"
 STREAM_PRUNE_JOB = "stream-prune"
-INTERVALS = {DECAY_JOB: 300, WINDOWS_JOB: 30, DELIVERIES_JOB: 5, IDEMPOTENCY_JOB: 3600, STREAM_PRUNE_JOB: 3600}
+PUBLISH_JOB = "publish-pending"
+INTERVALS = {
+    DECAY_JOB: 300, WINDOWS_JOB: 30, DELIVERIES_JOB: 5, IDEMPOTENCY_JOB: 3600, STREAM_PRUNE_JOB: 3600, PUBLISH_JOB: 30,
+}
 DECAY_SLICE = 2000  # leads per decay transaction: SQLite has one writer, ingest must not wait long
 LEASE_TTL = {
     DECAY_JOB: timedelta(minutes=10), WINDOWS_JOB: timedelta(minutes=2), DELIVERIES_JOB: timedelta(seconds=30),
     IDEMPOTENCY_JOB: timedelta(minutes=10), STREAM_PRUNE_JOB: timedelta(minutes=10),
+    PUBLISH_JOB: timedelta(minutes=10),
 }
 
 
@@ -120,15 +124,23 @@ def run_stream_prune(db: Database, now: datetime | None = None, holder: str = HO
     return _with_lease(db, STREAM_PRUNE_JOB, holder, at, work)
 
 
+def run_publish_pending(db: Database, now: datetime | None = None, holder: str = HOLDER) -> int | None:
+    """Finish publishes whose aside rescore stopped (a process died mid-rescore): every unit whose live scoring
+    version trails its published one and whose unit lease (services.scoring.publisher) is free; returns how many
+    units went live."""
+    at = now or _utcnow()
+    return _with_lease(db, PUBLISH_JOB, holder, at, lambda: publisher.finish_pending(db))
+
+
 JOBS: dict[str, Callable[..., int | None]] = {
     DECAY_JOB: run_decay, WINDOWS_JOB: run_windows, DELIVERIES_JOB: run_deliveries,
-    IDEMPOTENCY_JOB: run_idempotency_prune, STREAM_PRUNE_JOB: run_stream_prune,
+    IDEMPOTENCY_JOB: run_idempotency_prune, STREAM_PRUNE_JOB: run_stream_prune, PUBLISH_JOB: run_publish_pending,
 }
 
 
 def register(scheduler: BaseScheduler, db: Database) -> None:
     """Add every periodic job to `scheduler` (decay, trigger windows, delivery, idempotency-key and stream
-    pruning)."""
+    pruning, pending publishes)."""
     for job_id, func in JOBS.items():
         scheduler.add_job(
             func, "interval", seconds=INTERVALS[job_id], id=job_id, replace_existing=True, args=[db],

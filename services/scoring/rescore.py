@@ -9,7 +9,7 @@ once per distinct text) and replayed by the vectorised engine (core.replay), whi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -46,11 +46,11 @@ def _is_sqlite(session: Session) -> bool:
 
 def load_event_columns(session: Session, tenant: Tenant) -> vector.EventColumns:
     """The unit's event log as columns, in seq order."""
-    return _read_log(session, tenant, with_stored=False)[0]
+    return read_log(session, tenant, with_stored=False)[0]
 
 
 @dataclass(frozen=True, slots=True)
-class _Stored:
+class StoredRows:
     """What the events table holds now, aligned with the columns: primary delta and explanation (JSON text on
     SQLite, decoded on PostgreSQL)."""
 
@@ -58,9 +58,9 @@ class _Stored:
     explanations: list[Any]
 
 
-def _read_log(
+def read_log(
     session: Session, tenant: Tenant, *, with_stored: bool, max_seq: int | None = None
-) -> tuple[vector.EventColumns, _Stored]:
+) -> tuple[vector.EventColumns, StoredRows]:
     """The unit's log (events with seq <= `max_seq` when given) as columns, with the stored primary deltas and
     explanations when `with_stored`."""
     where, params = "unit_id = ?", [cast(Any, tenant.unit_id)]
@@ -70,7 +70,7 @@ def _read_log(
 
 
 def read_events_of(
-    session: Session, tenant: Tenant, *, leads: Sequence[str], accounts: Sequence[str], after_seq: int
+    session: Session, tenant: Tenant, *, leads: Iterable[str], accounts: Iterable[str], after_seq: int
 ) -> vector.EventColumns:
     """Every event of the given leads and accounts, and every event with seq > `after_seq`, as columns.
 
@@ -116,7 +116,9 @@ def _fetch_events(session: Session, where: str, params: Sequence[Any], with_stor
     return lists
 
 
-def _to_columns(session: Session, lists: list[list[Any]], *, with_stored: bool) -> tuple[vector.EventColumns, _Stored]:
+def _to_columns(
+    session: Session, lists: list[list[Any]], *, with_stored: bool
+) -> tuple[vector.EventColumns, StoredRows]:
     seq_arr = np.array(lists[0], dtype=np.int64)
     order = np.argsort(seq_arr, kind="stable")
     if len(order) and not bool((order == np.arange(len(order))).all()):
@@ -146,7 +148,7 @@ def _to_columns(session: Session, lists: list[list[Any]], *, with_stored: bool) 
         types=type_names.tolist(),
         properties=properties,
     )
-    return cols, _Stored(lists[6], lists[7]) if with_stored else _Stored([], [])
+    return cols, StoredRows(lists[6], lists[7]) if with_stored else StoredRows([], [])
 
 
 def replay_unit(session: Session, tenant: Tenant, model: ScoringModel | None = None) -> vector.VectorReplay:
@@ -159,7 +161,7 @@ def rescore_unit(session: Session, tenant: Tenant, model: ScoringModel | None = 
     """Make stored scores equal to the replay of the event log under `model` (default: the live model)."""
     policy.require(tenant, Action.EDIT_SCORING)
     model = model or live_model(session, tenant)
-    cols, stored = _read_log(session, tenant, with_stored=True)
+    cols, stored = read_log(session, tenant, with_stored=True)
     result = vector.replay(model, cols)
     changed = _write_events(session, result, stored, model.primary_ruleset_id)
     leads, accounts = result.columns.lead_ids, result.columns.account_ids
@@ -217,7 +219,7 @@ class Explainer:
         return ["{" + ",".join(ps) + "}" for ps in zip(*parts, strict=True)]
 
 
-def _write_events(session: Session, result: vector.VectorReplay, stored: _Stored, primary: str | None) -> int:
+def _write_events(session: Session, result: vector.VectorReplay, stored: StoredRows, primary: str | None) -> int:
     """Store each event's new primary delta and explanation where they differ; returns how many rows changed."""
     explainer = Explainer(result)
     primary_delta = primary_deltas(result, primary)
@@ -242,7 +244,7 @@ def event_updates(
     primary_delta: np.ndarray[Any, Any],
     idx: np.ndarray[Any, Any],
     *,
-    stored: _Stored | None = None,
+    stored: StoredRows | None = None,
     decoded: bool = False,
 ) -> list[tuple[Any, str, int]]:
     """(score_delta, explanation text, seq) of the events at positions `idx`; with `stored` (aligned with the

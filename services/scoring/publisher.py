@@ -1,0 +1,486 @@
+"""Publish on a large unit without stopping ingest: compute the new scores aside, then swap them in.
+
+A change that can move scores on a unit with more than `inline_rescore_max_events` events (or whose previous
+publish is still being rescored) is published *aside* (services.scoring.publish): the version is recorded, but
+`scoring_live_version` stays where it was, so ingest keeps scoring with the previous model and every read keeps
+showing the previous model's scores. Once the change commits, a background thread of this process runs
+`run_unit`, which owns its sessions and transactions (like a worker):
+
+1. Under a per-unit lease (services.operations.leases, `rescore:<unit>`), so only one process works a unit.
+2. Note the log's newest seq S0 (PostgreSQL: under the exclusive configuration lock, so no ingest is in flight
+   and every event with seq <= S0 is committed; later events get higher seqs) and read the unit's events up to
+   S0 in a read transaction (WAL readers do not block SQLite's writer). Replay them under the target model
+   (the newest published one).
+3. Rewrite the changed events' primary delta and explanation in short write transactions of `EVENT_CHUNK`
+   events. An event's outcome depends only on events before it, so these rows are final. Which events changed
+   is decided by comparing with a replay under the live model (what the rows hold); when versions in between
+   may have been half written (a publish during a rescore, a crash), by comparing with the stored rows.
+4. Swap, in one short write transaction (PostgreSQL: exclusive configuration lock, so ingests wait for it):
+   events that arrived after S0 were scored with the previous model; their leads' and accounts' histories are
+   re-read and replayed under the target model, those events rewritten, and their owners' scores taken from
+   that replay; every other owner's score difference was computed before the swap. Then
+   `scoring_live_version` becomes the target. No event is lost or scored under two models.
+5. If a newer version was published meanwhile, go round again.
+
+The one visible seam: between step 3 and the swap (a few seconds on a million events) a timeline may show an old
+event's new delta while the lead's score is still the previous model's. Scores themselves switch at once.
+
+A process that dies mid-rescore leaves live < published; the `publish-pending` scheduler job (scheduler.jobs)
+finishes such units once the lease has expired.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core import replay as vector
+from core.model import ScoringModel
+from db import models
+from db.engine import Database
+from services.after_commit import on_commit
+from services.context import Tenant
+from services.operations import leases
+from services.scoring.model import heads, live_model, lock_config, model_at, set_live
+from services.scoring.rescore import (
+    Explainer,
+    RescoreSummary,
+    ScoreChanges,
+    StoredRows,
+    event_updates,
+    primary_deltas,
+    read_events_of,
+    read_log,
+    read_scores,
+    rescore_unit,
+    score_changes,
+    wanted_scores,
+    write_event_updates,
+    write_score_changes,
+)
+from settings import get_settings
+
+log = logging.getLogger("leadvane.publisher")
+
+# Events rewritten per write transaction: each holds SQLite's single writer for ~0.1 s.
+EVENT_CHUNK = 10_000
+# A worker renews its unit lease at least this often; a dead worker's unit is free again after LEASE_TTL.
+LEASE_TTL = timedelta(minutes=2)
+_RENEW_EVERY_S = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class PublishStatus:
+    published: int  # newest published version
+    live: int  # version whose scores are stored (what ingest and reads use)
+
+    @property
+    def pending(self) -> bool:
+        """A published version is still being rescored aside."""
+        return self.live < self.published
+
+
+def status(session: Session, tenant: Tenant) -> PublishStatus:
+    current = heads(session, tenant)
+    return PublishStatus(current.published, current.live)
+
+
+def goes_aside(session: Session, tenant: Tenant, *, pending: bool) -> bool:
+    """Whether a change that needs a rescore is rescored aside rather than in its own transaction: the unit has
+    more than `inline_rescore_max_events` events, or a rescore is already pending (so the newest version wins
+    without racing it). Only sessions of a Database can start the aside work."""
+    if Database.of(session) is None:
+        return False
+    if pending:
+        return True
+    limit = get_settings().inline_rescore_max_events
+    # Counts at most limit + 1 index entries, however big the unit is.
+    bounded = (
+        select(models.Event.seq).where(models.Event.unit_id == tenant.unit_id).limit(limit + 1).subquery()
+    )
+    return int(session.scalar(select(func.count()).select_from(bounded)) or 0) > limit
+
+
+def request(session: Session, tenant: Tenant) -> None:
+    """Rescore the unit aside once `session` commits (a background thread of this process)."""
+    db = Database.of(session)
+    if db is None:
+        raise RuntimeError("an aside rescore needs a session of a Database")
+    system = Tenant(tenant.org_id, tenant.unit_id)
+    on_commit(session, lambda: _start(db, system))
+
+
+# --- the worker --------------------------------------------------------------------------------------------------
+
+
+class _Abandon(Exception):
+    """The unit is no longer ours: the lease was lost, or its live version moved under us."""
+
+
+class _Stale(Exception):
+    """Events read before the swap were removed meanwhile: replay again."""
+
+
+def lease_name(tenant: Tenant) -> str:
+    return f"rescore:{tenant.unit_id}"
+
+
+def holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def run_unit(db: Database, tenant: Tenant, *, worker: str | None = None) -> bool:
+    """Bring the unit's stored scores to its newest published version, aside (see the module's docstring).
+
+    False when another worker holds the unit's lease (it will finish the unit); True once live == published.
+    """
+    worker = worker or holder()
+    name = lease_name(tenant)
+    with db.write() as session:
+        if not leases.acquire(session, name, worker, _utcnow(), LEASE_TTL):
+            return False
+    try:
+        while True:
+            with db.read() as session:
+                current = status(session, tenant)
+            if not current.pending:
+                return True
+            try:
+                _rescore_to(db, tenant, current, worker)
+            except _Stale:
+                log.info("unit %s: events changed during an aside rescore; replaying again", tenant.unit_id)
+    finally:
+        with db.write() as session:
+            leases.release(session, name, worker)
+
+
+@dataclass(slots=True)
+class _Lease:
+    db: Database
+    tenant: Tenant
+    worker: str
+    live: int
+    renewed: float = field(default_factory=time.monotonic)
+
+    def check(self, session: Session, *, force: bool = False) -> None:
+        """Still ours: the lease is held (renewed now and then) and the live version has not moved."""
+        if force or time.monotonic() - self.renewed > _RENEW_EVERY_S:
+            if not leases.acquire(session, lease_name(self.tenant), self.worker, _utcnow(), LEASE_TTL):
+                raise _Abandon("lease lost")
+            self.renewed = time.monotonic()
+        if heads(session, self.tenant).live != self.live:
+            raise _Abandon("live version moved")
+
+
+def _rescore_to(db: Database, tenant: Tenant, current: PublishStatus, worker: str) -> None:
+    target = current.published
+    lease = _Lease(db, tenant, worker, current.live)
+    try:
+        prepared = _prepare(db, tenant, current)
+        _write_events_aside(db, prepared, lease)
+        changes = _score_changes_before_swap(db, prepared)
+        _swap(db, prepared, changes, lease)
+    except _Abandon as why:
+        log.info("unit %s: aside rescore to version %s abandoned (%s)", tenant.unit_id, target, why)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    tenant: Tenant
+    target: int
+    model: ScoringModel
+    max_seq: int  # S0: events up to it are replayed aside; later ones in the swap
+    result: vector.VectorReplay
+    positions: np.ndarray[Any, Any]  # events (column positions) whose row may differ from the replay
+    stored: StoredRows | None  # the stored rows when they must be compared, else None
+
+
+def _prepare(db: Database, tenant: Tenant, current: PublishStatus) -> _Prepared:
+    """Steps 2 and 3's reading: S0, the log up to it, its replay under the target, and which rows to rewrite."""
+    if not db.is_sqlite:
+        with db.write() as session:
+            lock_config(session, tenant, exclusive=True)  # in-flight ingests commit first: no seq <= S0 is missing
+            max_seq = _newest_seq(session)
+    # Rows must be compared when they may hold a version other than the live one (a half-written earlier target).
+    exact = current.live == 0 or current.published != current.live + 1
+    with db.read() as session:
+        if db.is_sqlite:
+            max_seq = _newest_seq(session)  # the same snapshot as the read: later events get higher seqs
+        model = model_at(session, tenant, current.published)
+        previous = None if exact else model_at(session, tenant, current.live)
+        cols, stored = read_log(session, tenant, with_stored=exact, max_seq=max_seq)
+    result = vector.replay(model, cols)
+    if previous is None:
+        positions = np.arange(len(cols))
+    else:
+        old = vector.replay(previous, cols)
+        positions = np.flatnonzero(
+            changed_events(old, result, previous.primary_ruleset_id, model.primary_ruleset_id)
+        )
+    return _Prepared(tenant, current.published, model, max_seq, result, positions, stored if exact else None)
+
+
+def _newest_seq(session: Session) -> int:
+    # The whole table's newest seq (the primary key's last entry): as good a bound as the unit's, and instant.
+    return int(session.scalar(select(func.max(models.Event.seq))) or 0)
+
+
+def changed_events(
+    old: vector.VectorReplay, new: vector.VectorReplay, old_primary: str | None, new_primary: str | None
+) -> np.ndarray[Any, Any]:
+    """Per event (both replays over the same columns): whether its stored row (primary delta, explanation) differs
+    between the two replays."""
+    n = len(new.columns)
+    if [r.ruleset_id for r in old.rulesets] != [r.ruleset_id for r in new.rulesets]:
+        return np.ones(n, dtype=bool)
+    cols = new.columns
+    has_lead, has_account = cols.lead >= 0, cols.account >= 0
+    changed = _differs(primary_deltas(old, old_primary), primary_deltas(new, new_primary))
+    texts: dict[str, int] = {}
+    old_rules, new_rules = Explainer(old).rules, Explainer(new).rules
+    for k, (o, w) in enumerate(zip(old.rulesets, new.rulesets, strict=True)):
+        changed |= _differs(o.delta, w.delta)
+        changed |= has_lead & (_differs(o.lead_before, w.lead_before) | _differs(o.lead_after, w.lead_after))
+        changed |= has_account & (
+            _differs(o.account_before, w.account_before) | _differs(o.account_after, w.account_after)
+        )
+        old_codes = np.array([texts.setdefault(t, len(texts)) for t in old_rules[k]] or [0], dtype=np.int64)
+        new_codes = np.array([texts.setdefault(t, len(texts)) for t in new_rules[k]] or [0], dtype=np.int64)
+        if n:
+            changed |= old_codes[old.combo] != new_codes[new.combo]
+    return changed
+
+
+def _differs(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    return np.asarray(a != b, dtype=bool)
+
+
+def _write_events_aside(db: Database, prepared: _Prepared, lease: _Lease) -> None:
+    """Step 3: the changed rows up to S0, `EVENT_CHUNK` per short write transaction (texts built outside it)."""
+    explainer = Explainer(prepared.result)
+    primary = primary_deltas(prepared.result, prepared.model.primary_ruleset_id)
+    decoded = not db.is_sqlite
+    for start in range(0, len(prepared.positions), EVENT_CHUNK):
+        idx = prepared.positions[start : start + EVENT_CHUNK]
+        updates = event_updates(explainer, primary, idx, stored=prepared.stored, decoded=decoded)
+        if not updates and time.monotonic() - lease.renewed < _RENEW_EVERY_S:
+            continue
+        with db.write() as session:
+            lease.check(session)
+            write_event_updates(session, updates)
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    leads: ScoreChanges
+    accounts: ScoreChanges
+
+
+def _score_changes_before_swap(db: Database, prepared: _Prepared) -> _Planned:
+    """Every owner's score difference, against scores read now. Only owners of events after S0 can change before
+    the swap (ingest writes the scores of its events' owners), and the swap redoes exactly those."""
+    result = prepared.result
+    lead_wanted = wanted_scores(result.columns.lead_ids, [(r.ruleset_id, r.lead_scores) for r in result.rulesets])
+    account_wanted = wanted_scores(
+        result.columns.account_ids, [(r.ruleset_id, r.account_scores) for r in result.rulesets]
+    )
+    with db.read() as session:
+        lead_stored = read_scores(session, prepared.tenant, models.LeadScore)
+        account_stored = read_scores(session, prepared.tenant, models.AccountScore)
+    return _Planned(score_changes(lead_stored, lead_wanted), score_changes(account_stored, account_wanted))
+
+
+def _swap(db: Database, prepared: _Prepared, planned: _Planned, lease: _Lease) -> None:
+    """Step 4, one short write transaction: re-apply events after S0 under the target, write the scores, go live."""
+    tenant, s0 = prepared.tenant, prepared.max_seq
+    with db.write() as session:
+        lock_config(session, tenant, exclusive=True)  # PostgreSQL: ingests wait for the swap (SQLite: one writer)
+        lease.check(session, force=True)
+        upto = session.scalar(
+            select(func.count()).where(models.Event.unit_id == tenant.unit_id, models.Event.seq <= s0)
+        )
+        if int(upto or 0) != len(prepared.result.columns):
+            raise _Stale()
+        later = session.execute(
+            select(models.Event.lead_id, models.Event.account_id).where(
+                models.Event.unit_id == tenant.unit_id, models.Event.seq > s0
+            )
+        ).all()
+        touched_leads = {lead for lead, _ in later if lead is not None}
+        touched_accounts = {account for _, account in later if account is not None}
+        lead_changes, account_changes = _without(planned.leads, touched_leads), _without(
+            planned.accounts, touched_accounts
+        )
+        if later:
+            cols = read_events_of(session, tenant, leads=touched_leads, accounts=touched_accounts, after_seq=s0)
+            sub = vector.replay(prepared.model, cols)
+            idx = np.flatnonzero(cols.seq > s0)
+            primary = primary_deltas(sub, prepared.model.primary_ruleset_id)
+            write_event_updates(session, event_updates(Explainer(sub), primary, idx))
+            lead_changes = _merge(lead_changes, _owner_changes(
+                session, tenant, models.LeadScore, cols.lead_ids, [(r.ruleset_id, r.lead_scores) for r in sub.rulesets],
+                touched_leads,
+            ))
+            account_changes = _merge(account_changes, _owner_changes(
+                session, tenant, models.AccountScore, cols.account_ids,
+                [(r.ruleset_id, r.account_scores) for r in sub.rulesets], touched_accounts,
+            ))
+        write_score_changes(session, tenant, models.LeadScore, lead_changes)
+        write_score_changes(session, tenant, models.AccountScore, account_changes)
+        set_live(session, tenant, prepared.target)
+
+
+def _without(changes: ScoreChanges, owners: set[str]) -> ScoreChanges:
+    if not owners:
+        return changes
+    return ScoreChanges(
+        gone=[k for k in changes.gone if k[0] not in owners],
+        moved=[(k, s) for k, s in changes.moved if k[0] not in owners],
+        added=[(k, s) for k, s in changes.added if k[0] not in owners],
+    )
+
+
+def _merge(a: ScoreChanges, b: ScoreChanges) -> ScoreChanges:
+    return ScoreChanges(a.gone + b.gone, a.moved + b.moved, a.added + b.added)
+
+
+def _owner_changes(
+    session: Session,
+    tenant: Tenant,
+    table: type[models.LeadScore] | type[models.AccountScore],
+    owners: list[str] | Any,
+    per_ruleset: list[tuple[str, np.ndarray[Any, Any]]],
+    touched: set[str],
+) -> ScoreChanges:
+    """The touched owners' scores (their whole histories were replayed) against what is stored for them now."""
+    wanted = {k: s for k, s in wanted_scores(owners, per_ruleset).items() if k[0] in touched}
+    return score_changes(read_scores(session, tenant, table, sorted(touched)), wanted)
+
+
+# --- running it: in the background, synchronously, from the scheduler ---------------------------------------------
+
+
+@dataclass(slots=True)
+class _Background:
+    thread: threading.Thread | None = None
+    again: bool = False
+
+
+_LOCK = threading.Lock()
+_RUNNING: dict[tuple[int, str], _Background] = {}
+
+
+def _start(db: Database, tenant: Tenant) -> None:
+    """Run the unit's aside rescore on a thread of its own (one per unit and database in this process): never
+    inside the committing transaction, which may still hold the database's write lock."""
+    key = (id(db), tenant.unit_id)
+    with _LOCK:
+        running = _RUNNING.get(key)
+        if running is not None:
+            running.again = True  # it goes round once more, and so sees the newest version
+            return
+        running = _RUNNING[key] = _Background()
+        running.thread = threading.Thread(
+            target=_background, args=(db, tenant, key, running), name=f"leadvane-rescore-{tenant.unit_id}",
+            daemon=True,
+        )
+        running.thread.start()
+
+
+def _background(db: Database, tenant: Tenant, key: tuple[int, str], running: _Background) -> None:
+    while True:
+        running.again = False
+        try:
+            run_unit(db, tenant)
+        except Exception:  # the publish-pending job retries the unit
+            log.exception("aside rescore of unit %s failed", tenant.unit_id)
+        with _LOCK:
+            if not running.again:
+                del _RUNNING[key]
+                return
+
+
+def wait_idle(timeout: float = 120.0) -> bool:
+    """Wait for this process's background rescores to end (tests, shutdown); False if some still run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _LOCK:
+            threads = [r.thread for r in _RUNNING.values() if r.thread is not None]
+        if not threads:
+            return True
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if time.monotonic() >= deadline:
+            with _LOCK:
+                return not _RUNNING
+
+
+def settle(db: Database, tenant: Tenant, *, timeout: float = 600.0) -> PublishStatus:
+    """Finish the unit's pending publish now, in this thread (waiting for another worker that holds the unit);
+    returns the status once live == published. For tests and the command line."""
+    deadline = time.monotonic() + timeout
+    system = Tenant(tenant.org_id, tenant.unit_id)
+    while True:
+        with db.read() as session:
+            current = status(session, system)
+        if not current.pending:
+            return current
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"unit {tenant.unit_id}: version {current.published} not live after {timeout} s")
+        if not run_unit(db, system):
+            time.sleep(0.05)
+
+
+def pending_units(session: Session) -> list[Tenant]:
+    unit = models.Unit
+    rows = session.execute(select(unit.org_id, unit.id).where(unit.scoring_live_version < unit.scoring_version))
+    return [Tenant(org_id, unit_id) for org_id, unit_id in rows]
+
+
+def finish_pending(db: Database) -> int:
+    """Finish every unit whose live version trails its published one (a worker died, or never started); units
+    another worker holds are left to it. Returns how many units were brought live."""
+    with db.read() as session:
+        units = pending_units(session)
+    return sum(1 for tenant in units if run_unit(db, tenant))
+
+
+def rescore_now(db: Database, tenant: Tenant, *, timeout: float = 600.0) -> RescoreSummary:
+    """Rebuild the unit's stored scores and explanations from the log under its newest published version, comparing
+    every stored row (a repair), in one write transaction, and make that version live. Waits for the unit's lease,
+    so no aside rescore runs meanwhile. For `manage.py rescore`: ingest waits for it."""
+    worker, name = holder(), lease_name(tenant)
+    deadline = time.monotonic() + timeout
+    while True:
+        with db.write() as session:
+            if leases.acquire(session, name, worker, _utcnow(), LEASE_TTL):
+                break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"unit {tenant.unit_id}: another worker holds {name}")
+        time.sleep(0.1)
+    try:
+        with db.write() as session:
+            lock_config(session, tenant, exclusive=True)
+            current = heads(session, tenant)
+            model = model_at(session, tenant, current.published) if current.published else live_model(session, tenant)
+            summary = rescore_unit(session, tenant, model)
+            if current.published:
+                set_live(session, tenant, current.published)
+        return summary
+    finally:
+        with db.write() as session:
+            leases.release(session, name, worker)
