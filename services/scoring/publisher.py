@@ -190,10 +190,20 @@ def _rescore_to(db: Database, tenant: Tenant, current: PublishStatus, worker: st
     target = current.published
     lease = _Lease(db, tenant, worker, current.live)
     try:
+        began = time.perf_counter()
         prepared = _prepare(db, tenant, current)
+        read = time.perf_counter()
         _write_events_aside(db, prepared, lease)
+        written = time.perf_counter()
         changes = _score_changes_before_swap(db, prepared)
+        planned = time.perf_counter()
         _swap(db, prepared, changes, lease)
+        swapped = time.perf_counter()
+        log.info(
+            "unit %s: version %s live after %.2f s (read and replay %.2f s, %s events rewritten aside in %.2f s, "
+            "score differences %.2f s, swap transaction %.3f s)", tenant.unit_id, target, swapped - began,
+            read - began, len(prepared.positions), written - read, planned - written, swapped - planned,
+        )
     except _Abandon as why:
         log.info("unit %s: aside rescore to version %s abandoned (%s)", tenant.unit_id, target, why)
 
