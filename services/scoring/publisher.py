@@ -45,9 +45,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import replay as vector
+from core import scoring
 from core.model import ScoringModel
 from db import models
-from db.engine import Database
+from db.engine import Database, dump_json
 from services.after_commit import on_commit
 from services.context import Tenant
 from services.operations import leases
@@ -59,7 +60,6 @@ from services.scoring.rescore import (
     StoredRows,
     event_updates,
     primary_deltas,
-    read_events_of,
     read_log,
     read_scores,
     rescore_unit,
@@ -217,6 +217,18 @@ class _Prepared:
     result: vector.VectorReplay
     positions: np.ndarray[Any, Any]  # events (column positions) whose row may differ from the replay
     stored: StoredRows | None  # the stored rows when they must be compared, else None
+    lead_codes: dict[str, int]  # owner id -> its code in the replay's columns
+    account_codes: dict[str, int]
+
+    def scores_at_mark(self, kind: str, owners: set[str]) -> dict[str, dict[str, int]]:
+        """The owners' scores after the events up to S0 under the target model (absent: no events by then)."""
+        codes = self.lead_codes if kind == "lead" else self.account_codes
+        per_ruleset = [
+            (r.ruleset_id, r.lead_scores if kind == "lead" else r.account_scores) for r in self.result.rulesets
+        ]
+        return {
+            owner: {rs: int(values[codes[owner]]) for rs, values in per_ruleset} for owner in owners if owner in codes
+        }
 
 
 def _prepare(db: Database, tenant: Tenant, current: PublishStatus) -> _Prepared:
@@ -241,7 +253,10 @@ def _prepare(db: Database, tenant: Tenant, current: PublishStatus) -> _Prepared:
         positions = np.flatnonzero(
             changed_events(old, result, previous.primary_ruleset_id, model.primary_ruleset_id)
         )
-    return _Prepared(tenant, current.published, model, max_seq, result, positions, stored if exact else None)
+    return _Prepared(
+        tenant, current.published, model, max_seq, result, positions, stored if exact else None,
+        {owner: i for i, owner in enumerate(cols.lead_ids)}, {owner: i for i, owner in enumerate(cols.account_ids)},
+    )
 
 
 def _newest_seq(session: Session) -> int:
@@ -315,40 +330,48 @@ def _score_changes_before_swap(db: Database, prepared: _Prepared) -> _Planned:
 
 
 def _swap(db: Database, prepared: _Prepared, planned: _Planned, lease: _Lease) -> None:
-    """Step 4, one short write transaction: re-apply events after S0 under the target, write the scores, go live."""
-    tenant, s0 = prepared.tenant, prepared.max_seq
+    """Step 4, one short write transaction: re-apply events after S0 under the target, write the scores, go live.
+
+    A score is the whole state the replay carries from one event of an owner to the next, so the events after S0
+    continue from their owners' scores at S0 under the target model (the aside replay's): exactly what a replay
+    of their whole histories gives, without reading them again.
+    """
+    tenant, s0, model = prepared.tenant, prepared.max_seq, prepared.model
+    event = models.Event
     with db.write() as session:
         lock_config(session, tenant, exclusive=True)  # PostgreSQL: ingests wait for the swap (SQLite: one writer)
         lease.check(session, force=True)
-        upto = session.scalar(
-            select(func.count()).where(models.Event.unit_id == tenant.unit_id, models.Event.seq <= s0)
-        )
+        upto = session.scalar(select(func.count()).where(event.unit_id == tenant.unit_id, event.seq <= s0))
         if int(upto or 0) != len(prepared.result.columns):
             raise _Stale()
         later = session.execute(
-            select(models.Event.lead_id, models.Event.account_id).where(
-                models.Event.unit_id == tenant.unit_id, models.Event.seq > s0
-            )
+            select(event.seq, event.lead_id, event.account_id, event.event_type, event.occurred_at, event.metadata_)
+            .where(event.unit_id == tenant.unit_id, event.seq > s0)
+            .order_by(event.seq)
         ).all()
-        touched_leads = {lead for lead, _ in later if lead is not None}
-        touched_accounts = {account for _, account in later if account is not None}
-        lead_changes, account_changes = _without(planned.leads, touched_leads), _without(
-            planned.accounts, touched_accounts
+        touched_leads = {row.lead_id for row in later if row.lead_id is not None}
+        touched_accounts = {row.account_id for row in later if row.account_id is not None}
+        board = scoring.Scoreboard(
+            model.book, model.policy, prepared.scores_at_mark("lead", touched_leads),
+            prepared.scores_at_mark("account", touched_accounts),
         )
-        if later:
-            cols = read_events_of(session, tenant, leads=touched_leads, accounts=touched_accounts, after_seq=s0)
-            sub = vector.replay(prepared.model, cols)
-            idx = np.flatnonzero(cols.seq > s0)
-            primary = primary_deltas(sub, prepared.model.primary_ruleset_id)
-            write_event_updates(session, event_updates(Explainer(sub), primary, idx))
-            lead_changes = _merge(lead_changes, _owner_changes(
-                session, tenant, models.LeadScore, cols.lead_ids, [(r.ruleset_id, r.lead_scores) for r in sub.rulesets],
-                touched_leads,
-            ))
-            account_changes = _merge(account_changes, _owner_changes(
-                session, tenant, models.AccountScore, cols.account_ids,
-                [(r.ruleset_id, r.account_scores) for r in sub.rulesets], touched_accounts,
-            ))
+        updates: list[tuple[Any, str, int]] = []
+        for row in later:
+            outcomes = board.apply(
+                scoring.EventFacts(row.event_type, row.occurred_at, row.metadata_ or {}), row.lead_id, row.account_id
+            )
+            primary = outcomes.get(model.primary_ruleset_id) if model.primary_ruleset_id else None
+            explanation = dump_json({rs: o.as_explanation() for rs, o in outcomes.items()})
+            updates.append((primary.delta if primary else 0, explanation, row.seq))
+        write_event_updates(session, updates)
+        lead_changes = _merge(
+            _without(planned.leads, touched_leads),
+            _owner_changes(session, tenant, models.LeadScore, board.leads, touched_leads),
+        )
+        account_changes = _merge(
+            _without(planned.accounts, touched_accounts),
+            _owner_changes(session, tenant, models.AccountScore, board.accounts, touched_accounts),
+        )
         write_score_changes(session, tenant, models.LeadScore, lead_changes)
         write_score_changes(session, tenant, models.AccountScore, account_changes)
         set_live(session, tenant, prepared.target)
@@ -372,12 +395,13 @@ def _owner_changes(
     session: Session,
     tenant: Tenant,
     table: type[models.LeadScore] | type[models.AccountScore],
-    owners: list[str] | Any,
-    per_ruleset: list[tuple[str, np.ndarray[Any, Any]]],
+    board: dict[str, dict[str, int]],
     touched: set[str],
 ) -> ScoreChanges:
-    """The touched owners' scores (their whole histories were replayed) against what is stored for them now."""
-    wanted = {k: s for k, s in wanted_scores(owners, per_ruleset).items() if k[0] in touched}
+    """The touched owners' scores after the re-applied events, against what is stored for them now."""
+    if not touched:
+        return ScoreChanges([], [], [])
+    wanted = {(owner, rs): score for owner in touched for rs, score in board.get(owner, {}).items()}
     return score_changes(read_scores(session, tenant, table, sorted(touched)), wanted)
 
 

@@ -9,7 +9,7 @@ once per distinct text) and replayed by the vectorised engine (core.replay), whi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -29,7 +29,7 @@ from services.tenancy import policy
 from services.tenancy.policy import Action
 
 _FETCH = 100_000
-_IN_IDS = 5000  # ids per IN list (SQLite allows 32,766 bound values, PostgreSQL 65,535)
+_IN_IDS = 5000  # owner ids per IN list (SQLite allows 32,766 bound values, PostgreSQL 65,535)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,30 +67,6 @@ def read_log(
     if max_seq is not None:
         where, params = where + " AND seq <= ?", [*params, max_seq]
     return _to_columns(session, _fetch_events(session, where, params, with_stored), with_stored=with_stored)
-
-
-def read_events_of(
-    session: Session, tenant: Tenant, *, leads: Iterable[str], accounts: Iterable[str], after_seq: int
-) -> vector.EventColumns:
-    """Every event of the given leads and accounts, and every event with seq > `after_seq`, as columns.
-
-    What a replay needs to score events after `after_seq` exactly: each one's lead and account histories whole.
-    """
-    width = 6
-    lists: list[list[Any]] = [[] for _ in range(width)]
-    for column, ids in (("lead_id", sorted(leads)), ("account_id", sorted(accounts))):
-        for start in range(0, len(ids), _IN_IDS):
-            chunk = ids[start : start + _IN_IDS]
-            where = f"unit_id = ? AND {column} IN ({', '.join('?' * len(chunk))})"
-            found = _fetch_events(session, where, [tenant.unit_id, *chunk], False)
-            for target, values in zip(lists, found, strict=True):
-                target += values
-    later = _fetch_events(session, "unit_id = ? AND seq > ?", [tenant.unit_id, after_seq], False)
-    for target, values in zip(lists, later, strict=True):
-        target += values
-    _seqs, first = np.unique(np.array(lists[0], dtype=np.int64), return_index=True)  # an event found twice, once
-    keep = first.tolist()
-    return _to_columns(session, [[values[i] for i in keep] for values in lists], with_stored=False)[0]
 
 
 def _fetch_events(session: Session, where: str, params: Sequence[Any], with_stored: bool) -> list[list[Any]]:
