@@ -197,27 +197,29 @@ def publish_while_ingesting(db: Database, step: int, quiet_s: float = 3.0) -> di
             if not isinstance(result, Ingested):
                 raise SystemExit(f"ingest failed: {result}")
 
-    thread = threading.Thread(target=ingest_loop, name="bench-ingest")
+    thread = threading.Thread(target=ingest_loop, name="bench-ingest", daemon=True)
     thread.start()
-    time.sleep(quiet_s)
-    rule = page_visit_rule(db)
-    published = time.perf_counter()
-    with db.write() as session:
-        fields = {"event_type": rule.event_type, "weight": rule.weight + step, "icon": rule.icon,
-                  "active": rule.active, "start_at": rule.start_at, "end_at": rule.end_at,
-                  "conditions": list(rule.conditions or [])}
-        rules.update_rule(session, tenant, rule.id, fields, now=_now())
-    committed = time.perf_counter()
-    with db.read() as session:
-        pending = publisher.status(session, tenant).pending
-    while pending:
-        time.sleep(0.02)
+    try:
+        time.sleep(quiet_s)
+        rule = page_visit_rule(db)
+        published = time.perf_counter()
+        with db.write() as session:
+            fields = {"event_type": rule.event_type, "weight": rule.weight + step, "icon": rule.icon,
+                      "active": rule.active, "start_at": rule.start_at, "end_at": rule.end_at,
+                      "conditions": list(rule.conditions or [])}
+            rules.update_rule(session, tenant, rule.id, fields, now=_now())
+        committed = time.perf_counter()
         with db.read() as session:
             pending = publisher.status(session, tenant).pending
-    live = time.perf_counter()
-    publisher.wait_idle()
-    stop.set()
-    thread.join()
+        while pending:
+            time.sleep(0.02)
+            with db.read() as session:
+                pending = publisher.status(session, tenant).pending
+        live = time.perf_counter()
+        publisher.wait_idle()
+    finally:
+        stop.set()
+        thread.join()
     before = [w for t, w in waits if t < published]
     during = [w for t, w in waits if published <= t <= live]
     return {
