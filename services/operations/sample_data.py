@@ -32,7 +32,7 @@ from db import models
 from services.context import Tenant
 from services.errors import Conflict
 from services.operations import demo
-from services.scoring.model import begin_change
+from services.scoring.model import begin_change, heads, model_at, set_live
 from services.scoring.publish import publish
 from services.scoring.rescore import rescore_unit
 from services.tenancy import audit, policy
@@ -169,7 +169,11 @@ def remove_sample_data(session: Session, tenant: Tenant, now: datetime) -> Sampl
     session.expire_all()
     published = publish(session, tenant, now=now, summary="sample data removed")
     if published is None or not published.rescored:
-        rescore_unit(session, tenant)  # the log lost its sample events whatever the model
+        # The log lost its sample events whatever the model: rescore here, under the newest version, and make it
+        # live, so an aside rescore replaying the old log (services.scoring.publisher) sees the unit move and stops.
+        newest = heads(session, tenant).published
+        rescore_unit(session, tenant, model_at(session, tenant, newest))
+        set_live(session, tenant, newest)
     removed = SampleDataRemoved(
         events=events, leads=leads, accounts=accounts, aliases=aliases, lead_scores=lead_scores,
         account_scores=account_scores, rules=rules, levels=levels, decay_rules=decays, trigger_firings=firings,
