@@ -15,14 +15,15 @@ showing the previous model's scores. Once the change commits, a background threa
    events. An event's outcome depends only on events before it, so these rows are final. Which events changed
    is decided by comparing with a replay under the live model (what the rows hold); when versions in between
    may have been half written (a publish during a rescore, a crash), by comparing with the stored rows.
-4. Swap, in one short write transaction (PostgreSQL: exclusive configuration lock, so ingests wait for it):
-   events that arrived after S0 were scored with the previous model; their leads' and accounts' histories are
-   re-read and replayed under the target model, those events rewritten, and their owners' scores taken from
-   that replay; every other owner's score difference was computed before the swap. Then
+4. Events that arrived after S0 were scored with the previous model. They are re-applied under the target,
+   continuing from their owners' scores at S0 in the aside replay (a score is all the state a replay carries),
+   and their rows rewritten, in a few catch-up rounds; every owner's score difference is computed beside.
+5. Swap, in one short write transaction (PostgreSQL: exclusive configuration lock, so ingests wait for it): the
+   last events are re-applied the same way, all score differences written with one statement per table, and
    `scoring_live_version` becomes the target. No event is lost or scored under two models.
-5. If a newer version was published meanwhile, go round again.
+6. If a newer version was published meanwhile, go round again.
 
-The one visible seam: between step 3 and the swap (a few seconds on a million events) a timeline may show an old
+The one visible seam: between steps 3-4 and the swap (a few seconds on a million events) a timeline may show an old
 event's new delta while the lead's score is still the previous model's. Scores themselves switch at once.
 
 A process that dies mid-rescore leaves live < published; the `publish-pending` scheduler job (scheduler.jobs)
@@ -196,13 +197,17 @@ def _rescore_to(db: Database, tenant: Tenant, current: PublishStatus, worker: st
         _write_events_aside(db, prepared, lease)
         written = time.perf_counter()
         changes = _score_changes_before_swap(db, prepared)
+        later = _later(prepared)
+        _catch_up(db, prepared, later, lease)
         planned = time.perf_counter()
-        _swap(db, prepared, changes, lease)
+        caught_up = len(later.board.leads)
+        _swap(db, prepared, changes, lease, later)
         swapped = time.perf_counter()
         log.info(
             "unit %s: version %s live after %.2f s (read and replay %.2f s, %s events rewritten aside in %.2f s, "
-            "score differences %.2f s, swap transaction %.3f s)", tenant.unit_id, target, swapped - began,
-            read - began, len(prepared.positions), written - read, planned - written, swapped - planned,
+            "score differences and catch-up %.2f s, swap transaction %.3f s; %s leads touched meanwhile, %s of them "
+            "before the swap)", tenant.unit_id, target, swapped - began, read - began, len(prepared.positions),
+            written - read, planned - written, swapped - planned, len(later.leads), caught_up,
         )
     except _Abandon as why:
         log.info("unit %s: aside rescore to version %s abandoned (%s)", tenant.unit_id, target, why)
@@ -329,45 +334,91 @@ def _score_changes_before_swap(db: Database, prepared: _Prepared) -> _Planned:
     return _Planned(score_changes(lead_stored, lead_wanted), score_changes(account_stored, account_wanted))
 
 
-def _swap(db: Database, prepared: _Prepared, planned: _Planned, lease: _Lease) -> None:
-    """Step 4, one short write transaction: re-apply events after S0 under the target, write the scores, go live.
+@dataclass(slots=True)
+class _Later:
+    """Events after S0 re-applied under the target so far. A score is the whole state a replay carries from one
+    event of an owner to the next, so they continue from their owners' scores at S0 under the target (the aside
+    replay's): exactly what a replay of the owners' whole histories gives, without reading them again."""
 
-    A score is the whole state the replay carries from one event of an owner to the next, so the events after S0
-    continue from their owners' scores at S0 under the target model (the aside replay's): exactly what a replay
-    of their whole histories gives, without reading them again.
-    """
-    tenant, s0, model = prepared.tenant, prepared.max_seq, prepared.model
-    event = models.Event
+    board: scoring.Scoreboard
+    upto: int  # every event up to this seq is on the board
+    leads: set[str] = field(default_factory=set)  # owners of events after S0
+    accounts: set[str] = field(default_factory=set)
+
+
+def _later(prepared: _Prepared) -> _Later:
+    return _Later(scoring.Scoreboard(prepared.model.book, prepared.model.policy), prepared.max_seq)
+
+
+def _reapply(
+    session: Session, prepared: _Prepared, later: _Later, upto: int | None = None
+) -> list[tuple[Any, str, int]]:
+    """Re-apply the events after `later.upto` (up to `upto`, when given) under the target; their new rows."""
+    event, model = models.Event, prepared.model
+    query = select(event.seq, event.lead_id, event.account_id, event.event_type, event.occurred_at, event.metadata_)
+    query = query.where(event.unit_id == prepared.tenant.unit_id, event.seq > later.upto)
+    if upto is not None:
+        query = query.where(event.seq <= upto)
+    rows = session.execute(query.order_by(event.seq)).all()
+    new_leads = {r.lead_id for r in rows if r.lead_id is not None} - later.leads
+    new_accounts = {r.account_id for r in rows if r.account_id is not None} - later.accounts
+    later.board.leads.update(prepared.scores_at_mark("lead", new_leads))
+    later.board.accounts.update(prepared.scores_at_mark("account", new_accounts))
+    later.leads |= new_leads
+    later.accounts |= new_accounts
+    updates: list[tuple[Any, str, int]] = []
+    for row in rows:
+        outcomes = later.board.apply(
+            scoring.EventFacts(row.event_type, row.occurred_at, row.metadata_ or {}), row.lead_id, row.account_id
+        )
+        primary = outcomes.get(model.primary_ruleset_id) if model.primary_ruleset_id else None
+        explanation = dump_json({rs: o.as_explanation() for rs, o in outcomes.items()})
+        updates.append((primary.delta if primary else 0, explanation, row.seq))
+    later.upto = upto if upto is not None else (rows[-1].seq if rows else later.upto)
+    return updates
+
+
+# Catch-up rounds before the swap, so the swap itself re-applies only the last moment's events.
+_CATCH_UP_ROUNDS = 3
+_CATCH_UP_ENOUGH = 200
+
+
+def _catch_up(db: Database, prepared: _Prepared, later: _Later, lease: _Lease) -> None:
+    """Re-apply the events that arrived during the aside work (their rows only; scores wait for the swap)."""
+    tenant = prepared.tenant
+    for _ in range(_CATCH_UP_ROUNDS):
+        upto: int | None = None
+        if not db.is_sqlite:
+            with db.write() as session:
+                lock_config(session, tenant, exclusive=True)  # as for S0: every seq up to the mark is committed
+                upto = _newest_seq(session)
+        with db.read() as session:  # SQLite: one snapshot, and later events get higher seqs
+            updates = _reapply(session, prepared, later, upto)
+        if updates:
+            with db.write() as session:
+                lease.check(session)
+                write_event_updates(session, updates)
+        if len(updates) < _CATCH_UP_ENOUGH:
+            return
+
+
+def _swap(
+    db: Database, prepared: _Prepared, planned: _Planned, lease: _Lease, later: _Later | None = None
+) -> None:
+    """Step 4, one short write transaction: re-apply the events not caught up yet, write the scores, go live."""
+    tenant = prepared.tenant
+    later = later or _later(prepared)
     with db.write() as session:
         lock_config(session, tenant, exclusive=True)  # PostgreSQL: ingests wait for the swap (SQLite: one writer)
         lease.check(session, force=True)
-        later = session.execute(
-            select(event.seq, event.lead_id, event.account_id, event.event_type, event.occurred_at, event.metadata_)
-            .where(event.unit_id == tenant.unit_id, event.seq > s0)
-            .order_by(event.seq)
-        ).all()
-        touched_leads = {row.lead_id for row in later if row.lead_id is not None}
-        touched_accounts = {row.account_id for row in later if row.account_id is not None}
-        board = scoring.Scoreboard(
-            model.book, model.policy, prepared.scores_at_mark("lead", touched_leads),
-            prepared.scores_at_mark("account", touched_accounts),
-        )
-        updates: list[tuple[Any, str, int]] = []
-        for row in later:
-            outcomes = board.apply(
-                scoring.EventFacts(row.event_type, row.occurred_at, row.metadata_ or {}), row.lead_id, row.account_id
-            )
-            primary = outcomes.get(model.primary_ruleset_id) if model.primary_ruleset_id else None
-            explanation = dump_json({rs: o.as_explanation() for rs, o in outcomes.items()})
-            updates.append((primary.delta if primary else 0, explanation, row.seq))
-        write_event_updates(session, updates)
+        write_event_updates(session, _reapply(session, prepared, later))
         lead_changes = _merge(
-            _without(planned.leads, touched_leads),
-            _owner_changes(session, tenant, models.LeadScore, board.leads, touched_leads),
+            _without(planned.leads, later.leads),
+            _owner_changes(session, tenant, models.LeadScore, later.board.leads, later.leads),
         )
         account_changes = _merge(
-            _without(planned.accounts, touched_accounts),
-            _owner_changes(session, tenant, models.AccountScore, board.accounts, touched_accounts),
+            _without(planned.accounts, later.accounts),
+            _owner_changes(session, tenant, models.AccountScore, later.board.accounts, later.accounts),
         )
         write_score_changes(session, tenant, models.LeadScore, lead_changes)
         write_score_changes(session, tenant, models.AccountScore, account_changes)

@@ -156,10 +156,14 @@ def test_events_that_arrive_during_each_phase_are_scored_under_the_new_model(
     visit(db, tenant, "newer@elsewhere.example", now + timedelta(hours=2), "email_open")  # new lead, new account
     planned = publisher._score_changes_before_swap(db, prepared)
     visit(db, tenant, PEOPLE[1], now + timedelta(hours=3))
+    later = publisher._later(prepared)
+    publisher._catch_up(db, prepared, later, lease)  # their rows now; their scores wait for the swap
+    visit(db, tenant, PEOPLE[1], now + timedelta(hours=4))  # continues from a caught-up lead
+    visit(db, tenant, "last@firm2.example", now + timedelta(hours=4))
     with db.read() as session:
         assert publisher.status(session, tenant).pending
         assert verify_unit(session, tenant) == []  # still the previous model's, consistently
-    publisher._swap(db, prepared, planned, lease)
+    publisher._swap(db, prepared, planned, lease, later)
     let_go(db, tenant, "me")
     with db.read() as session:
         assert publisher.status(session, tenant) == publisher.PublishStatus(current.published, current.published)
