@@ -58,12 +58,15 @@ from services.scoring.rescore import (
     Explainer,
     RescoreSummary,
     ScoreChanges,
+    ScoreUpdate,
     StoredRows,
     event_updates,
     primary_deltas,
     read_log,
     read_scores,
+    render_score_update,
     rescore_unit,
+    run_score_update,
     score_changes,
     wanted_scores,
     write_event_updates,
@@ -318,20 +321,28 @@ def _write_events_aside(db: Database, prepared: _Prepared, lease: _Lease) -> Non
 class _Planned:
     leads: ScoreChanges
     accounts: ScoreChanges
+    lead_update: ScoreUpdate  # the moved scores as one statement, rendered before the swap
+    account_update: ScoreUpdate
 
 
 def _score_changes_before_swap(db: Database, prepared: _Prepared) -> _Planned:
     """Every owner's score difference, against scores read now. Only owners of events after S0 can change before
-    the swap (ingest writes the scores of its events' owners), and the swap redoes exactly those."""
-    result = prepared.result
+    the swap (ingest writes the scores of its events' owners), and the swap redoes exactly those after writing
+    these."""
+    result, tenant, sqlite = prepared.result, prepared.tenant, db.is_sqlite
     lead_wanted = wanted_scores(result.columns.lead_ids, [(r.ruleset_id, r.lead_scores) for r in result.rulesets])
     account_wanted = wanted_scores(
         result.columns.account_ids, [(r.ruleset_id, r.account_scores) for r in result.rulesets]
     )
     with db.read() as session:
-        lead_stored = read_scores(session, prepared.tenant, models.LeadScore)
-        account_stored = read_scores(session, prepared.tenant, models.AccountScore)
-    return _Planned(score_changes(lead_stored, lead_wanted), score_changes(account_stored, account_wanted))
+        lead_stored = read_scores(session, tenant, models.LeadScore)
+        account_stored = read_scores(session, tenant, models.AccountScore)
+    leads, accounts = score_changes(lead_stored, lead_wanted), score_changes(account_stored, account_wanted)
+    return _Planned(
+        leads, accounts,
+        render_score_update(sqlite, "lead_scores", "lead_id", tenant.unit_id, leads.moved),
+        render_score_update(sqlite, "account_scores", "account_id", tenant.unit_id, accounts.moved),
+    )
 
 
 @dataclass(slots=True)
@@ -412,31 +423,32 @@ def _swap(
         lock_config(session, tenant, exclusive=True)  # PostgreSQL: ingests wait for the swap (SQLite: one writer)
         lease.check(session, force=True)
         write_event_updates(session, _reapply(session, prepared, later))
-        lead_changes = _merge(
-            _without(planned.leads, later.leads),
+        # Everyone's planned differences first (a touched owner's planned score is overwritten just below) ...
+        run_score_update(session, planned.lead_update)
+        run_score_update(session, planned.account_update)
+        write_score_changes(session, tenant, models.LeadScore, _without(planned.leads, later.leads, moved=False))
+        write_score_changes(
+            session, tenant, models.AccountScore, _without(planned.accounts, later.accounts, moved=False)
+        )
+        # ... then the owners of events after S0, against what is stored for them now.
+        write_score_changes(
+            session, tenant, models.LeadScore,
             _owner_changes(session, tenant, models.LeadScore, later.board.leads, later.leads),
         )
-        account_changes = _merge(
-            _without(planned.accounts, later.accounts),
+        write_score_changes(
+            session, tenant, models.AccountScore,
             _owner_changes(session, tenant, models.AccountScore, later.board.accounts, later.accounts),
         )
-        write_score_changes(session, tenant, models.LeadScore, lead_changes)
-        write_score_changes(session, tenant, models.AccountScore, account_changes)
         set_live(session, tenant, prepared.target)
 
 
-def _without(changes: ScoreChanges, owners: set[str]) -> ScoreChanges:
-    if not owners:
-        return changes
+def _without(changes: ScoreChanges, owners: set[str], *, moved: bool) -> ScoreChanges:
+    """`changes` without the rows of `owners` (and without the moved rows unless `moved`)."""
     return ScoreChanges(
         gone=[k for k in changes.gone if k[0] not in owners],
-        moved=[(k, s) for k, s in changes.moved if k[0] not in owners],
+        moved=[(k, s) for k, s in changes.moved if k[0] not in owners] if moved else [],
         added=[(k, s) for k, s in changes.added if k[0] not in owners],
     )
-
-
-def _merge(a: ScoreChanges, b: ScoreChanges) -> ScoreChanges:
-    return ScoreChanges(a.gone + b.gone, a.moved + b.moved, a.added + b.added)
 
 
 def _owner_changes(
