@@ -124,8 +124,8 @@ def rollback(session: Session, tenant: Tenant, version: int, now: datetime) -> V
     Conflict when it is what is published already (nothing would change).
     """
     policy.require(tenant, Action.EDIT_SCORING)
+    version_meta(session, tenant, version)  # before begin_change: a unit without versions gets no baseline for a 404
     begin_change(session, tenant, now)
-    version_meta(session, tenant, version)
     wanted = model_at(session, tenant, version)
     current = heads(session, tenant).published
     if wanted == published_model(session, tenant):

@@ -9,9 +9,13 @@ from typing import Any
 from sqlalchemy import select
 
 from db import models
+from db.engine import Database
+from db.ids import new_id
+from services.context import Tenant
+from services.scoring.model import BASELINE_SUMMARY
 from services.scoring.rescore import verify_unit
 from services.tenancy import api_keys
-from tests.conftest import ApiHarness
+from tests.conftest import ApiHarness, make_harness
 
 T0 = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 
@@ -210,3 +214,59 @@ def test_another_units_versions_are_not_found(api: ApiHarness, other_api: ApiHar
         assert other_api.get(path).status_code == 404
     assert other_api.post("/v1/scoring/versions/3/rollback").status_code == 404
     assert ok(api.get("/v1/scoring/versions"))[0]["version"] == 5
+
+
+def test_rollback_brings_a_deleted_ruleset_back_with_its_rules_and_scores(api: ApiHarness) -> None:
+    product = ok(api.post("/v1/rulesets", {"name": "Product"}), 201)["id"]
+    signup = ok(api.post("/v1/rules", {"event_type": "signup", "weight": 40, "ruleset_id": product}), 201)["id"]
+    ok(api.post("/v1/rules", {"event_type": "page_view", "weight": 5}), 201)
+    ann = event(api, "ann@acme.com", "signup", T0)
+    event(api, "ann@acme.com", "page_view", T0 + timedelta(hours=1))
+    with_product = ok(api.get("/v1/scoring/versions"))[0]["version"]
+    scores = lead_scores(api, ann)
+    assert scores[ann][product] == 40
+    assert api.delete(f"/v1/rulesets/{product}").status_code == 204
+    assert product not in lead_scores(api, ann)[ann]
+
+    ok(api.post(f"/v1/scoring/versions/{with_product}/rollback"), 201)
+    restored = {rs["id"]: rs["name"] for rs in ok(api.get("/v1/rulesets"))}
+    assert restored[product] == "Product"
+    assert [r["id"] for r in ok(api.get(f"/v1/rulesets/{product}/rules"))] == [signup]
+    assert lead_scores(api, ann) == scores
+    with api.db.read() as session:
+        assert verify_unit(session, api.tenant) == []
+    # The diff of the rollback names what came back.
+    back = ok(api.get(f"/v1/scoring/versions/{with_product + 2}/diff"))
+    assert [rs["id"] for rs in back["rulesets"]["added"]] == [product]
+    assert [r["id"] for r in back["rules"]["added"]] == [signup]
+
+
+def test_a_unit_from_before_versioning_can_roll_back_to_its_baseline(api_app: Any, db: Database, now: datetime) -> None:
+    """A unit migrated from 0007 has no version until its first change, which records the baseline as version 1."""
+    legacy = Tenant(org_id=new_id("org"), unit_id=new_id("unit"))
+    rule = new_id("rule")
+    with db.write() as session:  # configuration rows and no version, as migration 0008 leaves an existing unit
+        session.add(models.Organization(id=legacy.org_id, name="Legacy org", created_at=now))
+        session.flush()
+        session.add(models.Unit(id=legacy.unit_id, org_id=legacy.org_id, name="legacy", slug=legacy.unit_id,
+                                created_at=now))
+        session.flush()
+        ruleset = new_id("rs")
+        session.add(models.Ruleset(id=ruleset, org_id=legacy.org_id, unit_id=legacy.unit_id, name="Engagement",
+                                   is_primary=True, created_at=now, updated_at=now))
+        session.flush()
+        session.add(models.Rule(id=rule, org_id=legacy.org_id, unit_id=legacy.unit_id, ruleset_id=ruleset,
+                                event_type="page_view", weight=5, conditions=[], created_at=now, updated_at=now))
+    api = make_harness(api_app, db, legacy, now)
+    lead = event(api, "ann@acme.com", "page_view", T0)
+    assert ok(api.get("/v1/scoring/versions")) == []
+    assert api.get("/v1/scoring/versions/1").status_code == 404
+    assert api.post("/v1/scoring/versions/1/rollback").status_code == 404
+    ok(api.put(f"/v1/rules/{rule}", {"weight": 9}))
+    assert [v["summary"] for v in ok(api.get("/v1/scoring/versions"))] == [
+        "rule page_view: weight 5 → 9", BASELINE_SUMMARY,
+    ]
+    assert lead_scores(api, lead)[lead] == {ruleset: 9}
+    ok(api.post("/v1/scoring/versions/1/rollback"), 201)
+    assert [r["weight"] for r in ok(api.get("/v1/rules"))] == [5]
+    assert lead_scores(api, lead)[lead] == {ruleset: 5}
