@@ -15,6 +15,7 @@ from ui.components import DASH, condition_label, humanize, when
 
 PARTS: dict[str, str] = {"rulesets": "Ruleset", "rules": "Rule", "levels": "Level", "decay_rules": "Decay rule"}
 COLUMNS = ("What", "Name", "Change", "Field", "Before", "After")
+GRID_STATE_PREFIX = "rules_grid_"  # pages/rules.py keys its rules editor rules_grid_<ruleset id>
 
 
 def render_history(user: SignedIn) -> None:
@@ -71,7 +72,9 @@ def render_history(user: SignedIn) -> None:
             st.session_state["history_restored"] = (
                 f"Restored version {chosen} as version {saved.value.version}; scores recomputed."
             )
-            for key in ("history_version", "history_restore_sure"):
+            # Unsaved edits of the rules grid were made against the rules just replaced: drop them with our widgets.
+            stale = [k for k in st.session_state if str(k).startswith(GRID_STATE_PREFIX)]
+            for key in ("history_version", "history_restore_sure", *stale):
                 st.session_state.pop(key, None)
             st.rerun()
 

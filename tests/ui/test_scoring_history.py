@@ -111,3 +111,19 @@ def test_change_rows_read_as_a_table() -> None:
         ("Level", "Hot", "added", "—", "—", "scores 50 to 1000"),
         ("Setting", "Allow negative scores", "changed", "Allow negative scores", "no", "yes"),
     ]
+
+
+def test_restoring_a_version_without_the_ruleset_on_screen(unit: DemoUnit) -> None:
+    before = _versions(unit)[0][0]
+    with unit.db.write() as session:
+        extra = rules.create_ruleset(session, unit.owner.tenant, name="Temporary", now=datetime.now(UTC))
+    at = open_page("rules", unit.owner, ruleset=extra.id)
+    assert at.selectbox(key="ruleset").value == extra.id
+    at.selectbox(key="history_version").set_value(before).run()
+    at.checkbox(key="history_restore_sure").check().run()
+    at.button(key="history_restore").click().run()
+    assert not at.exception
+    with unit.db.read() as session:
+        assert [rs.name for rs in rules.list_rulesets(session, unit.tenant)] == ["Engagement"]
+    assert at.selectbox(key="ruleset").value != extra.id
+    assert f"Restored version {before}" in texts(at)
