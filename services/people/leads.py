@@ -360,7 +360,7 @@ def score_as_of(
     had at `at` under today's rules (or version N's)", which equals the stored history when the rules have not
     changed since. {} when the lead had no event by then (score 0).
     """
-    ctx = model or live_model(session, tenant)
+    ctx = model if model is not None else live_model(session, tenant)
     ev = models.Event
     query = select(ev.seq, ev.event_type, ev.occurred_at, ev.metadata_).where(
         ev.unit_id == tenant.unit_id, ev.lead_id == lead_id
