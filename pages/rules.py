@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.scoring import CONDITION_OPERATORS
 from services.scoring import rules
-from ui import data
+from ui import data, scoring_history
 from ui.auth import current_user
 from ui.components import read_only_notice
 from ui.grids import describe_error, grid_to_rows, rules_to_grid
@@ -102,3 +102,5 @@ if st.button("Save rules", type="primary", disabled=locked, key="save_rules"):
         st.rerun()
 if st.session_state.get("rules_saved"):
     st.success(st.session_state.pop("rules_saved"))
+
+scoring_history.render_history(user)

@@ -22,7 +22,7 @@ from services.ingest import imports
 from services.insight import analytics
 from services.people import accounts, leads
 from services.people.lead_insights import describe, recent_drivers
-from services.scoring import levels, rules, scoring_settings
+from services.scoring import levels, rules, scoring_settings, versions
 from services.scoring.level_changes import LevelChanges, compare, lead_levels
 from services.tenancy import api_keys
 from services.tenancy.users import EDITOR_ROLES
@@ -142,6 +142,23 @@ def observed_event_types(tenant: Tenant) -> list[str]:
 def engagement_levels(tenant: Tenant) -> list[dict[str, Any]]:
     with get_db().read() as session:
         return levels.list_levels(session, tenant)
+
+
+# --- scoring versions ----------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def scoring_versions(tenant: Tenant) -> list[dict[str, Any]]:
+    """Every published version of the scoring configuration, newest first (`live`: the one scores are from)."""
+    with get_db().read() as session:
+        return [meta.as_dict() for meta in versions.list_versions(session, tenant)]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def scoring_version_diff(tenant: Tenant, version: int) -> dict[str, Any]:
+    """What `version` changed from the version before it (services.scoring.versions.diff_versions)."""
+    with get_db().read() as session:
+        return versions.diff_versions(session, tenant, version)
 
 
 # --- analytics -----------------------------------------------------------------------------------------------------
