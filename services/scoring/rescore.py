@@ -67,7 +67,8 @@ def _read_log(
     columns = "seq, lead_id, account_id, event_type, occurred_at, CAST(metadata AS TEXT)"
     if with_stored:
         columns += ", score_delta, explanation"
-    where, params = "unit_id = ?", [tenant.unit_id]
+    where = "unit_id = ?"
+    params: list[Any] = [tenant.unit_id]
     if since is not None:  # SQLite compares its stored text: the bound must be written the same way (naive UTC)
         where += " AND occurred_at >= ?"
         params.append(_sqlite_time(since) if sqlite else since)

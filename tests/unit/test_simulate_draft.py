@@ -22,7 +22,9 @@ from services.scoring.simulate import (
     top_movers,
 )
 
-LEVELS = (LevelSpec("st_cold", "Cold", 0, 29), LevelSpec("st_warm", "Warm", 30, 79), LevelSpec("st_hot", "Hot", 80, 10**6))
+LEVELS = (
+    LevelSpec("st_cold", "Cold", 0, 29), LevelSpec("st_warm", "Warm", 30, 79), LevelSpec("st_hot", "Hot", 80, 10**6),
+)
 
 
 def model() -> ScoringModel:
