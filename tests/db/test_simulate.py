@@ -67,8 +67,9 @@ def draft(ids: dict[str, str]) -> dict[str, Any]:
 
 def stored_state(db: Database, tenant: Tenant) -> tuple[Any, ...]:
     with db.read() as session:
-        scores = sorted(session.execute(select(models.LeadScore.lead_id, models.LeadScore.ruleset_id,
-                                               models.LeadScore.score).where(models.LeadScore.unit_id == tenant.unit_id)))
+        score = models.LeadScore
+        scores = sorted(session.execute(
+            select(score.lead_id, score.ruleset_id, score.score).where(score.unit_id == tenant.unit_id)))
         explanations = sorted(
             (seq, repr(e)) for seq, e in session.execute(
                 select(models.Event.seq, models.Event.explanation).where(models.Event.unit_id == tenant.unit_id))
@@ -87,7 +88,7 @@ def primary_scores(db: Database, tenant: Tenant) -> dict[str, int]:
             models.LeadScore.unit_id == tenant.unit_id, models.LeadScore.ruleset_id == primary)).all())
 
 
-def test_simulating_all_history_then_publishing_stores_what_it_said(db: Database, tenant: Tenant, now: datetime) -> None:
+def test_simulating_all_history_then_publishing_stores_it(db: Database, tenant: Tenant, now: datetime) -> None:
     ids = setup_unit(db, tenant, now)
     assert primary_scores(db, tenant) == {ids["ann@acme.io"]: 65, ids["bob@acme.io"]: 40, ids["cy@acme.io"]: 90,
                                           ids["dee@acme.io"]: 0}
