@@ -69,10 +69,13 @@ def _read_log(
         columns += ", score_delta, explanation"
     where = "unit_id = ?"
     params: list[Any] = [tenant.unit_id]
+    table = "events"
     if since is not None:  # SQLite compares its stored text: the bound must be written the same way (naive UTC)
         where += " AND occurred_at >= ?"
         params.append(_sqlite_time(since) if sqlite else since)
-    sql = _driver_sql(session, f"SELECT {columns} FROM events WHERE {where}")
+        # A scan in rowid (seq) order beats the occurred_at index, whose order costs a reorder of every column.
+        table = "events NOT INDEXED" if sqlite else table
+    sql = _driver_sql(session, f"SELECT {columns} FROM {table} WHERE {where}")
     width = 8 if with_stored else 6
     lists: list[list[Any]] = [[] for _ in range(width)]
     # The driver's own cursor, on the session's connection and transaction: SQLAlchemy's row objects cost more
@@ -89,8 +92,7 @@ def _read_log(
     order = np.argsort(seq_arr, kind="stable")
     if len(order) and not bool((order == np.arange(len(order))).all()):
         seq_arr = seq_arr[order]
-        positions = order.tolist()
-        lists = [[values[i] for i in positions] for values in lists]
+        lists = [np.array(values, dtype=object)[order].tolist() for values in lists]
     _seqs, leads, accounts, types, stamps, texts = lists[:6]
     if sqlite:
         occurred_us = np.array(stamps, dtype="datetime64[us]").astype(np.int64)

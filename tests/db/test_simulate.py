@@ -218,3 +218,21 @@ def test_an_empty_draft_publishes_nothing(db: Database, tenant: Tenant, now: dat
     with db.write() as session:
         assert publish_draft(session, tenant, {}, now) is None
     assert stored_state(db, tenant)[:4] == state[:4]
+
+
+def test_the_window_filter_keeps_seq_order_with_late_arrivals(db: Database, tenant: Tenant, now: datetime) -> None:
+    from services.scoring.rescore import load_event_columns
+
+    setup_unit(db, tenant, now)
+    send(db, tenant, "eve@acme.io", "demo_request", now - timedelta(days=6))  # arrives last, happened earlier
+    send(db, tenant, "eve@acme.io", "page_view", now - timedelta(days=20))  # outside a week's window
+    since = now - timedelta(days=7)
+    with db.read() as session:
+        everything = load_event_columns(session, tenant)
+        window = load_event_columns(session, tenant, since=since)
+    from core.replay import to_micros
+
+    kept = [int(s) for s, us in zip(everything.seq, everything.occurred_us, strict=True) if us >= to_micros(since)]
+    assert window.seq.tolist() == kept == sorted(kept)
+    assert [window.types[t] for t in window.event_type] == [
+        everything.types[everything.event_type[list(everything.seq).index(s)]] for s in kept]
