@@ -30,6 +30,7 @@ from core import levels as core_levels
 from core import replay as vector
 from core.model import LevelSpec, RuleSpec, ScoringModel
 from core.scoring import DECAY_EVENT_TYPE
+from core.triggers import Milestone
 from db import models
 from db.ids import new_id
 from services.context import Tenant
@@ -311,7 +312,7 @@ def _primary_scores(result: vector.VectorReplay, model: ScoringModel, n_leads: i
     return np.asarray(rs.lead_scores).astype(np.int64)  # object arrays only for sums beyond 2**62
 
 
-def _milestones(session: Session, tenant: Tenant) -> list[tuple[str, Any]]:
+def _milestones(session: Session, tenant: Tenant) -> list[tuple[str, Milestone]]:
     return [(row.id, _milestone(row)) for row in _active_triggers(session, tenant) if row.kind == "milestone"]
 
 
@@ -404,7 +405,7 @@ def milestone_firings(
     cols: vector.EventColumns,
     lead_before: npt.NDArray[Any],
     lead_after: npt.NDArray[Any],
-    milestones: Sequence[tuple[str, Any]],
+    milestones: Sequence[tuple[str, Milestone]],
 ) -> dict[str, int]:
     """Per milestone trigger, how many events would fire it: the crossing is found in numpy, then each candidate
     is confirmed with the trigger's own rule (core.triggers.Milestone.fires), as ingest does per event."""
