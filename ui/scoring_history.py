@@ -3,7 +3,7 @@ changed, and restoring an earlier one (services.scoring.versions.rollback: a new
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import streamlit as st
@@ -18,8 +18,10 @@ COLUMNS = ("What", "Name", "Change", "Field", "Before", "After")
 GRID_STATE_PREFIX = "rules_grid_"  # pages/rules.py keys its rules editor rules_grid_<ruleset id>
 
 
-def render_history(user: SignedIn) -> None:
-    """Versions newest first, the chosen one's changes against the version before it, and "Restore this version"."""
+def render_history(user: SignedIn, *, on_restore: Callable[[], None] | None = None) -> None:
+    """Versions newest first, the chosen one's changes against the version before it, and "Restore this version".
+
+    `on_restore` runs after a restore (the Rules page drops its draft: it was made against the replaced rules)."""
     st.header("History")
     history = data.scoring_versions(user.tenant)
     if not history:
@@ -76,6 +78,8 @@ def render_history(user: SignedIn) -> None:
             stale = [k for k in st.session_state if str(k).startswith(GRID_STATE_PREFIX)]
             for key in ("history_version", "history_restore_sure", *stale):
                 st.session_state.pop(key, None)
+            if on_restore is not None:
+                on_restore()
             st.rerun()
 
 
