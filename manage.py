@@ -176,16 +176,32 @@ def cmd_rescore(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_verify_scores(_args: argparse.Namespace) -> int:
+def cmd_verify_scores(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from db import models
+    from services.context import Tenant
     from services.scoring.rescore import verify_unit
 
     db = Database()
+    failed = 0
     with db.read() as session:
-        problems = verify_unit(session, DEFAULT_TENANT)
-    for line in problems[:50]:
-        print(line)
-    print("stored scores equal the replayed event log" if not problems else f"{len(problems)} differences")
-    return 1 if problems else 0
+        units = (
+            [Tenant(org_id=o, unit_id=u) for u, o in session.execute(select(models.Unit.id, models.Unit.org_id))]
+            if args.all
+            else [DEFAULT_TENANT]
+        )
+        for tenant in units:
+            events = session.scalar(
+                select(func.count()).select_from(models.Event).where(models.Event.unit_id == tenant.unit_id)
+            )
+            problems = verify_unit(session, tenant)
+            for line in problems[:50]:
+                print(f"{tenant.unit_id}: {line}")
+            verdict = "stored scores equal the replayed event log" if not problems else f"{len(problems)} differences"
+            print(f"unit {tenant.unit_id} ({events} events): {verdict}")
+            failed += bool(problems)
+    return 1 if failed else 0
 
 
 def cmd_repair(_args: argparse.Namespace) -> int:
@@ -247,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_seed_demo)
 
     sub.add_parser("rescore", help="rebuild stored scores from the event log").set_defaults(func=cmd_rescore)
-    sub.add_parser("verify-scores", help="check stored scores equal a replay").set_defaults(func=cmd_verify_scores)
+    p = sub.add_parser("verify-scores", help="check stored scores equal a replay of the event log")
+    p.add_argument("--all", action="store_true", help="every unit of the database, not only the default one")
+    p.set_defaults(func=cmd_verify_scores)
     sub.add_parser(
         "repair", help="replace lone surrogates (U+FFFD) and remove NUL characters in stored text"
     ).set_defaults(func=cmd_repair)

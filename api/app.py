@@ -35,6 +35,8 @@ from api.routers import org_units as org_units_router
 from api.routers import rate_limits as rate_limits_router
 from api.routers import rules as rules_router
 from api.routers import scoring_settings as scoring_settings_router
+from api.routers import scoring_simulate as scoring_simulate_router
+from api.routers import scoring_versions as scoring_versions_router
 from api.routers import secrets as secrets_router
 from api.routers import stream as stream_router
 from api.routers import triggers as triggers_router
@@ -113,11 +115,13 @@ def create_api(db: Database | None = None) -> FastAPI:
     for module in (decays_router, triggers_router, deliveries_router, admin_router):
         app.include_router(module.router)
     app.include_router(audit_router.router)
+    app.include_router(scoring_versions_router.router)
     for module in (auth_router, org_units_router, members_router):  # people, units and memberships
         app.include_router(module.router)
     app.include_router(secrets_router.router)
     app.include_router(usage_router.router)
     app.include_router(stream_router.router)
+    app.include_router(scoring_simulate_router.router)
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id

@@ -540,6 +540,134 @@ class ScoringSettingsOut(OutModel):
     updated_at: datetime | None
 
 
+# --- scoring versions ----------------------------------------------------------------------------------------------
+# The published model document (core.model.ScoringModel.to_document) and the diff of two versions.
+
+
+class RulesetDocument(OutModel):
+    id: str
+    name: str
+    score_column: str
+    is_primary: bool
+
+
+class RuleDocument(OutModel):
+    id: str
+    ruleset_id: str
+    event_type: str
+    weight: int
+    icon: str | None
+    active: bool
+    start_at: datetime | None
+    end_at: datetime | None
+    conditions: list[dict[str, Any]]
+
+
+class LevelDocument(OutModel):
+    id: str
+    name: str
+    min_score: int
+    max_score: int
+
+
+class DecayDocument(OutModel):
+    id: str
+    inactive_for: int
+    unit: str
+    decrease: int
+
+
+class SettingsDocument(OutModel):
+    allow_negative_scores: bool
+    abm_enabled: bool
+    session_timeout_minutes: int
+
+
+class ScoringModelDocument(OutModel):
+    model_config = ConfigDict(populate_by_name=True)
+    document_schema: int = Field(alias="schema", description="the document format's version")
+    rulesets: list[RulesetDocument]
+    rules: list[RuleDocument]
+    levels: list[LevelDocument]
+    decay_rules: list[DecayDocument]
+    settings: SettingsDocument
+
+
+class ScoringVersionOut(OutModel):
+    version: int
+    published_at: datetime
+    published_by: str | None = Field(description="who published it; null for versions the system recorded")
+    summary: str
+    live: bool = Field(description="the version whose scores are stored")
+
+
+class ScoringVersionDetailOut(ScoringVersionOut):
+    model: ScoringModelDocument = Field(description="the whole scoring configuration as it was published")
+
+
+class FieldChange(OutModel):
+    before: Any
+    after: Any
+
+
+class RulesetChange(OutModel):
+    ruleset_id: str
+    name: str
+    changes: dict[str, FieldChange]
+
+
+class RuleChange(OutModel):
+    rule_id: str
+    name: str = Field(description="the rule's event type")
+    changes: dict[str, FieldChange]
+
+
+class LevelChange(OutModel):
+    level_id: str
+    name: str
+    changes: dict[str, FieldChange]
+
+
+class DecayChange(OutModel):
+    decay_id: str
+    name: str = Field(description="the decay rule's terms, e.g. \"-5 after 7 days\"")
+    changes: dict[str, FieldChange]
+
+
+class RulesetsDiff(OutModel):
+    added: list[RulesetDocument]
+    removed: list[RulesetDocument]
+    changed: list[RulesetChange]
+
+
+class RulesDiff(OutModel):
+    added: list[RuleDocument]
+    removed: list[RuleDocument]
+    changed: list[RuleChange]
+
+
+class LevelsDiff(OutModel):
+    added: list[LevelDocument]
+    removed: list[LevelDocument]
+    changed: list[LevelChange]
+
+
+class DecayRulesDiff(OutModel):
+    added: list[DecayDocument]
+    removed: list[DecayDocument]
+    changed: list[DecayChange]
+
+
+class ScoringVersionDiffOut(OutModel):
+    version: int
+    against: int = Field(description="the version compared with; 0: nothing (version 1 against an empty model)")
+    rules: RulesDiff
+    rulesets: RulesetsDiff
+    levels: LevelsDiff
+    decay_rules: DecayRulesDiff
+    settings: dict[str, FieldChange]
+
+
 class HealthOut(OutModel):
     status: Literal["ok"]
 

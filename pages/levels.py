@@ -48,7 +48,11 @@ else:
 st.subheader("Levels")
 if not current:
     st.info("No levels yet. Add rows below, for example Cold 0 to 29, Warm 30 to 79 and Hot 80 to 100000, then save.")
-st.caption("Each score must fall in exactly one level: no overlaps, no gaps. Max is inclusive.")
+st.caption(
+    "Each score must fall in exactly one level: no overlaps, no gaps. Max is inclusive. Saving publishes a new "
+    "scoring version at once (scores do not move, only their level names); to preview level changes together with "
+    "rule changes first, edit them in the Rules page's draft."
+)
 edited = st.data_editor(
     levels_to_grid(current),
     key="levels_grid",

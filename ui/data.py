@@ -22,10 +22,12 @@ from services.ingest import imports
 from services.insight import analytics
 from services.people import accounts, leads
 from services.people.lead_insights import describe, recent_drivers
-from services.scoring import levels, rules, scoring_settings
+from services.scoring import levels, rules, scoring_settings, versions
+from services.scoring import simulate as what_if
 from services.scoring.level_changes import LevelChanges, compare, lead_levels
 from services.tenancy import api_keys
 from services.tenancy.users import EDITOR_ROLES
+from services.triggers import triggers
 from ui.auth import SignedIn, require_editor
 from ui.runtime import get_db, now
 
@@ -142,6 +144,38 @@ def observed_event_types(tenant: Tenant) -> list[str]:
 def engagement_levels(tenant: Tenant) -> list[dict[str, Any]]:
     with get_db().read() as session:
         return levels.list_levels(session, tenant)
+
+
+# --- scoring versions ----------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def scoring_versions(tenant: Tenant) -> list[dict[str, Any]]:
+    """Every published version of the scoring configuration, newest first (`live`: the one scores are from)."""
+    with get_db().read() as session:
+        return [meta.as_dict() for meta in versions.list_versions(session, tenant)]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def scoring_version_diff(tenant: Tenant, version: int) -> dict[str, Any]:
+    """What `version` changed from the version before it (services.scoring.versions.diff_versions)."""
+    with get_db().read() as session:
+        return versions.diff_versions(session, tenant, version)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def milestone_trigger_names(tenant: Tenant) -> dict[str, str]:
+    """Milestone triggers by id: name (for the what-if preview's would-be firings)."""
+    with get_db().read() as session:
+        return {t.id: t.name for t in triggers.list_triggers(session, tenant, "milestone")}
+
+
+def simulate_draft(user: SignedIn, changes: dict[str, Any], days: int | None) -> dict[str, Any]:
+    """What publishing `changes` would do to the last `days` days (None: all history); nothing is stored.
+    Not cached: the answer depends on the draft. Raises the service's refusal (InvalidInput naming the field)."""
+    require_editor(user)
+    with get_db().read() as session:
+        return what_if.simulate(session, user.tenant, changes, days, now()).as_dict()
 
 
 # --- analytics -----------------------------------------------------------------------------------------------------

@@ -139,3 +139,65 @@ def grid_to_levels(frame: pd.DataFrame) -> list[LevelInput]:
         level_id = None if _blank(record.get("id")) else str(record["id"])
         planned.append(LevelInput(name=name, min_score=low, max_score=high, id=level_id))
     return planned
+
+
+# --- drafts: grids compared with what is published -----------------------------------------------------------------
+
+_DRAFT_FIELDS: tuple[str, ...] = ("event_type", "weight", "active", "start_at", "end_at", "conditions")
+
+
+def rule_changes(
+    rows: list[dict[str, Any]], originals: list[dict[str, Any]], ruleset_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """(add, update, remove) turning a ruleset's published rules into `rows` (grid_to_rows of the edited grid).
+
+    Rows are compared with the published rules as the grid shows them, so an untouched row is never a change
+    (a value the grid can only show as text, e.g. "10" against 10, does not count as an edit)."""
+    published = {r["id"]: r for r in grid_to_rows(rules_to_grid(originals), originals)}
+    add: list[dict[str, Any]] = []
+    update: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for row in rows:
+        rule_id = row.get("id")
+        if rule_id is None or rule_id not in published:
+            add.append({"ruleset_id": ruleset_id, **{k: row.get(k) for k in _DRAFT_FIELDS}})
+            continue
+        seen.add(rule_id)
+        changed = {k: row.get(k) for k in _DRAFT_FIELDS if row.get(k) != published[rule_id].get(k)}
+        if changed:
+            update.append({"rule_id": rule_id, **changed})
+    remove = [rule_id for rule_id in published if rule_id not in seen]
+    return add, update, remove
+
+
+def levels_to_draft(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The levels grid as a draft's level list ({id?, name, min_score, max_score})."""
+    return [
+        {"id": lv.id, "name": lv.name, "min_score": lv.min_score, "max_score": lv.max_score}
+        for lv in grid_to_levels(frame)
+    ]
+
+
+def same_levels(draft: list[dict[str, Any]], published: list[dict[str, Any]]) -> bool:
+    def key(levels: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return sorted((lv.get("id"), lv["name"], lv["min_score"], lv["max_score"]) for lv in levels)
+
+    return key(draft) == key(published)
+
+
+_DRAFT_PATH = re.compile(r"^(changes\.rules\.(?:add|update|remove)\[\d+\]|changes\.levels\[\d+\])\.?([a-z_]*)")
+
+
+def describe_draft_error(message: str, places: dict[str, str]) -> str:
+    """'changes.rules.update[1].weight: must be an integer' -> 'Engagement, row 3, weight: must be an integer'
+    (`places` names where each change came from)."""
+    match = _DRAFT_PATH.match(message)
+    if not match or match.group(1) not in places:
+        return message
+    rest = message[match.end():].lstrip(".:[] ")
+    field = match.group(2)
+    if field == "conditions":
+        field = "condition"
+        rest = re.sub(r"^\d+\]\.?", "", rest).lstrip(". ")
+    where = places[match.group(1)]
+    return f"{where}, {field}: {rest}" if field else f"{where}: {rest}"

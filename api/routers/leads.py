@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from api.deps import Now, ReadSession
 from api.permissions import Reader
 from api.schemas import EventOut, LeadDetailOut, LeadPageOut, LeadScoreOut, ScoreExplanationOut
-from api.types import DatetimeQuery, PageQuery, ScoreQuery, UtcDatetime
+from api.types import INT64_MAX, DatetimeQuery, PageQuery, ScoreQuery, UtcDatetime
 from services.people import lead_insights
 from services.people import leads as lead_service
 
@@ -74,11 +74,19 @@ def get_lead_score(
         UtcDatetime | None,
         Query(
             description="RFC 3339; the score from the lead's events up to this moment under the current rules "
-            "(UTC when no offset is given); omit for the stored score"
+            "(or `version`'s; UTC when no offset is given); omit for the stored score"
+        ),
+    ] = None,
+    version: Annotated[
+        int | None,
+        Query(
+            ge=1, le=INT64_MAX,
+            description="a published scoring version (GET /v1/scoring/versions): the score from the lead's events "
+            "(up to `at` when given) under that version's rules, rulesets and levels instead of the current ones",
         ),
     ] = None,
 ) -> dict[str, Any]:
-    return lead_service.lead_score(session, tenant, lead_id, ruleset_id, at=at)
+    return lead_service.lead_score(session, tenant, lead_id, ruleset_id, at=at, version=version)
 
 
 @router.get(

@@ -16,12 +16,14 @@ from sqlalchemy.orm import Session, aliased
 
 from core import levels as core_levels
 from core import scoring
+from core.model import ScoringModel
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.insight.event_log import list_events, page_offset
 from services.scoring import levels as level_service
+from services.scoring import versions
 from services.scoring.model import live_model
 
 LeadSort = Literal["score", "last_activity", "created"]
@@ -298,23 +300,36 @@ def get_lead(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
 
 
 def lead_score(
-    session: Session, tenant: Tenant, lead_id: str, ruleset_id: str | None = None, *, at: datetime | None = None
+    session: Session,
+    tenant: Tenant,
+    lead_id: str,
+    ruleset_id: str | None = None,
+    *,
+    at: datetime | None = None,
+    version: int | None = None,
 ) -> dict[str, Any]:
     """{lead_id, score, ruleset_id, scores (per ruleset id), level of that score}.
 
     With `ruleset_id`, that ruleset's score (0 before the lead scored in it); without, the highest score across
-    the unit's rulesets (every ruleset scores; none is switched off). With `at`, the scores are those of
-    `score_as_of` (the lead's events up to `at`, under the current rules) instead of the stored ones.
+    the unit's rulesets (every ruleset scores; none is switched off). With `at` and/or `version`, the scores are
+    those of `score_as_of` (the lead's events, up to `at` when given, replayed under published scoring version
+    `version`, else the live one) instead of the stored ones; with `version`, rulesets and levels are that
+    version's too.
     """
     require_lead(session, tenant, lead_id)
-    scores = (
-        scores_by_lead(session, tenant, [lead_id])[lead_id] if at is None else score_as_of(session, tenant, lead_id, at)
-    )
+    model = None if version is None else versions.version_model(session, tenant, version)
+    if at is None and model is None:
+        scores = scores_by_lead(session, tenant, [lead_id])[lead_id]
+    else:
+        scores = score_as_of(session, tenant, lead_id, at, model=model)
     if ruleset_id is not None:
-        exists = session.scalar(
+        if model is not None:
+            if model.ruleset(ruleset_id) is None:
+                raise NotFound(f"ruleset {ruleset_id!r} does not exist in scoring version {version}",
+                               field="ruleset_id")
+        elif session.scalar(
             select(models.Ruleset.id).where(models.Ruleset.unit_id == tenant.unit_id, models.Ruleset.id == ruleset_id)
-        )
-        if exists is None:
+        ) is None:
             raise NotFound(f"ruleset {ruleset_id!r} does not exist in this unit", field="ruleset_id")
         score, source = scores.get(ruleset_id, 0), ruleset_id
     elif scores:
@@ -322,29 +337,37 @@ def lead_score(
         score = scores[source]
     else:
         score, source = 0, None
-    levels = level_service.load_levels(session, tenant)
+    levels = (
+        level_service.load_levels(session, tenant)
+        if model is None
+        else [core_levels.Level(lv.id, lv.name, lv.min_score, lv.max_score) for lv in model.levels]
+    )
     return {
         "lead_id": lead_id, "score": score, "ruleset_id": source, "scores": scores,
         "level": level_service.level_for_score(score, levels),
     }
 
 
-def score_as_of(session: Session, tenant: Tenant, lead_id: str, at: datetime) -> dict[str, int]:
-    """The lead's score per ruleset from its events with occurred_at <= `at`, under the CURRENT rules and policy.
+def score_as_of(
+    session: Session, tenant: Tenant, lead_id: str, at: datetime | None, *, model: ScoringModel | None = None
+) -> dict[str, int]:
+    """The lead's score per ruleset from its events with occurred_at <= `at` (all of them when `at` is None),
+    under `model` (a published version from services.scoring.model.model_at; default the CURRENT, live one).
 
     The events are replayed in the log's seq order (ingestion order, as the stored score was built), each through
     the same Scoreboard as ingest and rescore, so the floor at 0 applies along the sequence and DECAY events drop
-    the score as they did. Rules changed after `at` count as they are now: this is "what the lead would have had
-    at `at` under today's rules", which equals the stored history when the rules have not changed since.
-    {} when the lead had no event by then (score 0).
+    the score as they did. Rules changed after `at` count as they are in `model`: this is "what the lead would have
+    had at `at` under today's rules (or version N's)", which equals the stored history when the rules have not
+    changed since. {} when the lead had no event by then (score 0).
     """
-    ctx = live_model(session, tenant)
+    ctx = model if model is not None else live_model(session, tenant)
     ev = models.Event
-    rows = session.execute(
-        select(ev.seq, ev.event_type, ev.occurred_at, ev.metadata_)
-        .where(ev.unit_id == tenant.unit_id, ev.lead_id == lead_id, ev.occurred_at <= at)
-        .order_by(ev.seq)
+    query = select(ev.seq, ev.event_type, ev.occurred_at, ev.metadata_).where(
+        ev.unit_id == tenant.unit_id, ev.lead_id == lead_id
     )
+    if at is not None:
+        query = query.where(ev.occurred_at <= at)
+    rows = session.execute(query.order_by(ev.seq))
     logged = [
         scoring.LoggedEvent(seq, lead_id, None, scoring.EventFacts(event_type, occurred_at, properties or {}))
         for seq, event_type, occurred_at, properties in rows

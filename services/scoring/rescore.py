@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
@@ -44,9 +44,9 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def load_event_columns(session: Session, tenant: Tenant) -> vector.EventColumns:
-    """The unit's event log as columns, in seq order."""
-    return read_log(session, tenant, with_stored=False)[0]
+def load_event_columns(session: Session, tenant: Tenant, *, since: datetime | None = None) -> vector.EventColumns:
+    """The unit's event log as columns, in seq order; only events with occurred_at >= `since` when given."""
+    return read_log(session, tenant, with_stored=False, since=since)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,17 +59,30 @@ class StoredRows:
 
 
 def read_log(
-    session: Session, tenant: Tenant, *, with_stored: bool, max_seq: int | None = None
+    session: Session,
+    tenant: Tenant,
+    *,
+    with_stored: bool,
+    max_seq: int | None = None,
+    since: datetime | None = None,
 ) -> tuple[vector.EventColumns, StoredRows]:
-    """The unit's log (events with seq <= `max_seq` when given) as columns, with the stored primary deltas and
-    explanations when `with_stored`."""
+    """The unit's log (events with seq <= `max_seq`, occurred_at >= `since`, when given) as columns, with the stored
+    primary deltas and explanations when `with_stored`."""
     where, params = "unit_id = ?", [cast(Any, tenant.unit_id)]
+    table = "events"
     if max_seq is not None:
         where, params = where + " AND seq <= ?", [*params, max_seq]
-    return _to_columns(session, _fetch_events(session, where, params, with_stored), with_stored=with_stored)
+    if since is not None:  # SQLite compares its stored text: the bound must be written the same way (naive UTC)
+        sqlite = _is_sqlite(session)
+        where, params = where + " AND occurred_at >= ?", [*params, _sqlite_time(since) if sqlite else since]
+        # A scan in rowid (seq) order beats the occurred_at index, whose order costs a reorder of every column.
+        table = "events NOT INDEXED" if sqlite else table
+    return _to_columns(session, _fetch_events(session, table, where, params, with_stored), with_stored=with_stored)
 
 
-def _fetch_events(session: Session, where: str, params: Sequence[Any], with_stored: bool) -> list[list[Any]]:
+def _fetch_events(
+    session: Session, table: str, where: str, params: Sequence[Any], with_stored: bool
+) -> list[list[Any]]:
     """The matching events' columns (seq, lead, account, type, occurred_at, metadata text[, delta, explanation])."""
     # SQLite keeps UTC timestamps as ISO text (numpy parses a million of them in a fraction of a second) and JSON
     # as the very text orjson wrote; PostgreSQL's metadata is decoded from its text, its explanations by psycopg.
@@ -77,7 +90,7 @@ def _fetch_events(session: Session, where: str, params: Sequence[Any], with_stor
     columns = "seq, lead_id, account_id, event_type, occurred_at, CAST(metadata AS TEXT)"
     if with_stored:
         columns += ", score_delta, explanation"
-    sql = _driver_sql(session, f"SELECT {columns} FROM events WHERE {where}")
+    sql = _driver_sql(session, f"SELECT {columns} FROM {table} WHERE {where}")
     lists: list[list[Any]] = [[] for _ in range(8 if with_stored else 6)]
     # The driver's own cursor, on the session's connection and transaction: SQLAlchemy's row objects cost more
     # than SQLite's reading for a million rows (measured: ~3 s of CPU per million events).
@@ -99,8 +112,7 @@ def _to_columns(
     order = np.argsort(seq_arr, kind="stable")
     if len(order) and not bool((order == np.arange(len(order))).all()):
         seq_arr = seq_arr[order]
-        positions = order.tolist()
-        lists = [[values[i] for i in positions] for values in lists]
+        lists = [np.array(values, dtype=object)[order].tolist() for values in lists]
     _seqs, leads, accounts, types, stamps, texts = lists[:6]
     if _is_sqlite(session):
         occurred_us = np.array(stamps, dtype="datetime64[us]").astype(np.int64)
@@ -125,6 +137,11 @@ def _to_columns(
         properties=properties,
     )
     return cols, StoredRows(lists[6], lists[7]) if with_stored else StoredRows([], [])
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """A timestamp as SQLite's UTCDateTime column stores it: naive UTC, 'YYYY-MM-DD HH:MM:SS.ffffff'."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def replay_unit(session: Session, tenant: Tenant, model: ScoringModel | None = None) -> vector.VectorReplay:

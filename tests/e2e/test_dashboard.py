@@ -153,8 +153,14 @@ def test_sign_in_see_top_leads_open_one_change_a_rule_and_see_the_score_move(run
         page.keyboard.press("Enter")  # commit
         page.wait_for_timeout(800)
         page.screenshot(path=str(SHOTS / "rules.png"))
-        page.get_by_role("button", name="Save rules").click()
-        expect(page.get_by_text(re.compile("scores recomputed"))).to_be_visible()
+        # The edit is a draft: preview its impact, then publish it as one version.
+        expect(page.get_by_text(re.compile("unpublished changes"))).to_be_visible()
+        page.get_by_role("button", name="Preview impact").click()
+        expect(page.get_by_text(re.compile("Impact of the draft"))).to_be_visible()
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(SHOTS / "rules_preview.png"), full_page=True)
+        page.get_by_role("button", name="Publish", exact=True).click()
+        expect(page.get_by_text(re.compile(r"Published version \d+; scores recomputed"))).to_be_visible()
         expect(page.get_by_text(re.compile(r"leads? changed level|No lead changed level"))).to_be_visible()
 
         page.goto(f"{base}/lead?lead={lead_id}")

@@ -81,40 +81,124 @@ def test_accounts_and_account_detail(unit: DemoUnit) -> None:
     assert len(detail.dataframe(key="account_leads").value) > 0
 
 
-def test_rule_weight_change_is_saved_and_rescores(unit: DemoUnit) -> None:
+def _versions(unit: DemoUnit) -> int:
+    with unit.db.read() as session:
+        from services.scoring.model import heads
+
+        return heads(session, unit.tenant).published
+
+
+def _edit_weight(at, ruleset_id: str, index: int, weight: int) -> None:  # type: ignore[no-untyped-def]
+    at.session_state[f"rules_grid_{ruleset_id}"] = {
+        "edited_rows": {index: {"weight": weight}}, "added_rows": [], "deleted_rows": [],
+    }
+    at.run()
+
+
+def test_a_rule_edit_is_a_draft_until_published(unit: DemoUnit) -> None:
     ruleset_id, before = _rules(unit)
     index = next(i for i, r in enumerate(before) if r.event_type == "page_visit" and not r.conditions)
     top_before = _top_lead(unit)
+    version = _versions(unit)
     at = open_page("rules", unit.owner)
     assert not at.exception
     grid = at.data_editor(key=f"rules_grid_{ruleset_id}").value
     assert set(grid["event_type"]) >= {"page_visit", "demo_request"}
-    at.session_state[f"rules_grid_{ruleset_id}"] = {
-        "edited_rows": {index: {"weight": 50}}, "added_rows": [], "deleted_rows": [],
-    }
-    at.run()
-    at.button(key="save_rules").click().run()
+    assert at.button(key="publish_draft").disabled and at.button(key="preview_draft").disabled
+    _edit_weight(at, ruleset_id, index, 50)
     assert not at.exception
-    assert "scores recomputed" in texts(at)
+    assert "unpublished changes (rules: 0 added, 1 changed, 0 removed)" in texts(at)
+    # Editing changed nothing stored: rules, scores and versions are as published.
+    assert _rules(unit)[1] == before and _versions(unit) == version
+    assert _top_lead(unit)["score"] == top_before["score"]
+
+    at.button(key="preview_draft").click().run()
+    assert not at.exception
+    shown = texts(at)
+    assert "Impact of the draft (last 30 days)" in shown and "Leads whose score changes" in shown
+    assert frame_with(at, "Change").iloc[0]["Change"] > 0
+    assert len(at.get("plotly_chart")) == 1
+    assert _rules(unit)[1] == before and _versions(unit) == version  # a preview stores nothing
+
+    at.button(key="publish_draft").click().run()
+    assert not at.exception
+    assert f"Published version {version + 1}" in texts(at) and "scores recomputed" in texts(at)
     _, after = _rules(unit)
     assert next(r for r in after if r.id == before[index].id).weight == 50
     with unit.db.read() as session:
         rescored = leads.lead_score(session, unit.tenant, top_before["id"])["score"]
     assert rescored > top_before["score"]  # page visits now weigh 50
+    assert "unpublished changes" not in texts(at)
+    assert at.data_editor(key=f"rules_grid_{ruleset_id}").value.iloc[index]["weight"] == 50
+
+
+def test_a_draft_survives_a_visit_to_another_ruleset(unit: DemoUnit) -> None:
+    from datetime import UTC, datetime
+
+    ruleset_id, _before = _rules(unit)
+    with unit.db.write() as session:
+        other = rules.create_ruleset(session, unit.tenant, name="Fit", now=datetime.now(UTC))
+    at = open_page("rules", unit.owner)
+    _edit_weight(at, ruleset_id, 0, 77)
+    at.selectbox(key="ruleset").set_value(other.id).run()
+    assert "unpublished changes" in texts(at)
+    at.selectbox(key="ruleset").set_value(ruleset_id).run()
+    assert not at.exception
+    assert at.data_editor(key=f"rules_grid_{ruleset_id}").value.iloc[0]["weight"] == 77
+    assert "0 added, 1 changed, 0 removed" in texts(at)
+
+
+def test_discard_drops_the_draft(unit: DemoUnit) -> None:
+    ruleset_id, before = _rules(unit)
+    version = _versions(unit)
+    at = open_page("rules", unit.owner)
+    _edit_weight(at, ruleset_id, 0, 999)
+    at.button(key="discard_draft").click().run()
+    assert not at.exception
+    assert "Draft discarded" in texts(at) and "unpublished changes" not in texts(at)
+    assert at.data_editor(key=f"rules_grid_{ruleset_id}").value.iloc[0]["weight"] == before[0].weight
+    assert _rules(unit)[1] == before and _versions(unit) == version
+
+
+def test_a_levels_draft_is_previewed_and_published(unit: DemoUnit) -> None:
+    version = _versions(unit)
+    at = open_page("rules", unit.owner)
+    published = at.data_editor(key="levels_draft_grid").value
+    warm = next(i for i, name in enumerate(published["name"]) if name == "Warm")
+    hot = next(i for i, name in enumerate(published["name"]) if name == "Hot")
+    low = int(published.iloc[warm]["min_score"])
+    at.session_state["levels_draft_grid"] = {
+        "edited_rows": {warm: {"max_score": low}, hot: {"min_score": low + 1}}, "added_rows": [], "deleted_rows": [],
+    }
+    at.run()
+    assert "levels changed" in texts(at)
+    at.button(key="preview_draft").click().run()
+    assert not at.exception
+    matrix = frame_with(at, "Level now").set_index("Level now")
+    assert "Hot" in matrix.columns and matrix.loc["Warm", "Hot"] > 0
+    at.button(key="publish_draft").click().run()
+    assert not at.exception
+    assert _versions(unit) == version + 1 and "changed level" in texts(at)
+    with unit.db.read() as session:
+        assert {lv["name"]: lv["min_score"] for lv in levels.list_levels(session, unit.tenant)}["Hot"] == low + 1
 
 
 def test_rule_grid_shows_validation_errors_and_saves_nothing(unit: DemoUnit) -> None:
     ruleset_id, before = _rules(unit)
+    version = _versions(unit)
     at = open_page("rules", unit.owner)
     at.session_state[f"rules_grid_{ruleset_id}"] = {
         "edited_rows": {0: {"property": "plan", "operator": "gt", "value": "gold"}}, "added_rows": [],
         "deleted_rows": [],
     }
     at.run()
-    at.button(key="save_rules").click().run()
+    at.button(key="preview_draft").click().run()
     assert not at.exception
-    assert any("Row 1" in e.value for e in at.error)
-    assert _rules(unit)[1] == before
+    assert any(", row 1, condition:" in e.value for e in at.error)
+    at.button(key="publish_draft").click().run()
+    assert not at.exception
+    assert any(", row 1, condition:" in e.value for e in at.error)
+    assert _rules(unit)[1] == before and _versions(unit) == version
 
 
 def test_rulesets_can_be_created_and_made_primary(unit: DemoUnit) -> None:
@@ -133,7 +217,8 @@ def test_viewer_sees_rules_but_cannot_edit(unit: DemoUnit) -> None:
     at = open_page("rules", unit.viewer)
     assert not at.exception
     assert "Viewer" in texts(at)
-    assert at.button(key="save_rules").disabled
+    assert at.button(key="publish_draft").disabled and at.button(key="preview_draft").disabled
+    assert at.button(key="discard_draft").disabled
     assert next(b for b in at.button if b.label == "Create ruleset").disabled
     assert at.data_editor(key=f"rules_grid_{ruleset_id}").value.shape[0] == len(before)
 
@@ -329,7 +414,7 @@ def test_accounts_and_analytics_have_no_none_cells(unit: DemoUnit) -> None:
         _no_none(at)
 
 
-def test_a_rule_save_says_how_many_leads_changed_level(unit: DemoUnit) -> None:
+def test_publishing_says_how_many_leads_changed_level(unit: DemoUnit) -> None:
     ruleset_id, before = _rules(unit)
     index = next(i for i, r in enumerate(before) if r.event_type == "page_visit" and not r.conditions)
     with unit.db.read() as session:
@@ -337,16 +422,17 @@ def test_a_rule_save_says_how_many_leads_changed_level(unit: DemoUnit) -> None:
 
         levels_before = lead_levels(session, unit.tenant)
     at = open_page("rules", unit.owner)
-    at.session_state[f"rules_grid_{ruleset_id}"] = {
-        "edited_rows": {index: {"weight": 40}}, "added_rows": [], "deleted_rows": [],
-    }
-    at.run()
-    at.button(key="save_rules").click().run()
+    _edit_weight(at, ruleset_id, index, 40)
+    at.selectbox(key="preview_window").set_value("All history").run()
+    at.button(key="preview_draft").click().run()
+    previewed = int(frame_with(at, "Level now").set_index("Level now").to_numpy().sum())
+    at.button(key="publish_draft").click().run()
     assert not at.exception
     with unit.db.read() as session:
         levels_after = lead_levels(session, unit.tenant)
     moved = sum(1 for lead_id, level in levels_after.items() if levels_before[lead_id] != level)
     assert moved > 0  # page visits at 40 points lift most leads
+    assert previewed == moved  # the all-history preview said exactly this
     message = next(s.value for s in at.success)
     assert f"{moved} leads changed level: " in message and "Cold → " in message
 

@@ -1,0 +1,459 @@
+"""What-if before publishing: apply a draft of changes to the scoring model, replay the unit's events under the
+live model and under the draft, and say who would move (levels, distribution, top movers, milestone firings),
+without writing anything. `publish_draft` then publishes the same draft as one version.
+
+A draft is a plain mapping, every part optional:
+
+    {"rules": {"add": [rule bodies as for POST /v1/rules],
+               "update": [{"rule_id": ..., fields to change}],
+               "remove": [rule_id, ...]},
+     "levels": [the full engagement level list: {name, min_score, max_score, id?}]}
+
+Each part is applied by one function of `_APPLIERS` (a later part, e.g. profile rules or a surge policy, is one
+more entry). Problems raise InvalidInput naming the path, e.g. "changes.rules.add[0].weight".
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import levels as core_levels
+from core import replay as vector
+from core.model import LevelSpec, RuleSpec, ScoringModel
+from core.scoring import DECAY_EVENT_TYPE
+from core.triggers import Milestone
+from db import models
+from db.ids import new_id
+from services.context import Tenant
+from services.errors import InvalidInput
+from services.scoring.model import begin_change, live_model, published_model, write_tables
+from services.scoring.publish import Published, publish
+from services.scoring.rescore import load_event_columns
+from services.scoring.rules import RuleValues, validate_rule
+from services.tenancy import audit, policy
+from services.tenancy.policy import Action
+from services.triggers.triggers import _active_triggers, _milestone
+
+TOP_MOVERS = 20
+HISTOGRAM_BINS = 20
+_LEVEL_NAME_MAX = 100
+
+# --- applying a draft ----------------------------------------------------------------------------------------------
+
+Applier = Callable[[ScoringModel, Any, str], ScoringModel]
+
+
+def apply_changes(model: ScoringModel, changes: Mapping[str, Any] | None) -> ScoringModel:
+    """`model` with the draft `changes` applied (validated; InvalidInput names the path of the first problem)."""
+    if changes is None:
+        return model
+    if not isinstance(changes, Mapping):
+        raise InvalidInput("changes", "must be an object")
+    for key in changes:
+        if key not in _APPLIERS:
+            raise InvalidInput(f"changes.{key}", f"unknown part; one of {', '.join(_APPLIERS)}")
+    for part, applier in _APPLIERS.items():
+        if changes.get(part) is not None:
+            model = applier(model, changes[part], f"changes.{part}")
+    return model
+
+
+def _apply_rules(model: ScoringModel, raw: Any, path: str) -> ScoringModel:
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(path, "must be an object with add, update and remove")
+    for key in raw:
+        if key not in ("add", "update", "remove"):
+            raise InvalidInput(f"{path}.{key}", "unknown field; one of add, update, remove")
+    rules = {r.id: r for r in model.rules}
+    removed: set[str] = set()
+    for index, rule_id in enumerate(_list(raw.get("remove"), f"{path}.remove")):
+        where = f"{path}.remove[{index}]"
+        if not isinstance(rule_id, str) or rule_id not in rules:
+            raise InvalidInput(where, f"unknown rule {rule_id!r}")
+        if rule_id in removed:
+            raise InvalidInput(where, f"rule {rule_id!r} is removed more than once")
+        removed.add(rule_id)
+    updated: dict[str, RuleSpec] = {}
+    for index, item in enumerate(_list(raw.get("update"), f"{path}.update")):
+        where = f"{path}.update[{index}]"
+        if not isinstance(item, Mapping):
+            raise InvalidInput(where, "must be an object with rule_id and the fields to change")
+        rule_id = item.get("rule_id")
+        if not isinstance(rule_id, str) or rule_id not in rules:
+            raise InvalidInput(f"{where}.rule_id", f"unknown rule {rule_id!r}")
+        if rule_id in removed:
+            raise InvalidInput(f"{where}.rule_id", f"rule {rule_id!r} is also removed")
+        if rule_id in updated:
+            raise InvalidInput(f"{where}.rule_id", f"rule {rule_id!r} is updated more than once")
+        current = rules[rule_id]
+        fields = {**_rule_fields(current), **{k: v for k, v in item.items() if k != "rule_id"}}
+        values = validate_rule(fields, prefix=f"{where}.")
+        updated[rule_id] = _rule_spec(rule_id, _ruleset(model, values, f"{where}.ruleset_id"), values)
+    added: list[RuleSpec] = []
+    for index, body in enumerate(_list(raw.get("add"), f"{path}.add")):
+        where = f"{path}.add[{index}]"
+        if not isinstance(body, Mapping):
+            raise InvalidInput(where, "must be a rule object")
+        values = validate_rule(body, prefix=f"{where}.", ignore=_READ_ONLY)
+        added.append(_rule_spec(new_id("rl"), _ruleset(model, values, f"{where}.ruleset_id"), values))
+    kept = [updated.get(r.id, r) for r in model.rules if r.id not in removed]
+    return ScoringModel.build(
+        rulesets=model.rulesets, rules=[*kept, *added], levels=model.levels, decay_rules=model.decay_rules,
+        settings=model.settings,
+    )
+
+
+# Fields of a rule as the API shows it; a body copied from GET /v1/rules may carry them, they are ignored.
+_READ_ONLY = frozenset({"id", "rule_id", "created_at", "updated_at", "created_by", "updated_by", "org_id", "unit_id"})
+
+
+def _list(raw: Any, path: str) -> Sequence[Any]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list | tuple):
+        raise InvalidInput(path, "must be a list")
+    return raw
+
+
+def _rule_fields(rule: RuleSpec) -> dict[str, Any]:
+    return {
+        "ruleset_id": rule.ruleset_id, "event_type": rule.event_type, "weight": rule.weight, "icon": rule.icon,
+        "active": rule.active, "start_at": rule.start_at, "end_at": rule.end_at,
+        "conditions": [dict(c) for c in rule.conditions],
+    }
+
+
+def _ruleset(model: ScoringModel, values: RuleValues, where: str) -> str:
+    if values.ruleset_id is None:
+        if model.primary_ruleset_id is None:
+            raise InvalidInput(where, "this unit has no ruleset; create one first")
+        return model.primary_ruleset_id
+    if model.ruleset(values.ruleset_id) is None:
+        raise InvalidInput(where, f"unknown ruleset {values.ruleset_id!r}")
+    return values.ruleset_id
+
+
+def _rule_spec(rule_id: str, ruleset_id: str, values: RuleValues) -> RuleSpec:
+    return RuleSpec(
+        id=rule_id, ruleset_id=ruleset_id, event_type=values.event_type, weight=values.weight, icon=values.icon,
+        active=values.active, start_at=values.start_at, end_at=values.end_at,
+        conditions=tuple(dict(c) for c in values.conditions),
+    )
+
+
+def _apply_levels(model: ScoringModel, raw: Any, path: str) -> ScoringModel:
+    """The draft's levels replace the whole set; ids of known levels are kept, others get new ids."""
+    known = {lv.id for lv in model.levels}
+    planned: list[LevelSpec] = []
+    for index, item in enumerate(_list(raw, path)):
+        where = f"{path}[{index}]"
+        if not isinstance(item, Mapping):
+            raise InvalidInput(where, "must be an object with name, min_score and max_score")
+        for key in item:
+            if key not in ("id", "name", "min_score", "max_score", "stage_id"):
+                raise InvalidInput(f"{where}.{key}", "unknown field")
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput(f"{where}.name", "must not be empty")
+        if len(name.strip()) > _LEVEL_NAME_MAX:
+            raise InvalidInput(f"{where}.name", f"at most {_LEVEL_NAME_MAX} characters")
+        bounds = []
+        for bound in ("min_score", "max_score"):
+            value = item.get(bound)
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise InvalidInput(f"{where}.{bound}", "is required and must be an integer")
+            bounds.append(value)
+        level_id = item.get("id")
+        if level_id is not None and not isinstance(level_id, str):
+            raise InvalidInput(f"{where}.id", "must be a level id")
+        if level_id in {lv.id for lv in planned}:
+            raise InvalidInput(f"{where}.id", f"level {level_id!r} appears more than once")
+        keep = level_id if level_id in known else None
+        planned.append(LevelSpec(keep or new_id("st"), name.strip(), bounds[0], bounds[1]))
+    _check_levels(planned, path)
+    return replace(model, levels=ScoringModel.build(levels=planned).levels)
+
+
+def _check_levels(planned: Sequence[LevelSpec], path: str) -> None:
+    """The level validator's rules (core.levels.validate_levels), each problem named by the level it is about."""
+    as_core = [core_levels.Level(lv.id, lv.name, lv.min_score, lv.max_score) for lv in planned]
+    seen: dict[str, int] = {}
+    for index, level in enumerate(as_core):
+        problems = core_levels.validate_levels([level])
+        if problems:
+            raise InvalidInput(f"{path}[{index}].min_score", problems[0])
+        key = level.name.casefold()
+        if key in seen:
+            raise InvalidInput(f"{path}[{index}].name", f"level name {level.name!r} is used more than once")
+        seen[key] = index
+    ordered = sorted(range(len(as_core)), key=lambda i: (as_core[i].min_score, as_core[i].max_score))
+    for low, high in itertools.pairwise(ordered):
+        problems = core_levels.validate_levels([as_core[low], as_core[high]])
+        if problems:
+            raise InvalidInput(f"{path}[{high}].min_score", problems[0])
+
+
+_APPLIERS: dict[str, Applier] = {"rules": _apply_rules, "levels": _apply_levels}
+
+
+# --- simulating ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChange:
+    from_level: str | None
+    to_level: str | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Bin:
+    min: int
+    max: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Mover:
+    lead_id: str
+    email: str | None
+    before: int
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    leads_evaluated: int
+    leads_changed: int
+    level_changes: list[LevelChange] = field(default_factory=list)
+    distribution_before: list[Bin] = field(default_factory=list)
+    distribution_after: list[Bin] = field(default_factory=list)
+    top_movers: list[Mover] = field(default_factory=list)
+    trigger_firings: dict[str, int] = field(default_factory=dict)
+    events: int = 0  # events replayed (the window's)
+    since: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "leads_evaluated": self.leads_evaluated,
+            "leads_changed": self.leads_changed,
+            "level_changes": [{"from": c.from_level, "to": c.to_level, "count": c.count} for c in self.level_changes],
+            "distribution_before": {"bins": [_bin(b) for b in self.distribution_before]},
+            "distribution_after": {"bins": [_bin(b) for b in self.distribution_after]},
+            "top_movers": [
+                {"lead_id": m.lead_id, "email": m.email, "before": m.before, "after": m.after} for m in self.top_movers
+            ],
+            "trigger_firings": dict(self.trigger_firings),
+            "events": self.events,
+            "since": self.since,
+        }
+
+
+def _bin(b: Bin) -> dict[str, int]:
+    return {"min": b.min, "max": b.max, "count": b.count}
+
+
+def simulate(
+    session: Session, tenant: Tenant, changes: Mapping[str, Any] | None, days: int | None, now: datetime
+) -> SimulationResult:
+    """Replay the unit's events of the last `days` days (None: all of them) under the live model and under the
+    draft (the published model with `changes`), and compare the primary ruleset's lead scores. Writes nothing.
+
+    In a window, both sides start every lead at 0 at the window's start, so they compare like with like; with
+    `days=None` the draft's scores are exactly what publishing the draft stores."""
+    policy.require(tenant, Action.EDIT_SCORING)
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+        raise InvalidInput("days", "must be a whole number of days, at least 1")
+    live = live_model(session, tenant)
+    draft = apply_changes(published_model(session, tenant), changes)
+    since = None if days is None else now - timedelta(days=days)
+    # Account scores are not compared: without account codes the replay skips folding them.
+    loaded = load_event_columns(session, tenant, since=since)
+    cols = replace(loaded, account=np.full(len(loaded), -1, dtype=np.int64), account_ids=())
+    before_replay = vector.replay(live, cols)
+    after_replay = vector.replay(draft, cols)
+    before = _primary_scores(before_replay, live, len(cols.lead_ids))
+    after_rs = after_replay.ruleset(draft.primary_ruleset_id or "")
+    after = _primary_scores(after_replay, draft, len(cols.lead_ids))
+    firings = {}
+    if after_rs is not None:
+        firings = milestone_firings(cols, after_rs.lead_before, after_rs.lead_after, _milestones(session, tenant))
+    movers = top_movers(cols.lead_ids, before, after)
+    emails = _emails(session, tenant, [lead_id for lead_id, _b, _a in movers])
+    shared = histogram_edges(before, after)
+    return SimulationResult(
+        leads_evaluated=len(cols.lead_ids),
+        leads_changed=int(np.count_nonzero(before != after)),
+        level_changes=level_changes(before, after, live.levels, draft.levels),
+        distribution_before=histogram(before, shared),
+        distribution_after=histogram(after, shared),
+        top_movers=[Mover(lead_id, emails.get(lead_id), b, a) for lead_id, b, a in movers],
+        trigger_firings=firings,
+        events=len(cols),
+        since=since,
+    )
+
+
+def _primary_scores(result: vector.VectorReplay, model: ScoringModel, n_leads: int) -> npt.NDArray[np.int64]:
+    rs = result.ruleset(model.primary_ruleset_id or "")
+    if rs is None:
+        return np.zeros(n_leads, dtype=np.int64)
+    return np.asarray(rs.lead_scores).astype(np.int64)  # object arrays only for sums beyond 2**62
+
+
+def _milestones(session: Session, tenant: Tenant) -> list[tuple[str, Milestone]]:
+    return [(row.id, _milestone(row)) for row in _active_triggers(session, tenant) if row.kind == "milestone"]
+
+
+def _emails(session: Session, tenant: Tenant, lead_ids: Sequence[str]) -> dict[str, str | None]:
+    if not lead_ids:
+        return {}
+    rows = session.execute(
+        select(models.Lead.id, models.Lead.email).where(
+            models.Lead.unit_id == tenant.unit_id, models.Lead.id.in_(list(lead_ids))
+        )
+    )
+    return {lead_id: email for lead_id, email in rows}
+
+
+# --- the maths, on plain arrays ------------------------------------------------------------------------------------
+
+
+def level_codes(scores: npt.NDArray[np.int64], levels: Sequence[LevelSpec]) -> npt.NDArray[np.int64]:
+    """Per score, the index of its level in `levels` (-1: in no level). Levels do not overlap."""
+    if not levels or scores.size == 0:
+        return np.full(scores.shape, -1, dtype=np.int64)
+    order = sorted(range(len(levels)), key=lambda i: levels[i].min_score)
+    mins = np.array([levels[i].min_score for i in order], dtype=np.int64)
+    maxs = np.array([levels[i].max_score for i in order], dtype=np.int64)
+    position = np.searchsorted(mins, scores, side="right") - 1
+    inside = (position >= 0) & (scores <= maxs[np.clip(position, 0, None)])
+    return np.where(inside, np.array(order, dtype=np.int64)[np.clip(position, 0, None)], -1)
+
+
+def level_changes(
+    before: npt.NDArray[np.int64], after: npt.NDArray[np.int64],
+    levels_before: Sequence[LevelSpec], levels_after: Sequence[LevelSpec],
+) -> list[LevelChange]:
+    """How many leads go from each level (by name; None: no level) to another; unchanged pairs left out.
+    Largest count first."""
+    if before.size == 0:
+        return []
+    names_before = [lv.name for lv in levels_before] + [None]  # code -1 indexes the last entry: no level
+    names_after = [lv.name for lv in levels_after] + [None]
+    width = len(names_after)
+    pairs = level_codes(before, levels_before) % len(names_before) * width + level_codes(after, levels_after) % width
+    codes, counts = np.unique(pairs, return_counts=True)
+    found: dict[tuple[str | None, str | None], int] = {}
+    for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
+        pair = (names_before[code // width], names_after[code % width])
+        if pair[0] != pair[1]:
+            found[pair] = found.get(pair, 0) + count
+    changes = [LevelChange(a, b, n) for (a, b), n in found.items()]
+    return sorted(changes, key=lambda c: (-c.count, str(c.from_level), str(c.to_level)))
+
+
+def histogram_edges(
+    before: npt.NDArray[np.int64], after: npt.NDArray[np.int64], bins: int = HISTOGRAM_BINS
+) -> tuple[int, int, int]:
+    """(lowest score, bin width, number of bins): integer bins covering both sides, so they compare bar by bar."""
+    if before.size == 0:
+        return 0, 1, 0
+    low = int(min(before.min(), after.min()))
+    high = int(max(before.max(), after.max()))
+    width = max(1, -(-(high - low + 1) // bins))
+    return low, width, (high - low) // width + 1
+
+
+def histogram(scores: npt.NDArray[np.int64], edges: tuple[int, int, int]) -> list[Bin]:
+    low, width, count = edges
+    if count == 0:
+        return []
+    tally = np.bincount((scores - low) // width, minlength=count).tolist()
+    return [Bin(low + k * width, low + (k + 1) * width - 1, int(n)) for k, n in enumerate(tally)]
+
+
+def top_movers(
+    lead_ids: Sequence[str], before: npt.NDArray[np.int64], after: npt.NDArray[np.int64], limit: int = TOP_MOVERS
+) -> list[tuple[str, int, int]]:
+    """(lead_id, before, after) of the leads whose score moves most (largest |after - before| first, then by id)."""
+    moved = np.flatnonzero(before != after)
+    if moved.size == 0:
+        return []
+    size = np.abs(after[moved] - before[moved])
+    # The `limit` largest moves, ties by lead id: take every lead at least as large as the limit-th move, then sort.
+    if moved.size > limit:
+        cutoff = np.partition(size, moved.size - limit)[moved.size - limit]
+        keep = size >= cutoff
+        moved, size = moved[keep], size[keep]
+    ranked = sorted(zip(moved.tolist(), size.tolist(), strict=True), key=lambda p: (-p[1], lead_ids[p[0]]))
+    return [(lead_ids[i], int(before[i]), int(after[i])) for i, _ in ranked[:limit]]
+
+
+def milestone_firings(
+    cols: vector.EventColumns,
+    lead_before: npt.NDArray[Any],
+    lead_after: npt.NDArray[Any],
+    milestones: Sequence[tuple[str, Milestone]],
+) -> dict[str, int]:
+    """Per milestone trigger, how many events would fire it: the crossing is found in numpy, then each candidate
+    is confirmed with the trigger's own rule (core.triggers.Milestone.fires), as ingest does per event."""
+    result: dict[str, int] = {}
+    has_lead = cols.lead >= 0
+    if DECAY_EVENT_TYPE in cols.types:
+        has_lead = has_lead & (cols.event_type != list(cols.types).index(DECAY_EVENT_TYPE))
+    for trigger_id, spec in milestones:
+        threshold = spec.score_threshold
+        candidate = has_lead & (lead_before < threshold) & (lead_after >= threshold)
+        if spec.event_type:
+            if spec.event_type not in cols.types:
+                result[trigger_id] = 0
+                continue
+            candidate &= cols.event_type == list(cols.types).index(spec.event_type)
+        fired = 0
+        for i in np.flatnonzero(candidate).tolist():
+            if spec.fires(cols.types[cols.event_type[i]], int(lead_before[i]), int(lead_after[i])):
+                fired += 1
+        result[trigger_id] = fired
+    return result
+
+
+# --- publishing ----------------------------------------------------------------------------------------------------
+
+
+def publish_draft(
+    session: Session, tenant: Tenant, changes: Mapping[str, Any] | None, now: datetime, *, summary: str | None = None
+) -> Published | None:
+    """Publish the whole draft as one version (None when it changes nothing); stored scores become those that
+    `simulate(days=None)` showed as `after`."""
+    policy.require(tenant, Action.EDIT_SCORING)
+    begin_change(session, tenant, now)
+    before = published_model(session, tenant)
+    draft = apply_changes(before, changes)
+    write_tables(session, tenant, draft, now=now, actor=tenant.actor)
+    audit.record(session, tenant, action="update", entity_type="scoring_draft", entity_id=None,
+                 before=None, after={"changes": _plain_changes(changes)}, now=now)
+    return publish(session, tenant, now=now, summary=summary)
+
+
+def _plain_changes(changes: Mapping[str, Any] | None) -> Any:
+    """The draft as JSON can store it (dates as ISO text)."""
+    if isinstance(changes, Mapping):
+        return {str(k): _plain_changes(v) for k, v in changes.items()}
+    if isinstance(changes, list | tuple):
+        return [_plain_changes(v) for v in changes]
+    if isinstance(changes, datetime):
+        return changes.isoformat()
+    return changes
+
