@@ -23,7 +23,13 @@ so 1M events take 10-20 minutes on this shared machine). Then it prints:
   loop, each in its own write transaction (the bench process is the API process: same GIL, same writer lock): the
   longest and p99 single-event ingest wait before and during the publish, the change's own transaction, the time
   until the swap (the new version live), and the aside's phases. Targets: longest wait <= 1 s, time until the
-  swap <= 10 s per 1M events.
+  swap <= 10 s per 1M events;
+- the what-if simulate over the last 30 days of the unit (bench/simulate.py's draft: a weight change and a new rule,
+  a milestone trigger's dry run). Target: <= 5 s;
+- the decay job over `--decay-leads` (100,000) inactive leads with one drop due each (bench/decay.py's unit), in one
+  transaction and as the scheduler's job. Target: <= 10 s;
+
+and ends with one table of these figures against their targets.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import threading
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bench.dashboard import DAYS, KINDS, PAGES, fill
 from core import scoring
@@ -244,6 +250,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="full rescores to time (default 3)")
     parser.add_argument("--fill", choices=("bulk", "ingest"), default="bulk", help="how to fill (default bulk)")
     parser.add_argument("--aside-repeat", type=int, default=2, help="publishes aside under ingest (default 2)")
+    parser.add_argument("--simulate-repeat", type=int, default=3, help="30-day simulations to time (0: skip)")
+    parser.add_argument("--decay-leads", type=int, default=100_000, help="leads of the decay unit (0: skip)")
+    parser.add_argument("--decay-repeat", type=int, default=2, help="decay runs to time (default 2)")
     args = parser.parse_args()
     path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="leadvane-rescore-")) / "bench.db"
     url = f"sqlite:///{path.resolve()}"
@@ -330,8 +339,70 @@ def main() -> int:
     with db.read() as session:
         problems = verify_unit(session, DEFAULT_TENANT)
     print(f"after the aside publishes: verify-scores {len(problems)} differences")
+
+    simulate_runs = time_simulate(db, args.simulate_repeat, days=30) if args.simulate_repeat else []
     db.dispose()
+    decay_runs = time_decay(args.decay_leads, args.decay_repeat) if args.decay_leads else {}
+
+    print()
+    print("| measure | figure | target |")
+    print("|---|---|---|")
+    print(f"| old per-event replay (100k sample) | {old_rate:,.0f} events/s | |")
+    print(f"| new full rescore, {total:,} events (best / median) | {best:.2f} / {median:.2f} s, "
+          f"{total / median:,.0f} events/s, {total / median / old_rate:.1f}x the old | <= 10 s per 1M |")
+    print(f"| longest single-event ingest wait while a publish rescores | {max(worst):.2f} s | <= 1 s |")
+    print(f"| publish until the new version is live (median, ingest running) | {statistics.median(untils):.1f} s | |")
+    if simulate_runs:
+        print(f"| simulate, 30-day window (best / median) | {min(simulate_runs):.2f} / "
+              f"{statistics.median(simulate_runs):.2f} s | <= 5 s |")
+    for name, values in decay_runs.items():
+        print(f"| decay over {args.decay_leads:,} leads, one drop each, {name} (best / median) | "
+              f"{min(values):.2f} / {statistics.median(values):.2f} s | <= 10 s |")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
+
+
+def time_simulate(db: Database, repeat: int, *, days: int) -> list[float]:
+    """services.scoring.simulate over the last `days` days of the unit (bench/simulate.py's draft and trigger)."""
+    from bench.simulate import draft, ensure_trigger
+    from services.scoring import simulate
+
+    with db.read() as session:
+        newest = session.scalar(select(func.max(models.Event.occurred_at)).where(
+            models.Event.unit_id == DEFAULT_TENANT.unit_id))
+    now = (newest or _now()).astimezone(UTC)
+    ensure_trigger(db, now)
+    changes = draft(db)
+    walls: list[float] = []
+    print()
+    for i in range(repeat):
+        began = time.perf_counter()
+        with db.read() as session:
+            result = simulate.simulate(session, DEFAULT_TENANT, changes, days, now)
+        walls.append(time.perf_counter() - began)
+        print(f"simulate #{i + 1}, {days}-day window: {walls[-1]:.2f} s ({result.events:,} events, "
+              f"{result.leads_evaluated:,} leads, {result.leads_changed:,} changed)")
+    return walls
+
+
+def time_decay(leads: int, repeat: int) -> dict[str, list[float]]:
+    """The decay job over `leads` inactive leads with one drop due each (bench/decay.py's unit): in one write
+    transaction, and as the scheduler's job (short transactions of 2,000 leads)."""
+    from bench import decay as decay_bench
+
+    tmp = Path(tempfile.mkdtemp(prefix="leadvane-rescore-decay-"))
+    template, work = tmp / "filled.db", tmp / "work.db"
+    print()
+    print(f"decay: filling {leads:,} inactive leads")
+    decay_bench.fill(template, leads)
+    runs: dict[str, list[float]] = {"one transaction": [], "scheduler job": []}
+    for i in range(repeat):
+        for name, step in (("one transaction", decay_bench.new_path), ("scheduler job", decay_bench.job)):
+            took, drops, copy_db = decay_bench.timed(template, work, step)
+            copy_db.dispose()
+            runs[name].append(took)
+            print(f"decay #{i + 1} {name}: {took:.2f} s ({drops:,} drops)")
+    return runs
 
 
 if __name__ == "__main__":
