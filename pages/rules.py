@@ -218,8 +218,10 @@ if publish_clicked:
         version, moved = published.value
         drop_draft()
         st.session_state["rules_saved"] = (
-            f"Published version {version.version}; scores recomputed from the event log. {moved.summary()}"
-            if version is not None else "Nothing to publish: the draft matches the published rules."
+            "Nothing to publish: the draft matches the published rules." if version is None
+            else f"Published version {version.version}; scores are being recomputed in the background (ingest keeps "
+            "flowing) and switch to it when done: History marks it live then." if version.pending
+            else f"Published version {version.version}; scores recomputed from the event log. {moved.summary()}"
         )
         st.rerun()
 if discard_clicked:

@@ -137,7 +137,11 @@ class PublishedOut(OutModel):
     version: int
     published_at: Timestamp | None = Field(description="null when the draft changed nothing")
     summary: str
-    rescored: bool
+    rescored: bool = Field(description="stored scores were rebuilt before this answer")
+    pending: bool = Field(
+        description="a large unit's scores are being rebuilt aside; they switch to this version when done (its "
+        "`live` flag in GET /v1/scoring/versions turns true) while ingest keeps flowing"
+    )
 
 
 @router.post("/v1/scoring/simulate", response_model=SimulationOut, summary="Simulate a draft of scoring changes")
@@ -157,6 +161,6 @@ def publish(body: PublishDraftIn, tenant: ScoringEditor, db: DatabaseDep, now: N
 
     published, version = run_write(db, work)
     if published is None:
-        return {"version": version, "published_at": None, "summary": "no changes", "rescored": False}
+        return {"version": version, "published_at": None, "summary": "no changes", "rescored": False, "pending": False}
     return {"version": published.version, "published_at": now, "summary": published.summary,
-            "rescored": published.rescored}
+            "rescored": published.rescored, "pending": published.pending}

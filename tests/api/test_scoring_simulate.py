@@ -10,8 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from db import models
+from services.scoring import publisher
+from settings import get_settings
 from tests.api.test_roles import with_key
 from tests.conftest import ApiHarness
+from tests.db.test_publish_aside import hold_unit, let_go
 
 
 def send(api: ApiHarness, email: str, event_type: str, days_ago: float) -> str:
@@ -68,7 +71,7 @@ def test_simulate_then_publish(api: ApiHarness, unit: dict[str, Any]) -> None:
     published = api.post("/v1/scoring/publish", {"changes": changes, "summary": "demo requests matter more"})
     assert published.status_code == 200, published.text
     body = published.json()
-    assert body["summary"] == "demo requests matter more" and body["rescored"] is True
+    assert body["summary"] == "demo requests matter more" and body["rescored"] is True and body["pending"] is False
     assert body["version"] == stored(api)[2] and body["published_at"] is not None
     scores = {lead: api.get(f"/v1/leads/{lead}/score").json() for lead in (unit["ann"], unit["bob"])}
     assert {lead: s["score"] for lead, s in scores.items()} == {unit["ann"]: 100, unit["bob"]: 50}
@@ -76,7 +79,8 @@ def test_simulate_then_publish(api: ApiHarness, unit: dict[str, Any]) -> None:
     # The same draft again changes nothing: no new version.
     again = api.post("/v1/scoring/publish", {"changes": {"rules": {"update": [{"rule_id": unit["demo"],
                                                                                 "weight": 50}]}}}).json()
-    assert again == {"version": body["version"], "published_at": None, "summary": "no changes", "rescored": False}
+    assert again == {"version": body["version"], "published_at": None, "summary": "no changes", "rescored": False,
+                     "pending": False}
 
 
 def test_a_window_counts_only_recent_events(api: ApiHarness, unit: dict[str, Any]) -> None:
@@ -144,3 +148,25 @@ def test_another_units_rule_is_unknown(api: ApiHarness, other_api: ApiHarness, u
     resp = other_api.post("/v1/scoring/publish", {"changes": {"rules": {"remove": [unit["demo"]]}}})
     assert resp.status_code == 422
     assert [r["id"] for r in api.get("/v1/rules").json() if r["id"] == unit["demo"]] == [unit["demo"]]
+
+
+def test_a_large_unit_publishes_aside_and_says_so(
+    api: ApiHarness, unit: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above inline_rescore_max_events the answer comes before the rescore: `pending`, the old scores and the old
+    version live, until the aside rescore swaps the new scores in (then the versions list marks it live)."""
+    monkeypatch.setattr(get_settings(), "inline_rescore_max_events", 0)
+    before = {lead: api.get(f"/v1/leads/{lead}/score").json()["score"] for lead in (unit["ann"], unit["bob"])}
+    hold_unit(api.db, api.tenant, "test")  # the background worker leaves the unit alone until let go
+    try:
+        body = api.post("/v1/scoring/publish", {"changes": {"rules": {"update": [
+            {"rule_id": unit["demo"], "weight": 50}]}}}).json()
+        assert body["pending"] is True and body["rescored"] is False
+        assert {lead: api.get(f"/v1/leads/{lead}/score").json()["score"] for lead in before} == before
+        newest = api.get("/v1/scoring/versions").json()[0]
+        assert newest["version"] == body["version"] and newest["live"] is False
+    finally:
+        let_go(api.db, api.tenant, "test")
+    publisher.settle(api.db, api.tenant)
+    assert api.get("/v1/scoring/versions").json()[0]["live"] is True
+    assert api.get(f"/v1/leads/{unit['ann']}/score").json()["score"] == 100
