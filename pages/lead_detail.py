@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+
 import streamlit as st
 
 from services.errors import NotFound
@@ -75,6 +77,25 @@ if detail["history"]:
     st.plotly_chart(score_over_time(detail["history"]), key="score_history")
 else:
     st.caption("No score changes yet.")
+
+with st.expander("Score at a past moment, or under another scoring version"):
+    st.caption("Replays this lead's events up to the moment (UTC) under the chosen version's rules: what the lead "
+               "had then, or would have under yesterday's rules.")
+    a1, a2, a3 = st.columns(3)
+    day = a1.date_input("Day (UTC)", value=None, min_value=date(2000, 1, 1), max_value=date(2100, 12, 31),
+                        key="as_of_day", help="empty: every event up to now")
+    moment = a2.time_input("Time (UTC)", value=time(23, 59, 59), key="as_of_time")
+    choices = [None, *(v["version"] for v in data.scoring_versions(user.tenant))]
+    chosen_version = a3.selectbox(
+        "Scoring version", choices, key="as_of_version",
+        format_func=lambda v: "live (scores shown above)" if v is None else f"version {v}",
+    )
+    at = datetime.combine(day, moment, tzinfo=UTC) if day is not None else None
+    if at is not None or chosen_version is not None:
+        answer = data.lead_score_at(user.tenant, lead["id"], at, chosen_version)
+        st.metric("Score then" if at is not None else f"Score under version {chosen_version}", answer["score"])
+        if answer.get("level"):
+            st.markdown(f"**Level** {level_badge(answer['level'], levels)}")
 
 st.subheader("Timeline")
 if detail["events"]:

@@ -87,6 +87,14 @@ def lead_hints(tenant: Tenant, lead_ids: tuple[str, ...], days: int = 7) -> dict
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def lead_score_at(tenant: Tenant, lead_id: str, at: datetime | None, version: int | None) -> dict[str, Any]:
+    """The lead's score from its events up to `at` (all when None), under published `version` (None: the live
+    model): GET /v1/leads/{id}/score?at=&version= for the dashboard."""
+    with get_db().read() as session:
+        return leads.lead_score(session, tenant, lead_id, at=at, version=version)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def lead_detail(tenant: Tenant, lead_id: str) -> dict[str, Any]:
     with get_db().read() as session:
         detail = leads.get_lead(session, tenant, lead_id)

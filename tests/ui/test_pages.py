@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 from sqlalchemy import select
 
@@ -459,3 +461,25 @@ def test_empty_unit_pages_say_what_to_do(dashboard_db) -> None:  # type: ignore[
         assert not at.exception, page
         assert hint in texts(at), (page, texts(at))
         _no_none(at)
+
+
+def test_lead_detail_answers_the_score_at_a_moment_and_under_a_version(unit: DemoUnit) -> None:
+    top = _top_lead(unit)
+    at = open_page("lead_detail", unit.owner, lead_id=top["id"])
+    assert not at.exception
+
+    def shown(label: str) -> str:
+        values = [m.value for m in at.expander[0].metric if m.label == label]  # the panel's own metric
+        assert values, [(m.label, m.value) for m in at.expander[0].metric]
+        return values[0]
+
+    at.selectbox(key="as_of_version").set_value(1).run()  # the unit as created: no rules yet
+    assert not at.exception, at.exception
+    assert at.selectbox(key="as_of_version").value == 1, at.selectbox(key="as_of_version").options
+    assert shown("Score under version 1") == "0"
+    at.selectbox(key="as_of_version").set_value(None)
+    at.date_input(key="as_of_day").set_value(date(2000, 1, 1)).run()  # before every event
+    assert not at.exception, at.exception
+    assert shown("Score then") == "0"
+    at.date_input(key="as_of_day").set_value(date(2100, 1, 1)).run()  # after every event: the stored score
+    assert shown("Score then") == str(top["score"])
