@@ -158,7 +158,9 @@ def test_sign_in_see_top_leads_open_one_change_a_rule_and_see_the_score_move(run
         page.get_by_role("button", name="Preview impact").click()
         expect(page.get_by_text(re.compile("Impact of the draft"))).to_be_visible()
         page.wait_for_timeout(1500)
-        page.screenshot(path=str(SHOTS / "rules_preview.png"), full_page=True)
+        # The page scrolls inside Streamlit's own container: bring the preview into the shot.
+        page.get_by_text(re.compile("Impact of the draft")).scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "rules_preview.png"))
         page.get_by_role("button", name="Publish", exact=True).click()
         expect(page.get_by_text(re.compile(r"Published version \d+; scores recomputed"))).to_be_visible()
         expect(page.get_by_text(re.compile(r"leads? changed level|No lead changed level"))).to_be_visible()
