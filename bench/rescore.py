@@ -43,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -240,6 +241,24 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def open_unit(args: argparse.Namespace, *, prefix: str, filler: Callable[..., None] = bulk_fill) -> Database:
+    """The bench's SQLite unit: `args.db` as it is with `--reuse`, else a new file (temporary without `--db`) filled
+    with `args.leads`, `args.accounts` and `args.events` by `filler`."""
+    path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix=prefix)) / "bench.db"
+    url = f"sqlite:///{path.resolve()}"
+    if args.reuse:
+        return Database(url)
+    if path.exists():
+        raise SystemExit(f"{path} exists; pass --reuse to time it, or choose another --db")
+    print(f"filling {path}: {args.leads:,} leads, {args.accounts:,} accounts, {args.events:,} events")
+    upgrade(url)
+    db = Database(url)
+    began = time.perf_counter()
+    filler(db, leads=args.leads, accounts=args.accounts, events=args.events, now=_now())
+    print(f"filled in {time.perf_counter() - began:,.0f} s")
+    return db
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -254,20 +273,7 @@ def main() -> int:
     parser.add_argument("--decay-leads", type=int, default=100_000, help="leads of the decay unit (0: skip)")
     parser.add_argument("--decay-repeat", type=int, default=2, help="decay runs to time (default 2)")
     args = parser.parse_args()
-    path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="leadvane-rescore-")) / "bench.db"
-    url = f"sqlite:///{path.resolve()}"
-    if not args.reuse:
-        if path.exists():
-            raise SystemExit(f"{path} exists; pass --reuse to time it, or choose another --db")
-        print(f"filling {path}: {args.leads:,} leads, {args.accounts:,} accounts, {args.events:,} events")
-        upgrade(url)
-        db = Database(url)
-        began = time.perf_counter()
-        filler = bulk_fill if args.fill == "bulk" else fill
-        filler(db, leads=args.leads, accounts=args.accounts, events=args.events, now=_now())
-        print(f"filled in {time.perf_counter() - began:,.0f} s")
-    else:
-        db = Database(url)
+    db = open_unit(args, prefix="leadvane-rescore-", filler=bulk_fill if args.fill == "bulk" else fill)
     with db.read() as session:
         total = session.query(models.Event).filter(models.Event.unit_id == DEFAULT_TENANT.unit_id).count()
     print(f"unit: {total:,} events")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,11 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select
 
-from bench.rescore import _now, bulk_fill
+from bench.rescore import open_unit
 from core import replay as vector
 from db import models
 from db.engine import Database
-from db.migrate import upgrade
 from services.scoring import rules, simulate
 from services.scoring.model import live_model
 from services.scoring.rescore import load_event_columns
@@ -65,19 +63,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30, help="window (default 30)")
     parser.add_argument("--all", action="store_true", help="also time all history (days=None)")
     args = parser.parse_args()
-    path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="leadvane-simulate-")) / "bench.db"
-    url = f"sqlite:///{path.resolve()}"
-    if not args.reuse:
-        if path.exists():
-            raise SystemExit(f"{path} exists; pass --reuse to time it, or choose another --db")
-        print(f"filling {path}: {args.leads:,} leads, {args.accounts:,} accounts, {args.events:,} events")
-        upgrade(url)
-        db = Database(url)
-        began = time.perf_counter()
-        bulk_fill(db, leads=args.leads, accounts=args.accounts, events=args.events, now=_now())
-        print(f"filled in {time.perf_counter() - began:,.0f} s")
-    else:
-        db = Database(url)
+    db = open_unit(args, prefix="leadvane-simulate-")
     with db.read() as session:
         total = session.scalar(select(func.count()).select_from(models.Event).where(
             models.Event.unit_id == DEFAULT_TENANT.unit_id))
