@@ -8,7 +8,7 @@ import streamlit as st
 from services.scoring import levels
 from ui import data
 from ui.auth import current_user
-from ui.components import level_hex, read_only_notice, score_scale
+from ui.components import level_grid_columns, level_hex, read_only_notice, score_scale
 from ui.grids import grid_to_levels, levels_to_grid
 
 user = current_user()
@@ -60,12 +60,7 @@ edited = st.data_editor(
     disabled=not user.can_edit,
     hide_index=True,
     width="stretch",
-    column_config={
-        "id": None,
-        "name": st.column_config.TextColumn("Name", required=True),
-        "min_score": st.column_config.NumberColumn("Min score", step=1, required=True),
-        "max_score": st.column_config.NumberColumn("Max score", step=1, required=True),
-    },
+    column_config=level_grid_columns(),
 )
 
 

@@ -19,7 +19,7 @@ from services.scoring import rules
 from services.scoring.simulate import publish_draft
 from ui import data, scoring_history
 from ui.auth import current_user
-from ui.components import legend_below, read_only_notice
+from ui.components import legend_below, level_grid_columns, read_only_notice
 from ui.grids import (
     describe_draft_error,
     grid_to_rows,
@@ -145,12 +145,7 @@ with st.expander("Engagement levels", expanded=draft["levels"] is not None):
         disabled=locked,
         hide_index=True,
         width="stretch",
-        column_config={
-            "id": None,
-            "name": st.column_config.TextColumn("Name", required=True),
-            "min_score": st.column_config.NumberColumn("Min score", step=1, required=True),
-            "max_score": st.column_config.NumberColumn("Max score", step=1, required=True),
-        },
+        column_config=level_grid_columns(),
     )
 problems = st.container()
 try:

@@ -231,3 +231,13 @@ def legend_below(figure: go.Figure, height: int = 380) -> go.Figure:
 def read_only_notice(can_edit: bool) -> None:
     if not can_edit:
         st.info("You are signed in as a Viewer: you can look at everything but not change it.")
+
+
+def level_grid_columns() -> dict[str, Any]:
+    """The engagement levels grid's columns (the Levels page and the Rules page's draft)."""
+    return {
+        "id": None,
+        "name": st.column_config.TextColumn("Name", required=True),
+        "min_score": st.column_config.NumberColumn("Min score", step=1, required=True),
+        "max_score": st.column_config.NumberColumn("Max score", step=1, required=True),
+    }
