@@ -244,6 +244,35 @@ class LeadDetailOut(OutModel):
     account: LeadAccountOut | None = Field(description="the lead's account; null when it has none")
 
 
+class LeadAliasOut(AliasOut):
+    created_at: datetime
+
+
+class LeadAccountLinkOut(OutModel):
+    lead_id: str
+    account: LeadAccountOut | None = Field(description="the lead's account; null when it has none")
+
+
+class MatchedAliasOut(OutModel):
+    alias_kind: str
+    raw_value: str
+
+
+class LeadSearchHitOut(OutModel):
+    lead_id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    account_id: str | None
+    score: int = Field(description="the primary ruleset's score")
+    matched: MatchedAliasOut | None = Field(description="the alias that matched; null when the id did")
+
+
+class LeadBatchScoreOut(OutModel):
+    lead_id: str
+    score: int
+
+
 class LeadScoreOut(OutModel):
     lead_id: str
     score: int = Field(description="the given ruleset's score; without ruleset_id, the highest across rulesets")

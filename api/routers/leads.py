@@ -7,12 +7,24 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 
 from api.deps import Now, ReadSession
 from api.permissions import Reader
-from api.schemas import EventOut, LeadDetailOut, LeadPageOut, LeadScoreOut, ScoreExplanationOut
+from api.schemas import (
+    EventOut,
+    InModel,
+    LeadAccountLinkOut,
+    LeadAliasOut,
+    LeadBatchScoreOut,
+    LeadDetailOut,
+    LeadPageOut,
+    LeadScoreOut,
+    LeadSearchHitOut,
+    ScoreExplanationOut,
+)
 from api.types import INT64_MAX, DatetimeQuery, PageQuery, ScoreQuery, UtcDatetime
-from services.people import lead_insights
+from services.people import lead_insights, lookups
 from services.people import leads as lead_service
 
 router = APIRouter(tags=["leads"])
@@ -50,6 +62,38 @@ def list_leads(
         last_active=last_active, now=now, sort=sort, descending=order == "desc", page=page, limit=limit,
     )
     return {"leads": result.rows, "total": result.total, "page": result.page, "limit": result.limit}
+
+
+class BatchScoresIn(InModel):
+    lead_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=lookups.MAX_BATCH_LEADS
+    )
+    ruleset: str | None = Field(
+        default=None, max_length=200, description="`primary` (the default) or a ruleset's id or name"
+    )
+
+
+# Declared before /v1/leads/{lead_id}, which would otherwise take "search" for a lead id.
+@router.get(
+    "/v1/leads/search", response_model=list[LeadSearchHitOut], summary="Search leads by ID or alias",
+    description="Up to 10 leads whose id starts with `q` or one of whose aliases (email, phone, any kind) contains "
+    "it, case-insensitively; merged leads are left out.",
+)
+def search_leads(
+    session: ReadSession,
+    tenant: Reader,
+    q: Annotated[str, Query(min_length=lookups.SEARCH_MIN_CHARS, max_length=512, description="at least 2 characters")],
+) -> list[dict[str, Any]]:
+    return lookups.search_leads(session, tenant, q)
+
+
+@router.post(
+    "/v1/leads/scores", response_model=list[LeadBatchScoreOut], summary="Batch lead scores",
+    description="Scores of the given leads that exist in this unit (each once, in request order), under the primary "
+    "ruleset or the one named by id or name; all 0 when the unit has no primary ruleset. Reads only.",
+)
+def batch_scores(body: BatchScoresIn, session: ReadSession, tenant: Reader) -> list[dict[str, Any]]:
+    return lookups.batch_scores(session, tenant, body.lead_ids, body.ruleset)
 
 
 @router.get(
@@ -105,6 +149,16 @@ def get_lead_explanation(
     ] = 24,
 ) -> dict[str, Any]:
     return asdict(lead_insights.score_explanation(session, tenant, lead_id, now=now, hours=hours))
+
+
+@router.get("/v1/leads/{lead_id}/aliases", response_model=list[LeadAliasOut], summary="List lead aliases")
+def get_lead_aliases(lead_id: str, session: ReadSession, tenant: Reader) -> list[dict[str, Any]]:
+    return lookups.lead_alias_list(session, tenant, lead_id)
+
+
+@router.get("/v1/leads/{lead_id}/account", response_model=LeadAccountLinkOut, summary="Get a lead's account")
+def get_lead_account(lead_id: str, session: ReadSession, tenant: Reader) -> dict[str, Any]:
+    return lookups.lead_account(session, tenant, lead_id)
 
 
 @router.get("/v1/leads/{lead_id}/events", response_model=list[EventOut], summary="List events for a lead, newest first")

@@ -110,8 +110,15 @@ def ids_by_table(a: ApiHarness) -> dict[str, list[str]]:
     return ids
 
 
+# Path parameters that number things within each unit (scoring versions 1, 2, ...): every unit has its own version
+# 1, so B reading "its" version 1 is no leak. Their isolation is tested in tests/api/test_scoring_versions.py.
+PER_UNIT_NUMBERS = frozenset({"version"})
+
+
 def candidates(name: str, ids: dict[str, list[str]]) -> list[str]:
     """A's ids worth trying for a parameter: `lead_id` -> leads, lead_aliases, ...; anything else -> all."""
+    if name in PER_UNIT_NUMBERS:
+        return []
     kind = name.lower().removesuffix("_id").removesuffix("id").rstrip("_")
     stems = {kind, kind[:-1]} if kind.endswith("y") else {kind}
     tables = [table for table in ids if kind and any(stem in table for stem in stems)] or list(ids)
