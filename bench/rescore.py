@@ -66,6 +66,7 @@ from services.scoring import publisher, rules
 from services.scoring.model import begin_change, live_model, load_from_tables, record_version
 from services.scoring.rescore import load_event_columns, rescore_unit, verify_unit
 from services.tenancy.tenants import DEFAULT_TENANT
+from services.triggers import triggers
 from settings import get_settings
 
 SAMPLE = 100_000
@@ -368,9 +369,26 @@ def main() -> int:
     return 0
 
 
+# The what-if scenario (also bench/simulate.py's): the primary ruleset's page_visit rule +5 and a new rule, with a
+# milestone trigger at 80 so the dry run of firings is part of the timing.
+def draft(db: Database) -> dict[str, object]:
+    with db.read() as session:
+        rule = next(r for r in rules.list_rules(session, DEFAULT_TENANT) if r.event_type == "page_visit"
+                    and not r.conditions)
+    return {"rules": {"update": [{"rule_id": rule.id, "weight": rule.weight + 5}],
+                      "add": [{"event_type": "email_click", "weight": 3}]}}
+
+
+def ensure_trigger(db: Database, now: datetime) -> None:
+    with db.write() as session:
+        if not triggers.list_triggers(session, DEFAULT_TENANT, "milestone"):
+            hook = "https://hooks.example.com/lv"  # never called: the bench only counts would-be firings
+            triggers.create_trigger(session, DEFAULT_TENANT, "milestone", {"score_threshold": 80, "webhook_url": hook},
+                                    now, checked=frozenset({hook}))
+
+
 def time_simulate(db: Database, repeat: int, *, days: int) -> list[float]:
     """services.scoring.simulate over the last `days` days of the unit (bench/simulate.py's draft and trigger)."""
-    from bench.simulate import draft, ensure_trigger
     from services.scoring import simulate
 
     with db.read() as session:

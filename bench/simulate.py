@@ -25,31 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select
 
-from bench.rescore import open_unit
+from bench.rescore import draft, ensure_trigger, open_unit
 from core import replay as vector
 from db import models
-from db.engine import Database
-from services.scoring import rules, simulate
+from services.scoring import simulate
 from services.scoring.model import live_model
 from services.scoring.rescore import load_event_columns
 from services.tenancy.tenants import DEFAULT_TENANT
-from services.triggers import triggers
-
-
-def draft(db: Database) -> dict[str, object]:
-    with db.read() as session:
-        rule = next(r for r in rules.list_rules(session, DEFAULT_TENANT) if r.event_type == "page_visit"
-                    and not r.conditions)
-    return {"rules": {"update": [{"rule_id": rule.id, "weight": rule.weight + 5}],
-                      "add": [{"event_type": "email_click", "weight": 3}]}}
-
-
-def ensure_trigger(db: Database, now: datetime) -> None:
-    with db.write() as session:
-        if not triggers.list_triggers(session, DEFAULT_TENANT, "milestone"):
-            hook = "https://hooks.example.com/lv"  # never called: the bench only counts would-be firings
-            triggers.create_trigger(session, DEFAULT_TENANT, "milestone", {"score_threshold": 80, "webhook_url": hook},
-                                    now, checked=frozenset({hook}))
 
 
 def main() -> int:
