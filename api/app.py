@@ -32,6 +32,7 @@ from api.routers import levels as levels_router
 from api.routers import members as members_router
 from api.routers import metrics as metrics_router
 from api.routers import org_units as org_units_router
+from api.routers import properties as properties_router
 from api.routers import rate_limits as rate_limits_router
 from api.routers import rules as rules_router
 from api.routers import scoring_settings as scoring_settings_router
@@ -122,6 +123,7 @@ def create_api(db: Database | None = None) -> FastAPI:
     app.include_router(usage_router.router)
     app.include_router(stream_router.router)
     app.include_router(scoring_simulate_router.router)
+    app.include_router(properties_router.router)
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id
