@@ -22,6 +22,7 @@ from db import models
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.insight.event_log import list_events, page_offset
+from services.people.aliases import lead_aliases
 from services.scoring import levels as level_service
 from services.scoring import versions
 from services.scoring.model import live_model
@@ -266,19 +267,6 @@ def _score_summary(
 def get_lead(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
     """{lead: {..., aliases, metadata, score, scores, level}, account: {...} or {}}."""
     row = require_lead(session, tenant, lead_id)
-    aliases = session.execute(
-        select(models.LeadAlias.kind, models.LeadAlias.value, models.LeadAlias.raw_value, models.LeadAlias.is_primary)
-        .where(models.LeadAlias.unit_id == tenant.unit_id, models.LeadAlias.lead_id == lead_id)
-        .order_by(models.LeadAlias.id)
-    ).all()
-    account: dict[str, Any] = {}
-    if row.account_id:
-        acc = session.get(models.Account, row.account_id)
-        if acc is not None and acc.unit_id == tenant.unit_id:
-            account = {
-                "id": acc.id, "name": acc.name, "domain": acc.domain, "metadata": acc.metadata_ or {},
-                "last_activity_at": acc.last_activity_at, "created_at": acc.created_at,
-            }
     lead = {
         "id": row.id,
         "email": row.email,
@@ -287,8 +275,8 @@ def get_lead(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
         "account_id": row.account_id,
         **_score_summary(session, tenant, lead_id),
         "aliases": [
-            {"alias_kind": kind, "value": value, "raw_value": raw, "is_primary": bool(primary)}
-            for kind, value, raw, primary in aliases
+            {"alias_kind": a.kind, "value": a.value, "raw_value": a.raw_value, "is_primary": bool(a.is_primary)}
+            for a in lead_aliases(session, tenant, lead_id)
         ],
         "metadata": row.metadata_ or {},
         "last_activity_at": row.last_activity_at,
@@ -296,7 +284,18 @@ def get_lead(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
         "updated_at": row.updated_at,
         "merged_into": row.merged_into,
     }
-    return {"lead": lead, "account": account}
+    return {"lead": lead, "account": account_summary(session, tenant, row.account_id) or {}}
+
+
+def account_summary(session: Session, tenant: Tenant, account_id: str | None) -> dict[str, Any] | None:
+    """A lead's account as lead reads show it (id, name, domain, metadata, last activity, created), or None."""
+    account = session.get(models.Account, account_id) if account_id else None
+    if account is None or account.unit_id != tenant.unit_id:
+        return None
+    return {
+        "id": account.id, "name": account.name, "domain": account.domain, "metadata": account.metadata_ or {},
+        "last_activity_at": account.last_activity_at, "created_at": account.created_at,
+    }
 
 
 def lead_score(

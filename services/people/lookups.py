@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from db import models
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
-from services.people.leads import require_lead, scores_by_lead
+from services.people.aliases import lead_aliases
+from services.people.leads import account_summary, require_lead, scores_by_lead
 from services.scoring.model import live_model
 
 SEARCH_MIN_CHARS = 2
@@ -111,26 +112,14 @@ def batch_scores(
 def lead_alias_list(session: Session, tenant: Tenant, lead_id: str) -> list[dict[str, Any]]:
     """The lead's aliases, oldest first: `{alias_kind, value (normalised), raw_value, is_primary, created_at}`."""
     require_lead(session, tenant, lead_id)
-    alias = models.LeadAlias
     return [
         {"alias_kind": a.kind, "value": a.value, "raw_value": a.raw_value, "is_primary": bool(a.is_primary),
          "created_at": a.created_at}
-        for a in session.scalars(
-            select(alias).where(alias.unit_id == tenant.unit_id, alias.lead_id == lead_id).order_by(alias.id)
-        )
+        for a in lead_aliases(session, tenant, lead_id)
     ]
 
 
 def lead_account(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
-    """`{lead_id, account}`: the lead's account (id, name, domain, metadata, last activity, created) or None."""
+    """`{lead_id, account}`: the lead's account (see services.people.leads.account_summary) or None."""
     row = require_lead(session, tenant, lead_id)
-    account = session.get(models.Account, row.account_id) if row.account_id else None
-    if account is None or account.unit_id != tenant.unit_id:
-        return {"lead_id": lead_id, "account": None}
-    return {
-        "lead_id": lead_id,
-        "account": {
-            "id": account.id, "name": account.name, "domain": account.domain, "metadata": account.metadata_ or {},
-            "last_activity_at": account.last_activity_at, "created_at": account.created_at,
-        },
-    }
+    return {"lead_id": lead_id, "account": account_summary(session, tenant, row.account_id)}
