@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from core import scoring
 from db import models
 from db.engine import Database
 from scheduler import jobs
@@ -23,6 +22,7 @@ from services.scoring import publisher, rules
 from services.scoring.model import heads, live_model
 from services.scoring.rescore import verify_unit
 from settings import get_settings
+from tests.db.test_rescore import per_event_replay
 
 PEOPLE = [f"p{i}@firm{i % 3}.example" for i in range(12)]
 
@@ -61,20 +61,13 @@ def scores(db: Database, tenant: Tenant) -> dict[str, int]:
 
 def assert_rows_are_the_live_models(db: Database, tenant: Tenant) -> None:
     """Every stored delta, explanation and score equals the per-event engine's replay under the live model."""
+    expected, primary = per_event_replay(db, tenant)
     with db.read() as session:
-        ctx = live_model(session, tenant)
         events = session.scalars(select(models.Event).where(models.Event.unit_id == tenant.unit_id)).all()
-        log = [
-            scoring.LoggedEvent(
-                e.seq, e.lead_id, e.account_id, scoring.EventFacts(e.event_type, e.occurred_at, e.metadata_ or {})
-            )
-            for e in events
-        ]
-        expected = scoring.replay(ctx.book, ctx.policy, log)
         for e in events:
             outcomes = expected.outcomes[e.seq]
             assert e.explanation == {rs: o.as_explanation() for rs, o in outcomes.items()}, e.seq
-            assert e.score_delta == outcomes[ctx.primary_ruleset_id or ""].delta, e.seq
+            assert e.score_delta == outcomes[primary or ""].delta, e.seq
         assert verify_unit(session, tenant) == []
 
 
