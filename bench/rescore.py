@@ -242,6 +242,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def unit_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments `open_unit` reads: the unit's size and where it lives."""
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--accounts", type=int, default=2_000)
+    parser.add_argument("--db", help="SQLite file (default: a temporary one)")
+    parser.add_argument("--reuse", action="store_true", help="time an existing, already filled --db")
+
+
 def open_unit(args: argparse.Namespace, *, prefix: str, filler: Callable[..., None] = bulk_fill) -> Database:
     """The bench's SQLite unit: `args.db` as it is with `--reuse`, else a new file (temporary without `--db`) filled
     with `args.leads`, `args.accounts` and `args.events` by `filler`."""
@@ -262,11 +271,7 @@ def open_unit(args: argparse.Namespace, *, prefix: str, filler: Callable[..., No
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--leads", type=int, default=100_000)
-    parser.add_argument("--accounts", type=int, default=2_000)
-    parser.add_argument("--db", help="SQLite file (default: a temporary one)")
-    parser.add_argument("--reuse", action="store_true", help="time an existing, already filled --db")
+    unit_arguments(parser)
     parser.add_argument("--repeat", type=int, default=3, help="full rescores to time (default 3)")
     parser.add_argument("--fill", choices=("bulk", "ingest"), default="bulk", help="how to fill (default bulk)")
     parser.add_argument("--aside-repeat", type=int, default=2, help="publishes aside under ingest (default 2)")

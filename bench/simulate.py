@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select
 
-from bench.rescore import draft, ensure_trigger, open_unit
+from bench.rescore import draft, ensure_trigger, open_unit, unit_arguments
 from core import replay as vector
 from db import models
 from services.scoring import simulate
@@ -36,11 +36,7 @@ from services.tenancy.tenants import DEFAULT_TENANT
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--leads", type=int, default=100_000)
-    parser.add_argument("--accounts", type=int, default=2_000)
-    parser.add_argument("--db", help="SQLite file (default: a temporary one)")
-    parser.add_argument("--reuse", action="store_true", help="time an existing, already filled --db")
+    unit_arguments(parser)
     parser.add_argument("--repeat", type=int, default=3, help="simulations to time per window (default 3)")
     parser.add_argument("--days", type=int, default=30, help="window (default 30)")
     parser.add_argument("--all", action="store_true", help="also time all history (days=None)")
