@@ -129,7 +129,11 @@ def units_with_decay(session: Session) -> list[Tenant]:
 
 @dataclass(frozen=True, slots=True)
 class DecayPlan:
-    """The DECAY events due in a unit (as system events on known leads), oldest first per lead, leads in id order."""
+    """The DECAY events due in a unit (as system events on known leads), in time order, ties by lead id.
+
+    The order is fixed by the data alone (not by the order a database happens to return rows in), so the same
+    drops are written with the same relative sequence wherever they are planned.
+    """
 
     events: list[NewEvent]
     leads: int
