@@ -115,6 +115,7 @@ class Account(TenantMixin, Base):
         UniqueConstraint("unit_id", "domain"),
         Index("ix_accounts_unit_name_key", "unit_id", "name_key"),
         Index("ix_accounts_unit_last_activity", "unit_id", "last_activity_at"),
+        Index("ix_accounts_unit_fit_score", "unit_id", "fit_score"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     domain: Mapped[str | None] = mapped_column(String(253), nullable=True)
@@ -124,6 +125,9 @@ class Account(TenantMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Fit (core.fit) over `metadata`, the account's profile: the primary account ruleset's score, and per ruleset.
+    fit_score: Mapped[int] = mapped_column(BigInt, default=0, server_default="0")
+    fit_scores: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
 
 
 class Lead(TenantMixin, Base):
@@ -132,6 +136,7 @@ class Lead(TenantMixin, Base):
         Index("ix_leads_unit_last_activity", "unit_id", "last_activity_at"),
         Index("ix_leads_unit_account", "unit_id", "account_id"),
         Index("ix_leads_unit_email", "unit_id", "email"),
+        Index("ix_leads_unit_fit_score", "unit_id", "fit_score"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     account_id: Mapped[str | None] = mapped_column(ID, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True)
@@ -143,6 +148,9 @@ class Lead(TenantMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     merged_into: Mapped[str | None] = mapped_column(ID, nullable=True)
+    # Fit (core.fit) over `metadata`, the lead's profile: the primary profile ruleset's score, and per ruleset.
+    fit_score: Mapped[int] = mapped_column(BigInt, default=0, server_default="0")
+    fit_scores: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
 
 
 class LeadAlias(TenantMixin, Base):
@@ -262,6 +270,77 @@ class EngagementLevel(TenantMixin, Base):
     max_score: Mapped[int] = mapped_column(BigInt)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- fit: profiles and accounts (core.fit); part of the scoring model ----------------------------------------------
+
+
+class FieldMapping(TenantMixin, Base):
+    """Copies an event's field into a lead's profile (`kind` profile) or its account's (`kind` account)."""
+
+    __tablename__ = "field_mappings"
+    __table_args__ = (Index("ix_field_mappings_unit_kind", "unit_id", "kind"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # profile | account
+    source_field: Mapped[str] = mapped_column(String(200))
+    property: Mapped[str] = mapped_column(String(200))
+    update_behavior: Mapped[str] = mapped_column(String(20))  # always_latest | set_once | append
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FitRuleset(TenantMixin, Base):
+    __tablename__ = "fit_rulesets"
+    __table_args__ = (UniqueConstraint("unit_id", "kind", "name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # profile | account
+    name: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FitRule(TenantMixin, Base):
+    __tablename__ = "fit_rules"
+    __table_args__ = (Index("ix_fit_rules_unit_ruleset", "unit_id", "ruleset_id"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    ruleset_id: Mapped[str] = mapped_column(ID, ForeignKey("fit_rulesets.id", ondelete="CASCADE"))
+    property: Mapped[str] = mapped_column(String(200))
+    condition: Mapped[str] = mapped_column(String(20))
+    comparison_value: Mapped[str] = mapped_column(String(1000), default="")
+    weight: Mapped[int] = mapped_column(BigInt)
+    ui_order: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FitLevel(TenantMixin, Base):
+    """A fit band (e.g. A/B/C) of lead profiles (`kind` profile) or accounts (`kind` account)."""
+
+    __tablename__ = "fit_levels"
+    __table_args__ = (UniqueConstraint("unit_id", "kind", "name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(100))
+    min_score: Mapped[int] = mapped_column(BigInt)
+    max_score: Mapped[int] = mapped_column(BigInt)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LeadErasure(TenantMixin, Base):
+    """A request to erase a person (DELETE /v1/leads/{id}): pending until every trace is gone, then completed.
+
+    Holds no personal data: only the lead's id, which names nobody once the lead is gone."""
+
+    __tablename__ = "lead_erasures"
+    __table_args__ = (Index("ix_lead_erasures_status", "status"),)
+    lead_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # pending | completed
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    requested_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class IdempotencyRecord(Base):
