@@ -362,6 +362,8 @@ def _prepare(index: int, ev: NewEvent, now: datetime, region: str, max_bytes: in
         raise InvalidInput("event_type", "must be a non-empty string")
     if event_type == scoring.DECAY_EVENT_TYPE and not ev.system:
         raise InvalidInput("event_type", f"{scoring.DECAY_EVENT_TYPE!r} is reserved for system adjustments")
+    if event_type in core_profile.PROFILE_EVENT_TYPES:
+        raise InvalidInput("event_type", f"{event_type!r} is reserved for profile changes (edit the lead's metadata)")
     ev.event_type = event_type
     if not isinstance(ev.properties, dict):
         raise InvalidInput(ev.properties_field, "must be a JSON object")

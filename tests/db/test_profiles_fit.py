@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from core.fit import FitRulesetSpec, FitRuleSpec
@@ -12,9 +13,11 @@ from core.profile import ACCOUNT_PROFILE_EVENT, LEAD_PROFILE_EVENT, MappingSpec
 from db import models
 from db.engine import Database
 from services.context import Tenant
+from services.errors import InvalidInput
 from services.ingest.contract import AccountRef, AliasInput, Ingested, NewEvent, PersonRef
 from services.ingest.ingest import ingest
 from services.people.profiles import logged_profile, set_lead_profile, verify_profiles
+from services.scoring import rules
 from services.scoring.fit import fit_level, verify_fit
 from services.scoring.model import begin_change, published_model, write_tables
 from services.scoring.publish import publish
@@ -163,3 +166,12 @@ def test_a_rollback_restores_the_fit_of_the_version(db: Database, tenant: Tenant
         ) or {}) == with_vp)
         rollback(session, tenant, target, now)
     assert _lead(db, str(sent.lead_id)).fit_score == 20
+
+
+def test_profile_event_types_are_reserved(db: Database, tenant: Tenant, now: datetime) -> None:
+    with db.write() as session:
+        (result,) = ingest(session, tenant, [NewEvent(event_type=LEAD_PROFILE_EVENT, occurred_at=now)], now)
+        assert isinstance(result, InvalidInput) and result.field == "event_type"
+        with pytest.raises(InvalidInput) as raised:
+            rules.create_rule(session, tenant, {"event_type": ACCOUNT_PROFILE_EVENT, "weight": 5}, now=now)
+        assert raised.value.field == "event_type"
