@@ -168,11 +168,15 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_rescore(_args: argparse.Namespace) -> int:
+    from services.people.profiles import rebuild_profiles
     from services.scoring.publisher import rescore_now
 
     db = Database()
     summary = rescore_now(db, DEFAULT_TENANT)  # under the newest published version, which it makes live
     print(f"rescored {summary.events} events, {summary.leads} leads, {summary.accounts} accounts")
+    with db.write() as session:
+        profiles = rebuild_profiles(session, DEFAULT_TENANT, _now())
+    print(f"rebuilt profiles from the log ({profiles} changed) and recomputed fit")
     return 0
 
 

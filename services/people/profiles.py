@@ -9,7 +9,7 @@ and its fit is recomputed under the published model (services.scoring.fit). `reb
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -22,7 +22,7 @@ from core.profile import ACCOUNT_PROFILE_EVENT, LEAD_PROFILE_EVENT, ProfileChang
 from db import models
 from db.ids import new_id
 from services.context import Tenant
-from services.scoring.fit import fit_columns
+from services.scoring.fit import fit_columns, rescore_fit
 from services.scoring.model import published_model
 
 SYSTEM_CHANNEL = "system"
@@ -135,6 +135,46 @@ def rebuild_profile(session: Session, tenant: Tenant, lead_id: str, now: datetim
     return profile
 
 
+def rebuild_profiles(session: Session, tenant: Tenant, now: datetime) -> int:
+    """Set every stored profile of the unit to the fold of its profile events, then every fit to the published
+    model's (the profile half of a full replay). Returns how many profiles changed."""
+    changed = 0
+    event = models.Event
+    owners: tuple[tuple[type[models.Lead] | type[models.Account], Any, str, str], ...] = (
+        (models.Lead, event.lead_id, LEAD_PROFILE_EVENT, "profile"),
+        (models.Account, event.account_id, ACCOUNT_PROFILE_EVENT, "account"),
+    )
+    for owner, column, event_type, kind in owners:
+        folded = _fold_all(session, tenant, column, event_type)
+        rows = cast(Sequence[models.Lead | models.Account], session.scalars(
+            select(owner).where(owner.unit_id == tenant.unit_id)
+        ).all())
+        for row in rows:
+            profile = folded.get(row.id, {})
+            if (row.metadata_ or {}) != profile:
+                row.metadata_, row.updated_at = profile, now
+                changed += 1
+        session.flush()
+        rescore_fit(session, tenant, published_model(session, tenant), kind)
+    return changed
+
+
+def _fold_all(session: Session, tenant: Tenant, column: Any, event_type: str) -> dict[str, dict[str, Any]]:
+    """Every owner's profile as the fold of its profile events (owners without any are absent)."""
+    event = models.Event
+    folded: dict[str, dict[str, Any]] = {}
+    for owner_id, metadata in session.execute(
+        select(column, event.metadata_)
+        .where(event.unit_id == tenant.unit_id, event.event_type == event_type)
+        .order_by(event.seq)
+    ):
+        if owner_id is not None:
+            folded[owner_id] = core_profile.apply_change(
+                folded.get(owner_id, {}), ProfileChange.from_metadata(metadata or {})
+            )
+    return folded
+
+
 def verify_profiles(session: Session, tenant: Tenant) -> list[str]:
     """Stored profiles that differ from the fold of their profile events; empty when they agree."""
     problems: list[str] = []
@@ -143,16 +183,7 @@ def verify_profiles(session: Session, tenant: Tenant) -> list[str]:
         ("lead", models.Lead, event.lead_id, LEAD_PROFILE_EVENT),
         ("account", models.Account, event.account_id, ACCOUNT_PROFILE_EVENT),
     ):
-        folded: dict[str, dict[str, Any]] = {}
-        for owner_id, metadata in session.execute(
-            select(column, event.metadata_)
-            .where(event.unit_id == tenant.unit_id, event.event_type == event_type)
-            .order_by(event.seq)
-        ):
-            if owner_id is not None:
-                folded[owner_id] = core_profile.apply_change(
-                    folded.get(owner_id, {}), ProfileChange.from_metadata(metadata or {})
-                )
+        folded = _fold_all(session, tenant, column, event_type)
         stored_rows = session.execute(select(owner.id, owner.metadata_).where(owner.unit_id == tenant.unit_id))
         for owner_id, stored in stored_rows:
             if (stored or {}) != folded.get(owner_id, {}):

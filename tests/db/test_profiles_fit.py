@@ -16,7 +16,7 @@ from services.context import Tenant
 from services.errors import InvalidInput
 from services.ingest.contract import AccountRef, AliasInput, Ingested, NewEvent, PersonRef
 from services.ingest.ingest import ingest
-from services.people.profiles import logged_profile, set_lead_profile, verify_profiles
+from services.people.profiles import logged_profile, rebuild_profiles, set_lead_profile, verify_profiles
 from services.scoring import rules
 from services.scoring.fit import fit_level, verify_fit
 from services.scoring.model import begin_change, published_model, write_tables
@@ -175,3 +175,23 @@ def test_profile_event_types_are_reserved(db: Database, tenant: Tenant, now: dat
         with pytest.raises(InvalidInput) as raised:
             rules.create_rule(session, tenant, {"event_type": ACCOUNT_PROFILE_EVENT, "weight": 5}, now=now)
         assert raised.value.field == "event_type"
+
+
+def test_rebuilding_from_the_log_restores_a_profile_changed_behind_its_back(
+    db: Database, tenant: Tenant, now: datetime
+) -> None:
+    sent = _send(db, tenant, now, person={"title": "VP Sales"}, company={"employees": 500})
+    _configure(db, tenant, now, **_fit_parts(tenant))
+    with db.write() as session:  # a stray write that bypassed the log
+        row = session.get(models.Lead, sent.lead_id)
+        assert row is not None
+        row.metadata_, row.fit_score = {"title": "Intern"}, 0
+    with db.read() as session:
+        assert verify_profiles(session, tenant) != []
+    with db.write() as session:
+        assert rebuild_profiles(session, tenant, now) == 1
+    lead = _lead(db, str(sent.lead_id))
+    assert (lead.metadata_, lead.fit_score) == ({"title": "VP Sales"}, 20)
+    with db.read() as session:
+        assert verify_profiles(session, tenant) == []
+        assert verify_fit(session, tenant, published_model(session, tenant)) == []
