@@ -22,6 +22,10 @@ from ui.components import (
 from ui.runtime import now
 
 user = current_user()
+if not data.abm_enabled(user.tenant):
+    st.title("Account")
+    st.info(data.ABM_OFF_MESSAGE)
+    st.stop()
 account_id = nav.selected("account")
 if not account_id:
     st.info("Pick an account on the Accounts page to see its detail.")

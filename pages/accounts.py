@@ -14,6 +14,9 @@ SORTS = {"score": "Engagement score", "top_lead_score": "Top lead score", "lead_
 
 user = current_user()
 st.title("Accounts")
+if not data.abm_enabled(user.tenant):
+    st.info(data.ABM_OFF_MESSAGE)
+    st.stop()
 
 c1, c2, c3 = st.columns([2, 1, 1])
 q = c1.text_input("Search name or domain", key="accounts_q")
