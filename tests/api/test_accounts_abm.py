@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from db import models
-from services.operations.demo import seed_demo_unit
+from services.operations.demo import seed_demo
 from services.people.accounts import intent_of
 from services.people.profiles import logged_profile, set_account_profile
 from services.scoring.scoring_settings import get_settings
@@ -176,6 +176,6 @@ def test_batch_delete_bad_bodies_are_422_naming_ids(api: ApiHarness, body: dict[
 
 def test_the_demo_turns_abm_on(api: ApiHarness) -> None:
     with api.db.write() as session:
-        seed_demo_unit(session, api.tenant, now=NOW, leads=4)
+        seed_demo(session, api.tenant, now=NOW, leads=4)
     assert get_abm(api) is True
     assert api.get("/v1/accounts").status_code == 200
