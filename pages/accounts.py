@@ -1,4 +1,5 @@
-"""Accounts: companies ranked by engagement, with their best lead; click a row to open one."""
+"""Accounts: companies ranked by engagement, with their fit and their best lead; click a row to open one. Shown
+only while account scoring (ABM) is on for the unit."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ picked = st.dataframe(
     [
         {
             "Account": r["name"], "Domain": text(r["domain"]), "Engagement": r["score"],
-            "Top lead score": r["top_lead_score"], "Leads": r["lead_count"],
+            "Top lead score": r["top_lead_score"], "Leads": r["lead_count"], "Owner": text(r["owner_name"]),
+            "Fit": r["fit_score"], "Fit level": text(r["fit_level"]),
             "Last activity": ago(r["last_activity_at"], moment),
         }
         for r in rows
