@@ -22,6 +22,10 @@ from ui.components import (
 from ui.runtime import now
 
 user = current_user()
+if not data.abm_enabled(user.tenant):
+    st.title("Account")
+    st.info(data.ABM_OFF_MESSAGE)
+    st.stop()
 account_id = nav.selected("account")
 if not account_id:
     st.info("Pick an account on the Accounts page to see its detail.")
@@ -37,11 +41,18 @@ account = detail["account"]
 levels = data.engagement_levels(user.tenant)
 
 st.title(account["name"])
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric("Engagement score", account["score"])
-c2.metric("Top lead score", account["top_lead_score"])
-c3.metric("Leads", account["lead_count"])
-c4.markdown(f"**Domain**  \n{text(account['domain'])}  \n**Last activity**  \n{when(account['last_activity_at'])}")
+c2.metric("Fit score", account["fit_score"], help="Fit level: " + text(account["fit_level"]))
+c3.metric("Top lead score", account["top_lead_score"])
+c4.metric("Leads", account["lead_count"])
+c5.markdown(f"**Domain**  \n{text(account['domain'])}  \n**Last activity**  \n{when(account['last_activity_at'])}")
+
+if account["fit_reasons"]:
+    st.caption("Fit: " + ", ".join(
+        f"{r['account_property']} {r['condition']} {r['comparison_value']} ({r['weight']:+d})"
+        for r in account["fit_reasons"]
+    ))
 
 st.subheader("Leads")
 leads = detail["leads"]
@@ -50,7 +61,8 @@ if leads:
     picked = st.dataframe(
         [
             {"Lead": person_name(ld), "Email": text(ld["email"]), "Score": ld["score"],
-             "Level": level_cell(ld["level"]), "Last activity": ago(ld["last_activity_at"], moment)}
+             "Level": level_cell(ld["level"]), "Fit": ld["fit_score"], "Fit level": text(ld["fit_level"]),
+             "Last activity": ago(ld["last_activity_at"], moment)}
             for ld in leads
         ],
         hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="account_leads",

@@ -1,4 +1,5 @@
-"""Accounts: companies ranked by engagement, with their best lead; click a row to open one."""
+"""Accounts: companies ranked by engagement, with their fit and their best lead; click a row to open one. Shown
+only while account scoring (ABM) is on for the unit."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ SORTS = {"score": "Engagement score", "top_lead_score": "Top lead score", "lead_
 
 user = current_user()
 st.title("Accounts")
+if not data.abm_enabled(user.tenant):
+    st.info(data.ABM_OFF_MESSAGE)
+    st.stop()
 
 c1, c2, c3 = st.columns([2, 1, 1])
 q = c1.text_input("Search name or domain", key="accounts_q")
@@ -41,7 +45,8 @@ picked = st.dataframe(
     [
         {
             "Account": r["name"], "Domain": text(r["domain"]), "Engagement": r["score"],
-            "Top lead score": r["top_lead_score"], "Leads": r["lead_count"],
+            "Top lead score": r["top_lead_score"], "Leads": r["lead_count"], "Owner": text(r["owner_name"]),
+            "Fit": r["fit_score"], "Fit level": text(r["fit_level"]),
             "Last activity": ago(r["last_activity_at"], moment),
         }
         for r in rows

@@ -117,18 +117,25 @@ class DemoSeed:
 
 
 def seed_demo(session: Session, tenant: Tenant, *, now: datetime, leads: int = 300, force: bool = False) -> str:
-    """Fill `tenant` with demo rules, levels, people and ~6 weeks of events; skips a unit that has events."""
+    """Fill `tenant` with demo rules, levels, people and ~6 weeks of events, with account scoring (ABM) on so the
+    demo shows accounts; skips a unit that has events."""
     if not force and unit_has_events(session, tenant):
         return "demo not seeded: the unit already has events (use --force to add more)"
-    return seed_demo_unit(session, tenant, now=now, leads=leads).summary()
+    return seed_demo_unit(session, tenant, now=now, leads=leads, abm=True).summary()
 
 
-def seed_demo_unit(session: Session, tenant: Tenant, *, now: datetime, leads: int = 300) -> DemoSeed:
-    """Seed the demo whatever the unit holds (callers decide whether it may); every event has SEED_SOURCE."""
+def seed_demo_unit(
+    session: Session, tenant: Tenant, *, now: datetime, leads: int = 300, abm: bool = False
+) -> DemoSeed:
+    """Seed the demo whatever the unit holds (callers decide whether it may); every event has SEED_SOURCE. With
+    `abm`, account scoring is switched on too (the sample data leaves it as it is: its removal restores the unit
+    exactly)."""
     rng = random.Random(SEED)
     begin_change(session, tenant, now)
     rules_added = _ensure_rules(session, tenant, now)
     levels_added = _ensure_levels(session, tenant, now)
+    if abm:
+        _enable_abm(session, tenant, now)
     publish(session, tenant, now=now, summary="demo rules and levels")
     decays_added = _ensure_decays(session, tenant, now)
     people = _people(rng, leads)
@@ -190,6 +197,18 @@ def _date_from_first_event(session: Session, tenant: Tenant, lead_ids: list[str]
             .values(created_at=first_of_account, updated_at=first_of_account)
         )
     session.expire_all()  # the ORM's copies of these rows are stale now
+
+
+def _enable_abm(session: Session, tenant: Tenant, now: datetime) -> None:
+    """The demo shows account scoring: ABM on (published with the demo's rules and levels)."""
+    row = session.get(models.ScoringSettings, tenant.unit_id)
+    if row is None:
+        row = models.ScoringSettings(unit_id=tenant.unit_id, org_id=tenant.org_id, allow_negative_scores=False,
+                                     session_timeout_minutes=30)
+        session.add(row)
+    if not row.abm_enabled:
+        row.abm_enabled, row.updated_at = True, now
+    session.flush()
 
 
 def _ensure_decays(session: Session, tenant: Tenant, now: datetime) -> int:
