@@ -7,11 +7,11 @@ is idempotent: erasing what is already gone finds nothing and marks the request 
 
 What goes: the lead and every lead merged into it (the same person), their events, aliases and scores, the trigger
 firings that name them with their deliveries not yet sent; deliveries already sent keep their row and status but
-lose the person's data. The live stream's buffer (stream_batches) loses the messages that name them, stored
-Idempotency-Key responses that name them are deleted, and audit entries about them keep that something happened
-(action, time, actor) but lose their details. Accounts stay (a company is not the person) and are replayed without
-the erased events (services.scoring.rescore.rescore_accounts). The audit log gets one `erase` entry naming only the
-lead id.
+lose the person's data. CSV import jobs' row errors lose mentions of them, the live stream's buffer
+(stream_batches) loses the messages that name them, stored Idempotency-Key responses that name them are deleted,
+and audit entries about them keep that something happened (action, time, actor) but lose their details. Accounts
+stay (a company is not the person) and are replayed without the erased events
+(services.scoring.rescore.rescore_accounts). The audit log gets one `erase` entry naming only the lead id.
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ def erase_lead(session: Session, tenant: Tenant, lead_id: str, now: datetime) ->
     needles = _needles(session, tenant, ids)
 
     ev = models.Event
+    first_seq = session.scalar(select(func.min(ev.seq)).where(ev.unit_id == unit, ev.lead_id.in_(ids)))
     accounts = sorted({a for a in session.scalars(
         select(ev.account_id).where(ev.unit_id == unit, ev.lead_id.in_(ids), ev.account_id.is_not(None)).distinct()
     ) if a is not None})
@@ -132,10 +133,11 @@ def erase_lead(session: Session, tenant: Tenant, lead_id: str, now: datetime) ->
         delete(models.Lead).where(models.Lead.unit_id == unit, models.Lead.id.in_(ids))
         .execution_options(synchronize_session=False)
     ))
-    rescored = rescore_accounts(session, tenant, accounts)
+    rescored = rescore_accounts(session, tenant, accounts, from_seq=first_seq)
     stream_messages = _scrub_stream(session, tenant, needles)
     keys = _scrub_idempotency(session, tenant, needles)
     entries = _scrub_audit(session, tenant, ids, needles)
+    _scrub_imports(session, tenant, needles)
 
     request.status, request.completed_at = COMPLETED, now
     for other in ids:  # the merged leads erased with it answer "completed" too
@@ -262,6 +264,18 @@ def _scrub_idempotency(session: Session, tenant: Tenant, needles: Sequence[str])
     return _count(session.execute(
         delete(record).where(record.unit_id == tenant.unit_id, _like_any(record.response_body, needles))
     ))
+
+
+def _scrub_imports(session: Session, tenant: Tenant, needles: Sequence[str]) -> int:
+    """CSV import jobs keep their first per-row errors, which may quote a value of the person's row."""
+    job = models.ImportJob
+    pattern = _pattern(needles)
+    rows = session.execute(
+        select(job.id, job.errors).where(job.unit_id == tenant.unit_id, _like_any(job.errors, needles))
+    ).all()
+    for job_id, errors in rows:
+        session.execute(update(job).where(job.id == job_id).values(errors=_redact(errors or [], pattern)))
+    return len(rows)
 
 
 def _scrub_audit(session: Session, tenant: Tenant, ids: Sequence[str], needles: Sequence[str]) -> int:

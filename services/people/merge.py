@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db import models
@@ -76,6 +76,9 @@ def merge_leads(
                            field=f"sourceLeadIds[{i}]")
 
     unit = tenant.unit_id
+    first_moved = session.scalar(
+        select(func.min(models.Event.seq)).where(models.Event.unit_id == unit, models.Event.lead_id.in_(sources))
+    )
     moved_events = _rowcount(session.execute(
         update(models.Event).where(models.Event.unit_id == unit, models.Event.lead_id.in_(sources))
         .values(lead_id=target_id).execution_options(synchronize_session=False)
@@ -96,7 +99,7 @@ def merge_leads(
         rows[source_id].updated_at = now
     session.flush()
 
-    rescored = rescore_leads(session, tenant, [target_id, *sources])
+    rescored = rescore_leads(session, tenant, [target_id, *sources], from_seq=first_moved)
     truncated = 0
     if truncate:
         truncated = _rowcount(session.execute(

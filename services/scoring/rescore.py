@@ -458,26 +458,44 @@ class OwnersRescore:
 
 
 def rescore_leads(
-    session: Session, tenant: Tenant, lead_ids: Sequence[str], model: ScoringModel | None = None
+    session: Session,
+    tenant: Tenant,
+    lead_ids: Sequence[str],
+    model: ScoringModel | None = None,
+    *,
+    from_seq: int | None = None,
 ) -> OwnersRescore:
     """Make the stored scores of `lead_ids` and the lead half (`before`/`after`) of their events' explanations
     equal to the replay (core.replay, the one fold) of each lead's own events in the log's order. A lead's score
     depends only on its own events, so this is exact for these leads without replaying the unit; the account half
-    of each explanation is kept (an event's account and the order of the account's events are unchanged)."""
-    return _rescore_owners(session, tenant, "lead_id", lead_ids, model)
+    of each explanation is kept (an event's account and the order of the account's events are unchanged).
+
+    `from_seq`: the caller knows the leads' events before this seq are unchanged (e.g. the first event a merge
+    moved): a fold depends only on earlier events, so those rows are replayed but not compared or rewritten."""
+    return _rescore_owners(session, tenant, "lead_id", lead_ids, model, from_seq)
 
 
 def rescore_accounts(
-    session: Session, tenant: Tenant, account_ids: Sequence[str], model: ScoringModel | None = None
+    session: Session,
+    tenant: Tenant,
+    account_ids: Sequence[str],
+    model: ScoringModel | None = None,
+    *,
+    from_seq: int | None = None,
 ) -> OwnersRescore:
     """The account twin of `rescore_leads`: the accounts' scores and the account half (`account_before`/
     `account_after`) of their events' explanations, from a replay of each account's events (e.g. once some of them
-    are gone). Lead halves are kept."""
-    return _rescore_owners(session, tenant, "account_id", account_ids, model)
+    are gone, `from_seq` the first of them). Lead halves are kept."""
+    return _rescore_owners(session, tenant, "account_id", account_ids, model, from_seq)
 
 
 def _rescore_owners(
-    session: Session, tenant: Tenant, key: str, owner_ids: Sequence[str], model: ScoringModel | None
+    session: Session,
+    tenant: Tenant,
+    key: str,
+    owner_ids: Sequence[str],
+    model: ScoringModel | None,
+    from_seq: int | None = None,
 ) -> OwnersRescore:
     ids = sorted(set(owner_ids))
     if not ids:
@@ -502,7 +520,9 @@ def _rescore_owners(
                                  cols.account_ids, cols.types, cols.properties)
     )
     result = vector.replay(model, cols)
-    updates = _owner_event_updates(session, result, stored, model.primary_ruleset_id, lead_side=lead_side)
+    first = 0 if from_seq is None else int(np.searchsorted(cols.seq, from_seq, side="left"))
+    updates = _owner_event_updates(session, result, stored, model.primary_ruleset_id, lead_side=lead_side,
+                                   first=first)
     write_event_updates(session, updates)
     owners = cols.lead_ids if lead_side else cols.account_ids
     per_ruleset = [(r.ruleset_id, r.lead_scores if lead_side else r.account_scores) for r in result.rulesets]
@@ -516,10 +536,17 @@ def _rescore_owners(
 
 
 def _owner_event_updates(
-    session: Session, result: vector.VectorReplay, stored: StoredRows, primary: str | None, *, lead_side: bool
+    session: Session,
+    result: vector.VectorReplay,
+    stored: StoredRows,
+    primary: str | None,
+    *,
+    lead_side: bool,
+    first: int = 0,
 ) -> list[tuple[Any, str, int]]:
-    """(score_delta, explanation text, seq) of the events whose row changes: one owner side replayed, the other side
-    taken from the stored explanation. The text is what `Explainer` writes (same keys, order and spacing)."""
+    """(score_delta, explanation text, seq) of the events (from position `first` on) whose row changes: one owner
+    side replayed, the other taken from the stored explanation. The text is what `Explainer` writes (same keys,
+    order and spacing)."""
     sqlite = _is_sqlite(session)
     primary_delta = primary_deltas(result, primary).tolist()
     rules = [
@@ -541,7 +568,8 @@ def _owner_event_updates(
     combo = result.combo.tolist()
     seqs = result.columns.seq.tolist()
     out: list[tuple[Any, str, int]] = []
-    for i, seq in enumerate(seqs):
+    for i in range(first, len(seqs)):
+        seq = seqs[i]
         raw = stored.explanations[i]
         old = (orjson.loads(raw) if isinstance(raw, str | bytes) else raw) or {}
         new: dict[str, Any] = {}
