@@ -501,14 +501,16 @@ def _rescore_owners(
     if not ids:
         return OwnersRescore(0, 0, 0, {})
     model = model or live_model(session, tenant)
-    lists: list[list[Any]] = [[] for _ in range(8)]
+    lists: list[list[Any]] = [[] for _ in range(6)]
     for start in range(0, len(ids), _IN_IDS):
         chunk = ids[start : start + _IN_IDS]
         where = f"unit_id = ? AND {key} IN ({', '.join('?' * len(chunk))})"
-        for target, values in zip(lists, _fetch_events(session, "events", where, [tenant.unit_id, *chunk], True),
+        for target, values in zip(lists, _fetch_events(session, "events", where, [tenant.unit_id, *chunk], False),
                                   strict=True):
             target += values
-    cols, stored = _to_columns(session, lists, with_stored=True)
+    cols, _ = _to_columns(session, lists, with_stored=False)
+    first = 0 if from_seq is None else int(np.searchsorted(cols.seq, from_seq, side="left"))
+    stored = _stored_rows(session, tenant, key, ids, cols.seq, first)
     lead_side = key == "lead_id"
     none = np.full(len(cols), -1, dtype=np.int64)
     # Only the owners asked for are folded: the other side's codes are dropped, so its half is left as stored.
@@ -520,7 +522,6 @@ def _rescore_owners(
                                  cols.account_ids, cols.types, cols.properties)
     )
     result = vector.replay(model, cols)
-    first = 0 if from_seq is None else int(np.searchsorted(cols.seq, from_seq, side="left"))
     updates = _owner_event_updates(session, result, stored, model.primary_ruleset_id, lead_side=lead_side,
                                    first=first)
     write_event_updates(session, updates)
@@ -533,6 +534,34 @@ def _rescore_owners(
     )
     scores = result.lead_scores() if lead_side else result.account_scores()
     return OwnersRescore(len(ids), len(cols), len(updates), scores)
+
+
+def _stored_rows(
+    session: Session, tenant: Tenant, key: str, ids: list[str], seqs: np.ndarray[Any, Any], first: int
+) -> StoredRows:
+    """The stored primary delta and explanation of the events at positions `first`.. of `seqs` (those before are
+    not compared, so not read: explanation texts are most of an event row's bytes)."""
+    n = len(seqs)
+    deltas: list[Any] = [None] * n
+    explanations: list[Any] = [None] * n
+    if first >= n:
+        return StoredRows(deltas, explanations)
+    position = {q: i for i, q in enumerate(seqs[first:].tolist(), start=first)}
+    cursor = session.connection().connection.cursor()
+    try:
+        for start in range(0, len(ids), _IN_IDS):
+            chunk = ids[start : start + _IN_IDS]
+            sql = (f"SELECT seq, score_delta, explanation FROM events WHERE unit_id = ? AND seq >= ? "
+                   f"AND {key} IN ({', '.join('?' * len(chunk))})")
+            cursor.execute(_driver_sql(session, sql), (tenant.unit_id, int(seqs[first]), *chunk))
+            while rows := cursor.fetchmany(_FETCH):
+                for seq, delta, explanation in rows:
+                    i = position.get(seq)
+                    if i is not None:
+                        deltas[i], explanations[i] = delta, explanation
+    finally:
+        cursor.close()
+    return StoredRows(deltas, explanations)
 
 
 def _owner_event_updates(
