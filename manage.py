@@ -168,11 +168,15 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_rescore(_args: argparse.Namespace) -> int:
+    from services.people.profiles import rebuild_profiles
     from services.scoring.publisher import rescore_now
 
     db = Database()
     summary = rescore_now(db, DEFAULT_TENANT)  # under the newest published version, which it makes live
     print(f"rescored {summary.events} events, {summary.leads} leads, {summary.accounts} accounts")
+    with db.write() as session:
+        profiles = rebuild_profiles(session, DEFAULT_TENANT, _now())
+    print(f"rebuilt profiles from the log ({profiles} changed) and recomputed fit")
     return 0
 
 
@@ -181,6 +185,9 @@ def cmd_verify_scores(args: argparse.Namespace) -> int:
 
     from db import models
     from services.context import Tenant
+    from services.people.profiles import verify_profiles
+    from services.scoring.fit import verify_fit
+    from services.scoring.model import published_model
     from services.scoring.rescore import verify_unit
 
     db = Database()
@@ -195,10 +202,14 @@ def cmd_verify_scores(args: argparse.Namespace) -> int:
             events = session.scalar(
                 select(func.count()).select_from(models.Event).where(models.Event.unit_id == tenant.unit_id)
             )
-            problems = verify_unit(session, tenant)
+            problems = verify_unit(session, tenant) + verify_profiles(session, tenant)
+            problems += verify_fit(session, tenant, published_model(session, tenant))
             for line in problems[:50]:
                 print(f"{tenant.unit_id}: {line}")
-            verdict = "stored scores equal the replayed event log" if not problems else f"{len(problems)} differences"
+            verdict = (
+                "stored scores, profiles and fit equal the replayed event log"
+                if not problems else f"{len(problems)} differences"
+            )
             print(f"unit {tenant.unit_id} ({events} events): {verdict}")
             failed += bool(problems)
     return 1 if failed else 0

@@ -1,9 +1,9 @@
 """A unit's whole scoring configuration as one immutable value: the ScoringModel.
 
-Rulesets and rules, engagement levels, decay rules and scoring settings (later: fit rules, field mappings, bot
-filters, surge policy). Scoring, replay, what-if and verification all read one of these; which ruleset is
-primary is decided here and nowhere else. A model round-trips through a plain JSON document (what a published
-version stores), and two models diff field by field (what the version history shows).
+Rulesets and rules, engagement levels, decay rules, scoring settings, field mappings, fit rulesets, rules and
+levels (later: bot filters, surge policy). Scoring, replay, what-if and verification all read one of these;
+which ruleset is primary is decided here and nowhere else. A model round-trips through a plain JSON document
+(what a published version stores), and two models diff field by field (what the version history shows).
 
 Pure: no clock, no database.
 """
@@ -16,7 +16,10 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from core import levels as core_levels
 from core import scoring
+from core.fit import FitBook, FitRulesetSpec, FitRuleSpec
+from core.profile import MappingSpec
 
 DOCUMENT_SCHEMA = 1
 
@@ -71,6 +74,15 @@ class DecaySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class FitLevelSpec:
+    id: str
+    kind: str  # profile | account
+    name: str
+    min_score: int
+    max_score: int
+
+
+@dataclass(frozen=True, slots=True)
 class SettingsSpec:
     allow_negative_scores: bool = False
     abm_enabled: bool = False
@@ -87,6 +99,10 @@ class ScoringModel:
     levels: tuple[LevelSpec, ...] = ()
     decay_rules: tuple[DecaySpec, ...] = ()
     settings: SettingsSpec = field(default_factory=SettingsSpec)
+    mappings: tuple[MappingSpec, ...] = ()
+    fit_rulesets: tuple[FitRulesetSpec, ...] = ()
+    fit_rules: tuple[FitRuleSpec, ...] = ()
+    fit_levels: tuple[FitLevelSpec, ...] = ()
 
     @classmethod
     def build(
@@ -97,15 +113,23 @@ class ScoringModel:
         levels: Iterable[LevelSpec] = (),
         decay_rules: Iterable[DecaySpec] = (),
         settings: SettingsSpec | None = None,
+        mappings: Iterable[MappingSpec] = (),
+        fit_rulesets: Iterable[FitRulesetSpec] = (),
+        fit_rules: Iterable[FitRuleSpec] = (),
+        fit_levels: Iterable[FitLevelSpec] = (),
     ) -> ScoringModel:
-        """Rulesets keep the order given (their creation order); rules, levels and decay rules are sorted by
-        a stable key so the same configuration always makes the same model and document."""
+        """Rulesets (engagement and fit) keep the order given (their creation order); everything else is sorted
+        by a stable key so the same configuration always makes the same model and document."""
         return cls(
             rulesets=tuple(rulesets),
             rules=tuple(sorted(rules, key=lambda r: (r.ruleset_id, r.id))),
             levels=tuple(sorted(levels, key=lambda lv: (lv.min_score, lv.id))),
             decay_rules=tuple(sorted(decay_rules, key=lambda d: d.id)),
             settings=settings or SettingsSpec(),
+            mappings=tuple(sorted(mappings, key=lambda m: (m.kind, m.id))),
+            fit_rulesets=tuple(fit_rulesets),
+            fit_rules=tuple(sorted(fit_rules, key=lambda r: (r.ruleset_id, r.id))),
+            fit_levels=tuple(sorted(fit_levels, key=lambda lv: (lv.kind, lv.min_score, lv.id))),
         )
 
     # --- what scoring reads -----------------------------------------------------------------------------------
@@ -137,6 +161,45 @@ class ScoringModel:
             and {r.id: r.to_rule() for r in self.rules} == {r.id: r.to_rule() for r in other.rules}
         )
 
+    # --- fit: profiles (kind "profile") and accounts (kind "account") --------------------------------------------
+
+    @cached_property
+    def profile_fit(self) -> FitBook:
+        return self._fit_book("profile")
+
+    @cached_property
+    def account_fit(self) -> FitBook:
+        return self._fit_book("account")
+
+    def fit_book(self, kind: str) -> FitBook:
+        return self.profile_fit if kind == "profile" else self.account_fit
+
+    def _fit_book(self, kind: str) -> FitBook:
+        rulesets = [rs for rs in self.fit_rulesets if rs.kind == kind]
+        ids = {rs.id for rs in rulesets}
+        return FitBook(rulesets, (r for r in self.fit_rules if r.ruleset_id in ids))
+
+    def mappings_for(self, kind: str) -> tuple[MappingSpec, ...]:
+        return tuple(m for m in self.mappings if m.kind == kind)
+
+    def fit_levels_for(self, kind: str) -> list[core_levels.Level]:
+        """The fit levels of one kind as core levels, lowest band first."""
+        return [
+            core_levels.Level(lv.id, lv.name, lv.min_score, lv.max_score) for lv in self.fit_levels if lv.kind == kind
+        ]
+
+    def fit_same_as(self, other: ScoringModel, kind: str) -> bool:
+        """True when both models give every profile of `kind` the same fit (levels and names do not count)."""
+        mine, theirs = self.fit_book(kind), other.fit_book(kind)
+        return (
+            mine.primary_ruleset_id == theirs.primary_ruleset_id
+            and [(rs.id, rs.enabled) for rs in mine.rulesets] == [(rs.id, rs.enabled) for rs in theirs.rulesets]
+            and {r.id: (r.ruleset_id, r.property, r.condition, r.comparison_value, r.weight)
+                 for r in self.fit_rules if r.ruleset_id in {rs.id for rs in mine.rulesets}}
+            == {r.id: (r.ruleset_id, r.property, r.condition, r.comparison_value, r.weight)
+                for r in other.fit_rules if r.ruleset_id in {rs.id for rs in theirs.rulesets}}
+        )
+
     def ruleset(self, ruleset_id: str) -> RulesetSpec | None:
         return next((rs for rs in self.rulesets if rs.id == ruleset_id), None)
 
@@ -153,6 +216,10 @@ class ScoringModel:
             "levels": [_plain(lv) for lv in self.levels],
             "decay_rules": [_plain(d) for d in self.decay_rules],
             "settings": _plain(self.settings),
+            "mappings": [_plain(m) for m in self.mappings],
+            "fit_rulesets": [_plain(rs) for rs in self.fit_rulesets],
+            "fit_rules": [_plain(r) for r in self.fit_rules],
+            "fit_levels": [_plain(lv) for lv in self.fit_levels],
         }
 
     @classmethod
@@ -176,6 +243,11 @@ class ScoringModel:
             levels=(LevelSpec(**lv) for lv in document.get("levels", ())),
             decay_rules=(DecaySpec(**d) for d in document.get("decay_rules", ())),
             settings=SettingsSpec(**document.get("settings", {})),
+            # Versions published before fit existed have none of these parts.
+            mappings=(MappingSpec(**m) for m in document.get("mappings", ())),
+            fit_rulesets=(FitRulesetSpec(**rs) for rs in document.get("fit_rulesets", ())),
+            fit_rules=(FitRuleSpec(**r) for r in document.get("fit_rules", ())),
+            fit_levels=(FitLevelSpec(**lv) for lv in document.get("fit_levels", ())),
         )
 
 
@@ -183,11 +255,13 @@ class ScoringModel:
 
 _PARTS: tuple[tuple[str, str], ...] = (
     ("rulesets", "ruleset"), ("rules", "rule"), ("levels", "level"), ("decay_rules", "decay rule"),
+    ("mappings", "field mapping"), ("fit_rulesets", "fit ruleset"), ("fit_rules", "fit rule"),
+    ("fit_levels", "fit level"),
 )
 
 
 def diff(old: ScoringModel, new: ScoringModel) -> dict[str, Any]:
-    """What changed from `old` to `new`: per part (rulesets, rules, levels, decay_rules) the items added and
+    """What changed from `old` to `new`: per part (see _PARTS) the items added and
     removed (as documents) and changed (`{id, changes: {field: {before, after}}}`), and changed settings."""
     old_doc, new_doc = old.to_document(), new.to_document()
     result: dict[str, Any] = {}
@@ -221,6 +295,12 @@ def summarize(old: ScoringModel, new: ScoringModel, limit: int = 4) -> str:
     names.update({rs.id: rs.name for rs in (*old.rulesets, *new.rulesets)})
     names.update({lv.id: lv.name for lv in (*old.levels, *new.levels)})
     names.update({d.id: f"{d.decrease} after {d.inactive_for} {d.unit}" for d in (*old.decay_rules, *new.decay_rules)})
+    names.update({m.id: f"{m.source_field} → {m.kind}.{m.property}" for m in (*old.mappings, *new.mappings)})
+    names.update({rs.id: f"{rs.kind} {rs.name}" for rs in (*old.fit_rulesets, *new.fit_rulesets)})
+    names.update({
+        r.id: f"{r.property} {r.condition} {r.comparison_value}".strip() for r in (*old.fit_rules, *new.fit_rules)
+    })
+    names.update({lv.id: f"{lv.kind} {lv.name}" for lv in (*old.fit_levels, *new.fit_levels)})
     lines: list[str] = []
     for part, label in _PARTS:
         entry = changes[part]

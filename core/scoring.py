@@ -14,8 +14,8 @@ from typing import Any
 DECAY_EVENT_TYPE = "DECAY"
 
 CONDITION_OPERATORS: tuple[str, ...] = (
-    "equals", "not_equals", "contains", "not_contains", "starts_with",
-    "gt", "gte", "lt", "lte", "exists", "not_exists", "in",
+    "equals", "not_equals", "contains", "not_contains", "starts_with", "ends_with",
+    "gt", "gte", "lt", "lte", "exists", "not_exists", "in", "not_in",
 )
 _NUMERIC_OPERATORS = {"gt", "gte", "lt", "lte"}
 
@@ -198,7 +198,9 @@ def replay(book: RuleBook, policy: ScoringPolicy, events: Iterable[LoggedEvent])
     return Replay(outcomes, board.leads, board.accounts)
 
 
-def condition_holds(condition: Condition, properties: Mapping[str, Any]) -> bool:
+def condition_holds(condition: Condition, properties: Mapping[str, Any], *, fold_case: bool = False) -> bool:
+    """Whether `properties` satisfy `condition`. `in`/`not_in` take a list or a comma-separated text; with
+    `fold_case` equality is case-insensitive too (fit rules); substring tests always are."""
     present = condition.property in properties
     actual = properties.get(condition.property)
     op = condition.operator
@@ -207,31 +209,36 @@ def condition_holds(condition: Condition, properties: Mapping[str, Any]) -> bool
     if op == "not_exists":
         return not present or actual is None
     if not present:
-        return op in ("not_equals", "not_contains")
+        return op in ("not_equals", "not_contains", "not_in")
     if op in _NUMERIC_OPERATORS:
         a, b = _as_number(actual), _as_number(condition.value)
         if a is None or b is None:
             return False
         return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[op]
     if op == "equals":
-        return _equal(actual, condition.value)
+        return _equal(actual, condition.value, fold_case)
     if op == "not_equals":
-        return not _equal(actual, condition.value)
-    if op == "in":
+        return not _equal(actual, condition.value, fold_case)
+    if op in ("in", "not_in"):
         options = condition.value if isinstance(condition.value, list | tuple) else str(condition.value).split(",")
-        return any(_equal(actual, o.strip() if isinstance(o, str) else o) for o in options)
+        found = any(_equal(actual, o.strip() if isinstance(o, str) else o, fold_case) for o in options)
+        return found if op == "in" else not found
     text, wanted = _as_text(actual).casefold(), _as_text(condition.value).casefold()
     if op == "contains":
         return wanted in text
     if op == "not_contains":
         return wanted not in text
+    if op == "ends_with":
+        return text.endswith(wanted)
     return text.startswith(wanted)  # starts_with
 
 
-def _equal(actual: Any, expected: Any) -> bool:
+def _equal(actual: Any, expected: Any, fold_case: bool = False) -> bool:
     a, b = _as_number(actual), _as_number(expected)
     if a is not None and b is not None and not isinstance(actual, bool) and not isinstance(expected, bool):
         return a == b
+    if fold_case:
+        return _as_text(actual).casefold() == _as_text(expected).casefold()
     return _as_text(actual) == _as_text(expected)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
@@ -18,6 +18,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core import identity, scoring
+from core import profile as core_profile
 from core.channels import infer_channel
 from core.model import ScoringModel
 from db import models
@@ -27,7 +28,9 @@ from services.errors import InvalidInput, NotFound, PayloadTooLarge, ServiceErro
 from services.ingest.contract import AccountRef, Ingested, NewEvent, PersonRef
 from services.insight import stream
 from services.operations import metrics
-from services.scoring.model import live_model, lock_config
+from services.people.profiles import profile_event_row
+from services.scoring.fit import fit_columns
+from services.scoring.model import live_model, lock_config, published_model
 from services.tenancy import policy
 from services.tenancy.policy import Action
 from services.triggers.triggers import fire_triggers
@@ -66,6 +69,7 @@ class _LeadState:
     last_activity_at: datetime | None
     created: bool = False
     changed: bool = False
+    fit: dict[str, Any] | None = None  # new fit columns when the profile changed in this batch
 
 
 @dataclass(slots=True)
@@ -74,8 +78,10 @@ class _AccountState:
     domain: str | None
     name: str
     last_activity_at: datetime | None
+    metadata: dict[str, Any] = field(default_factory=dict)
     created: bool = False
     changed: bool = False
+    fit: dict[str, Any] | None = None
 
 
 def ingest(
@@ -116,6 +122,7 @@ def ingest(
 
     lead_scores, account_scores = resolver.lock_and_load_scores()
     board = scoring.Scoreboard(ctx.book, ctx.policy, lead_scores, account_scores)
+    profiles = _Profiles(session, tenant, now)
     event_rows: list[dict[str, Any]] = []
     for item, lead, account in resolved:
         ev = item.event
@@ -130,6 +137,9 @@ def ingest(
         event_rows.append(
             _event_row(tenant, event_id, ev, lead_id, account_id, channel, item.occurred_at, now, outcomes, primary)
         )
+        if not ev.system:
+            # Contact and company fields, and mapped event fields, change profiles: as events right after this one.
+            event_rows += profiles.update(ev, item.occurred_at, lead, account)
         # System adjustments (decay) are not activity: they must not restart the inactivity clock.
         if lead is not None and not ev.system:
             resolver.touch_lead(lead, item.occurred_at)
@@ -153,10 +163,59 @@ def ingest(
             account=_account_view(account),
         )
 
+    profiles.refit(resolver.leads.values(), resolver.accounts.values())
     resolver.write(board, event_rows)
     accepted = [r for r in results if isinstance(r, Ingested)]
     _announce(session, tenant, accepted, now, counted=sum(1 for r in resolved if not r[0].event.system))
     return [r for r in results if r is not None]
+
+
+class _Profiles:
+    """Profile changes of one ingest batch: person/company fields and field mappings, recorded as profile events
+    (services.people.profiles) in the batch's order; fit is recomputed once per changed lead or account."""
+
+    def __init__(self, session: Session, tenant: Tenant, now: datetime) -> None:
+        self.session, self.tenant, self.now = session, tenant, now
+        self._model: ScoringModel | None = None
+
+    @property
+    def model(self) -> ScoringModel:
+        # Fit and mappings follow the published model (services.scoring.fit), read once, only when needed.
+        if self._model is None:
+            self._model = published_model(self.session, self.tenant)
+        return self._model
+
+    def update(
+        self, ev: NewEvent, occurred_at: datetime, lead: _LeadState | None, account: _AccountState | None
+    ) -> list[dict[str, Any]]:
+        person_fields = ev.person.attributes if ev.person else {}
+        company_fields = ev.account.attributes if ev.account else {}
+        if not (person_fields or company_fields or self.model.mappings):
+            return []
+        fields = {**company_fields, **person_fields, **ev.properties}
+        fields.setdefault("contact", person_fields)
+        fields.setdefault("company", company_fields)
+        rows: list[dict[str, Any]] = []
+        for state, own_fields, kind in ((lead, person_fields, "profile"), (account, company_fields, "account")):
+            if state is None:
+                continue
+            mappings = self.model.mappings_for(kind)
+            profile = core_profile.apply_mappings({**state.metadata, **own_fields}, mappings, fields)
+            change = core_profile.change_between(state.metadata, profile, via="ingest")
+            if change is None:
+                continue
+            state.metadata, state.changed, state.fit = profile, True, {}
+            owner = {"lead_id": state.id} if kind == "profile" else {"account_id": state.id}
+            rows.append(profile_event_row(self.tenant, change, occurred_at=occurred_at, now=self.now,
+                                          source=ev.source, **owner))
+        return rows
+
+    def refit(self, leads: Iterable[_LeadState], accounts: Iterable[_AccountState]) -> None:
+        for kind, states in (("profile", leads), ("account", accounts)):
+            for state in states:
+                # A new row needs its fit even with an empty profile (a `not_exists` rule matches that).
+                if state.fit is not None or state.created:
+                    state.fit = fit_columns(self.model, kind, state.metadata)
 
 
 def _event_row(
@@ -303,6 +362,8 @@ def _prepare(index: int, ev: NewEvent, now: datetime, region: str, max_bytes: in
         raise InvalidInput("event_type", "must be a non-empty string")
     if event_type == scoring.DECAY_EVENT_TYPE and not ev.system:
         raise InvalidInput("event_type", f"{scoring.DECAY_EVENT_TYPE!r} is reserved for system adjustments")
+    if event_type in core_profile.PROFILE_EVENT_TYPES:
+        raise InvalidInput("event_type", f"{event_type!r} is reserved for profile changes (edit the lead's metadata)")
     ev.event_type = event_type
     if not isinstance(ev.properties, dict):
         raise InvalidInput(ev.properties_field, "must be a JSON object")
@@ -397,7 +458,6 @@ class _Resolver:
         self.account_by_domain: dict[str, str] = {}
         self.account_by_name: dict[str, str] = {}
         self.new_aliases: list[dict[str, Any]] = []
-        self.new_account_attributes: dict[str, dict[str, Any]] = {}
         self.stored_lead_scores: dict[str, dict[str, int]] = {}
         self.stored_account_scores: dict[str, dict[str, int]] = {}
 
@@ -454,7 +514,9 @@ class _Resolver:
                 models.Account.unit_id == self.tenant.unit_id, models.Account.id.in_(chunk)
             )
             for row in self.session.scalars(stmt.order_by(models.Account.id).with_for_update()):
-                self.accounts[row.id] = _AccountState(row.id, row.domain, row.name, row.last_activity_at)
+                self.accounts[row.id] = _AccountState(
+                    row.id, row.domain, row.name, row.last_activity_at, dict(row.metadata_ or {})
+                )
 
     def resolve(self, item: _Prepared) -> tuple[_LeadState | None, _AccountState | None]:
         ev = item.event
@@ -507,11 +569,6 @@ class _Resolver:
             if value and value.strip() and getattr(lead, attr) != value.strip():
                 setattr(lead, attr, value.strip())
                 lead.changed = True
-        if person.attributes:
-            merged = {**lead.metadata, **person.attributes}
-            if merged != lead.metadata:
-                lead.metadata = merged
-                lead.changed = True
         return lead
 
     def _resolve_account(self, ref: AccountRef, item: _Prepared) -> _AccountState:
@@ -528,22 +585,21 @@ class _Resolver:
             acc_id = self.account_by_name.get(item.account_name_key)
         if acc_id is not None:
             return self.accounts[acc_id]
-        return self._create_account(item.account_domain, ref.name, ref.attributes)
+        return self._create_account(item.account_domain, ref.name)
 
     def _account_for_domain(self, domain: str, name: str | None) -> _AccountState:
         acc_id = self.account_by_domain.get(domain)
         if acc_id is not None:
             return self.accounts[acc_id]
-        return self._create_account(domain, name, {})
+        return self._create_account(domain, name)
 
-    def _create_account(self, domain: str | None, name: str | None, attributes: dict[str, Any]) -> _AccountState:
+    def _create_account(self, domain: str | None, name: str | None) -> _AccountState:
         display = (name or "").strip() or domain or "Unnamed account"
         account = _AccountState(new_id("acc"), domain, display, None, created=True, changed=True)
         self.accounts[account.id] = account
         if domain:
             self.account_by_domain[domain] = account.id
         self.account_by_name.setdefault(identity.name_key(display), account.id)
-        self.new_account_attributes[account.id] = attributes
         return account
 
     def touch_lead(self, lead: _LeadState, occurred_at: datetime) -> None:
@@ -581,7 +637,6 @@ class _Resolver:
 
     def write(self, board: scoring.Scoreboard, event_rows: list[dict[str, Any]]) -> None:
         session, org, unit, now = self.session, self.tenant.org_id, self.tenant.unit_id, self.now
-        attributes = self.new_account_attributes
         new_accounts = [a for a in self.accounts.values() if a.created]
         if new_accounts:
             session.execute(
@@ -589,7 +644,7 @@ class _Resolver:
                 [
                     {
                         "id": a.id, "org_id": org, "unit_id": unit, "domain": a.domain, "name": a.name,
-                        "name_key": identity.name_key(a.name), "metadata": attributes.get(a.id) or {},
+                        "name_key": identity.name_key(a.name), "metadata": a.metadata, **_fit_values(a.fit),
                         "created_at": now, "updated_at": now, "last_activity_at": a.last_activity_at,
                     }
                     for a in new_accounts
@@ -603,7 +658,8 @@ class _Resolver:
                     {
                         "id": ld.id, "org_id": org, "unit_id": unit, "account_id": ld.account_id, "email": ld.email,
                         "first_name": ld.first_name, "last_name": ld.last_name, "metadata": ld.metadata,
-                        "created_at": now, "updated_at": now, "last_activity_at": ld.last_activity_at,
+                        **_fit_values(ld.fit), "created_at": now, "updated_at": now,
+                        "last_activity_at": ld.last_activity_at,
                         "merged_into": None,
                     }
                     for ld in new_leads
@@ -612,8 +668,11 @@ class _Resolver:
         if self.new_aliases:
             session.execute(_table(models.LeadAlias).insert(), self.new_aliases)
         changed_leads = [lead for lead in self.leads.values() if lead.changed and not lead.created]
-        if changed_leads:
-            table = _table(models.Lead)
+        table = _table(models.Lead)
+        for refit in (False, True):  # leads whose profile changed also get their new fit
+            group = [ld for ld in changed_leads if (ld.fit is not None) == refit]
+            if not group:
+                continue
             session.execute(
                 update(table)
                 .where(table.c.id == bindparam("b_id"))
@@ -623,29 +682,41 @@ class _Resolver:
                     metadata=bindparam("b_metadata", type_=table.c.metadata.type),
                     last_activity_at=bindparam("b_last_activity_at", type_=table.c.last_activity_at.type),
                     updated_at=bindparam("b_updated_at", type_=table.c.updated_at.type),
+                    **(_fit_params(table) if refit else {}),
                 ),
                 [
                     {
                         "b_id": ld.id, "b_account_id": ld.account_id, "b_email": ld.email,
                         "b_first_name": ld.first_name, "b_last_name": ld.last_name, "b_metadata": ld.metadata,
-                        "b_last_activity_at": ld.last_activity_at, "b_updated_at": now,
+                        "b_last_activity_at": ld.last_activity_at, "b_updated_at": now, **_fit_binds(ld.fit),
                     }
-                    for ld in changed_leads
+                    for ld in group
                 ],
             )
         changed_accounts = [a for a in self.accounts.values() if a.changed and not a.created]
-        if changed_accounts:
-            table = _table(models.Account)
+        table = _table(models.Account)
+        for refit in (False, True):
+            accounts = [a for a in changed_accounts if (a.fit is not None) == refit]
+            if not accounts:
+                continue
+            extra: dict[str, Any] = (
+                {"metadata": bindparam("b_metadata", type_=table.c.metadata.type), **_fit_params(table)}
+                if refit else {}
+            )
             session.execute(
                 update(table)
                 .where(table.c.id == bindparam("b_id"))
                 .values(
                     last_activity_at=bindparam("b_last_activity_at", type_=table.c.last_activity_at.type),
                     updated_at=bindparam("b_updated_at", type_=table.c.updated_at.type),
+                    **extra,
                 ),
                 [
-                    {"b_id": a.id, "b_last_activity_at": a.last_activity_at, "b_updated_at": now}
-                    for a in changed_accounts
+                    {
+                        "b_id": a.id, "b_last_activity_at": a.last_activity_at, "b_updated_at": now,
+                        **({"b_metadata": a.metadata, **_fit_binds(a.fit)} if refit else {}),
+                    }
+                    for a in accounts
                 ],
             )
         if event_rows:
@@ -657,6 +728,22 @@ class _Resolver:
             session, _table(models.AccountScore), "account_id", org, unit, board.accounts,
             self.stored_account_scores,
         )
+
+
+def _fit_values(fit: dict[str, Any] | None) -> dict[str, Any]:
+    """A new row's fit columns: its computed fit, or none yet (no profile)."""
+    return fit if fit else {"fit_score": 0, "fit_scores": {}}
+
+
+def _fit_params(table: Table) -> dict[str, Any]:
+    return {
+        "fit_score": bindparam("b_fit_score"),
+        "fit_scores": bindparam("b_fit_scores", type_=table.c.fit_scores.type),
+    }
+
+
+def _fit_binds(fit: dict[str, Any] | None) -> dict[str, Any]:
+    return {"b_fit_score": fit["fit_score"], "b_fit_scores": fit["fit_scores"]} if fit else {}
 
 
 def _write_scores(

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
+from core.profile import PROFILE_EVENT_TYPES
 from db import models
 from services.context import Tenant
 from services.scoring.model import live_model
@@ -115,7 +116,11 @@ def overview(session: Session, tenant: Tenant, *, start: datetime, end: datetime
     types; one grouped query by lead gives the active-lead count and the biggest gains.
     """
     ev, lead = models.Event, models.Lead
-    in_range = (ev.unit_id == tenant.unit_id, ev.occurred_at >= start, ev.occurred_at < end)
+    # Profile changes are events of the log but not engagement: analytics counts engagement only.
+    in_range = (
+        ev.unit_id == tenant.unit_id, ev.occurred_at >= start, ev.occurred_at < end,
+        ev.event_type.not_in(PROFILE_EVENT_TYPES),
+    )
     day = _day(session, ev.occurred_at).label("day")
     cells = session.execute(
         select(day, ev.event_type, ev.channel, func.count().label("n"), func.sum(ev.score_delta).label("points"))

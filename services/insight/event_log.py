@@ -18,6 +18,7 @@ from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from core import identity
+from core.profile import PROFILE_EVENT_TYPES
 from db import models
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
@@ -208,7 +209,8 @@ def list_signals(
     """Signals newest first by occurred_at then ingestion order, keyset-paged so pages never skip or repeat."""
     ev = models.Event
     unit = tenant.unit_id
-    conditions: list[Any] = [ev.unit_id == unit]
+    # Profile changes are the log's record of profile edits, not signals a tool sent.
+    conditions: list[Any] = [ev.unit_id == unit, ev.event_type.not_in(PROFILE_EVENT_TYPES)]
     if account_domain is not None:
         try:
             domain = identity.normalize_domain(account_domain)

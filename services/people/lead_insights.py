@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.profile import PROFILE_EVENT_TYPES
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from services.context import Tenant
@@ -42,6 +43,8 @@ def event_label(event_type: str) -> str:
     """'demo_request' -> 'Demo request', 'DECAY' -> 'Decay': what a person reads instead of an identifier."""
     if event_type == DECAY_EVENT_TYPE:
         return "Decay"
+    if event_type in PROFILE_EVENT_TYPES:
+        return "Profile update"
     text = event_type.replace("_", " ").replace("-", " ").strip()
     return text[:1].upper() + text[1:] if text else event_type
 
@@ -59,7 +62,7 @@ def recent_drivers(
         rows = session.execute(
             select(ev.lead_id, ev.event_type, func.sum(ev.score_delta).label("points"), func.count().label("n"))
             .where(ev.unit_id == tenant.unit_id, ev.lead_id.in_(ids[start : start + _IN_CHUNK]))
-            .where(ev.occurred_at >= since, ev.occurred_at <= now)
+            .where(ev.occurred_at >= since, ev.occurred_at <= now, ev.event_type.not_in(PROFILE_EVENT_TYPES))
             .group_by(ev.lead_id, ev.event_type)
         )
         for lead_id, event_type, points, count in rows:

@@ -24,7 +24,9 @@ from typing import Any
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
-from core.model import DecaySpec, LevelSpec, RulesetSpec, RuleSpec, ScoringModel, SettingsSpec
+from core.fit import FitRulesetSpec, FitRuleSpec
+from core.model import DecaySpec, FitLevelSpec, LevelSpec, RulesetSpec, RuleSpec, ScoringModel, SettingsSpec
+from core.profile import MappingSpec
 from db import models
 from services.after_commit import on_commit
 from services.context import Tenant
@@ -109,7 +111,23 @@ def load_from_tables(session: Session, tenant: Tenant) -> ScoringModel:
     levels = session.scalars(select(models.EngagementLevel).where(models.EngagementLevel.unit_id == unit)).all()
     decays = session.scalars(select(models.DecayRule).where(models.DecayRule.unit_id == unit)).all()
     settings_row = session.get(models.ScoringSettings, unit)
+    mappings = session.scalars(select(models.FieldMapping).where(models.FieldMapping.unit_id == unit)).all()
+    fit_rulesets = session.scalars(
+        select(models.FitRuleset)
+        .where(models.FitRuleset.unit_id == unit)
+        .order_by(models.FitRuleset.created_at, models.FitRuleset.id)
+    ).all()
+    fit_rules = session.scalars(select(models.FitRule).where(models.FitRule.unit_id == unit)).all()
+    fit_levels = session.scalars(select(models.FitLevel).where(models.FitLevel.unit_id == unit)).all()
     return ScoringModel.build(
+        mappings=(MappingSpec(m.id, m.kind, m.source_field, m.property, m.update_behavior) for m in mappings),
+        fit_rulesets=(FitRulesetSpec(rs.id, rs.kind, rs.name, bool(rs.enabled), bool(rs.is_primary))
+                      for rs in fit_rulesets),
+        fit_rules=(
+            FitRuleSpec(r.id, r.ruleset_id, r.property, r.condition, r.comparison_value, int(r.weight), int(r.ui_order))
+            for r in fit_rules
+        ),
+        fit_levels=(FitLevelSpec(lv.id, lv.kind, lv.name, int(lv.min_score), int(lv.max_score)) for lv in fit_levels),
         rulesets=(RulesetSpec(r.id, r.name, r.score_column, bool(r.is_primary)) for r in rulesets),
         rules=(
             RuleSpec(
@@ -282,6 +300,8 @@ def write_tables(session: Session, tenant: Tenant, model: ScoringModel, *, now: 
             kept_decay.inactive_for, kept_decay.unit, kept_decay.decrease = d.inactive_for, d.unit, d.decrease
             kept_decay.updated_at = now
 
+    _write_fit_tables(session, tenant, model, now=now)
+
     settings_row = session.get(models.ScoringSettings, unit)
     if settings_row is None:
         settings_row = models.ScoringSettings(unit_id=unit, org_id=tenant.org_id)
@@ -292,3 +312,36 @@ def write_tables(session: Session, tenant: Tenant, model: ScoringModel, *, now: 
     settings_row.session_timeout_minutes = s.session_timeout_minutes
     settings_row.updated_at = now
     session.flush()
+
+
+def _write_fit_tables(session: Session, tenant: Tenant, model: ScoringModel, *, now: datetime) -> None:
+    """write_tables for the fit parts: field mappings, fit rulesets and rules, fit levels (ids kept)."""
+    unit, org = tenant.unit_id, tenant.org_id
+    created: dict[str, datetime] = {}
+    for table in (models.FitRule, models.FitLevel, models.FieldMapping):
+        for row_id, created_at in session.execute(select(table.id, table.created_at).where(table.unit_id == unit)):
+            created[row_id] = created_at
+    rs_created = dict(session.execute(
+        select(models.FitRuleset.id, models.FitRuleset.created_at).where(models.FitRuleset.unit_id == unit)
+    ).all())
+    # Small tables: replace them wholesale (rules first: they reference their rulesets).
+    for gone in (models.FitRule, models.FitLevel, models.FieldMapping, models.FitRuleset):
+        session.execute(delete(gone).where(gone.unit_id == unit))
+    session.flush()
+    for rs in model.fit_rulesets:
+        at = rs_created.get(rs.id, now)
+        session.add(models.FitRuleset(id=rs.id, org_id=org, unit_id=unit, kind=rs.kind, name=rs.name,
+                                      enabled=rs.enabled, is_primary=rs.is_primary, created_at=at, updated_at=now))
+    session.flush()
+    for r in model.fit_rules:
+        session.add(models.FitRule(id=r.id, org_id=org, unit_id=unit, ruleset_id=r.ruleset_id, property=r.property,
+                                   condition=r.condition, comparison_value=r.comparison_value, weight=r.weight,
+                                   ui_order=r.ui_order, created_at=created.get(r.id, now), updated_at=now))
+    for lv in model.fit_levels:
+        session.add(models.FitLevel(id=lv.id, org_id=org, unit_id=unit, kind=lv.kind, name=lv.name,
+                                    min_score=lv.min_score, max_score=lv.max_score,
+                                    created_at=created.get(lv.id, now), updated_at=now))
+    for m in model.mappings:
+        session.add(models.FieldMapping(id=m.id, org_id=org, unit_id=unit, kind=m.kind, source_field=m.source_field,
+                                        property=m.property, update_behavior=m.update_behavior,
+                                        created_at=created.get(m.id, now), updated_at=now))

@@ -16,8 +16,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from core.model import summarize
+from core.profile import PROFILE_KINDS
 from services.context import Tenant
 from services.scoring import publisher
+from services.scoring.fit import rescore_fit
 from services.scoring.model import heads, load_from_tables, model_at, record_version, set_live
 from services.scoring.rescore import rescore_unit
 from services.tenancy import audit
@@ -44,6 +46,10 @@ def publish(session: Session, tenant: Tenant, *, now: datetime, summary: str | N
     version = record_version(session, tenant, new, now=now, summary=text, published_by=tenant.actor, live=False)
     audit.record(session, tenant, action="publish", entity_type="scoring_version", entity_id=str(version),
                  before=None, after={"version": version, "summary": text}, now=now)
+    # Fit reads profiles only, never the log: it follows the published model at once, in this transaction.
+    for kind in PROFILE_KINDS:
+        if not new.fit_same_as(previous, kind):
+            rescore_fit(session, tenant, new, kind)
     live = model_at(session, tenant, current.live) if current.live else previous
     moves_scores = not new.scores_same_as(live)
     # While an aside rescore runs, rows may already hold a newer model than the live one: always go aside then.

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from core import replay as vector
 from core.model import ScoringModel
+from core.profile import PROFILE_EVENT_TYPES
 from db import models
 from services.context import Tenant
 from services.scoring.model import live_model
@@ -68,7 +69,9 @@ def read_log(
 ) -> tuple[vector.EventColumns, StoredRows]:
     """The unit's log (events with seq <= `max_seq`, occurred_at >= `since`, when given) as columns, with the stored
     primary deltas and explanations when `with_stored`."""
-    where, params = "unit_id = ?", [cast(Any, tenant.unit_id)]
+    # Profile changes are events of the log too (core.profile), but they move no engagement score.
+    where = "unit_id = ? AND event_type NOT IN (?, ?)"
+    params = [cast(Any, tenant.unit_id), *sorted(PROFILE_EVENT_TYPES)]
     table = "events"
     if max_seq is not None:
         where, params = where + " AND seq <= ?", [*params, max_seq]

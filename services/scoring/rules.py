@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import scoring
+from core.profile import PROFILE_EVENT_TYPES
 from db import models
 from db.ids import new_id
 from services.context import Tenant
@@ -364,6 +365,8 @@ def validate_rule(fields: Mapping[str, Any], *, prefix: str = "", ignore: frozen
         raise InvalidInput(f"{prefix}event_type", f"must be at most {_EVENT_TYPE_MAX} characters")
     if event_type == scoring.DECAY_EVENT_TYPE:
         raise InvalidInput(f"{prefix}event_type", f"{scoring.DECAY_EVENT_TYPE!r} is reserved for score decay")
+    if event_type in PROFILE_EVENT_TYPES:
+        raise InvalidInput(f"{prefix}event_type", f"{event_type!r} is reserved for profile changes")
     weight = fields.get("weight")
     if isinstance(weight, float) and weight.is_integer():
         weight = int(weight)

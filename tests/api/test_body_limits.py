@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from core.profile import ACCOUNT_PROFILE_EVENT, LEAD_PROFILE_EVENT
 from db import models
 from settings import get_settings
 from tests.conftest import ApiHarness
@@ -139,7 +140,14 @@ def test_crm_person_and_company_fields_count_against_the_metadata_limit(api: Api
         "company": {"name": "Acme", "notes": "n" * 1000}, "metadata": {"note": "m" * 1000},
     })
     assert resp.status_code in (200, 201), resp.text
-    assert count_events(api) == 1
+    with api.db.read() as session:
+        stored = session.execute(
+            select(models.Event.event_type, models.Event.metadata_).where(models.Event.unit_id == api.tenant.unit_id)
+            .order_by(models.Event.seq)
+        ).all()
+    # The event, then the person's and the company's new fields as profile changes of the log.
+    assert [t for t, _ in stored] == ["a", LEAD_PROFILE_EVENT, ACCOUNT_PROFILE_EVENT]
+    assert stored[1][1]["set"]["bio"] == "b" * 1000 and stored[2][1]["set"]["notes"] == "n" * 1000
 
 
 def multipart(csv: bytes) -> tuple[bytes, str]:

@@ -9,10 +9,15 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
+from core.profile import ACCOUNT_PROFILE_EVENT, LEAD_PROFILE_EVENT
+from db import models
+from db.engine import Database
 from db.migrate import upgrade
 from db.models import Base
+from services.context import Tenant
+from services.people.profiles import logged_profile, verify_profiles
 from tests.conftest import create_postgres_database, drop_postgres_database
 
 
@@ -94,5 +99,47 @@ def test_teams_migration_keeps_every_row_and_turns_users_into_members(fresh_url:
                 ("usr_1", "unit_b", "Operator")
             ]
             assert conn.execute(text("SELECT role, first_name FROM users")).all() == [("Operator", "")]
+    finally:
+        engine.dispose()
+
+
+def test_fit_migration_records_existing_profiles_as_profile_events(fresh_url: str) -> None:
+    """0009: a lead's and an account's existing metadata become one baseline profile event each, so a replay of the
+    log rebuilds today's profiles; rows without metadata get none, and every lead and account starts with fit 0."""
+    upgrade(fresh_url, "0008")
+    engine = create_engine(fresh_url)
+    stamp = "'2026-11-01 00:00:00'"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO accounts (id, org_id, unit_id, domain, name, name_key, metadata, created_at, updated_at) "
+                f"VALUES ('acc_1', 'org_default', 'unit_default', 'acme.io', 'Acme', 'acme', "
+                f"'{{\"employees\": 250}}', {stamp}, {stamp})"
+            ))
+            for lead_id, metadata in (("ld_1", '{"title": "VP Sales", "country": "DE"}'), ("ld_2", "{}")):
+                conn.execute(text(
+                    "INSERT INTO leads (id, org_id, unit_id, account_id, email, metadata, created_at, updated_at) "
+                    f"VALUES ('{lead_id}', 'org_default', 'unit_default', 'acc_1', '{lead_id}@acme.io', "
+                    f"'{metadata}', {stamp}, {stamp})"
+                ))
+        upgrade(fresh_url)
+        db = Database(fresh_url)
+        try:
+            with db.read() as session:
+                tenant = Tenant(org_id="org_default", unit_id="unit_default")
+                assert logged_profile(session, tenant, lead_id="ld_1") == {"title": "VP Sales", "country": "DE"}
+                assert logged_profile(session, tenant, account_id="acc_1") == {"employees": 250}
+                assert verify_profiles(session, tenant) == []
+                events = session.execute(
+                    select(models.Event.lead_id, models.Event.account_id, models.Event.event_type, models.Event.channel)
+                    .order_by(models.Event.seq)
+                ).all()
+                assert sorted(events, key=str) == sorted([
+                    (None, "acc_1", ACCOUNT_PROFILE_EVENT, "system"), ("ld_1", None, LEAD_PROFILE_EVENT, "system"),
+                ], key=str)
+                fits = session.execute(select(models.Lead.fit_score, models.Lead.fit_scores)).all()
+                assert [tuple(f) for f in fits] == [(0, {}), (0, {})]
+        finally:
+            db.dispose()
     finally:
         engine.dispose()
