@@ -6,7 +6,8 @@ replay of all its events together in the log's order (services.scoring.rescore.r
 point is lost, the merged score is the score of one lead that had received all those events. Events keep their
 account, so account scores do not move. The sources' trigger firings move to the target, so a trigger that fired
 once for either does not fire again for the merged lead; the merge itself fires nothing. With `truncate` the
-source rows are deleted once everything has moved.
+source rows are deleted once everything has moved. The target's profile is rebuilt from its profile events (its
+own and the sources', in the log's order) and its fit recomputed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from db import models
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
+from services.people.profiles import rebuild_profile
 from services.scoring.model import heads, live_model, lock_config
 from services.scoring.rescore import rescore_leads
 from services.tenancy import audit, policy
@@ -100,6 +102,8 @@ def merge_leads(
     session.flush()
 
     rescored = rescore_leads(session, tenant, [target_id, *sources], from_seq=first_moved)
+    for lead_id in (target_id, *sources):  # the profile events moved with the others: sources keep none
+        rebuild_profile(session, tenant, lead_id, now)
     truncated = 0
     if truncate:
         truncated = _rowcount(session.execute(
@@ -150,15 +154,13 @@ def _lock_leads(session: Session, tenant: Tenant, ids: list[str]) -> dict[str, m
 
 
 def _absorb(target: models.Lead, sources: list[models.Lead], now: datetime) -> None:
-    """The target keeps what it knows and takes from the sources what it lacks (names, email, account, metadata
-    keys), the earliest creation and the latest activity."""
+    """The target keeps what it knows and takes from the sources what it lacks (names, email, account), the earliest
+    creation and the latest activity. Its profile (metadata) is the fold of its profile events, now the sources' too
+    (services.people.profiles.rebuild_profile, after the move)."""
     for source in sources:
         for name in ("email", "first_name", "last_name", "account_id"):
             if getattr(target, name) is None and getattr(source, name) is not None:
                 setattr(target, name, getattr(source, name))
-        extra = {k: v for k, v in (source.metadata_ or {}).items() if k not in (target.metadata_ or {})}
-        if extra:
-            target.metadata_ = {**(target.metadata_ or {}), **extra}
         target.created_at = min(target.created_at, source.created_at)
         if source.last_activity_at is not None and (
             target.last_activity_at is None or source.last_activity_at > target.last_activity_at

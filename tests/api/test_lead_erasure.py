@@ -10,6 +10,7 @@ from db import models
 from scheduler import jobs
 from services.insight import stream
 from services.people import erasure
+from services.people.profiles import verify_profiles
 from services.scoring.rescore import verify_unit
 from services.tenancy import api_keys
 from tests.conftest import ApiHarness, add_rule
@@ -80,6 +81,7 @@ def test_after_erasure_no_read_finds_the_person(api: ApiHarness) -> None:
         replayed = stream.read_after(session, api.tenant, (0, -1), 10_000)
         assert replayed and all(clean(str(m.data)) for m in replayed)  # the colleague's messages stay
         assert verify_unit(session, api.tenant) == []
+        assert verify_profiles(session, api.tenant) == []
         unit = api.tenant.unit_id
         bodies = list(session.execute(select(models.Delivery.id, models.Delivery.status, models.Delivery.body)
                                       .where(models.Delivery.unit_id == unit)))

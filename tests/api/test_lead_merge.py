@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from db import models
 from db.engine import Database
+from services.people.profiles import verify_profiles
 from services.scoring.rescore import verify_unit
 from services.tenancy import api_keys
 from services.tenancy.tenants import create_unit
@@ -193,3 +194,19 @@ def test_scores_after_merge_equal_one_lead_with_all_the_events(
     assert got["score"] == want["score"]
     with db.read() as session:
         assert verify_unit(session, merged.tenant) == []
+
+
+def test_the_target_profile_is_the_fold_of_both_leads_profile_events(api: ApiHarness) -> None:
+    def signal(address: str, **fields: Any) -> str:
+        resp = api.post("/v1/signals", {"type": "page_view", "contact": {"email": address, **fields}})
+        assert resp.status_code in (200, 201), resp.text
+        return str(resp.json()["data"]["contact"]["id"])
+
+    target = signal("ann@acme.io", title="CTO", city="Paris")
+    source = signal("ann.lee@gmail.com", title="VP Sales", phone_ext="12")  # later in the log: wins for title
+    resp = api.post("/v1/leads/merge", {"targetLeadId": target, "sourceLeadIds": [source]})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["target"]["metadata"] == {"title": "VP Sales", "city": "Paris", "phone_ext": "12"}
+    with api.db.read() as session:
+        assert verify_profiles(session, api.tenant) == []
+        assert verify_unit(session, api.tenant) == []
