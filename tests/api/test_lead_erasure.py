@@ -139,3 +139,15 @@ def test_a_request_left_pending_is_finished_by_the_scheduler(api: ApiHarness) ->
     assert api.get(f"/v1/leads/{colleague}/score").json()["score"] == 30
 
 
+
+
+def test_erasing_by_a_merged_id_erases_the_whole_person(api: ApiHarness) -> None:
+    add_rule(api, "demo_request", 30)
+    target = send(api, EMAIL)
+    duplicate = send(api, "erin.private@gmail.com")
+    assert api.post("/v1/leads/merge", {"targetLeadId": target, "sourceLeadIds": [duplicate]}).status_code == 200
+    assert api.delete(f"/v1/leads/{duplicate}").status_code == 202
+    for lead_id in (duplicate, target):
+        assert api.get(f"/v1/leads/{lead_id}").status_code == 404
+        assert api.get(f"/v1/leads/{lead_id}/deletion-status").json() == {"lead_id": lead_id, "status": "completed"}
+    assert api.get("/v1/leads/search", params={"q": "erin"}).json() == []
