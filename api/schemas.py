@@ -612,6 +612,40 @@ class SettingsDocument(OutModel):
     session_timeout_minutes: int
 
 
+class MappingDocument(OutModel):
+    id: str
+    kind: Literal["profile", "account"]
+    source_field: str
+    property: str
+    update_behavior: str
+
+
+class FitRulesetDocument(OutModel):
+    id: str
+    kind: Literal["profile", "account"]
+    name: str
+    enabled: bool
+    is_primary: bool
+
+
+class FitRuleDocument(OutModel):
+    id: str
+    ruleset_id: str
+    property: str
+    condition: str
+    comparison_value: str
+    weight: int
+    ui_order: int
+
+
+class FitLevelDocument(OutModel):
+    id: str
+    kind: Literal["profile", "account"]
+    name: str
+    min_score: int
+    max_score: int
+
+
 class ScoringModelDocument(OutModel):
     model_config = ConfigDict(populate_by_name=True)
     document_schema: int = Field(alias="schema", description="the document format's version")
@@ -620,6 +654,10 @@ class ScoringModelDocument(OutModel):
     levels: list[LevelDocument]
     decay_rules: list[DecayDocument]
     settings: SettingsDocument
+    mappings: list[MappingDocument] = Field(description="field mappings (kind profile or account)")
+    fit_rulesets: list[FitRulesetDocument]
+    fit_rules: list[FitRuleDocument]
+    fit_levels: list[FitLevelDocument]
 
 
 class ScoringVersionOut(OutModel):
@@ -687,6 +725,42 @@ class DecayRulesDiff(OutModel):
     changed: list[DecayChange]
 
 
+class MappingChange(OutModel):
+    mapping_id: str
+    name: str = Field(description="source field → property")
+    changes: dict[str, FieldChange]
+
+
+class MappingsDiff(OutModel):
+    added: list[MappingDocument]
+    removed: list[MappingDocument]
+    changed: list[MappingChange]
+
+
+class FitRulesetsDiff(OutModel):
+    added: list[FitRulesetDocument]
+    removed: list[FitRulesetDocument]
+    changed: list[RulesetChange]
+
+
+class FitRuleChange(OutModel):
+    rule_id: str
+    name: str = Field(description="the rule's test, e.g. \"title contains vp\"")
+    changes: dict[str, FieldChange]
+
+
+class FitRulesDiff(OutModel):
+    added: list[FitRuleDocument]
+    removed: list[FitRuleDocument]
+    changed: list[FitRuleChange]
+
+
+class FitLevelsDiff(OutModel):
+    added: list[FitLevelDocument]
+    removed: list[FitLevelDocument]
+    changed: list[LevelChange]
+
+
 class ScoringVersionDiffOut(OutModel):
     version: int
     against: int = Field(description="the version compared with; 0: nothing (version 1 against an empty model)")
@@ -694,6 +768,10 @@ class ScoringVersionDiffOut(OutModel):
     rulesets: RulesetsDiff
     levels: LevelsDiff
     decay_rules: DecayRulesDiff
+    mappings: MappingsDiff
+    fit_rulesets: FitRulesetsDiff
+    fit_rules: FitRulesDiff
+    fit_levels: FitLevelsDiff
     settings: dict[str, FieldChange]
 
 

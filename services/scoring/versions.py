@@ -28,6 +28,7 @@ MAX_STORED_VERSION = 2**31 - 1  # scoring_versions.version is a 32-bit integer c
 # Diff parts and the name their changed items' ids go by (`rule_id`, ...), as the rest of the API names them.
 ID_NAMES: dict[str, str] = {
     "rulesets": "ruleset_id", "rules": "rule_id", "levels": "level_id", "decay_rules": "decay_id",
+    "mappings": "mapping_id", "fit_rulesets": "ruleset_id", "fit_rules": "rule_id", "fit_levels": "level_id",
 }
 
 
@@ -87,10 +88,10 @@ def get_version(session: Session, tenant: Tenant, version: int) -> dict[str, Any
 def diff_versions(session: Session, tenant: Tenant, version: int, against: int | None = None) -> dict[str, Any]:
     """What changed from version `against` (default: the one before) to `version`.
 
-    Per part (rules, rulesets, levels, decay_rules): `added` and `removed` as whole item documents, `changed` as
-    `{rule_id (ruleset_id, level_id, decay_id), name, changes: {field: {before, after}}}`; `settings` as
-    `{field: {before, after}}`. Version 1 has nothing before it: without `against` it is compared with an empty
-    configuration and `against` is 0.
+    Per part (rules, rulesets, levels, decay_rules, mappings, fit_rulesets, fit_rules, fit_levels): `added` and
+    `removed` as whole item documents, `changed` as `{rule_id (ruleset_id, level_id, decay_id, mapping_id), name,
+    changes: {field: {before, after}}}`; `settings` as `{field: {before, after}}`. Version 1 has nothing before
+    it: without `against` it is compared with an empty configuration and `against` is 0.
     """
     version_meta(session, tenant, version)
     if against is None:
@@ -152,4 +153,8 @@ def _item_names(*models_: ScoringModel) -> dict[str, str]:
         names.update({rs.id: rs.name for rs in model.rulesets})
         names.update({lv.id: lv.name for lv in model.levels})
         names.update({d.id: f"-{d.decrease} after {d.inactive_for} {d.unit}" for d in model.decay_rules})
+        names.update({m.id: f"{m.source_field} → {m.property}" for m in model.mappings})
+        names.update({rs.id: rs.name for rs in model.fit_rulesets})
+        names.update({r.id: f"{r.property} {r.condition} {r.comparison_value}".strip() for r in model.fit_rules})
+        names.update({lv.id: lv.name for lv in model.fit_levels})
     return names

@@ -58,6 +58,13 @@ def fill(a: ApiHarness) -> None:
     ok(a.post("/v1/crm/events", {"type": "demo_request", "person": {"emails": ["bob@globex.com"]},
                                  "company": {"domain": "globex.com", "name": "Globex"}}), 201)
     ok(a.post("/v1/secrets", {"name": "A's integration", "role": "Viewer"}), 201)
+    for kind in ("profile", "account"):  # fit configuration of both kinds, so every fit route has ids to try
+        ok(a.post(f"/v1/{kind}/field-mappings", {"source_field": "utm", f"{kind}_property": "src"}), 201)
+        fit_set = ok(a.post(f"/v1/{kind}/rulesets", {"name": f"A {kind} fit", "is_primary": True}), 201)
+        ok(a.post(f"/v1/{kind}/rulesets/{fit_set['id']}/rules", {
+            f"{kind}_property": "src", "condition": "exists", "comparison_value": "", "weight": 3,
+        }), 201)
+        ok(a.post(f"/v1/levels/{kind}", {"name": "A", "min_score": -1000, "max_score": 1000}), 201)
     imported = a.post("/v1/events/import", files={"file": ("a.csv", b"event_type,email\npage_view,cy@acme.com\n",
                                                           "text/csv")})
     assert imported.status_code in (200, 201), imported.text

@@ -270,3 +270,23 @@ def test_a_unit_from_before_versioning_can_roll_back_to_its_baseline(api_app: An
     ok(api.post("/v1/scoring/versions/1/rollback"), 201)
     assert [r["weight"] for r in ok(api.get("/v1/rules"))] == [5]
     assert lead_scores(api, lead)[lead] == {ruleset: 5}
+
+
+def test_fit_changes_are_in_the_version_document_and_its_diff(api: ApiHarness) -> None:
+    mapping = ok(api.post("/v1/profile/field-mappings", {"source_field": "utm_source",
+                                                          "profile_property": "source"}), 201)
+    ruleset = ok(api.post("/v1/profile/rulesets", {"name": "ICP", "is_primary": True}), 201)
+    rule = ok(api.post(f"/v1/profile/rulesets/{ruleset['id']}/rules", {
+        "profile_property": "title", "condition": "contains", "comparison_value": "vp", "weight": 20,
+    }), 201)
+    ok(api.put(f"/v1/profile/rulesets/{ruleset['id']}/rules/{rule['id']}", {"weight": 35}))
+    latest = ok(api.get("/v1/scoring/versions"))[0]
+    document = ok(api.get(f"/v1/scoring/versions/{latest['version']}"))["model"]
+    assert [m["id"] for m in document["mappings"]] == [mapping["id"]]
+    assert [(r["id"], r["weight"]) for r in document["fit_rules"]] == [(rule["id"], 35)]
+    assert [rs["name"] for rs in document["fit_rulesets"]] == ["ICP"]
+    changed = ok(api.get(f"/v1/scoring/versions/{latest['version']}/diff"))["fit_rules"]["changed"]
+    assert changed == [{"rule_id": rule["id"], "name": "title contains vp",
+                        "changes": {"weight": {"before": 20, "after": 35}}}]
+    whole = ok(api.get(f"/v1/scoring/versions/{latest['version']}/diff?against=1"))
+    assert [m["id"] for m in whole["mappings"]["added"]] == [mapping["id"]]
