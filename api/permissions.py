@@ -58,6 +58,8 @@ MembershipManager = Annotated[Tenant, Depends(Permission(Action.MANAGE_MEMBERSHI
 UnitManager = Annotated[Tenant, Depends(Permission(Action.MANAGE_UNIT))]
 AuditReader = Annotated[Tenant, Depends(Permission(Action.READ_AUDIT))]
 OrgManager = Annotated[Tenant, Depends(Permission(Action.MANAGE_ORG))]
+LeadMerger = Annotated[Tenant, Depends(Permission(Action.MERGE_LEADS))]
+LeadEraser = Annotated[Tenant, Depends(Permission(Action.ERASE_LEADS))]
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:

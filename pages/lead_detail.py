@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time
 import streamlit as st
 
 from services.errors import NotFound
+from services.tenancy.policy import Action
 from ui import data, nav
 from ui.auth import current_user
 from ui.components import (
@@ -118,3 +119,33 @@ if detail["events"]:
     )
 else:
     st.caption("No events for this lead yet.")
+
+st.subheader("Duplicates and erasure")
+merge_col, erase_col = st.columns(2)
+with merge_col, st.expander("Merge with…"):
+    st.caption("The other lead's events and aliases move into this lead, whose score becomes the replay of all the "
+               "events together. The other lead's id keeps answering with this lead; no trigger fires twice.")
+    query = st.text_input("Find the duplicate by email, phone or lead id", key="merge_query",
+                          disabled=not user.can(Action.MERGE_LEADS))
+    hits = {h["lead_id"]: h for h in data.lead_search(user.tenant, query) if h["lead_id"] != lead["id"]}
+    if query and len(query.strip()) >= 2 and not hits:
+        st.caption("No other lead matches.")
+    if hits:
+        picked = st.selectbox(
+            "Lead to merge into this one", list(hits), key="merge_pick",
+            format_func=lambda i: f"{person_name(hits[i])} · {text(hits[i].get('email'))} · score {hits[i]['score']}",
+        )
+        sure = st.checkbox(f"Yes, merge {text(hits[picked].get('email')) or picked} into {person_name(lead)}",
+                           key="merge_sure")
+        if st.button("Merge", key="merge_go", disabled=not sure) and data.merge_leads(user, lead["id"], [picked]):
+            st.success("Merged.")
+            st.rerun()
+if user.can(Action.ERASE_LEADS):
+    with erase_col, st.expander("Erase"):
+        st.warning("Erases this person for good: the lead and leads merged into it, their events, aliases, scores, "
+                   "and their data in triggers' messages. Account scores are replayed without them.")
+        typed = st.text_input("Type the lead id to confirm", key="erase_typed", placeholder=lead["id"])
+        if st.button("Erase this person", key="erase_go", type="primary", disabled=typed.strip() != lead["id"]) \
+                and data.erase_lead(user, lead["id"]):
+            st.session_state.pop("lead_id", None)
+            st.switch_page(nav.page("leads"))

@@ -19,6 +19,7 @@ from notify.dispatcher import dispatch_due
 from services.ingest import idempotency
 from services.insight import stream
 from services.operations import leases, metrics
+from services.people import erasure
 from services.scoring import decay, publisher
 from services.triggers import triggers
 
@@ -29,14 +30,16 @@ DECAY_JOB, WINDOWS_JOB, DELIVERIES_JOB = "decay", "trigger-windows", "deliveries
 IDEMPOTENCY_JOB = "idempotency-prune"
 STREAM_PRUNE_JOB = "stream-prune"
 PUBLISH_JOB = "publish-pending"
+ERASURE_JOB = "lead-erasures"
 INTERVALS = {
     DECAY_JOB: 300, WINDOWS_JOB: 30, DELIVERIES_JOB: 5, IDEMPOTENCY_JOB: 3600, STREAM_PRUNE_JOB: 3600, PUBLISH_JOB: 30,
+    ERASURE_JOB: 60,
 }
 DECAY_SLICE = 2000  # leads per decay transaction: SQLite has one writer, ingest must not wait long
 LEASE_TTL = {
     DECAY_JOB: timedelta(minutes=10), WINDOWS_JOB: timedelta(minutes=2), DELIVERIES_JOB: timedelta(seconds=30),
     IDEMPOTENCY_JOB: timedelta(minutes=10), STREAM_PRUNE_JOB: timedelta(minutes=10),
-    PUBLISH_JOB: timedelta(minutes=10),
+    PUBLISH_JOB: timedelta(minutes=10), ERASURE_JOB: timedelta(minutes=10),
 }
 
 
@@ -132,15 +135,36 @@ def run_publish_pending(db: Database, now: datetime | None = None, holder: str =
     return _with_lease(db, PUBLISH_JOB, holder, at, lambda: publisher.finish_pending(db))
 
 
+def run_erasures(db: Database, now: datetime | None = None, holder: str = HOLDER) -> int | None:
+    """Finish lead erasures left pending (the process died after answering DELETE /v1/leads/{id}, or the unit was
+    busy with a scoring change): one transaction per request; returns how many completed."""
+    at = now or _utcnow()
+
+    def work() -> int:
+        with db.read() as session:
+            pending = erasure.pending_erasures(session)
+        done = 0
+        for tenant, lead_id in pending:
+            try:
+                with db.write() as session:
+                    done += erasure.erase_lead(session, tenant, lead_id, at) is not None
+            except Exception:  # one failing request must not stop the others; it stays pending
+                log.exception("erasure of lead %s failed; retried on the next run", lead_id)
+        return done
+
+    return _with_lease(db, ERASURE_JOB, holder, at, work)
+
+
 JOBS: dict[str, Callable[..., int | None]] = {
     DECAY_JOB: run_decay, WINDOWS_JOB: run_windows, DELIVERIES_JOB: run_deliveries,
     IDEMPOTENCY_JOB: run_idempotency_prune, STREAM_PRUNE_JOB: run_stream_prune, PUBLISH_JOB: run_publish_pending,
+    ERASURE_JOB: run_erasures,
 }
 
 
 def register(scheduler: BaseScheduler, db: Database) -> None:
     """Add every periodic job to `scheduler` (decay, trigger windows, delivery, idempotency-key and stream
-    pruning, pending publishes)."""
+    pruning, pending publishes, pending lead erasures)."""
     for job_id, func in JOBS.items():
         scheduler.add_job(
             func, "interval", seconds=INTERVALS[job_id], id=job_id, replace_existing=True, args=[db],

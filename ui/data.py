@@ -20,12 +20,13 @@ from services.context import Tenant
 from services.errors import ServiceError
 from services.ingest import imports
 from services.insight import analytics
-from services.people import accounts, leads
+from services.people import accounts, erasure, leads, lookups, merge
 from services.people.lead_insights import describe, recent_drivers
 from services.scoring import levels, rules, scoring_settings, versions
 from services.scoring import simulate as what_if
 from services.scoring.level_changes import LevelChanges, compare, lead_levels
-from services.tenancy import api_keys
+from services.tenancy import api_keys, policy
+from services.tenancy.policy import Action
 from services.tenancy.users import EDITOR_ROLES
 from services.triggers import triggers
 from ui.auth import SignedIn, require_editor
@@ -104,6 +105,40 @@ def lead_detail(tenant: Tenant, lead_id: str) -> dict[str, Any]:
         # The waterfall names a rule by its condition ("page = /pricing"), not by its id.
         detail["rule_conditions"] = {r.id: r.conditions for r in rules.list_rules(session, tenant)}
     return detail
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def lead_search(tenant: Tenant, q: str) -> list[dict[str, Any]]:
+    """Up to 10 leads whose id starts with `q` or one of whose aliases contains it (GET /v1/leads/search)."""
+    if len(q.strip()) < lookups.SEARCH_MIN_CHARS:
+        return []
+    with get_db().read() as session:
+        return lookups.search_leads(session, tenant, q)
+
+
+MERGE_ROLES: frozenset[str] = policy.roles_with(Action.MERGE_LEADS)
+ERASE_ROLES: frozenset[str] = policy.roles_with(Action.ERASE_LEADS)
+
+
+def merge_leads(user: SignedIn, target_id: str, source_ids: list[str], *, where: Any = None) -> Saved[Any]:
+    """Merge `source_ids` into `target_id` (POST /v1/leads/merge) as `user`."""
+    return save(
+        user,
+        lambda session, tenant, at: merge.merge_leads(session, tenant, target_id=target_id, source_ids=source_ids,
+                                                      now=at),
+        where=where, roles=MERGE_ROLES,
+    )
+
+
+def erase_lead(user: SignedIn, lead_id: str, *, where: Any = None) -> Saved[Any]:
+    """Erase a person (DELETE /v1/leads/{id}): the request is recorded, then carried out in its own transaction
+    (left pending for the scheduler's job if that fails)."""
+    asked = save(user, lambda session, tenant, at: erasure.request_erasure(session, tenant, lead_id, at),
+                 where=where, roles=ERASE_ROLES)
+    if not asked:
+        return asked
+    return save(user, lambda session, tenant, at: erasure.erase_lead(session, tenant, lead_id, at),
+                where=where, roles=ERASE_ROLES)
 
 
 # --- accounts ------------------------------------------------------------------------------------------------------

@@ -144,7 +144,7 @@ def score_explanation(
     """
     if not 1 <= hours <= MAX_EXPLANATION_HOURS:
         raise InvalidInput("hours", f"must be between 1 and {MAX_EXPLANATION_HOURS}")
-    require_lead(session, tenant, lead_id)
+    lead_id = require_lead(session, tenant, lead_id).id  # a merged id reads as the lead it was merged into
     primary = live_model(session, tenant).primary_ruleset_id
     if primary is None:
         return ScoreExplanation([], [], 0, hours)

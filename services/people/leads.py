@@ -295,9 +295,18 @@ def _leads_whose_last_event_is(tenant: Tenant, event_type: str) -> Any:
 
 
 def require_lead(session: Session, tenant: Tenant, lead_id: str) -> models.Lead:
+    """The unit's lead `lead_id`; a merged lead answers with the lead it was merged into (chains followed), so
+    every read of a merged id shows the surviving lead (services.people.merge)."""
     row = session.get(models.Lead, lead_id)
     if row is None or row.unit_id != tenant.unit_id:
         raise NotFound(f"lead {lead_id!r} does not exist in this unit", field="id")
+    seen = {row.id}
+    while row.merged_into is not None and row.merged_into not in seen:
+        target = session.get(models.Lead, row.merged_into)
+        if target is None or target.unit_id != tenant.unit_id:
+            break  # the target is gone (erased): the merged row is the last trace
+        seen.add(target.id)
+        row = target
     return row
 
 
@@ -315,6 +324,7 @@ def get_lead(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
     """{lead: {..., aliases, metadata, score, scores, level, fit_score, fit_scores, fit_level, fit_reasons},
     account: {...} or {}}."""
     row = require_lead(session, tenant, lead_id)
+    lead_id = row.id  # a merged id reads as the lead it was merged into
     fit_model = published_model(session, tenant)
     lead = {
         "id": row.id,
@@ -368,6 +378,7 @@ def lead_score(
     stored fit of the published model).
     """
     row = require_lead(session, tenant, lead_id)
+    lead_id = row.id  # a merged id reads as the lead it was merged into
     model = None if version is None else versions.version_model(session, tenant, version)
     if at is None and model is None:
         scores = scores_by_lead(session, tenant, [lead_id])[lead_id]
@@ -437,13 +448,13 @@ def lead_events(
     session: Session, tenant: Tenant, lead_id: str, *, page: int = 1, limit: int = 50
 ) -> list[dict[str, Any]]:
     """The lead's events newest first, each with its primary score_delta."""
-    require_lead(session, tenant, lead_id)
+    lead_id = require_lead(session, tenant, lead_id).id  # a merged id reads as the lead it was merged into
     return list_events(session, tenant, page=page, limit=limit, lead_id=lead_id)
 
 
 def lead_score_history(session: Session, tenant: Tenant, lead_id: str) -> list[tuple[datetime, int]]:
     """(occurred_at, primary score after the event) in the order the events were scored."""
-    require_lead(session, tenant, lead_id)
+    lead_id = require_lead(session, tenant, lead_id).id  # a merged id reads as the lead it was merged into
     primary = live_model(session, tenant).primary_ruleset_id
     if primary is None:
         return []
@@ -466,7 +477,7 @@ def lead_top_contributions(session: Session, tenant: Tenant, lead_id: str, limit
     Each item: {event_type, rule_id (None for system adjustments like decay), points, events}. Sorted by
     the size of the contribution (largest absolute points first), for a "why this score" waterfall.
     """
-    require_lead(session, tenant, lead_id)
+    lead_id = require_lead(session, tenant, lead_id).id  # a merged id reads as the lead it was merged into
     primary = live_model(session, tenant).primary_ruleset_id
     if primary is None:
         return []

@@ -111,7 +111,7 @@ def batch_scores(
 
 def lead_alias_list(session: Session, tenant: Tenant, lead_id: str) -> list[dict[str, Any]]:
     """The lead's aliases, oldest first: `{alias_kind, value (normalised), raw_value, is_primary, created_at}`."""
-    require_lead(session, tenant, lead_id)
+    lead_id = require_lead(session, tenant, lead_id).id  # a merged id reads as the lead it was merged into
     return [
         {"alias_kind": a.kind, "value": a.value, "raw_value": a.raw_value, "is_primary": bool(a.is_primary),
          "created_at": a.created_at}
@@ -122,4 +122,4 @@ def lead_alias_list(session: Session, tenant: Tenant, lead_id: str) -> list[dict
 def lead_account(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
     """`{lead_id, account}`: the lead's account (see services.people.leads.account_summary) or None."""
     row = require_lead(session, tenant, lead_id)
-    return {"lead_id": lead_id, "account": account_summary(session, tenant, row.account_id)}
+    return {"lead_id": row.id, "account": account_summary(session, tenant, row.account_id)}

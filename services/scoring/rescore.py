@@ -444,3 +444,176 @@ def verify_unit(session: Session, tenant: Tenant) -> list[str]:
             if found.get(k, 0) != expected.get(k, 0):
                 problems.append(f"{key} {k[0]} ruleset {k[1]}: stored {found.get(k)} != replayed {expected.get(k)}")
     return problems
+
+
+# --- rescoring some owners: a merge (services.people.merge) or an erasure (services.people.erasure) ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class OwnersRescore:
+    """What `rescore_leads` / `rescore_accounts` did: owners asked for, their events replayed, event rows
+    rewritten, and each owner's scores per ruleset after it (owners without events are absent: score 0)."""
+
+    owners: int
+    events: int
+    changed_events: int
+    scores: dict[str, dict[str, int]]
+
+
+def rescore_leads(
+    session: Session,
+    tenant: Tenant,
+    lead_ids: Sequence[str],
+    model: ScoringModel | None = None,
+    *,
+    from_seq: int | None = None,
+) -> OwnersRescore:
+    """Make the stored scores of `lead_ids` and the lead half (`before`/`after`) of their events' explanations
+    equal to the replay (core.replay, the one fold) of each lead's own events in the log's order. A lead's score
+    depends only on its own events, so this is exact for these leads without replaying the unit; the account half
+    of each explanation is kept (an event's account and the order of the account's events are unchanged).
+
+    `from_seq`: the caller knows the leads' events before this seq are unchanged (e.g. the first event a merge
+    moved): a fold depends only on earlier events, so those rows are replayed but not compared or rewritten."""
+    return _rescore_owners(session, tenant, "lead_id", lead_ids, model, from_seq)
+
+
+def rescore_accounts(
+    session: Session,
+    tenant: Tenant,
+    account_ids: Sequence[str],
+    model: ScoringModel | None = None,
+    *,
+    from_seq: int | None = None,
+) -> OwnersRescore:
+    """The account twin of `rescore_leads`: the accounts' scores and the account half (`account_before`/
+    `account_after`) of their events' explanations, from a replay of each account's events (e.g. once some of them
+    are gone, `from_seq` the first of them). Lead halves are kept."""
+    return _rescore_owners(session, tenant, "account_id", account_ids, model, from_seq)
+
+
+def _rescore_owners(
+    session: Session,
+    tenant: Tenant,
+    key: str,
+    owner_ids: Sequence[str],
+    model: ScoringModel | None,
+    from_seq: int | None = None,
+) -> OwnersRescore:
+    ids = sorted(set(owner_ids))
+    if not ids:
+        return OwnersRescore(0, 0, 0, {})
+    model = model or live_model(session, tenant)
+    lists: list[list[Any]] = [[] for _ in range(6)]
+    for start in range(0, len(ids), _IN_IDS):
+        chunk = ids[start : start + _IN_IDS]
+        where = f"unit_id = ? AND {key} IN ({', '.join('?' * len(chunk))})"
+        for target, values in zip(lists, _fetch_events(session, "events", where, [tenant.unit_id, *chunk], False),
+                                  strict=True):
+            target += values
+    cols, _ = _to_columns(session, lists, with_stored=False)
+    first = 0 if from_seq is None else int(np.searchsorted(cols.seq, from_seq, side="left"))
+    stored = _stored_rows(session, tenant, key, ids, cols.seq, first)
+    lead_side = key == "lead_id"
+    none = np.full(len(cols), -1, dtype=np.int64)
+    # Only the owners asked for are folded: the other side's codes are dropped, so its half is left as stored.
+    cols = (
+        vector.EventColumns(cols.seq, cols.lead, none, cols.event_type, cols.occurred_us, cols.props, cols.lead_ids,
+                            [], cols.types, cols.properties)
+        if lead_side
+        else vector.EventColumns(cols.seq, none, cols.account, cols.event_type, cols.occurred_us, cols.props, [],
+                                 cols.account_ids, cols.types, cols.properties)
+    )
+    result = vector.replay(model, cols)
+    updates = _owner_event_updates(session, result, stored, model.primary_ruleset_id, lead_side=lead_side,
+                                   first=first)
+    write_event_updates(session, updates)
+    owners = cols.lead_ids if lead_side else cols.account_ids
+    per_ruleset = [(r.ruleset_id, r.lead_scores if lead_side else r.account_scores) for r in result.rulesets]
+    table_model: OwnerTable = models.LeadScore if lead_side else models.AccountScore
+    wanted = wanted_scores(owners, per_ruleset)
+    write_score_changes(
+        session, tenant, table_model, score_changes(read_scores(session, tenant, table_model, ids), wanted)
+    )
+    scores = result.lead_scores() if lead_side else result.account_scores()
+    return OwnersRescore(len(ids), len(cols), len(updates), scores)
+
+
+def _stored_rows(
+    session: Session, tenant: Tenant, key: str, ids: list[str], seqs: np.ndarray[Any, Any], first: int
+) -> StoredRows:
+    """The stored primary delta and explanation of the events at positions `first`.. of `seqs` (those before are
+    not compared, so not read: explanation texts are most of an event row's bytes)."""
+    n = len(seqs)
+    deltas: list[Any] = [None] * n
+    explanations: list[Any] = [None] * n
+    if first >= n:
+        return StoredRows(deltas, explanations)
+    position = {q: i for i, q in enumerate(seqs[first:].tolist(), start=first)}
+    cursor = session.connection().connection.cursor()
+    try:
+        for start in range(0, len(ids), _IN_IDS):
+            chunk = ids[start : start + _IN_IDS]
+            sql = (f"SELECT seq, score_delta, explanation FROM events WHERE unit_id = ? AND seq >= ? "
+                   f"AND {key} IN ({', '.join('?' * len(chunk))})")
+            cursor.execute(_driver_sql(session, sql), (tenant.unit_id, int(seqs[first]), *chunk))
+            while rows := cursor.fetchmany(_FETCH):
+                for seq, delta, explanation in rows:
+                    i = position.get(seq)
+                    if i is not None:
+                        deltas[i], explanations[i] = delta, explanation
+    finally:
+        cursor.close()
+    return StoredRows(deltas, explanations)
+
+
+def _owner_event_updates(
+    session: Session,
+    result: vector.VectorReplay,
+    stored: StoredRows,
+    primary: str | None,
+    *,
+    lead_side: bool,
+    first: int = 0,
+) -> list[tuple[Any, str, int]]:
+    """(score_delta, explanation text, seq) of the events (from position `first` on) whose row changes: one owner
+    side replayed, the other taken from the stored explanation. The text is what `Explainer` writes (same keys,
+    order and spacing)."""
+    sqlite = _is_sqlite(session)
+    primary_delta = primary_deltas(result, primary).tolist()
+    rules = [
+        [[{"rule_id": r.id, "event_type": r.event_type, "weight": r.weight} for r in matched] for matched in rs.matched]
+        for rs in result.rulesets
+    ]
+    mine = ("before", "after") if lead_side else ("account_before", "account_after")
+    theirs = ("account_before", "account_after") if lead_side else ("before", "after")
+    columns = [
+        (
+            rs.ruleset_id,
+            rs.delta.tolist(),
+            (rs.lead_before if lead_side else rs.account_before).tolist(),
+            (rs.lead_after if lead_side else rs.account_after).tolist(),
+            rules[k],
+        )
+        for k, rs in enumerate(result.rulesets)
+    ]
+    combo = result.combo.tolist()
+    seqs = result.columns.seq.tolist()
+    out: list[tuple[Any, str, int]] = []
+    for i in range(first, len(seqs)):
+        seq = seqs[i]
+        raw = stored.explanations[i]
+        old = (orjson.loads(raw) if isinstance(raw, str | bytes) else raw) or {}
+        new: dict[str, Any] = {}
+        for rs_id, delta, before, after, rs_rules in columns:
+            kept = old.get(rs_id) or {}
+            part = {"delta": delta[i], mine[0]: before[i], mine[1]: after[i],
+                    theirs[0]: kept.get(theirs[0]), theirs[1]: kept.get(theirs[1]), "rules": rs_rules[combo[i]]}
+            new[rs_id] = {k: part[k] for k in ("delta", "before", "after", "account_before", "account_after", "rules")}
+        if primary_delta[i] == stored.deltas[i] and new == old:
+            continue
+        text = orjson.dumps(new).decode()
+        if sqlite and primary_delta[i] == stored.deltas[i] and text == raw:
+            continue
+        out.append((primary_delta[i], text, seq))
+    return out

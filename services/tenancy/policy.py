@@ -33,13 +33,17 @@ class Action(StrEnum):
     MANAGE_UNIT = "unit.manage"  # unit-wide operating settings, e.g. the API rate limit; renaming the unit
     READ_AUDIT = "audit.read"  # the audit log (Owner and Operator)
     MANAGE_ORG = "org.manage"  # organization members and new units: organization Owners only
+    MERGE_LEADS = "leads.merge"  # merge duplicate leads into one (Owner and Operator)
+    ERASE_LEADS = "leads.erase"  # erase a person and every trace of them (Owner only)
 
 
 ORG_ACTIONS = frozenset({Action.MANAGE_ORG})
 
 _ALLOWED: dict[str, frozenset[Action]] = {
     "Owner": frozenset(Action) - ORG_ACTIONS,
-    "Operator": frozenset(Action) - ORG_ACTIONS - {Action.MANAGE_KEYS, Action.MANAGE_USERS, Action.MANAGE_UNIT},
+    "Operator": frozenset(Action)
+    - ORG_ACTIONS
+    - {Action.MANAGE_KEYS, Action.MANAGE_USERS, Action.MANAGE_UNIT, Action.ERASE_LEADS},
     "Viewer": frozenset({Action.SELF, Action.READ}),
     "Ingest": frozenset({Action.SELF, Action.INGEST}),
 }
