@@ -459,6 +459,7 @@ class _Resolver:
         self.account_by_name: dict[str, str] = {}
         self.new_aliases: list[dict[str, Any]] = []
         self.stored_lead_scores: dict[str, dict[str, int]] = {}
+        self.merged_into: dict[str, str] = {}
         self.stored_account_scores: dict[str, dict[str, int]] = {}
 
     def preload(self, items: Sequence[_Prepared]) -> None:
@@ -499,14 +500,30 @@ class _Resolver:
         self._load_accounts(sorted(account_ids))
 
     def _load_leads(self, ids: Sequence[str]) -> None:
-        for chunk in _chunks(ids):
-            stmt = select(models.Lead).where(models.Lead.unit_id == self.tenant.unit_id, models.Lead.id.in_(chunk))
-            # Lock the leads we will re-score so concurrent writers on PostgreSQL cannot lose an update.
-            for row in self.session.scalars(stmt.order_by(models.Lead.id).with_for_update()):
-                self.leads[row.id] = _LeadState(
-                    row.id, row.account_id, row.email, row.first_name, row.last_name,
-                    dict(row.metadata_ or {}), row.last_activity_at,
-                )
+        while ids:
+            merged: set[str] = set()
+            for chunk in _chunks(ids):
+                stmt = select(models.Lead).where(models.Lead.unit_id == self.tenant.unit_id, models.Lead.id.in_(chunk))
+                # Lock the leads we will re-score so concurrent writers on PostgreSQL cannot lose an update.
+                for row in self.session.scalars(stmt.order_by(models.Lead.id).with_for_update()):
+                    if row.merged_into is not None:
+                        # A merged lead's events go to the lead it was merged into (services.people.merge).
+                        self.merged_into[row.id] = row.merged_into
+                        merged.add(row.merged_into)
+                        continue
+                    self.leads[row.id] = _LeadState(
+                        row.id, row.account_id, row.email, row.first_name, row.last_name,
+                        dict(row.metadata_ or {}), row.last_activity_at,
+                    )
+            ids = sorted(merged - self.leads.keys() - self.merged_into.keys())
+
+    def _current(self, lead_id: str) -> str:
+        """The lead that `lead_id` is now: itself, or the end of its chain of merges."""
+        seen: set[str] = set()
+        while lead_id in self.merged_into and lead_id not in seen:
+            seen.add(lead_id)
+            lead_id = self.merged_into[lead_id]
+        return lead_id
 
     def _load_accounts(self, ids: Sequence[str]) -> None:
         for chunk in _chunks(ids):
@@ -535,7 +552,7 @@ class _Resolver:
     def _resolve_lead(self, person: PersonRef, item: _Prepared) -> _LeadState:
         lead: _LeadState | None = None
         if person.lead_id is not None:
-            lead = self.leads.get(person.lead_id)
+            lead = self.leads.get(self._current(person.lead_id))
             if lead is None:
                 where = {"contact": "contact.id", "person": "personId", "personId": "personId"}.get(
                     person.field_name, "lead_id"
@@ -544,8 +561,8 @@ class _Resolver:
         else:
             for kind, value, _raw, _primary in item.aliases:
                 owner = self.alias_owner.get((kind, value))
-                if owner is not None and owner in self.leads:
-                    lead = self.leads[owner]
+                if owner is not None and self._current(owner) in self.leads:
+                    lead = self.leads[self._current(owner)]
                     break
         if lead is None:
             lead = _LeadState(new_id("ld"), None, None, None, None, {}, None, created=True, changed=True)

@@ -58,6 +58,10 @@ def test_merge_moves_events_and_aliases_replays_the_target_and_reads_follow(api:
     # New events for the source's alias land on the target.
     assert send(api, "ann.lee@gmail.com") == target
     assert api.get(f"/v1/leads/{target}/score").json()["score"] == 70
+    # So do events that name the source by its id.
+    resp = api.post("/v1/events", {"lead_id": source, "event_type": "page_view"})
+    assert resp.status_code == 201 and resp.json()["lead_id"] == target, resp.text
+    assert api.get(f"/v1/leads/{target}/score").json()["score"] == 75
     with api.db.read() as session:
         assert verify_unit(session, api.tenant) == []
         entry = session.scalars(select(models.AuditLog).where(
