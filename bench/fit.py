@@ -18,6 +18,12 @@ Each run of a scenario gets its own freshly inserted leads (executemany, then sc
   transaction, commit included. Baseline in the same run: a plain `DELETE FROM events` of that lead's events
   (rolled back). Target <= 2 s.
 
+- **fit**: `--fit-leads` (100,000) leads with generated profiles (title, seniority, country, employees, industry,
+  ...) and a primary profile ruleset of 20 rules of every condition kind; a change of one rule's weight that
+  matches most profiles, published through the fit configuration service (`fit_config.update_fit_rule`: a new
+  scoring version, `publish`, `rescore_fit` writing every moved fit), one write transaction, commit included.
+  Baseline in the same run: reading those leads' profiles and stored fit (the rescore's own reads). Target <= 5 s.
+
 Printed: each run, best / median / worst, the spread (worst - best), and the ratio median ÷ baseline median.
 Figures, never assertions: the machine is shared.
 """
@@ -37,6 +43,7 @@ from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import orjson
 from sqlalchemy import Table, func, select, text
 
 from bench.rescore import open_unit, unit_arguments
@@ -46,10 +53,11 @@ from db.ids import new_id
 from services.people import erasure
 from services.people.leads import score_as_of
 from services.people.merge import merge_leads
+from services.scoring import fit_config
 from services.scoring.rescore import rescore_leads
 from services.tenancy.tenants import DEFAULT_TENANT
 
-TARGETS = {"merge": 2.0, "erasure": 2.0}
+TARGETS = {"merge": 2.0, "erasure": 2.0, "fit": 5.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +145,7 @@ def _an_account(db: Database) -> str:
     return account
 
 
-def merge_scenario(db: Database, *, repeat: int, lead_events: int) -> Figures:
+def merge_scenario(db: Database, *, repeat: int, lead_events: int, **_: object) -> Figures:
     """Merge two leads of `lead_events` events each, `repeat` times (fresh leads each time)."""
     rng = random.Random(3)
     account = _an_account(db)
@@ -159,7 +167,7 @@ def merge_scenario(db: Database, *, repeat: int, lead_events: int) -> Figures:
                    "read-only per-event replay", baseline, TARGETS["merge"])
 
 
-def erasure_scenario(db: Database, *, repeat: int, lead_events: int) -> Figures:
+def erasure_scenario(db: Database, *, repeat: int, lead_events: int, **_: object) -> Figures:
     """Erase a lead of `lead_events` events (its account replayed without them), `repeat` times."""
     rng = random.Random(5)
     account = _an_account(db)
@@ -191,7 +199,87 @@ def erasure_scenario(db: Database, *, repeat: int, lead_events: int) -> Figures:
                    TARGETS["erasure"])
 
 
-SCENARIOS: dict[str, Callable[..., Figures]] = {"merge": merge_scenario, "erasure": erasure_scenario}
+TITLES = ("VP Sales", "Head of Marketing", "CTO", "Software Engineer", "Student", "Sales Intern", "Founder & CEO",
+          "Director of Operations", "Account Executive", "vp engineering")
+COUNTRIES = ("DE", "AT", "CH", "FR", "US", "GB", "NL", "ES", "IT", "PL")
+INDUSTRIES = ("SaaS", "Fintech", "Education", "Retail", "Healthcare", "Manufacturing", "Media")
+FIT_RULES: tuple[tuple[str, str, str, int], ...] = (  # property, condition, comparison value, weight: 20 rules
+    ("title", "contains", "vp", 20), ("title", "contains", "head", 15), ("title", "starts_with", "cto", 20),
+    ("title", "contains", "intern", -20), ("title", "equals", "student", -30), ("seniority", "in", "exec,director", 10),
+    ("country", "in", "DE,AT,CH", 10), ("country", "not_in", "US,GB", 2), ("employees", "gte", "200", 15),
+    ("employees", "lt", "10", -10), ("employees", "gt", "5000", 5), ("industry", "equals", "saas", 10),
+    ("industry", "not_equals", "education", 3), ("email", "ends_with", "@gmail.com", -15),
+    ("email", "not_contains", "test", 1), ("phone", "exists", "", 5), ("linkedin", "not_exists", "", -2),
+    ("revenue", "lte", "1000000", -5), ("plan", "equals", "enterprise", 12), ("tech", "contains", "salesforce", 8),
+)
+
+
+def add_profiled_leads(db: Database, n_leads: int, rng: random.Random) -> list[str]:
+    """`n_leads` leads with generated profiles (no events: fit reads profiles only)."""
+    tenant = DEFAULT_TENANT
+    stamp = _stamp(_now())
+    ids = [new_id("ld") for _ in range(n_leads)]
+    rows = []
+    for ld in ids:
+        profile = {
+            "title": rng.choice(TITLES), "seniority": rng.choice(("exec", "director", "manager", "ic")),
+            "country": rng.choice(COUNTRIES), "employees": rng.choice((3, 8, 40, 250, 900, 12000)),
+            "industry": rng.choice(INDUSTRIES), "email": f"{ld}@{rng.choice(('gmail.com', 'acme.io', 'corp.de'))}",
+            "plan": rng.choice(("free", "pro", "enterprise")), "revenue": rng.choice((50_000, 2_000_000, 90_000_000)),
+        }
+        if rng.random() < 0.5:
+            profile["phone"] = "+4930123456"
+        if rng.random() < 0.3:
+            profile["tech"] = rng.choice(("Salesforce, Slack", "HubSpot", "Pipedrive"))
+        rows.append((ld, tenant.org_id, tenant.unit_id, profile["email"], orjson.dumps(profile).decode(), stamp, stamp))
+    with db.write() as session:
+        session.connection().exec_driver_sql(
+            "INSERT INTO leads (id, org_id, unit_id, email, metadata, created_at, updated_at, fit_score, fit_scores) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 0, '{}')",
+            rows,
+        )
+    return ids
+
+
+def fit_scenario(db: Database, *, repeat: int, fit_leads: int, **_: object) -> Figures:
+    """Publish a fit rule weight change over `fit_leads` profiled leads, `repeat` times (the weight goes up and down,
+    so every run moves the fit of every lead the rule matches)."""
+    rng = random.Random(11)
+    add_profiled_leads(db, fit_leads, rng)
+    with db.write() as session:
+        ruleset = fit_config.create_fit_ruleset(session, DEFAULT_TENANT, "profile", name=f"Bench ICP {new_id('x')}",
+                                                is_primary=True, now=_now())
+    rule_ids = []
+    for order, (prop, condition, value, weight) in enumerate(FIT_RULES):
+        with db.write() as session:  # the first publishes score every lead once (untimed)
+            rule_ids.append(fit_config.create_fit_rule(
+                session, DEFAULT_TENANT, "profile", ruleset["id"], property=prop, condition=condition,
+                comparison_value=value, weight=weight, ui_order=order, now=_now(),
+            )["id"])
+    moved_rule = rule_ids[7]  # country not_in US,GB: matches about 80% of the profiles
+    runs, baseline = [], []
+    for i in range(repeat):
+        with db.read() as session:
+            began = time.perf_counter()
+            read = session.execute(select(models.Lead.id, models.Lead.metadata_, models.Lead.fit_score,
+                                          models.Lead.fit_scores).where(models.Lead.unit_id == DEFAULT_TENANT.unit_id)
+                                   ).all()
+            baseline.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        with db.write() as session:
+            fit_config.update_fit_rule(session, DEFAULT_TENANT, "profile", ruleset["id"], moved_rule,
+                                       fields={"weight": 2 + (i % 2 == 0)}, now=_now())
+        took = time.perf_counter() - began
+        runs.append(took)
+        print(f"  fit #{i + 1}: {took:.3f} s over {len(read):,} leads; reading their profiles {baseline[-1]:.3f} s",
+              flush=True)
+    return Figures(f"fit rescore of {fit_leads:,} leads, 20 rules", runs, "read the profiles", baseline,
+                   TARGETS["fit"])
+
+
+SCENARIOS: dict[str, Callable[..., Figures]] = {
+    "merge": merge_scenario, "erasure": erasure_scenario, "fit": fit_scenario,
+}
 
 
 def main() -> int:
@@ -201,6 +289,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="runs of each scenario (default 5)")
     parser.add_argument("--lead-events", type=int, default=10_000, help="events per merged / erased lead")
     parser.add_argument("--stream-batches", type=int, default=5_000, help="live-stream batches in the buffer")
+    parser.add_argument("--fit-leads", type=int, default=100_000, help="profiled leads for the fit rescore")
     parser.add_argument("--only", choices=sorted(SCENARIOS), action="append", help="run only these scenarios")
     args = parser.parse_args()
     db = open_unit(args, prefix="leadvane-fit-")
@@ -212,7 +301,8 @@ def main() -> int:
     figures = []
     for name in args.only or list(SCENARIOS):
         print(f"{name}:")
-        figures.append(SCENARIOS[name](db, repeat=args.repeat, lead_events=args.lead_events))
+        figures.append(SCENARIOS[name](db, repeat=args.repeat, lead_events=args.lead_events,
+                                       fit_leads=args.fit_leads))
     print()
     print("| scenario | best / median / worst | spread | baseline (median) | ratio | target |")
     print("|---|---|---|---|---|---|")
