@@ -27,6 +27,7 @@ from api.routers import crm, events, health, signals
 from api.routers import decays as decays_router
 from api.routers import deliveries as deliveries_router
 from api.routers import imports as imports_router
+from api.routers import lead_profiles as lead_profiles_router
 from api.routers import leads as leads_router
 from api.routers import levels as levels_router
 from api.routers import members as members_router
@@ -109,7 +110,7 @@ def create_api(db: Database | None = None) -> FastAPI:
     app.include_router(imports_router.router)
     for module in (health, metrics_router, signals, events, crm):
         app.include_router(module.router)
-    for module in (leads_router, accounts_router, levels_router):
+    for module in (leads_router, lead_profiles_router, accounts_router, levels_router):
         app.include_router(module.router)
     for module in (rules_router, scoring_settings_router, rate_limits_router):
         app.include_router(module.router)

@@ -180,13 +180,46 @@ class LevelRef(OutModel):
     name: str
 
 
+FIT_SCORE_DESCRIPTION = "fit score in the primary enabled fit ruleset (0 without one): its matching rules' weights"
+FIT_SCORES_DESCRIPTION = "fit score per enabled fit ruleset id"
+FIT_LEVEL_DESCRIPTION = "name of the fit level the fit score falls in; null without fit levels (or outside them)"
+
+
+class FitFields(OutModel):
+    fit_score: int = Field(description=FIT_SCORE_DESCRIPTION)
+    fit_scores: dict[str, int] = Field(description=FIT_SCORES_DESCRIPTION)
+    fit_level: str | None = Field(description=FIT_LEVEL_DESCRIPTION)
+
+
+class FitReasonOut(OutModel):
+    """A profile fit rule the lead's profile matches."""
+
+    rule_id: str
+    ruleset_id: str
+    profile_property: str
+    condition: str
+    comparison_value: str
+    weight: int
+
+
+class AccountFitReasonOut(OutModel):
+    """An account fit rule the account's profile matches."""
+
+    rule_id: str
+    ruleset_id: str
+    account_property: str
+    condition: str
+    comparison_value: str
+    weight: int
+
+
 class LeadAccountRef(OutModel):
     id: str
     name: str | None
     domain: str | None
 
 
-class LeadListItem(OutModel):
+class LeadListItem(FitFields):
     id: str
     email: str | None
     first_name: str | None
@@ -213,7 +246,7 @@ class AliasOut(OutModel):
     is_primary: bool
 
 
-class LeadOut(OutModel):
+class LeadOut(FitFields):
     id: str
     email: str | None
     first_name: str | None
@@ -228,6 +261,7 @@ class LeadOut(OutModel):
     created_at: datetime
     updated_at: datetime | None
     merged_into: str | None
+    fit_reasons: list[FitReasonOut] = Field(description="the primary profile fit ruleset's rules the profile matches")
 
 
 class LeadAccountOut(OutModel):
@@ -273,7 +307,7 @@ class LeadBatchScoreOut(OutModel):
     score: int
 
 
-class LeadScoreOut(OutModel):
+class LeadScoreOut(FitFields):
     lead_id: str
     score: int = Field(description="the given ruleset's score; without ruleset_id, the highest across rulesets")
     ruleset_id: str | None = Field(description="the ruleset the score is from; null when the lead has no score")
@@ -477,14 +511,19 @@ class CrmEventCreatedOut(OutModel):
     wasCompanyCreated: bool | None = Field(default=None, description="present when the request named a company")
 
 
-class AccountListItem(OutModel):
+class AccountListItem(FitFields):
     id: str
     domain: str | None
     name: str | None
     score: int = Field(description="the account's engagement score in the primary ruleset")
     scores: dict[str, int]
+    level: LevelRef | None = Field(description="the engagement level of the account's score")
     top_score: int = Field(description="the highest primary score among the account's leads")
     leads_count: int
+    owner_name: str | None = Field(
+        description="`owner_name` of the top-scoring lead's profile (ties: the lowest lead id); null without one"
+    )
+    surging: bool = Field(description="always false for now: surge scoring comes with a later release")
     last_activity_at: datetime | None
     created_at: datetime
 
@@ -496,25 +535,70 @@ class AccountPageOut(OutModel):
     limit: int
 
 
-class AccountOut(AccountListItem):
-    metadata: dict[str, Any]
-
-
 class AccountLeadOut(OutModel):
-    id: str
+    lead_id: str
     email: str | None
     first_name: str | None
     last_name: str | None
-    score: int
-    scores: dict[str, int]
-    level: LevelRef | None
+    score: int = Field(description="the lead's primary engagement score")
+    level: LevelRef | None = Field(description="the lead's engagement level")
+    fit_score: int = Field(description=FIT_SCORE_DESCRIPTION)
+    fit_level: str | None = Field(description=FIT_LEVEL_DESCRIPTION)
     last_activity_at: datetime | None
 
 
-class AccountDetailOut(OutModel):
-    account: AccountOut
-    leads: list[AccountLeadOut]
-    events: list[EventOut]
+class AccountDetailOut(FitFields):
+    account_id: str
+    org_id: str
+    domain: str | None
+    name: str | None
+    metadata: dict[str, Any] = Field(description="the account's profile")
+    score: int = Field(description="the account's engagement score in the primary ruleset")
+    scores: dict[str, int]
+    level: LevelRef | None = Field(description="the engagement level of the account's score")
+    top_score: int = Field(description="the highest primary score among the account's leads")
+    leads_count: int
+    fit_reasons: list[AccountFitReasonOut] = Field(
+        description="the primary account fit ruleset's rules the account's profile matches"
+    )
+    leads: list[AccountLeadOut] = Field(description="the account's leads, highest score first")
+    recent_events: list[EventOut] = Field(description="the account's latest events, newest first (20 by default)")
+    last_activity_at: datetime | None
+    created_at: datetime
+
+
+class AccountBatchDeleteOut(OutModel):
+    unlinked_leads: int = Field(description="leads of this unit that were linked to one of the accounts")
+    deleted_accounts: int = Field(description="accounts deleted (no lead referenced them any more)")
+
+
+# --- lead create and edit (services.people.lead_profiles) -----------------------------------------------------------
+
+
+class LeadRecordOut(FitFields):
+    id: str
+    org_id: str
+    unit_id: str
+    account_id: str | None
+    owner_id: str | None = Field(description="`owner_id` of the lead's profile; null without one")
+    owner_name: str | None = Field(description="`owner_name` of the lead's profile; null without one")
+    created_at: datetime
+    updated_at: datetime | None
+    merged_into: str | None
+    metadata: dict[str, Any] = Field(description="the lead's profile")
+
+
+class LeadMetadataOut(OutModel):
+    id: str
+    org_id: str
+    unit_id: str
+    metadata: dict[str, Any] = Field(description="the lead's profile after the change")
+
+
+class LeadProfileOut(FitFields):
+    lead_id: str
+    metadata: dict[str, Any] = Field(description="the lead's profile")
+    fit_reasons: list[FitReasonOut] = Field(description="the primary profile fit ruleset's rules the profile matches")
 
 
 class RulesetOut(OutModel):

@@ -39,3 +39,16 @@ class PayloadTooLarge(ServiceError):
 class Forbidden(ServiceError):
     status = 403
     code = "forbidden"
+
+
+class AbmDisabled(Forbidden):
+    """Account endpoints while the unit's account-based marketing switch (`abm_enabled`) is off."""
+
+    code = "abm_disabled"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "account-based marketing is off for this unit: an Owner or Operator turns it on with "
+            "PUT /v1/settings/scoring {\"abm_enabled\": true}",
+            field="abm_enabled",
+        )

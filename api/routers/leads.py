@@ -45,6 +45,9 @@ def list_leads(
     min_score: ScoreQuery = None,
     max_score: ScoreQuery = None,
     level: Annotated[str | None, Query(max_length=100, description="engagement level name")] = None,
+    fit_level: Annotated[
+        str | None, Query(max_length=100, description="profile fit level name: leads whose fit score is in its band")
+    ] = None,
     last_active: Annotated[
         lead_service.LastActive, Query(description="leads active within the last 7 or 30 days")
     ] = "any",
@@ -57,7 +60,7 @@ def list_leads(
     order: Literal["desc", "asc"] = "desc",
 ) -> dict[str, Any]:
     result = lead_service.list_leads(
-        session, tenant, min_score=min_score, max_score=max_score, level=level,
+        session, tenant, min_score=min_score, max_score=max_score, level=level, fit_level=fit_level,
         last_active_after=last_active_after, last_event_type=event_type, q=q, created_range=range,
         last_active=last_active, now=now, sort=sort, descending=order == "desc", page=page, limit=limit,
     )

@@ -129,6 +129,7 @@ def seed_demo_unit(session: Session, tenant: Tenant, *, now: datetime, leads: in
     begin_change(session, tenant, now)
     rules_added = _ensure_rules(session, tenant, now)
     levels_added = _ensure_levels(session, tenant, now)
+    _enable_abm(session, tenant, now)
     publish(session, tenant, now=now, summary="demo rules and levels")
     decays_added = _ensure_decays(session, tenant, now)
     people = _people(rng, leads)
@@ -190,6 +191,18 @@ def _date_from_first_event(session: Session, tenant: Tenant, lead_ids: list[str]
             .values(created_at=first_of_account, updated_at=first_of_account)
         )
     session.expire_all()  # the ORM's copies of these rows are stale now
+
+
+def _enable_abm(session: Session, tenant: Tenant, now: datetime) -> None:
+    """The demo shows account scoring: ABM on (published with the demo's rules and levels)."""
+    row = session.get(models.ScoringSettings, tenant.unit_id)
+    if row is None:
+        row = models.ScoringSettings(unit_id=tenant.unit_id, org_id=tenant.org_id, allow_negative_scores=False,
+                                     session_timeout_minutes=30)
+        session.add(row)
+    if not row.abm_enabled:
+        row.abm_enabled, row.updated_at = True, now
+    session.flush()
 
 
 def _ensure_decays(session: Session, tenant: Tenant, now: datetime) -> int:

@@ -6,7 +6,7 @@ has no score row yet); `scores` holds every ruleset's score by ruleset id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -25,7 +25,9 @@ from services.insight.event_log import list_events, page_offset
 from services.people.aliases import lead_aliases
 from services.scoring import levels as level_service
 from services.scoring import versions
-from services.scoring.model import live_model
+from services.scoring.fit import fit_level as fit_level_of
+from services.scoring.fit import fit_of
+from services.scoring.model import live_model, published_model
 
 LeadSort = Literal["score", "last_activity", "created"]
 LEAD_SORTS: tuple[str, ...] = ("score", "last_activity", "created")
@@ -57,6 +59,44 @@ class LeadPage:
     total: int
     page: int
     limit: int
+
+
+def fit_view(model: ScoringModel, kind: str, score: int | None, scores: Mapping[str, int] | None) -> dict[str, Any]:
+    """The fit fields of a read: {fit_score (primary ruleset), fit_scores (per ruleset id), fit_level (name)}.
+
+    `model` is the published one (fit follows it: services.scoring.fit); `kind` "profile" (leads) or "account".
+    """
+    fit_score = int(score or 0)
+    return {
+        "fit_score": fit_score,
+        "fit_scores": {str(k): int(v) for k, v in (scores or {}).items()},
+        "fit_level": fit_level_of(model, kind, fit_score),
+    }
+
+
+def fit_reasons(model: ScoringModel, kind: str, profile: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The primary fit ruleset's rules the profile matches (the fit's reasons), in the rules' order.
+
+    Each: {rule_id, ruleset_id, profile_property (account_property for accounts), condition, comparison_value,
+    weight}."""
+    key = "profile_property" if kind == "profile" else "account_property"
+    return [
+        {
+            "rule_id": rule.id, "ruleset_id": rule.ruleset_id, key: rule.property, "condition": rule.condition,
+            "comparison_value": rule.comparison_value, "weight": rule.weight,
+        }
+        for rule in model.fit_book(kind).matched(profile or {})
+    ]
+
+
+def fit_band(model: ScoringModel, kind: str, name: str, field: str) -> core_levels.Level:
+    """The fit level called `name` (case-insensitive); InvalidInput naming `field` when there is none."""
+    bands = model.fit_levels_for(kind)
+    band = next((lv for lv in bands if lv.name.strip().casefold() == name.strip().casefold()), None)
+    if band is None:
+        known = ", ".join(lv.name for lv in bands) or "none defined"
+        raise InvalidInput(field, f"no {kind} fit level named {name!r} (levels: {known})")
+    return band
 
 
 def like_pattern(text: str) -> str:
@@ -96,6 +136,7 @@ def list_leads(
     min_score: int | None = None,
     max_score: int | None = None,
     level: str | None = None,
+    fit_level: str | None = None,
     last_active_after: datetime | None = None,
     event_type: str | None = None,
     q: str | None = None,
@@ -112,7 +153,8 @@ def list_leads(
     """One page of leads matching every given filter, plus how many match in total.
 
     `event_type`: leads that had such an event; `last_event_type`: leads whose latest engagement event (decay
-    adjustments aside) has that type. `created_range` and `last_active` are relative to `now`.
+    adjustments aside) has that type. `created_range` and `last_active` are relative to `now`. `fit_level`: leads
+    whose stored fit score lies in that profile fit level's band (of the published model).
     """
     if sort not in LEAD_SORTS:
         raise InvalidInput("sort", f"expected one of {', '.join(LEAD_SORTS)}")
@@ -121,6 +163,7 @@ def list_leads(
     if not 1 <= limit <= 500:
         raise InvalidInput("limit", "must be between 1 and 500")
     ctx = live_model(session, tenant)
+    fit_model = published_model(session, tenant)
     levels = level_service.load_levels(session, tenant)
     lead = models.Lead
     join_on, score = primary_score_column(ctx.primary_ruleset_id)
@@ -136,6 +179,9 @@ def list_leads(
             known = ", ".join(lv.name for lv in levels) or "none defined"
             raise InvalidInput("level", f"no engagement level named {level!r} (levels: {known})")
         conditions.extend([score >= band.min_score, score <= band.max_score])
+    if fit_level is not None:
+        fit_band_ = fit_band(fit_model, "profile", fit_level, "fit_level")
+        conditions.extend([lead.fit_score >= fit_band_.min_score, lead.fit_score <= fit_band_.max_score])
     if last_active_after is not None:
         conditions.append(lead.last_activity_at >= last_active_after)
     if event_type is not None:
@@ -195,7 +241,7 @@ def list_leads(
         select(
             lead.id, lead.email, lead.first_name, lead.last_name, lead.last_activity_at, lead.created_at,
             models.Account.id.label("account_id"), models.Account.name.label("account_name"),
-            models.Account.domain.label("account_domain"), score.label("score"),
+            models.Account.domain.label("account_domain"), score.label("score"), lead.fit_score, lead.fit_scores,
         )
         .select_from(lead)
         .outerjoin(models.LeadScore, join_on)
@@ -219,6 +265,7 @@ def list_leads(
             "score": int(r.score),
             "scores": all_scores.get(r.id, {}),
             "level": level_service.level_for_score(int(r.score), levels),
+            **fit_view(fit_model, "profile", r.fit_score, r.fit_scores),
             "last_activity_at": r.last_activity_at,
             "created_at": r.created_at,
         }
@@ -265,8 +312,10 @@ def _score_summary(
 
 
 def get_lead(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
-    """{lead: {..., aliases, metadata, score, scores, level}, account: {...} or {}}."""
+    """{lead: {..., aliases, metadata, score, scores, level, fit_score, fit_scores, fit_level, fit_reasons},
+    account: {...} or {}}."""
     row = require_lead(session, tenant, lead_id)
+    fit_model = published_model(session, tenant)
     lead = {
         "id": row.id,
         "email": row.email,
@@ -274,6 +323,8 @@ def get_lead(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
         "last_name": row.last_name,
         "account_id": row.account_id,
         **_score_summary(session, tenant, lead_id),
+        **fit_view(fit_model, "profile", row.fit_score, row.fit_scores),
+        "fit_reasons": fit_reasons(fit_model, "profile", row.metadata_),
         "aliases": [
             {"alias_kind": a.kind, "value": a.value, "raw_value": a.raw_value, "is_primary": bool(a.is_primary)}
             for a in lead_aliases(session, tenant, lead_id)
@@ -307,15 +358,16 @@ def lead_score(
     at: datetime | None = None,
     version: int | None = None,
 ) -> dict[str, Any]:
-    """{lead_id, score, ruleset_id, scores (per ruleset id), level of that score}.
+    """{lead_id, score, ruleset_id, scores (per ruleset id), level of that score, fit_score, fit_scores, fit_level}.
 
     With `ruleset_id`, that ruleset's score (0 before the lead scored in it); without, the highest score across
     the unit's rulesets (every ruleset scores; none is switched off). With `at` and/or `version`, the scores are
     those of `score_as_of` (the lead's events, up to `at` when given, replayed under published scoring version
     `version`, else the live one) instead of the stored ones; with `version`, rulesets and levels are that
-    version's too.
+    version's too, and so is the fit (that version's fit rules over the lead's profile; without `version`, the
+    stored fit of the published model).
     """
-    require_lead(session, tenant, lead_id)
+    row = require_lead(session, tenant, lead_id)
     model = None if version is None else versions.version_model(session, tenant, version)
     if at is None and model is None:
         scores = scores_by_lead(session, tenant, [lead_id])[lead_id]
@@ -341,9 +393,14 @@ def lead_score(
         if model is None
         else [core_levels.Level(lv.id, lv.name, lv.min_score, lv.max_score) for lv in model.levels]
     )
+    if model is None:
+        fit = fit_view(published_model(session, tenant), "profile", row.fit_score, row.fit_scores)
+    else:
+        computed = fit_of(model, "profile", row.metadata_)
+        fit = fit_view(model, "profile", computed.score, computed.scores)
     return {
         "lead_id": lead_id, "score": score, "ruleset_id": source, "scores": scores,
-        "level": level_service.level_for_score(score, levels),
+        "level": level_service.level_for_score(score, levels), **fit,
     }
 
 

@@ -26,6 +26,7 @@ class Action(StrEnum):
     EDIT_SCORING = "scoring.edit"  # rules, rulesets, levels, decay, scoring settings, rescore
     EDIT_TRIGGERS = "triggers.edit"  # triggers, test sends, delivery retries
     IMPORT = "import"  # CSV imports
+    EDIT_LEADS = "leads.edit"  # create and edit leads (profiles, account links), unlink and delete accounts
     MANAGE_KEYS = "keys.manage"  # API keys and credentials (/v1/secrets)
     MANAGE_USERS = "users.manage"  # add a person to the unit (dashboard, manage.py create-user)
     MANAGE_MEMBERSHIPS = "memberships.manage"  # roles in the unit (an Operator may not grant or take Owner)
