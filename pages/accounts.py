@@ -1,12 +1,13 @@
-"""Accounts: companies ranked by engagement, with their best lead; click a row to open one."""
+"""Accounts: companies ranked by engagement, with their fit beside it and their best lead; click a row to open one.
+Shown while account scoring (ABM) is on."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui import data, nav
+from ui import data, fit, nav
 from ui.auth import current_user
-from ui.components import ago, current_page, pager, score_column, text
+from ui.components import ago, current_page, level_cell, level_column, pager, score_column, text
 from ui.runtime import now
 
 SORTS = {"score": "Engagement score", "top_lead_score": "Top lead score", "lead_count": "Number of leads",
@@ -14,6 +15,9 @@ SORTS = {"score": "Engagement score", "top_lead_score": "Top lead score", "lead_
 
 user = current_user()
 st.title("Accounts")
+if not fit.abm_enabled(user.tenant):
+    fit.abm_off_notice(user, "accounts are not scored or listed", key="accounts_abm_on")
+    st.stop()
 
 c1, c2, c3 = st.columns([2, 1, 1])
 q = c1.text_input("Search name or domain", key="accounts_q")
@@ -36,11 +40,13 @@ if not rows:
     st.stop()
 
 levels = data.engagement_levels(user.tenant)
+fit_levels = fit.fit_levels(user.tenant, "account")
 moment = now()
 picked = st.dataframe(
     [
         {
             "Account": r["name"], "Domain": text(r["domain"]), "Engagement": r["score"],
+            "Level": level_cell(r.get("level")), "Fit": r.get("fit_score", 0), "Fit level": fit.fit_level_cell(r),
             "Top lead score": r["top_lead_score"], "Leads": r["lead_count"],
             "Last activity": ago(r["last_activity_at"], moment),
         }
@@ -54,6 +60,10 @@ picked = st.dataframe(
     column_config={
         "Engagement": st.column_config.NumberColumn("Engagement", help="The account's own score: its leads' "
                                                     "events added up"),
+        "Level": level_column(levels),
+        "Fit": st.column_config.NumberColumn("Fit", help="Account fit: the weights of the account rules it matches "
+                                             "(Fit page, Account tab)"),
+        "Fit level": fit.fit_level_column(fit_levels),
         "Top lead score": score_column(levels, "Top lead score"),
     },
 )

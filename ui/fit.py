@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.grade import grade
 from core.profile import UPDATE_BEHAVIORS
 from core.scoring import CONDITION_OPERATORS
 from services.errors import InvalidInput, ServiceError
@@ -23,7 +24,7 @@ from services.scoring import fit_config, scoring_settings
 from services.scoring import simulate as what_if
 from ui import data
 from ui.auth import SignedIn, require_editor
-from ui.components import DASH, legend_below, level_grid_columns, level_hex
+from ui.components import DASH, condition_label, legend_below, level_colour, level_grid_columns, level_hex
 from ui.grids import _blank, describe_draft_error, levels_to_draft, levels_to_grid, same_levels
 from ui.runtime import get_db, now
 
@@ -94,6 +95,20 @@ def fit_distribution(tenant: Any, kind: str) -> list[dict[str, int]]:
 
 def abm_enabled(tenant: Any) -> bool:
     return bool(data.scoring_settings_of(tenant)["abm_enabled"])
+
+
+def abm_off_notice(user: SignedIn, what: str, *, key: str) -> None:
+    """Account scoring is off: say so, how to turn it on, and (for an Owner or Operator) a button that does."""
+    st.info(
+        f"Account scoring is off for this unit (ABM is disabled), so {what}. Turn ABM on to score accounts by fit "
+        "and engagement: with the button below (Owner or Operator), or through the API: "
+        "`PUT /api/v1/settings/scoring` with `{\"abm_enabled\": true}`.",
+        icon=":material/domain_disabled:",
+    )
+    if st.button("Turn ABM on", disabled=not user.can_edit, key=key) and data.save(
+        user, lambda s, t, at: scoring_settings.update_settings(s, t, abm_enabled=True, now=at)
+    ):
+        st.rerun()
 
 
 def simulate_fit_draft(user: SignedIn, changes: dict[str, Any]) -> dict[str, Any]:
@@ -283,16 +298,7 @@ def render_kind(user: SignedIn, kind: str) -> None:
     setup = fit_setup(user.tenant, kind)
     render_mappings(user, kind, setup["mappings"], locked)
     if kind == "account" and not abm_enabled(user.tenant):
-        st.info(
-            "Account scoring is off for this unit (ABM is disabled), so account fit rules and levels are hidden. "
-            "Turn ABM on to score accounts by fit and engagement: below (Owner or Operator), or with "
-            "`PUT /api/v1/settings/scoring` and `{\"abm_enabled\": true}`.",
-            icon=":material/domain_disabled:",
-        )
-        if st.button("Turn ABM on", disabled=locked, key="fit_abm_on") and data.save(
-            user, lambda s, t, at: scoring_settings.update_settings(s, t, abm_enabled=True, now=at)
-        ):
-            st.rerun()
+        abm_off_notice(user, "account fit rules and levels are hidden", key="fit_abm_on")
         return
     ruleset_id = render_rulesets(user, kind, setup["rulesets"], locked)
     draft = _draft(user, kind)
@@ -583,3 +589,30 @@ def bands(levels: Sequence[Mapping[str, Any]]) -> list[tuple[str, int]]:
     """Levels as core.grade bands: (name, min score)."""
     return [(str(lv["name"]), int(lv["min_score"])) for lv in levels]
 
+
+
+def grade_of(row: Mapping[str, Any], fit_levels: Sequence[Mapping[str, Any]],
+             engagement_levels: Sequence[Mapping[str, Any]]) -> str | None:
+    """The combined grade of a lead read ("A1"), or None (core.grade)."""
+    return grade(level_name(row.get("fit_level")), bands(fit_levels), level_name(row.get("level")),
+                 bands(engagement_levels))
+
+
+def fit_level_column(levels: Sequence[Mapping[str, Any]], label: str = "Fit level") -> Any:
+    """A fit level column: each level a badge in its colour (as the engagement Level column)."""
+    names = [str(lv["name"]) for lv in levels]
+    return st.column_config.MultiselectColumn(
+        label, options=names, color=[level_colour(n, levels) for n in names], width="small"
+    )
+
+
+def fit_level_cell(row: Mapping[str, Any]) -> list[str]:
+    name = level_name(row.get("fit_level"))
+    return [name] if name else []
+
+
+def reason_label(reason: Mapping[str, Any]) -> str:
+    """'title contains vp' from a fit reason ({profile_property | account_property, condition, comparison_value})."""
+    prop = reason.get("profile_property") or reason.get("account_property") or reason.get("property")
+    return condition_label({"property": prop, "operator": reason.get("condition"),
+                            "value": reason.get("comparison_value")})

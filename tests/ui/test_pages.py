@@ -453,8 +453,8 @@ def test_empty_unit_pages_say_what_to_do(dashboard_db) -> None:  # type: ignore[
         owner = _signed_in(create_user(session, tenant, email=f"empty-{uuid.uuid4().hex[:8]}@example.com",
                                        password=PASSWORD, role="Owner", name="E", now=now), tenant)
     expected = {
-        "leads": "No leads yet", "accounts": "No accounts yet", "analytics": "No events between",
-        "levels": "No levels yet", "rules": "no rules yet",
+        "leads": "No leads yet", "accounts": "Account scoring is off for this unit", "analytics": "No events between",
+        "levels": "No levels yet", "rules": "no rules yet", "fit": "No fit ruleset yet",
     }
     for page, hint in expected.items():
         at = open_page(page, owner)
