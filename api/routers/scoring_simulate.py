@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlalchemy.orm import Session
 
 from api.deps import DatabaseDep, Now, ReadSession, run_write
+from api.fit_schemas import AccountRulesChangesIn, FitSimulationsOut, ProfileRulesChangesIn
 from api.permissions import ScoringEditor
 from api.routers.rules import RuleIn
 from api.schemas import InModel, OutModel
@@ -62,6 +63,10 @@ class ChangesIn(InModel):
 
     rules: RulesChangesIn | None = None
     levels: list[LevelDraftIn] | None = Field(default=None, description="the full engagement level list")
+    profile_rules: ProfileRulesChangesIn | None = Field(default=None, description="profile (fit) rule changes")
+    account_rules: AccountRulesChangesIn | None = Field(default=None, description="account (fit) rule changes")
+    profile_levels: list[LevelDraftIn] | None = Field(default=None, description="the full profile level list")
+    account_levels: list[LevelDraftIn] | None = Field(default=None, description="the full account level list")
 
     def as_draft(self) -> dict[str, Any]:
         draft: dict[str, Any] = {}
@@ -73,6 +78,14 @@ class ChangesIn(InModel):
             }
         if self.levels is not None:
             draft["levels"] = [lv.model_dump() for lv in self.levels]
+        if self.profile_rules is not None:
+            draft["profile_rules"] = self.profile_rules.as_draft()
+        if self.account_rules is not None:
+            draft["account_rules"] = self.account_rules.as_draft()
+        for name in ("profile_levels", "account_levels"):
+            fit_levels: list[LevelDraftIn] | None = getattr(self, name)
+            if fit_levels is not None:
+                draft[name] = [lv.model_dump() for lv in fit_levels]
         return draft
 
 
@@ -131,6 +144,10 @@ class SimulationOut(BaseModel):
     trigger_firings: dict[str, int] = Field(description="milestone trigger id: firings under the draft in the window")
     events: int = Field(description="events replayed")
     since: Timestamp | None = Field(description="start of the window (null: all history)")
+    fit: FitSimulationsOut = Field(
+        description="fit of the stored lead profiles (profile) and accounts (account) now and under the draft; "
+        "independent of the window"
+    )
 
 
 class PublishedOut(OutModel):

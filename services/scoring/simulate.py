@@ -7,10 +7,18 @@ A draft is a plain mapping, every part optional:
     {"rules": {"add": [rule bodies as for POST /v1/rules],
                "update": [{"rule_id": ..., fields to change}],
                "remove": [rule_id, ...]},
-     "levels": [the full engagement level list: {name, min_score, max_score, id?}]}
+     "levels": [the full engagement level list: {name, min_score, max_score, id?}],
+     "profile_rules": {"add": [fit rule bodies as for POST /v1/profile/rulesets/{id}/rules, plus ruleset_id],
+                       "update": [{"rule_id": ..., fields to change}],
+                       "remove": [rule_id, ...]},
+     "account_rules": the same for account rules (`account_property`),
+     "profile_levels": [the full profile (fit) level list], "account_levels": [the full account level list]}
 
-Each part is applied by one function of `_APPLIERS` (a later part, e.g. profile rules or a surge policy, is one
-more entry). Problems raise InvalidInput naming the path, e.g. "changes.rules.add[0].weight".
+Each part is applied by one function of `_APPLIERS` (a later part, e.g. a surge policy, is one more entry).
+Problems raise InvalidInput naming the path, e.g. "changes.rules.add[0].weight".
+
+Fit (profile and account) is compared too: it is a function of the stored profiles and the fit rules, so no log is
+replayed for it; `simulate_fit` scores every stored profile under the published model and under the draft.
 """
 
 from __future__ import annotations
@@ -23,18 +31,21 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import levels as core_levels
 from core import replay as vector
-from core.model import LevelSpec, RuleSpec, ScoringModel
+from core.fit import FitRuleSpec
+from core.model import FitLevelSpec, LevelSpec, RuleSpec, ScoringModel
+from core.profile import PROFILE_KINDS
 from core.scoring import DECAY_EVENT_TYPE
 from core.triggers import Milestone
 from db import models
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput
+from services.scoring.fit_config import validate_fit_rule
 from services.scoring.model import begin_change, live_model, published_model, write_tables
 from services.scoring.publish import Published, publish
 from services.scoring.rescore import load_event_columns
@@ -106,10 +117,8 @@ def _apply_rules(model: ScoringModel, raw: Any, path: str) -> ScoringModel:
         values = validate_rule(body, prefix=f"{where}.", ignore=_READ_ONLY)
         added.append(_rule_spec(new_id("rl"), _ruleset(model, values, f"{where}.ruleset_id"), values))
     kept = [updated.get(r.id, r) for r in model.rules if r.id not in removed]
-    return ScoringModel.build(
-        rulesets=model.rulesets, rules=[*kept, *added], levels=model.levels, decay_rules=model.decay_rules,
-        settings=model.settings,
-    )
+    # Only the rules change: every other part of the model (levels, decay, settings, fit) is kept as it is.
+    return replace(model, rules=ScoringModel.build(rules=[*kept, *added]).rules)
 
 
 # Fields of a rule as the API shows it; a body copied from GET /v1/rules may carry them, they are ignored.
@@ -152,7 +161,12 @@ def _rule_spec(rule_id: str, ruleset_id: str, values: RuleValues) -> RuleSpec:
 
 def _apply_levels(model: ScoringModel, raw: Any, path: str) -> ScoringModel:
     """The draft's levels replace the whole set; ids of known levels are kept, others get new ids."""
-    known = {lv.id for lv in model.levels}
+    planned = _planned_levels(raw, path, {lv.id for lv in model.levels}, "st")
+    return replace(model, levels=ScoringModel.build(levels=planned).levels)
+
+
+def _planned_levels(raw: Any, path: str, known: set[str], id_prefix: str) -> list[LevelSpec]:
+    """A full level list of a draft, validated (`_check_levels`); `known` ids are kept, others get new ones."""
     planned: list[LevelSpec] = []
     for index, item in enumerate(_list(raw, path)):
         where = f"{path}[{index}]"
@@ -180,9 +194,9 @@ def _apply_levels(model: ScoringModel, raw: Any, path: str) -> ScoringModel:
         if level_id in {lv.id for lv in planned}:
             raise InvalidInput(f"{where}.id", f"level {level_id!r} appears more than once")
         keep = level_id if level_id in known else None
-        planned.append(LevelSpec(keep or new_id("st"), name.strip(), bounds[0], bounds[1]))
+        planned.append(LevelSpec(keep or new_id(id_prefix), name.strip(), bounds[0], bounds[1]))
     _check_levels(planned, path)
-    return replace(model, levels=ScoringModel.build(levels=planned).levels)
+    return planned
 
 
 def _check_levels(planned: Sequence[LevelSpec], path: str) -> None:
@@ -204,7 +218,102 @@ def _check_levels(planned: Sequence[LevelSpec], path: str) -> None:
             raise InvalidInput(f"{path}[{high}].min_score", problems[0])
 
 
-_APPLIERS: dict[str, Applier] = {"rules": _apply_rules, "levels": _apply_levels}
+def _fit_rules_applier(kind: str) -> Applier:
+    def apply(model: ScoringModel, raw: Any, path: str) -> ScoringModel:
+        return _apply_fit_rules(model, raw, path, kind)
+
+    return apply
+
+
+def _apply_fit_rules(model: ScoringModel, raw: Any, path: str, kind: str) -> ScoringModel:
+    """Fit rules of `kind` added, updated, removed (the shape of `changes.rules`); validated as the fit rule
+    routes validate (services.scoring.fit_config.validate_fit_rule). An added rule names its ruleset_id."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(path, "must be an object with add, update and remove")
+    for key in raw:
+        if key not in ("add", "update", "remove"):
+            raise InvalidInput(f"{path}.{key}", "unknown field; one of add, update, remove")
+    rulesets = {rs.id for rs in model.fit_rulesets if rs.kind == kind}
+    rules = {r.id: r for r in model.fit_rules if r.ruleset_id in rulesets}
+    removed: set[str] = set()
+    for index, rule_id in enumerate(_list(raw.get("remove"), f"{path}.remove")):
+        where = f"{path}.remove[{index}]"
+        if not isinstance(rule_id, str) or rule_id not in rules:
+            raise InvalidInput(where, f"unknown {kind} rule {rule_id!r}")
+        if rule_id in removed:
+            raise InvalidInput(where, f"rule {rule_id!r} is removed more than once")
+        removed.add(rule_id)
+
+    def ruleset_of(value: Any, where: str) -> str:
+        if not isinstance(value, str) or value not in rulesets:
+            raise InvalidInput(where, f"unknown {kind} ruleset {value!r}")
+        return value
+
+    updated: dict[str, FitRuleSpec] = {}
+    for index, item in enumerate(_list(raw.get("update"), f"{path}.update")):
+        where = f"{path}.update[{index}]"
+        if not isinstance(item, Mapping):
+            raise InvalidInput(where, "must be an object with rule_id and the fields to change")
+        rule_id = item.get("rule_id")
+        if not isinstance(rule_id, str) or rule_id not in rules:
+            raise InvalidInput(f"{where}.rule_id", f"unknown {kind} rule {rule_id!r}")
+        if rule_id in removed:
+            raise InvalidInput(f"{where}.rule_id", f"rule {rule_id!r} is also removed")
+        if rule_id in updated:
+            raise InvalidInput(f"{where}.rule_id", f"rule {rule_id!r} is updated more than once")
+        current = rules[rule_id]
+        ruleset_id = ruleset_of(item.get("ruleset_id", current.ruleset_id), f"{where}.ruleset_id")
+        fields = {
+            "property": current.property, "condition": current.condition,
+            "comparison_value": current.comparison_value, "weight": current.weight, "ui_order": current.ui_order,
+            **{k: v for k, v in item.items() if k not in ("rule_id", "ruleset_id")},
+        }
+        values = validate_fit_rule(fields, kind, prefix=f"{where}.")
+        updated[rule_id] = FitRuleSpec(rule_id, ruleset_id, values.property, values.condition,
+                                       values.comparison_value, values.weight, values.ui_order)
+    added: list[FitRuleSpec] = []
+    for index, body in enumerate(_list(raw.get("add"), f"{path}.add")):
+        where = f"{path}.add[{index}]"
+        if not isinstance(body, Mapping):
+            raise InvalidInput(where, "must be a rule object with its ruleset_id")
+        ruleset_id = ruleset_of(body.get("ruleset_id"), f"{where}.ruleset_id")
+        fields = {k: v for k, v in body.items() if k != "ruleset_id" and k not in _FIT_READ_ONLY}
+        values = validate_fit_rule(fields, kind, prefix=f"{where}.")
+        added.append(FitRuleSpec(new_id("fr"), ruleset_id, values.property, values.condition,
+                                 values.comparison_value, values.weight, values.ui_order))
+    kept = [updated.get(r.id, r) for r in model.fit_rules if r.id not in removed]
+    return replace(model, fit_rules=ScoringModel.build(fit_rules=[*kept, *added]).fit_rules)
+
+
+# Fields of a fit rule as the API shows it; a body copied from a GET may carry them, they are ignored.
+_FIT_READ_ONLY = frozenset({"id", "rule_id", "created_at", "updated_at"})
+
+
+def _fit_levels_applier(kind: str) -> Applier:
+    def apply(model: ScoringModel, raw: Any, path: str) -> ScoringModel:
+        known = {lv.id for lv in model.fit_levels if lv.kind == kind}
+        if isinstance(raw, list | tuple):  # `level_id` (the fit level's name for its id, as GET shows it) is `id`
+            raw = [
+                {**{k: v for k, v in item.items() if k != "level_id"}, "id": item.get("id", item["level_id"])}
+                if isinstance(item, Mapping) and "level_id" in item else item
+                for item in raw
+            ]
+        planned = _planned_levels(raw, path, known, "fl")
+        others = [lv for lv in model.fit_levels if lv.kind != kind]
+        mine = [FitLevelSpec(lv.id, kind, lv.name, lv.min_score, lv.max_score) for lv in planned]
+        return replace(model, fit_levels=ScoringModel.build(fit_levels=[*others, *mine]).fit_levels)
+
+    return apply
+
+
+_APPLIERS: dict[str, Applier] = {
+    "rules": _apply_rules,
+    "levels": _apply_levels,
+    "profile_rules": _fit_rules_applier("profile"),
+    "account_rules": _fit_rules_applier("account"),
+    "profile_levels": _fit_levels_applier("profile"),
+    "account_levels": _fit_levels_applier("account"),
+}
 
 
 # --- simulating ----------------------------------------------------------------------------------------------------
@@ -233,6 +342,38 @@ class Mover:
 
 
 @dataclass(frozen=True, slots=True)
+class FitMover:
+    id: str  # lead id (profile) or account id (account)
+    label: str | None  # the lead's email, the account's domain (else name)
+    before: int
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
+class FitSimulation:
+    """Fit of one kind now (published model) and under the draft, over the unit's stored profiles."""
+
+    kind: str
+    evaluated: int
+    changed: int
+    level_changes: list[LevelChange] = field(default_factory=list)
+    distribution_before: list[Bin] = field(default_factory=list)
+    distribution_after: list[Bin] = field(default_factory=list)
+    top_movers: list[FitMover] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "leads_evaluated": self.evaluated,
+            "leads_changed": self.changed,
+            "level_changes": [{"from": c.from_level, "to": c.to_level, "count": c.count} for c in self.level_changes],
+            "distribution_before": {"bins": [_bin(b) for b in self.distribution_before]},
+            "distribution_after": {"bins": [_bin(b) for b in self.distribution_after]},
+            "top_movers": [{"id": m.id, "label": m.label, "before": m.before, "after": m.after}
+                           for m in self.top_movers],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SimulationResult:
     leads_evaluated: int
     leads_changed: int
@@ -243,6 +384,7 @@ class SimulationResult:
     trigger_firings: dict[str, int] = field(default_factory=dict)
     events: int = 0  # events replayed (the window's)
     since: datetime | None = None
+    fit: dict[str, FitSimulation] = field(default_factory=dict)  # per kind: profile, account
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -257,7 +399,12 @@ class SimulationResult:
             "trigger_firings": dict(self.trigger_firings),
             "events": self.events,
             "since": self.since,
+            "fit": {kind: self.fit[kind].as_dict() if kind in self.fit else _no_fit(kind) for kind in PROFILE_KINDS},
         }
+
+
+def _no_fit(kind: str) -> dict[str, Any]:
+    return FitSimulation(kind, 0, 0).as_dict()
 
 
 def _bin(b: Bin) -> dict[str, int]:
@@ -302,7 +449,57 @@ def simulate(
         trigger_firings=firings,
         events=len(cols),
         since=since,
+        fit=simulate_fit(session, tenant, published_model(session, tenant), draft),
     )
+
+
+def simulate_fit(
+    session: Session, tenant: Tenant, before: ScoringModel, after: ScoringModel
+) -> dict[str, FitSimulation]:
+    """Per kind, the fit of every stored profile (leads not merged away; accounts) under `before` and `after`:
+    who would move, level changes, distributions. No log replay: fit is a function of the profile. Writes nothing.
+    With `before` the published model, `before` scores are the stored ones and `after` what publishing stores."""
+    result: dict[str, FitSimulation] = {}
+    for kind in PROFILE_KINDS:
+        if kind == "profile":
+            rows = session.execute(
+                select(models.Lead.id, models.Lead.email, models.Lead.metadata_)
+                .where(models.Lead.unit_id == tenant.unit_id, models.Lead.merged_into.is_(None))
+                .order_by(models.Lead.id)
+            ).all()
+        else:
+            rows = session.execute(
+                select(models.Account.id, func.coalesce(models.Account.domain, models.Account.name),
+                       models.Account.metadata_)
+                .where(models.Account.unit_id == tenant.unit_id)
+                .order_by(models.Account.id)
+            ).all()
+        book_before, book_after = before.fit_book(kind), after.fit_book(kind)
+        same = after.fit_same_as(before, kind)
+        ids = [row[0] for row in rows]
+        labels = {row[0]: row[1] for row in rows}
+        scores_before = np.fromiter((book_before.fit(row[2] or {}).score for row in rows), dtype=np.int64,
+                                    count=len(rows))
+        scores_after = scores_before.copy() if same else np.fromiter(
+            (book_after.fit(row[2] or {}).score for row in rows), dtype=np.int64, count=len(rows)
+        )
+        shared = histogram_edges(scores_before, scores_after)
+        movers = top_movers(ids, scores_before, scores_after)
+        result[kind] = FitSimulation(
+            kind=kind,
+            evaluated=len(rows),
+            changed=int(np.count_nonzero(scores_before != scores_after)),
+            level_changes=level_changes(scores_before, scores_after, _fit_levels(before, kind),
+                                        _fit_levels(after, kind)),
+            distribution_before=histogram(scores_before, shared),
+            distribution_after=histogram(scores_after, shared),
+            top_movers=[FitMover(i, labels.get(i), b, a) for i, b, a in movers],
+        )
+    return result
+
+
+def _fit_levels(model: ScoringModel, kind: str) -> list[LevelSpec]:
+    return [LevelSpec(lv.id, lv.name, lv.min_score, lv.max_score) for lv in model.fit_levels if lv.kind == kind]
 
 
 def _primary_scores(result: vector.VectorReplay, model: ScoringModel, n_leads: int) -> npt.NDArray[np.int64]:
