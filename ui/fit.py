@@ -8,6 +8,7 @@ version (services.scoring.simulate.publish_draft). Mappings and rulesets save di
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,11 +23,12 @@ from services.errors import InvalidInput, ServiceError
 from services.people import properties
 from services.scoring import fit_config, scoring_settings
 from services.scoring import simulate as what_if
+from services.scoring.model import published_model
 from ui import data
 from ui.auth import SignedIn, require_editor
 from ui.components import DASH, condition_label, legend_below, level_colour, level_grid_columns, level_hex
-from ui.grids import _blank, describe_draft_error, levels_to_draft, levels_to_grid, same_levels
-from ui.runtime import get_db, now
+from ui.grids import _blank, levels_to_draft, levels_to_grid, same_levels
+from ui.runtime import get_db
 
 KINDS: dict[str, str] = {"profile": "Profile", "account": "Account"}
 OWNERS: dict[str, str] = {"profile": "leads", "account": "accounts"}
@@ -86,11 +88,12 @@ def fit_properties(tenant: Any, kind: str) -> list[str]:
 
 @st.cache_data(ttl=data.TTL, show_spinner=False)
 def fit_distribution(tenant: Any, kind: str) -> list[dict[str, int]]:
-    """The unit's current fit scores of `kind` as histogram bins ({min, max, count}): the what-if's "before" side
-    of an empty draft (fit is scored from profiles; the engagement side replays only the last day)."""
+    """The unit's current fit scores of `kind` as histogram bins ({min, max, count}): the what-if's fit of the
+    stored profiles under the published model (no event log is replayed for fit)."""
     with get_db().read() as session:
-        result = what_if.simulate(session, tenant, {}, 1, now()).as_dict()
-    return list(((_fit_part(result, kind).get("distribution_before") or {}).get("bins")) or [])
+        model = published_model(session, tenant)
+        found = what_if.simulate_fit(session, tenant, model, model)[kind].as_dict()
+    return list(found["distribution_before"]["bins"])
 
 
 def abm_enabled(tenant: Any) -> bool:
@@ -111,12 +114,15 @@ def abm_off_notice(user: SignedIn, what: str, *, key: str) -> None:
         st.rerun()
 
 
-def simulate_fit_draft(user: SignedIn, changes: dict[str, Any]) -> dict[str, Any]:
-    """What publishing the fit draft would do (nothing stored): the result's `fit` part of its kind and the whole
-    result. Raises the service's refusal (InvalidInput naming the path)."""
+def simulate_fit_draft(user: SignedIn, changes: dict[str, Any], kind: str) -> dict[str, Any]:
+    """What publishing the fit draft would do to `kind` (nothing stored): {leads_evaluated, leads_changed,
+    level_changes, distribution_before/after, top_movers}, over every stored profile. Fit needs no replay of the
+    event log, so only the fit part of the what-if runs. Raises the refusal (InvalidInput naming the path)."""
     require_editor(user)
     with get_db().read() as session:
-        return what_if.simulate(session, user.tenant, changes, None, now()).as_dict()
+        published = published_model(session, user.tenant)
+        draft = what_if.apply_changes(published, changes)
+        return what_if.simulate_fit(session, user.tenant, published, draft)[kind].as_dict()
 
 
 # --- grids ---------------------------------------------------------------------------------------------------------
@@ -232,6 +238,23 @@ def save_mappings(session: Any, tenant: Any, kind: str, rows: Sequence[Mapping[s
     return changed
 
 
+_FIT_DRAFT_PATH = re.compile(
+    r"^(changes\.(?:profile|account)_(?:rules\.(?:add|update|remove)\[\d+\]|levels\[\d+\]))\.?([a-z_]*)"
+)
+
+
+def describe_fit_error(message: str, places: Mapping[str, str]) -> str:
+    """'changes.profile_rules.add[0].weight: must be an integer' -> 'ICP, row 3, weight: must be an integer'
+    (`places` names where each change came from)."""
+    match = _FIT_DRAFT_PATH.match(message)
+    if not match or match.group(1) not in places:
+        return message
+    rest = message[match.end():].lstrip(".:[] ")
+    field = match.group(2)
+    where = places[match.group(1)]
+    return f"{where}, {field}: {rest}" if field else f"{where}: {rest}"
+
+
 # --- charts --------------------------------------------------------------------------------------------------------
 
 
@@ -321,6 +344,7 @@ def render_kind(user: SignedIn, kind: str) -> None:
         if new_property and new_property.strip() not in extra:
             extra.append(new_property.strip())
         suggestions = sorted({*properties_seen, *(r["property"] for r in base_rows if r.get("property")), *extra})
+        render_add_rule(kind, ruleset_id, grid_key, draft, suggestions, locked)
         edited = st.data_editor(
             rules_to_grid(_rows_for_grid(base_rows)),
             key=grid_key,
@@ -368,6 +392,35 @@ def render_kind(user: SignedIn, kind: str) -> None:
         places.update({f"changes.{kind}_levels[{i}]": f"Fit levels, row {i + 1}"
                        for i in range(len(draft["levels"]))})
     render_draft_bar(user, kind, changes, places, problems, locked)
+
+
+def render_add_rule(kind: str, ruleset_id: str, grid_key: str, draft: dict[str, Any], suggestions: list[str],
+                    locked: bool) -> None:
+    """A form that adds one rule to the draft (the grid below takes it as a new row): quicker than the grid for a
+    first rule, and it offers the properties seen on the unit's profiles."""
+    with st.form(f"fit_add_rule_{kind}", clear_on_submit=True, border=False):
+        c1, c2, c3, c4, c5 = st.columns([3, 2, 3, 1, 1], vertical_alignment="bottom")
+        prop = c1.selectbox("Property", suggestions, index=None, accept_new_options=True, disabled=locked,
+                            key=f"fit_add_property_{kind}", placeholder="title, company_size, country…")
+        condition = c2.selectbox("Condition", list(CONDITION_OPERATORS), disabled=locked,
+                                 key=f"fit_add_condition_{kind}")
+        value = c3.text_input("Value", disabled=locked, key=f"fit_add_value_{kind}")
+        weight = c4.number_input("Weight", value=10, step=1, disabled=locked, key=f"fit_add_weight_{kind}")
+        added = c5.form_submit_button("Add rule", disabled=locked)
+    if added:
+        if not prop:
+            st.error("Pick or type the property the rule tests.")
+            return
+        if ruleset_id in draft["rules"]:
+            rows = list(draft["rules"][ruleset_id])
+        else:
+            rows = grid_to_rules(rules_to_grid(st.session_state.get(f"fit_grid_base_{kind}_{grid_key}") or []))
+        rows.append({"id": None, "property": str(prop).strip(), "condition": condition,
+                     "comparison_value": value.strip(), "weight": int(weight), "ui_order": len(rows)})
+        draft["rules"][ruleset_id] = rows
+        st.session_state.pop(grid_key, None)  # the grid starts again from the draft, the new rule included
+        st.session_state.pop(f"fit_grid_base_{kind}_{grid_key}", None)
+        st.rerun()
 
 
 def render_mappings(user: SignedIn, kind: str, mappings: list[dict[str, Any]], locked: bool) -> None:
@@ -495,13 +548,13 @@ def render_draft_bar(user: SignedIn, kind: str, changes: dict[str, Any], places:
     if preview:
         try:
             with st.spinner("Scoring every profile under the draft…"):
-                st.session_state[f"fit_preview_{kind}"] = (fingerprint, simulate_fit_draft(user, changes))
+                st.session_state[f"fit_preview_{kind}"] = (fingerprint, simulate_fit_draft(user, changes, kind))
         except ServiceError as exc:
-            problems.error(describe_draft_error(exc.message, places))
+            problems.error(describe_fit_error(exc.message, places))
     if publish:
         published = data.save(
             user, lambda s, t, at: what_if.publish_draft(s, t, changes, at), where=problems,
-            describe=lambda message: describe_draft_error(message, places),
+            describe=lambda message: describe_fit_error(message, places),
         )
         if published:
             drop_draft(kind)
@@ -521,28 +574,18 @@ def render_draft_bar(user: SignedIn, kind: str, changes: dict[str, Any], places:
         st.caption("The draft changed since the last preview: Preview impact again to see its effect.")
 
 
-def _fit_part(result: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
-    return (result.get("fit") or {}).get(kind) or {}
-
-
 def _mover_label(mover: Mapping[str, Any]) -> str:
-    for key in ("email", "name", "domain", "lead_id", "account_id", "id"):
-        if mover.get(key):
-            return str(mover[key])
-    return DASH
+    return str(mover.get("label") or mover.get("id") or DASH)
 
 
-def render_preview(kind: str, result: Mapping[str, Any]) -> None:
+def render_preview(kind: str, fit: Mapping[str, Any]) -> None:
     owners = OWNERS[kind]
-    fit = _fit_part(result, kind)
     st.subheader("Impact of the draft")
-    movers = list(fit.get("top_movers") or [])
-    level_moves = list(fit.get("level_changes") or [])
-    changed = fit.get(f"{owners}_changed", fit.get("changed", fit.get("leads_changed")))
-    evaluated = fit.get(f"{owners}_evaluated", fit.get("evaluated", fit.get("leads_evaluated")))
+    movers = list(fit["top_movers"])
+    level_moves = list(fit["level_changes"])
     m1, m2, m3 = st.columns(3)
-    m1.metric(f"{owners.capitalize()} evaluated", DASH if evaluated is None else f"{int(evaluated):,}")
-    m2.metric(f"{owners.capitalize()} whose fit changes", DASH if changed is None else f"{int(changed):,}")
+    m1.metric(f"{owners.capitalize()} evaluated", f"{int(fit['leads_evaluated']):,}")
+    m2.metric(f"{owners.capitalize()} whose fit changes", f"{int(fit['leads_changed']):,}")
     m3.metric(f"{owners.capitalize()} changing fit level", f"{sum(int(c['count']) for c in level_moves):,}")
     st.markdown("**Fit level changes** (rows: level now, columns: level under the draft)")
     if level_moves:
@@ -554,8 +597,8 @@ def render_preview(kind: str, result: Mapping[str, Any]) -> None:
         st.dataframe(matrix, hide_index=True, width="stretch", key=f"fit_level_matrix_{kind}")
     else:
         st.caption(f"No {owners[:-1]} would change fit level.")
-    before = (fit.get("distribution_before") or {}).get("bins") or []
-    after = (fit.get("distribution_after") or {}).get("bins") or []
+    before = fit["distribution_before"]["bins"]
+    after = fit["distribution_after"]["bins"]
     if before:
         labels = [f"{b['min']} to {b['max']}" for b in before]
         figure = go.Figure()
