@@ -258,6 +258,18 @@ def describe_fit_error(message: str, places: Mapping[str, str]) -> str:
 # --- charts --------------------------------------------------------------------------------------------------------
 
 
+def histogram_range(bins: Sequence[Mapping[str, int]], levels: Sequence[Mapping[str, Any]]) -> tuple[float, float]:
+    """The fit scores the chart shows: the scores that occur, widened to the level boundaries near them (a level
+    reaching to -1000 or 1000 would otherwise squeeze every bar into a line), plus a margin."""
+    data_low, data_high = min(b["min"] for b in bins), max(b["max"] for b in bins)
+    span = max(10, data_high - data_low)
+    bounds = [v for lv in levels for v in (lv["min_score"], lv["max_score"])]
+    low = min([data_low, *(v for v in bounds if v >= data_low - span)])
+    high = max([data_high, *(v for v in bounds if v <= data_high + span)])
+    margin = max(1.0, (high - low) * 0.05)
+    return low - margin, high + margin
+
+
 def levels_over_histogram(bins: Sequence[Mapping[str, int]], levels: Sequence[Mapping[str, Any]], owners: str
                           ) -> go.Figure:
     """Bars: how many leads (accounts) have each fit score; behind them each fit level's band, in its colour."""
@@ -268,14 +280,16 @@ def levels_over_histogram(bins: Sequence[Mapping[str, int]], levels: Sequence[Ma
         customdata=[f"{b['min']} to {b['max']}" for b in bins],
         hovertemplate="fit %{customdata}: %{y}<extra></extra>",
     )
-    low = min([b["min"] for b in bins] + [lv["min_score"] for lv in levels] or [0])
-    high = max([b["max"] for b in bins] + [lv["max_score"] for lv in levels] or [10])
+    low, high = histogram_range(bins, levels)
     for lv in levels:
+        x0, x1 = max(lv["min_score"], low) - 0.5, min(lv["max_score"], high) + 0.5
+        if x0 >= x1:
+            continue
         figure.add_vrect(
-            x0=max(lv["min_score"], low) - 0.5, x1=min(lv["max_score"], high) + 0.5,
-            fillcolor=level_hex(str(lv["name"]), levels), opacity=0.15, line_width=0,
+            x0=x0, x1=x1, fillcolor=level_hex(str(lv["name"]), levels), opacity=0.15, line_width=0,
             annotation_text=str(lv["name"]), annotation_position="top left",
         )
+    figure.update_xaxes(range=[low - 0.5, high + 0.5])
     figure.update_layout(xaxis_title="Fit score", yaxis_title=owners.capitalize(), bargap=0.05, showlegend=False)
     return legend_below(figure, height=320)
 
@@ -335,15 +349,12 @@ def render_kind(user: SignedIn, kind: str) -> None:
         st.markdown(f"**Rules of {names[ruleset_id]}**")
         originals = setup["rules"].get(ruleset_id, [])
         if not originals:
-            st.info(f"This ruleset has no rules yet: every {owners[:-1]} fits 0. Add a row (a property, a condition, "
-                    "a value and a weight, e.g. title contains VP worth 20), then Preview impact and Publish.")
+            st.info(f"This ruleset has no rules yet: every {owners[:-1]}'s fit is 0. Add a rule (a property, a "
+                    "condition, a value and a weight, e.g. title contains VP worth 20), then Preview impact and "
+                    "Publish.")
         grid_key = f"fit_rules_grid_{kind}_{ruleset_id}"
         base_rows = _grid_base(kind, grid_key, originals, draft["rules"].get(ruleset_id))
-        extra = st.session_state.setdefault(f"fit_extra_properties_{kind}", [])
-        new_property = st.text_input("Add a property not seen yet", key=f"fit_new_property_{kind}", disabled=locked)
-        if new_property and new_property.strip() not in extra:
-            extra.append(new_property.strip())
-        suggestions = sorted({*properties_seen, *(r["property"] for r in base_rows if r.get("property")), *extra})
+        suggestions = sorted({*properties_seen, *(r["property"] for r in base_rows if r.get("property"))})
         render_add_rule(kind, ruleset_id, grid_key, draft, suggestions, locked)
         edited = st.data_editor(
             rules_to_grid(_rows_for_grid(base_rows)),
@@ -425,7 +436,7 @@ def render_add_rule(kind: str, ruleset_id: str, grid_key: str, draft: dict[str, 
 
 def render_mappings(user: SignedIn, kind: str, mappings: list[dict[str, Any]], locked: bool) -> None:
     target = "lead profile" if kind == "profile" else "account profile"
-    with st.expander(f"Field mappings ({len(mappings)})", expanded=not mappings):
+    with st.expander(f"Field mappings ({len(mappings)})"):
         st.caption(f"Copy a field of arriving events (a metadata key, or a dotted path such as company.size) into "
                    f"the {target}. Mappings apply to events from now on; they save at once.")
         edited = st.data_editor(
