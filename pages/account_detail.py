@@ -25,9 +25,9 @@ from ui.components import (
 from ui.runtime import now
 
 user = current_user()
-if not fit.abm_enabled(user.tenant):
+if not data.abm_enabled(user.tenant):
     st.title("Account detail")
-    fit.abm_off_notice(user, "account pages are hidden", key="account_abm_on")
+    fit.abm_off_notice(user, key="account_abm_on")
     st.stop()
 account_id = nav.selected("account")
 if not account_id:

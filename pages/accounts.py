@@ -15,8 +15,8 @@ SORTS = {"score": "Engagement score", "top_lead_score": "Top lead score", "lead_
 
 user = current_user()
 st.title("Accounts")
-if not fit.abm_enabled(user.tenant):
-    fit.abm_off_notice(user, "accounts are not scored or listed", key="accounts_abm_on")
+if not data.abm_enabled(user.tenant):
+    fit.abm_off_notice(user, key="accounts_abm_on")
     st.stop()
 
 c1, c2, c3 = st.columns([2, 1, 1])
@@ -47,7 +47,7 @@ picked = st.dataframe(
         {
             "Account": r["name"], "Domain": text(r["domain"]), "Engagement": r["score"],
             "Level": level_cell(r.get("level")), "Fit": r.get("fit_score", 0), "Fit level": fit.fit_level_cell(r),
-            "Top lead score": r["top_lead_score"], "Leads": r["lead_count"],
+            "Top lead score": r["top_lead_score"], "Leads": r["lead_count"], "Owner": text(r.get("owner_name")),
             "Last activity": ago(r["last_activity_at"], moment),
         }
         for r in rows

@@ -130,15 +130,19 @@ else:
     st.info("No credentials yet.")
 
 st.subheader("Scoring")
-# ABM and the session timeout are stored but do nothing yet, so they are not offered here.
+# The session timeout is stored but does nothing yet, so it is not offered here.
 current = data.scoring_settings_of(user.tenant)
 with st.form("scoring_settings"):
     allow_negative = st.toggle("Allow negative scores", value=current["allow_negative_scores"],
                                disabled=scoring_locked,
                                help="Off: a score never drops below 0. Changing it recomputes every score.")
+    abm = st.toggle("Account-based marketing", value=current["abm_enabled"], disabled=scoring_locked,
+                    help="On: accounts are scored and shown (Accounts page, /v1/accounts).")
     if st.form_submit_button("Save scoring settings", disabled=scoring_locked) and data.save(
         user,
-        lambda s, t, at: scoring_settings.update_settings(s, t, allow_negative_scores=allow_negative, now=at),
+        lambda s, t, at: scoring_settings.update_settings(
+            s, t, allow_negative_scores=allow_negative, abm_enabled=abm, now=at
+        ),
         roles=policy.roles_with(Action.EDIT_SCORING),
     ):
         st.success("Scoring settings saved.")

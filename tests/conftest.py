@@ -164,3 +164,9 @@ def add_rule(api: ApiHarness, event_type: str, weight: int, ruleset_id: str | No
         session.flush()
         publish(session, t, now=at)
     return rule_id
+
+
+def enable_abm(api: ApiHarness) -> None:
+    """Turn the unit's account-based marketing switch on (the account endpoints answer 403 abm_disabled while off)."""
+    resp = api.put("/v1/settings/scoring", {"abm_enabled": True})
+    assert resp.status_code == 200, resp.text

@@ -110,6 +110,19 @@ def lead_detail(tenant: Tenant, lead_id: str) -> dict[str, Any]:
 # --- accounts ------------------------------------------------------------------------------------------------------
 
 
+ABM_OFF_MESSAGE = (
+    "Account scoring is off for this unit. An Owner or Operator turns it on under Settings → Scoring "
+    "(\"Account-based marketing\") or with `PUT /v1/settings/scoring {\"abm_enabled\": true}`."
+)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def abm_enabled(tenant: Tenant) -> bool:
+    """Is account scoring (ABM) on for the unit? The account pages show ABM_OFF_MESSAGE while it is off."""
+    with get_db().read() as session:
+        return accounts.abm_enabled(session, tenant)
+
+
 @st.cache_data(ttl=TTL, show_spinner=False)
 def account_page(
     tenant: Tenant, *, q: str | None = None, min_score: int | None = None, sort: str = "score", page: int = 1,

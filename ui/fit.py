@@ -96,18 +96,9 @@ def fit_distribution(tenant: Any, kind: str) -> list[dict[str, int]]:
     return list(found["distribution_before"]["bins"])
 
 
-def abm_enabled(tenant: Any) -> bool:
-    return bool(data.scoring_settings_of(tenant)["abm_enabled"])
-
-
-def abm_off_notice(user: SignedIn, what: str, *, key: str) -> None:
-    """Account scoring is off: say so, how to turn it on, and (for an Owner or Operator) a button that does."""
-    st.info(
-        f"Account scoring is off for this unit (ABM is disabled), so {what}. Turn ABM on to score accounts by fit "
-        "and engagement: with the button below (Owner or Operator), or through the API: "
-        "`PUT /api/v1/settings/scoring` with `{\"abm_enabled\": true}`.",
-        icon=":material/domain_disabled:",
-    )
+def abm_off_notice(user: SignedIn, *, key: str) -> None:
+    """Account scoring is off: say so and how to turn it on, with a button that does (Owner or Operator)."""
+    st.info(data.ABM_OFF_MESSAGE, icon=":material/domain_disabled:")
     if st.button("Turn ABM on", disabled=not user.can_edit, key=key) and data.save(
         user, lambda s, t, at: scoring_settings.update_settings(s, t, abm_enabled=True, now=at)
     ):
@@ -334,8 +325,9 @@ def render_kind(user: SignedIn, kind: str) -> None:
     owners = OWNERS[kind]
     setup = fit_setup(user.tenant, kind)
     render_mappings(user, kind, setup["mappings"], locked)
-    if kind == "account" and not abm_enabled(user.tenant):
-        abm_off_notice(user, "account fit rules and levels are hidden", key="fit_abm_on")
+    if kind == "account" and not data.abm_enabled(user.tenant):
+        st.caption("Account fit rules and levels are hidden while account scoring is off.")
+        abm_off_notice(user, key="fit_abm_on")
         return
     ruleset_id = render_rulesets(user, kind, setup["rulesets"], locked)
     draft = _draft(user, kind)

@@ -117,19 +117,25 @@ class DemoSeed:
 
 
 def seed_demo(session: Session, tenant: Tenant, *, now: datetime, leads: int = 300, force: bool = False) -> str:
-    """Fill `tenant` with demo rules, levels, people and ~6 weeks of events; skips a unit that has events."""
+    """Fill `tenant` with demo rules, levels, people and ~6 weeks of events, with account scoring (ABM) on so the
+    demo shows accounts; skips a unit that has events."""
     if not force and unit_has_events(session, tenant):
         return "demo not seeded: the unit already has events (use --force to add more)"
-    return seed_demo_unit(session, tenant, now=now, leads=leads).summary()
+    return seed_demo_unit(session, tenant, now=now, leads=leads, abm=True).summary()
 
 
-def seed_demo_unit(session: Session, tenant: Tenant, *, now: datetime, leads: int = 300) -> DemoSeed:
-    """Seed the demo whatever the unit holds (callers decide whether it may); every event has SEED_SOURCE."""
+def seed_demo_unit(
+    session: Session, tenant: Tenant, *, now: datetime, leads: int = 300, abm: bool = False
+) -> DemoSeed:
+    """Seed the demo whatever the unit holds (callers decide whether it may); every event has SEED_SOURCE. With
+    `abm`, account scoring is switched on too (the sample data leaves it as it is: its removal restores the unit
+    exactly)."""
     rng = random.Random(SEED)
     begin_change(session, tenant, now)
     rules_added = _ensure_rules(session, tenant, now)
     levels_added = _ensure_levels(session, tenant, now)
-    _enable_abm(session, tenant, now)
+    if abm:
+        _enable_abm(session, tenant, now)
     publish(session, tenant, now=now, summary="demo rules and levels")
     decays_added = _ensure_decays(session, tenant, now)
     people = _people(rng, leads)

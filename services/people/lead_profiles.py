@@ -49,6 +49,12 @@ def lead_record(model: ScoringModel, row: models.Lead) -> dict[str, Any]:
     }
 
 
+def _audited(row: models.Lead) -> dict[str, Any]:
+    """What an audit entry of a lead edit compares: the profile, the account link and the fit."""
+    return {"metadata": dict(row.metadata_ or {}), "account_id": row.account_id, "fit_score": row.fit_score,
+            "fit_scores": dict(row.fit_scores or {})}
+
+
 def _check_profile(metadata: Mapping[str, Any], field: str) -> dict[str, Any]:
     for key in metadata:
         if not isinstance(key, str) or not key.strip():
@@ -117,8 +123,8 @@ def create_lead(
     set_lead_profile(session, tenant, lead, profile, via=VIA, now=now, model=model)
     _link_account(session, tenant, lead, account_id, now)
     session.flush()
-    audit.record(session, tenant, action="create", entity_type="lead", entity_id=lead.id, before=None, after=lead,
-                 now=now)
+    audit.record(session, tenant, action="create", entity_type="lead", entity_id=lead.id, before=None,
+                 after=_audited(lead), now=now)
     return lead_record(model, lead)
 
 
@@ -138,14 +144,14 @@ def update_lead(
     profile = _check_profile(metadata, "metadata")
     if set_account and account_id is not None:
         _require_account(session, tenant, account_id)
-    before = audit.snapshot(lead)
+    before = _audited(lead)
     model = published_model(session, tenant)
     set_lead_profile(session, tenant, lead, profile, via=VIA, now=now, model=model)
     if set_account:
         _link_account(session, tenant, lead, account_id, now)
     session.flush()
-    audit.record(session, tenant, action="update", entity_type="lead", entity_id=lead.id, before=before, after=lead,
-                 now=now)
+    audit.record(session, tenant, action="update", entity_type="lead", entity_id=lead.id, before=before,
+                 after=_audited(lead), now=now)
     return lead_record(model, lead)
 
 
@@ -156,12 +162,12 @@ def patch_metadata(
     policy.require(tenant, Action.EDIT_LEADS)
     lead = _editable_lead(session, tenant, lead_id)
     changes = _check_profile(patch, "metadata")
-    before = audit.snapshot(lead)
+    before = _audited(lead)
     model = published_model(session, tenant)
     set_lead_profile(session, tenant, lead, merge_patch(lead.metadata_ or {}, changes), via=VIA, now=now, model=model)
     session.flush()
-    audit.record(session, tenant, action="update", entity_type="lead", entity_id=lead.id, before=before, after=lead,
-                 now=now)
+    audit.record(session, tenant, action="update", entity_type="lead", entity_id=lead.id, before=before,
+                 after=_audited(lead), now=now)
     return {"id": lead.id, "org_id": lead.org_id, "unit_id": lead.unit_id, "metadata": dict(lead.metadata_ or {})}
 
 

@@ -12,7 +12,7 @@ import pytest
 from db import models
 from db.ids import new_id
 from services.people import leads as lead_service
-from tests.conftest import ApiHarness, add_rule
+from tests.conftest import ApiHarness, add_rule, enable_abm
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 
@@ -51,6 +51,7 @@ def scored(api: ApiHarness) -> dict[str, Any]:
     bob = event(api, "bob@acme.com", "page_view", 30, utm_campaign="fall", page="/pricing")
     cat = event(api, "cat@globex.com", "signup", 40, plan="pro", seats=5)
     dan = event(api, "dan@gmail.com", "newsletter_open", 50)
+    enable_abm(api)  # the account reads answer 403 abm_disabled while it is off
     return {
         "ann": ann["lead_id"], "bob": bob["lead_id"], "cat": cat["lead_id"], "dan": dan["lead_id"],
         "secondary": secondary, "first_event": ann["event"]["id"],
@@ -181,7 +182,8 @@ def test_accounts_list_and_detail(api: ApiHarness, scored: dict[str, Any]) -> No
     assert acme["domain"] == "acme.com" and acme["score"] == 65
     assert acme["leads_count"] == 2 and acme["top_score"] == 60 and acme["last_activity_at"] == at(30)
     assert set(acme) == {
-        "id", "domain", "name", "score", "scores", "top_score", "leads_count", "last_activity_at", "created_at"
+        "id", "domain", "name", "score", "scores", "level", "top_score", "leads_count", "owner_name", "surging",
+        "fit_score", "fit_scores", "fit_level", "last_activity_at", "created_at",
     }
     globex = body["accounts"][1]
     assert globex["score"] == 0 and globex["scores"][scored["secondary"]] == 7
@@ -192,13 +194,16 @@ def test_accounts_list_and_detail(api: ApiHarness, scored: dict[str, Any]) -> No
     assert [a["domain"] for a in by_name] == ["acme.com", "globex.com"]
 
     detail = api.get(f"/v1/accounts/{acme['id']}").json()
-    assert detail["account"]["id"] == acme["id"] and detail["account"]["score"] == 65
+    assert detail["account_id"] == acme["id"] and detail["score"] == 65 and detail["top_score"] == 60
     assert [(ld["email"], ld["score"]) for ld in detail["leads"]] == [("ann@acme.com", 60), ("bob@acme.com", 5)]
-    assert [e["event_type"] for e in detail["events"]] == ["page_view", "demo_request", "page_view", "page_view"]
-    assert len(api.get(f"/v1/accounts/{acme['id']}", params={"events_limit": 1}).json()["events"]) == 1
+    assert [e["event_type"] for e in detail["recent_events"]] == [
+        "page_view", "demo_request", "page_view", "page_view"
+    ]
+    assert len(api.get(f"/v1/accounts/{acme['id']}", params={"events_limit": 1}).json()["recent_events"]) == 1
 
 
 def test_unknown_and_foreign_ids_are_404(api: ApiHarness, other_api: ApiHarness, scored: dict[str, Any]) -> None:
+    enable_abm(other_api)
     account_id = api.get("/v1/accounts").json()["accounts"][0]["id"]
     lead = scored["ann"]
     for path in (

@@ -14,7 +14,7 @@ from services.ingest.contract import AliasInput, NewEvent, PersonRef
 from services.ingest.ingest import ingest
 from services.scoring import decay, levels, rules
 from services.tenancy import api_keys
-from tests.conftest import ApiHarness
+from tests.conftest import ApiHarness, enable_abm
 from tests.db.test_policy import snapshot
 
 
@@ -36,6 +36,7 @@ def ids(api: ApiHarness, now: datetime) -> dict[str, str]:
         decay_rule = decay.create_decay(session, t, inactive_for=7, unit="days", decrease=5, now=now)
         ingest(session, t, [NewEvent("page_view", person=PersonRef(aliases=[AliasInput("email", "ann@acme.com")]))],
                now)
+    enable_abm(api)  # /v1/accounts is among the reads
     return {"ruleset": extra.id, "rule": rule.id, "level": level["id"], "decay": decay_rule.id}
 
 

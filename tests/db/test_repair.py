@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from services.ingest.repair import repair_text
 from services.scoring.rescore import rescore_unit
-from tests.conftest import ApiHarness, add_rule
+from tests.conftest import ApiHarness, add_rule, enable_abm
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
@@ -73,6 +73,7 @@ def test_repair_makes_a_poisoned_unit_work_again(api: ApiHarness, other_api: Api
     assert lead["first_name"] == "Ann"
     detail = api.get(f"/v1/leads/{lead['id']}")
     assert detail.status_code == 200 and detail.json()["lead"]["metadata"]["title"] == "C\ufffdTO"
+    enable_abm(api)
     accounts = api.get("/v1/accounts")
     assert accounts.status_code == 200 and accounts.json()["accounts"][0]["name"] == "Acme\ufffd"
     export = api.get("/v1/events/export")

@@ -453,14 +453,25 @@ def test_empty_unit_pages_say_what_to_do(dashboard_db) -> None:  # type: ignore[
         owner = _signed_in(create_user(session, tenant, email=f"empty-{uuid.uuid4().hex[:8]}@example.com",
                                        password=PASSWORD, role="Owner", name="E", now=now), tenant)
     expected = {
-        "leads": "No leads yet", "accounts": "Account scoring is off for this unit", "analytics": "No events between",
-        "levels": "No levels yet", "rules": "no rules yet", "fit": "No fit ruleset yet",
+        "leads": "No leads yet", "accounts": "Account scoring is off", "analytics": "No events between",
+        "levels": "No levels yet", "rules": "no rules yet", "account_detail": "Account scoring is off",
+        "fit": "No fit ruleset yet",
     }
     for page, hint in expected.items():
         at = open_page(page, owner)
         assert not at.exception, page
         assert hint in texts(at), (page, texts(at))
         _no_none(at)
+
+    import streamlit as st
+
+    from services.scoring.scoring_settings import update_settings
+
+    with dashboard_db.write() as session:
+        update_settings(session, tenant, abm_enabled=True, now=now)
+    st.cache_data.clear()
+    at = open_page("accounts", owner)
+    assert not at.exception and "No accounts yet" in texts(at)
 
 
 def test_lead_detail_answers_the_score_at_a_moment_and_under_a_version(unit: DemoUnit) -> None:

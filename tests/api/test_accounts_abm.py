@@ -1,0 +1,181 @@
+"""Accounts and ABM: the account endpoints answer 403 abm_disabled while ABM is off; while on, the list carries
+engagement, fit and lead roll-ups and filters by intent level, the detail has the reference's shape, and
+batch-delete unlinks and deletes only the caller's unit's accounts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from db import models
+from services.operations.demo import seed_demo
+from services.people.accounts import intent_of
+from services.people.profiles import logged_profile, set_account_profile
+from services.scoring.scoring_settings import get_settings
+from tests.api.fit_helpers import add_fit, audit_rows, send, with_role
+from tests.conftest import ApiHarness, add_rule, enable_abm
+
+NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def accounts(api: ApiHarness) -> dict[str, Any]:
+    """acme (ann 55, bob 5: account 60, High), globex (cat 10: Mid), initech (dan 0: Low)."""
+    add_rule(api, "page_view", 5)
+    add_rule(api, "demo_request", 50)
+    for name, low, high in (("Low", 0, 9), ("Mid", 10, 49), ("High", 50, 100000)):
+        assert api.post("/v1/levels/engagement", {"name": name, "min_score": low, "max_score": high}).status_code \
+            == 201
+    ann = send(api, "ann@acme.com", "demo_request")
+    send(api, "ann@acme.com")
+    bob = send(api, "bob@acme.com")
+    cat = send(api, "cat@globex.com")
+    send(api, "cat@globex.com")
+    dan = send(api, "dan@initech.com", "newsletter")
+    enable_abm(api)
+    return {
+        "acme": ann["event"]["account_id"], "globex": cat["event"]["account_id"],
+        "initech": dan["event"]["account_id"], "ann": ann["lead_id"], "bob": bob["lead_id"], "cat": cat["lead_id"],
+    }
+
+
+def test_while_abm_is_off_every_account_endpoint_is_403_abm_disabled(api: ApiHarness) -> None:
+    account_id = send(api, "ann@acme.com")["event"]["account_id"]
+    assert get_abm(api) is False
+    document = api.get("/openapi.json").json()
+    paths = [p for p in document["paths"] if p.startswith("/v1/accounts")]
+    assert {"/v1/accounts", "/v1/accounts/{account_id}", "/v1/accounts/batch-delete"} <= set(paths)
+    for path in paths:
+        for method in document["paths"][path]:
+            url = path.replace("{account_id}", account_id)
+            body = {"ids": [account_id]} if method == "post" else None
+            resp = api.client.request(method.upper(), url, json=body, headers=api.headers)
+            assert resp.status_code == 403, (method, path, resp.text)
+            assert resp.json()["error"]["code"] == "abm_disabled" and "abm_enabled" in resp.json()["error"]["message"]
+    with api.db.read() as session:  # batch-delete refused: nothing unlinked
+        assert session.get(models.Account, account_id) is not None
+    enable_abm(api)
+    assert api.get("/v1/accounts").status_code == 200
+
+
+def get_abm(api: ApiHarness) -> bool:
+    with api.db.read() as session:
+        return get_settings(session, api.tenant).abm_enabled
+
+
+def test_list_carries_rollups_levels_fit_and_owner(api: ApiHarness, accounts: dict[str, Any]) -> None:
+    ruleset_id, (rule_id,) = add_fit(api, "account", [("industry", "equals", "SaaS", 30)],
+                                     levels=[("Tier 2", 0, 29), ("Tier 1", 30, 100)])
+    with api.db.write() as session:
+        acme = session.get(models.Account, accounts["acme"])
+        assert acme is not None
+        set_account_profile(session, api.tenant, acme, {"industry": "saas"}, via="api", now=NOW)
+    assert api.client.patch(f"/v1/leads/{accounts['ann']}/metadata", json={"owner_name": "Rita"},
+                            headers=api.headers).status_code == 200
+    body = api.get("/v1/accounts").json()
+    assert body["total"] == 3
+    by_id = {a["id"]: a for a in body["accounts"]}
+    acme_row = by_id[accounts["acme"]]
+    assert (acme_row["score"], acme_row["level"]["name"], acme_row["top_score"], acme_row["leads_count"]) == (
+        60, "High", 55, 2)
+    assert acme_row["owner_name"] == "Rita" and acme_row["surging"] is False
+    assert (acme_row["fit_score"], acme_row["fit_scores"], acme_row["fit_level"]) == (
+        30, {ruleset_id: 30}, "Tier 1")
+    globex = by_id[accounts["globex"]]
+    assert (globex["score"], globex["level"]["name"], globex["owner_name"], globex["fit_level"]) == (
+        10, "Mid", None, "Tier 2")
+
+    detail = api.get(f"/v1/accounts/{accounts['acme']}").json()
+    assert {"account_id", "org_id", "domain", "name", "metadata", "top_score", "leads", "recent_events"} <= set(
+        detail)
+    assert (detail["account_id"], detail["org_id"], detail["domain"]) == (
+        accounts["acme"], api.tenant.org_id, "acme.com")
+    assert detail["metadata"] == {"industry": "saas"} and detail["top_score"] == 55 and detail["score"] == 60
+    assert (detail["fit_score"], detail["fit_level"]) == (30, "Tier 1")
+    assert detail["fit_reasons"] == [{"rule_id": rule_id, "ruleset_id": ruleset_id, "account_property": "industry",
+                                      "condition": "equals", "comparison_value": "SaaS", "weight": 30}]
+    assert [(ld["lead_id"], ld["score"], ld["level"]["name"]) for ld in detail["leads"]] == [
+        (accounts["ann"], 55, "High"), (accounts["bob"], 5, "Low")]
+    keys = {"lead_id", "email", "score", "level", "fit_score", "fit_level"}
+    assert all(set(ld) >= keys for ld in detail["leads"])
+    # newest first; the profile change is an event of the account's log too (a system event)
+    assert [e["event_type"] for e in detail["recent_events"]] == [
+        "page_view", "page_view", "demo_request", "ACCOUNT_PROFILE_UPDATE"]
+    with api.db.read() as session:
+        assert logged_profile(session, api.tenant, account_id=accounts["acme"]) == {"industry": "saas"}
+
+
+@pytest.mark.parametrize(
+    ("intent", "expected"), [("all", ["acme", "globex", "initech"]), ("high", ["acme"]), ("medium", ["globex"]),
+                             ("low", ["initech"])],
+)
+def test_intent_level_filters_on_the_accounts_engagement_level(
+    api: ApiHarness, accounts: dict[str, Any], intent: str, expected: list[str]
+) -> None:
+    body = api.get("/v1/accounts", params={"intent_level": intent}).json()
+    assert sorted(a["id"] for a in body["accounts"]) == sorted(accounts[name] for name in expected)
+    assert body["total"] == len(expected)
+
+
+def test_intent_of_splits_levels_into_thirds() -> None:
+    def split(count: int) -> list[str]:
+        return [intent_of(i, count) for i in range(count)]
+
+    assert split(1) == ["high"]
+    assert split(2) == ["low", "high"]
+    assert split(3) == ["low", "medium", "high"]
+    assert split(4) == ["low", "medium", "medium", "high"]
+    assert split(6) == ["low", "low", "medium", "medium", "high", "high"]
+
+
+def test_bad_intent_level_is_422_naming_it(api: ApiHarness) -> None:
+    enable_abm(api)
+    resp = api.get("/v1/accounts", params={"intent_level": "hot"})
+    assert resp.status_code == 422 and "intent_level" in resp.json()["error"]["message"]
+
+
+def test_batch_delete_unlinks_and_deletes_only_this_units_accounts(
+    api: ApiHarness, other_api: ApiHarness, accounts: dict[str, Any]
+) -> None:
+    foreign = send(other_api, "zed@umbrella.com")
+    enable_abm(other_api)
+    viewer = with_role(api, "Viewer")
+    assert viewer.post("/v1/accounts/batch-delete", {"ids": [accounts["acme"]]}).status_code == 403
+    resp = api.post("/v1/accounts/batch-delete",
+                    {"ids": [accounts["acme"], foreign["event"]["account_id"], "acc_nope", accounts["acme"]]})
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"unlinked_leads": 2, "deleted_accounts": 1}
+    assert api.get(f"/v1/accounts/{accounts['acme']}").status_code == 404
+    assert api.get(f"/v1/leads/{accounts['ann']}").json()["lead"]["account_id"] is None
+    assert api.get("/v1/accounts").json()["total"] == 2
+    # the other unit's account and lead are untouched
+    assert other_api.get(f"/v1/accounts/{foreign['event']['account_id']}").status_code == 200
+    assert other_api.get(f"/v1/leads/{foreign['lead_id']}").json()["lead"]["account_id"] == \
+        foreign["event"]["account_id"]
+    deleted = [r for r in audit_rows(api, "account") if r.action == "delete"]
+    assert [r.entity_id for r in deleted] == [accounts["acme"]]
+    assert audit_rows(api, "lead_accounts")[0].action == "unlink"
+    # the lead scores are unchanged; the account's events stay in the log, without the account
+    assert api.get(f"/v1/leads/{accounts['ann']}").json()["lead"]["score"] == 55
+    with api.db.read() as session:
+        events = session.scalars(select(models.Event).where(models.Event.lead_id == accounts["ann"])).all()
+        assert events and all(e.account_id is None for e in events)
+    again = api.post("/v1/accounts/batch-delete", {"ids": [accounts["acme"]]})
+    assert again.json() == {"unlinked_leads": 0, "deleted_accounts": 0}
+
+
+@pytest.mark.parametrize("body", [{}, {"ids": []}, {"ids": "acc_1"}, {"ids": [""]}, {"ids": ["x"] * 501}])
+def test_batch_delete_bad_bodies_are_422_naming_ids(api: ApiHarness, body: dict[str, Any]) -> None:
+    enable_abm(api)
+    resp = api.post("/v1/accounts/batch-delete", body)
+    assert resp.status_code == 422 and "ids" in resp.json()["error"]["message"]
+
+
+def test_the_demo_turns_abm_on(api: ApiHarness) -> None:
+    with api.db.write() as session:
+        seed_demo(session, api.tenant, now=NOW, leads=4)
+    assert get_abm(api) is True
+    assert api.get("/v1/accounts").status_code == 200
