@@ -339,3 +339,57 @@ def test_apply_mappings_to_history(api: ApiHarness) -> None:
     assert lead_profile(api, bob)[0] == {}
     second = ok(api.post("/v1/admin/profile-mappings/apply"))
     assert second["leads_updated"] == 0 and second["leads_processed"] == 2
+
+
+# --- what-if -------------------------------------------------------------------------------------------------------
+
+
+def test_simulate_and_publish_fit_changes(api: ApiHarness) -> None:
+    ok(api.post("/v1/profile/field-mappings", {"source_field": "title", "profile_property": "title"}), 201)
+    vp = visit(api, "ann@acme.com", title="VP Sales")
+    cto = visit(api, "bob@acme.com", title="CTO")
+    rs = ok(api.post("/v1/profile/rulesets", {"name": "ICP"}), 201)
+    rules = f"/v1/profile/rulesets/{rs['id']}/rules"
+    vp_rule = ok(api.post(rules, {"profile_property": "title", "condition": "contains", "comparison_value": "vp",
+                                  "weight": 20}), 201)
+    for name, low, high in (("C", -100, 19), ("A", 20, 100)):
+        ok(api.post("/v1/levels/profile", {"name": name, "min_score": low, "max_score": high}), 201)
+    changes = {
+        "profile_rules": {"add": [{"ruleset_id": rs["id"], "profile_property": "title", "condition": "equals",
+                                   "comparison_value": "cto", "weight": 25}],
+                          "update": [{"rule_id": vp_rule["id"], "weight": 10}]},
+    }
+    before_versions = len(versions(api))
+    preview = ok(api.post("/v1/scoring/simulate", {"changes": changes}))
+    fit = preview["fit"]
+    assert set(fit) == {"profile", "account"}
+    assert (fit["profile"]["leads_evaluated"], fit["profile"]["leads_changed"]) == (2, 2)
+    movers = {m["id"]: (m["label"], m["before"], m["after"]) for m in fit["profile"]["top_movers"]}
+    assert movers == {cto: ("bob@acme.com", 0, 25), vp: ("ann@acme.com", 20, 10)}
+    assert sorted((c["from"], c["to"], c["count"]) for c in fit["profile"]["level_changes"]) == [
+        ("A", "C", 1), ("C", "A", 1)]
+    assert fit["account"]["leads_changed"] == 0
+    assert len(versions(api)) == before_versions and lead_profile(api, vp)[1] == 20  # nothing stored
+
+    published = ok(api.post("/v1/scoring/publish", {"changes": changes}))
+    assert published["version"] == before_versions + 1
+    for lead_id, (_label, _before, after) in movers.items():
+        assert lead_profile(api, lead_id)[1] == after
+    assert len(ok(api.get(rules))) == 2
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"profile_rules": {"add": [{"ruleset_id": "frs_nope", "profile_property": "t", "condition": "exists",
+                                     "comparison_value": "", "weight": 1}]}},
+         "changes.profile_rules.add[0].ruleset_id"),
+        ({"account_rules": {"remove": ["fr_nope"]}}, "changes.account_rules.remove[0]"),
+        ({"profile_levels": [{"name": "A", "min_score": 10, "max_score": 0}]}, "changes.profile_levels[0].min_score"),
+        ({"profile_rules": {"add": [{"profile_property": "t", "condition": "exists", "comparison_value": "",
+                                     "weight": 1}]}}, "ruleset_id"),
+    ],
+)
+def test_bad_fit_drafts_are_422_naming_the_path(api: ApiHarness, changes: dict[str, Any], field: str) -> None:
+    assert field in error(api.post("/v1/scoring/simulate", {"changes": changes}), 422)
+    assert field in error(api.post("/v1/scoring/publish", {"changes": changes}), 422)

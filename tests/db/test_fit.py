@@ -7,6 +7,7 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,10 +20,11 @@ from services.context import Tenant
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.ingest.contract import AccountRef, AliasInput, NewEvent, PersonRef
 from services.ingest.ingest import ingest
-from services.people.profiles import set_lead_profile, verify_profiles
-from services.scoring import fit_config, versions
+from services.people.profiles import set_account_profile, set_lead_profile, verify_profiles
+from services.scoring import fit_config, rules, versions
 from services.scoring.fit import verify_fit
 from services.scoring.model import heads, published_model
+from services.scoring.simulate import histogram, histogram_edges, publish_draft, simulate
 
 PROFILES = {
     "ann@acme.com": {"title": "VP Sales", "employees": 500, "country": "DE"},
@@ -137,8 +139,8 @@ def test_each_change_is_a_version_and_rollback_restores_fit(db: Database, tenant
     with db.read() as session:
         assert stored_fit(session, tenant) == before
         assert fit_config.list_fit_levels(session, tenant, "profile") == []
-        rules = fit_config.list_fit_rules(session, tenant, "profile", rs_id)
-        assert sorted(r["weight"] for r in rules) == [-10, 5, 15, 20]
+        listed = fit_config.list_fit_rules(session, tenant, "profile", rs_id)
+        assert sorted(r["weight"] for r in listed) == [-10, 5, 15, 20]
         assert verify_fit(session, tenant, published_model(session, tenant)) == []
 
 
@@ -369,3 +371,86 @@ def test_apply_mappings_to_history_is_idempotent(db: Database, tenant: Tenant, n
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(models.Event).where(
             models.Event.unit_id == tenant.unit_id, models.Event.event_type == LEAD_PROFILE_EVENT)) == logged
+
+
+# --- what-if -------------------------------------------------------------------------------------------------------
+
+
+def test_fit_preview_equals_what_publishing_stores(db: Database, tenant: Tenant, now: datetime) -> None:
+    ids = make_leads(db, tenant, now)
+    rs_id, rule_ids = setup_rules(db, tenant, now)
+    with db.write() as session:
+        for name, low, high in (("C", -1000, 19), ("B", 20, 39), ("A", 40, 1000)):
+            fit_config.create_fit_level(session, tenant, "profile", name=name, min_score=low, max_score=high, now=now)
+        account = session.scalar(select(models.Account).where(models.Account.unit_id == tenant.unit_id,
+                                                              models.Account.domain == "acme.com"))
+        assert account is not None
+        set_account_profile(session, tenant, account, {"employees": 900}, via="test", now=now)
+        accounts_rs = fit_config.create_fit_ruleset(session, tenant, "account", name="Firms", now=now)
+    changes: dict[str, Any] = {
+        "profile_rules": {
+            "add": [{"ruleset_id": rs_id, "profile_property": "country", "condition": "equals",
+                     "comparison_value": "us", "weight": 30}],
+            "update": [{"rule_id": rule_ids[0], "weight": 5}],
+            "remove": [rule_ids[3]],
+        },
+        "profile_levels": [{"name": "C", "min_score": -1000, "max_score": 9},
+                           {"name": "B", "min_score": 10, "max_score": 29},
+                           {"name": "A", "min_score": 30, "max_score": 1000}],
+        "account_rules": {"add": [{"ruleset_id": accounts_rs["id"], "account_property": "employees",
+                                   "condition": "gt", "comparison_value": "500", "weight": 25}]},
+    }
+    with db.read() as session:
+        stored_before = stored_fit(session, tenant)
+        version_before = heads(session, tenant).published
+        preview = simulate(session, tenant, changes, None, now)
+        assert stored_fit(session, tenant) == stored_before and heads(session, tenant).published == version_before
+    profile, accounts = preview.fit["profile"], preview.fit["account"]
+    # ann 40 -> 25 (vp 5 + employees 15 + country 5), bob -10 -> 30, cy 35 -> 20, dee 0 -> 0
+    assert (profile.evaluated, profile.changed) == (4, 3)
+    assert [(m.id, m.label, m.before, m.after) for m in profile.top_movers] == [
+        (ids["bob@globex.com"], "bob@globex.com", -10, 30),
+        *sorted([(ids["ann@acme.com"], "ann@acme.com", 40, 25), (ids["cy@initech.com"], "cy@initech.com", 35, 20)]),
+    ]
+    assert {(c.from_level, c.to_level, c.count) for c in profile.level_changes} == {("C", "A", 1), ("A", "B", 1)}
+    assert sum(b.count for b in profile.distribution_before) == 4
+    assert [(m.label, m.before, m.after) for m in accounts.top_movers] == [("acme.com", 0, 25)]
+
+    with db.write() as session:
+        published = publish_draft(session, tenant, changes, now + timedelta(minutes=1))
+    assert published is not None
+    with db.read() as session:
+        stored_after = stored_fit(session, tenant)
+        assert verify_fit(session, tenant, published_model(session, tenant)) == []
+        account_fit = session.scalar(select(models.Account.fit_score).where(models.Account.id == account.id))
+    for mover in profile.top_movers:
+        assert stored_after[mover.id][0] == mover.after
+    changed = sum(1 for lead_id in stored_after if stored_after[lead_id][0] != stored_before[lead_id][0])
+    assert changed == profile.changed
+    edges = histogram_edges(np.array([s for s, _ in stored_before.values()], dtype=np.int64),
+                            np.array([s for s, _ in stored_after.values()], dtype=np.int64))
+    assert histogram(np.array([s for s, _ in stored_after.values()], dtype=np.int64), edges) == \
+        profile.distribution_after
+    assert account_fit == accounts.top_movers[0].after
+    # And the preview of the now published model moves nobody.
+    with db.read() as session:
+        again = simulate(session, tenant, {}, None, now)
+    assert again.fit["profile"].changed == 0 and again.fit["account"].changed == 0
+
+
+def test_a_draft_of_engagement_rules_keeps_the_fit_configuration(db: Database, tenant: Tenant, now: datetime) -> None:
+    make_leads(db, tenant, now)
+    rs_id, _rule_ids = setup_rules(db, tenant, now)
+    with db.write() as session:
+        fit_config.create_mapping(session, tenant, "profile", source_field="utm_source", property="source", now=now)
+        fit_config.create_fit_level(session, tenant, "profile", name="All", min_score=-1000, max_score=1000, now=now)
+        before = published_model(session, tenant)
+        rule = rules.create_rule(session, tenant, {"event_type": "demo_request", "weight": 10}, now=now)
+    with db.write() as session:
+        publish_draft(session, tenant, {"rules": {"update": [{"rule_id": rule.id, "weight": 20}]}}, now)
+    with db.read() as session:
+        after = published_model(session, tenant)
+        assert (after.mappings, after.fit_rulesets, after.fit_rules, after.fit_levels) == (
+            before.mappings, before.fit_rulesets, before.fit_rules, before.fit_levels)
+        assert len(fit_config.list_fit_rules(session, tenant, "profile", rs_id)) == 4
+        assert verify_fit(session, tenant, after) == []
