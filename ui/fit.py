@@ -470,22 +470,27 @@ def render_rulesets(user: SignedIn, kind: str, rulesets: list[dict[str, Any]], l
         return rs["name"] + (f" ({', '.join(flags)})" if flags else "")
 
     names = {rs["id"]: label(rs) for rs in rulesets}
+    chosen = st.session_state.pop(f"fit_ruleset_new_{kind}", None)  # a ruleset just created: show it
+    if chosen in names:
+        st.session_state[f"fit_ruleset_{kind}"] = chosen
     ruleset_id: str | None = st.selectbox("Fit ruleset", list(names), format_func=lambda i: names[i],
                                           key=f"fit_ruleset_{kind}")
     ruleset = next((rs for rs in rulesets if rs["id"] == ruleset_id), None)
     with st.expander("Manage fit rulesets", expanded=not rulesets):
         c1, c2 = st.columns(2)
         with c1.form(f"fit_new_ruleset_{kind}", clear_on_submit=True):
-            new_name = st.text_input("New fit ruleset name", disabled=locked)
-            primary = st.checkbox("Primary (its score is the fit score)", value=not rulesets, disabled=locked)
+            new_name = st.text_input("New fit ruleset name", disabled=locked, key=f"fit_new_ruleset_name_{kind}")
+            primary = st.checkbox("Primary (its score is the fit score)", value=not rulesets, disabled=locked,
+                                  key=f"fit_new_ruleset_primary_{kind}")
             if st.form_submit_button("Create fit ruleset", disabled=locked):
                 made = data.save(user, lambda s, t, at: fit_config.create_fit_ruleset(
                     s, t, kind, name=new_name, enabled=True, is_primary=primary, now=at))
                 if made:
-                    st.session_state[f"fit_ruleset_{kind}"] = made.value["id"] if made.value else None
+                    st.session_state[f"fit_ruleset_new_{kind}"] = made.value["id"] if made.value else None
                     st.rerun()
         if ruleset is not None:
             with c2.form(f"fit_edit_ruleset_{kind}"):
+                # Not keyed: each ruleset's form starts from that ruleset's stored values.
                 renamed = st.text_input("Name", value=ruleset["name"], disabled=locked)
                 enabled = st.checkbox("Enabled", value=ruleset["enabled"], disabled=locked)
                 is_primary = st.checkbox("Primary", value=ruleset["is_primary"], disabled=locked)

@@ -227,6 +227,32 @@ def test_the_account_tab_hides_account_scoring_while_abm_is_off(unit: DemoUnit) 
     assert len(accounts.dataframe(key="accounts_table").value) > 0
 
 
+def test_fit_rulesets_are_created_made_primary_and_disabled(unit: DemoUnit) -> None:
+    at = open_page("fit", unit.owner)
+    assert "No fit ruleset yet" in texts(at)
+    at.text_input(key="fit_new_ruleset_name_profile").set_value("ICP")
+    _button(at, "Create fit ruleset").click().run()
+    assert not at.exception, at.exception
+    at.text_input(key="fit_new_ruleset_name_profile").set_value("Enterprise")
+    at.checkbox(key="fit_new_ruleset_primary_profile").set_value(False)
+    _button(at, "Create fit ruleset").click().run()
+    assert not at.exception, at.exception
+    with unit.db.read() as session:
+        made = {rs["name"]: rs for rs in fit_config.list_fit_rulesets(session, unit.tenant, "profile")}
+    assert made["ICP"]["is_primary"] and not made["Enterprise"]["is_primary"]
+    assert at.selectbox(key="fit_ruleset_profile").value == made["Enterprise"]["id"]  # the new one is shown
+    next(c for c in at.checkbox if c.label == "Primary").set_value(True)
+    next(c for c in at.checkbox if c.label == "Enabled").set_value(False)
+    _button(at, "Save ruleset").click().run()
+    assert not at.exception, at.exception
+    with unit.db.read() as session:
+        made = {rs["name"]: rs for rs in fit_config.list_fit_rulesets(session, unit.tenant, "profile")}
+    assert made["Enterprise"]["is_primary"] and not made["Enterprise"]["enabled"]
+    assert not made["ICP"]["is_primary"]
+    assert "Enterprise (primary, disabled)" in at.selectbox(key="fit_ruleset_profile").format_func(
+        made["Enterprise"]["id"])
+
+
 def test_field_mappings_save_from_the_grid(unit: DemoUnit) -> None:
     at = open_page("fit", unit.owner)
     at.session_state["fit_mappings_grid_profile"] = {
