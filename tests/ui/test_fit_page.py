@@ -253,6 +253,34 @@ def test_fit_rulesets_are_created_made_primary_and_disabled(unit: DemoUnit) -> N
         made["Enterprise"]["id"])
 
 
+def test_fit_levels_are_part_of_the_draft_and_a_ruleset_can_be_deleted(unit: DemoUnit) -> None:
+    setup = _fit_setup(unit, with_rule=True)
+    lead_id = setup["lead"]["id"]
+    at = open_page("fit", unit.owner)
+    levels_grid = at.data_editor(key="fit_levels_grid_profile").value
+    assert list(levels_grid["name"]) == ["Poor", "Good"]
+    at.session_state["fit_levels_grid_profile"] = {  # Good starts at 40 now: the VP lead's 30 becomes Poor
+        "edited_rows": {0: {"max_score": 39}, 1: {"min_score": 40}}, "added_rows": [], "deleted_rows": [],
+    }
+    at.run()
+    assert not at.exception
+    assert "rules: none; levels changed" in texts(at)
+    at.button(key="fit_preview_button_profile").click().run()
+    assert next(m.value for m in at.metric if m.label == "Leads changing fit level") == "1"
+    assert next(m.value for m in at.metric if m.label == "Leads whose fit changes") == "0"
+    at.button(key="fit_publish_profile").click().run()
+    assert not at.exception
+    assert _lead(unit, lead_id)["fit_level"] == "Poor"
+
+    at.checkbox(key="fit_delete_sure_profile").check().run()
+    at.button(key="fit_delete_ruleset_profile").click().run()
+    assert not at.exception, at.exception
+    with unit.db.read() as session:
+        assert fit_config.list_fit_rulesets(session, unit.tenant, "profile") == []
+    assert "No fit ruleset yet" in texts(at)
+    assert _lead(unit, lead_id)["fit_score"] == 0
+
+
 def test_field_mappings_save_from_the_grid(unit: DemoUnit) -> None:
     at = open_page("fit", unit.owner)
     at.session_state["fit_mappings_grid_profile"] = {
