@@ -114,7 +114,7 @@ def test_patch_merges_keys_null_removes_and_fit_follows(api: ApiHarness) -> None
     assert unknown.status_code == 422 and "fit_level" in unknown.json()["error"]["message"]
 
 
-def test_a_profile_change_from_an_unchanged_patch_writes_no_event(api: ApiHarness) -> None:
+def test_a_patch_that_changes_nothing_writes_no_profile_event(api: ApiHarness) -> None:
     lead_id = api.post("/v1/leads", {"metadata": {"plan": "pro"}}).json()["id"]
     _, _, before = stored(api, lead_id)
     assert api.client.patch(f"/v1/leads/{lead_id}/metadata", json={"plan": "pro"}, headers=api.headers).status_code \
