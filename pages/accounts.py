@@ -1,13 +1,13 @@
-"""Accounts: companies ranked by engagement, with their fit and their best lead; click a row to open one. Shown
-only while account scoring (ABM) is on for the unit."""
+"""Accounts: companies ranked by engagement, with their fit beside it and their best lead; click a row to open one.
+Shown while account scoring (ABM) is on."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui import data, nav
+from ui import data, fit, nav
 from ui.auth import current_user
-from ui.components import ago, current_page, pager, score_column, text
+from ui.components import ago, current_page, level_cell, level_column, pager, score_column, text
 from ui.runtime import now
 
 SORTS = {"score": "Engagement score", "top_lead_score": "Top lead score", "lead_count": "Number of leads",
@@ -16,7 +16,7 @@ SORTS = {"score": "Engagement score", "top_lead_score": "Top lead score", "lead_
 user = current_user()
 st.title("Accounts")
 if not data.abm_enabled(user.tenant):
-    st.info(data.ABM_OFF_MESSAGE)
+    fit.abm_off_notice(user, key="accounts_abm_on")
     st.stop()
 
 c1, c2, c3 = st.columns([2, 1, 1])
@@ -40,13 +40,14 @@ if not rows:
     st.stop()
 
 levels = data.engagement_levels(user.tenant)
+fit_levels = fit.fit_levels(user.tenant, "account")
 moment = now()
 picked = st.dataframe(
     [
         {
             "Account": r["name"], "Domain": text(r["domain"]), "Engagement": r["score"],
-            "Top lead score": r["top_lead_score"], "Leads": r["lead_count"], "Owner": text(r["owner_name"]),
-            "Fit": r["fit_score"], "Fit level": text(r["fit_level"]),
+            "Level": level_cell(r.get("level")), "Fit": r.get("fit_score", 0), "Fit level": fit.fit_level_cell(r),
+            "Top lead score": r["top_lead_score"], "Leads": r["lead_count"], "Owner": text(r.get("owner_name")),
             "Last activity": ago(r["last_activity_at"], moment),
         }
         for r in rows
@@ -59,6 +60,10 @@ picked = st.dataframe(
     column_config={
         "Engagement": st.column_config.NumberColumn("Engagement", help="The account's own score: its leads' "
                                                     "events added up"),
+        "Level": level_column(levels),
+        "Fit": st.column_config.NumberColumn("Fit", help="Account fit: the weights of the account rules it matches "
+                                             "(Fit page, Account tab)"),
+        "Fit level": fit.fit_level_column(fit_levels),
         "Top lead score": score_column(levels, "Top lead score"),
     },
 )

@@ -1,4 +1,4 @@
-"""Lead detail: who this is, how they reached their score, and what they did."""
+"""Lead detail: who this is, how they reached their score, how well they fit, and what they did."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import streamlit as st
 
 from services.errors import NotFound
 from services.tenancy.policy import Action
-from ui import data, nav
+from ui import data, lead_fit, nav
 from ui.auth import current_user
 from ui.components import (
     alias_kind_label,
@@ -97,6 +97,11 @@ with st.expander("Score at a past moment, or under another scoring version"):
         st.metric("Score then" if at is not None else f"Score under version {chosen_version}", answer["score"])
         if answer.get("level"):
             st.markdown(f"**Level** {level_badge(answer['level'], levels)}")
+
+# --- fit: score, level, matched profile rules, and the Edit profile form (ui/lead_fit.py) ---------------------------
+with st.container(border=True):
+    lead_fit.render_fit(user, lead)
+    lead_fit.render_edit_profile(user, lead)
 
 st.subheader("Timeline")
 if detail["events"]:

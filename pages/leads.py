@@ -1,5 +1,5 @@
-"""Leads: who is hot right now and why. Live activity and filters on top, the ranked table, click a row to open the
-lead."""
+"""Leads: who is hot right now and why, and how well they fit. Live activity and filters on top, the ranked table
+(engagement and fit side by side, with the combined grade A1..), click a row to open the lead."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from ui import data, nav
+from ui import data, fit, nav
 from ui.auth import current_user
 from ui.components import (
     ago,
@@ -32,6 +32,7 @@ with st.container(border=True):
 
 level_rows = data.engagement_levels(user.tenant)
 levels = [lv["name"] for lv in level_rows]
+fit_level_rows = fit.fit_levels(user.tenant, "profile")
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
     q = c1.text_input("Search email, name or domain", key="leads_q")
@@ -41,16 +42,20 @@ with st.container(border=True):
         "Did event", ["Any", *data.observed_event_types(user.tenant)], key="leads_event",
         format_func=lambda v: v if v == "Any" else event_label(v),
     )
-    c5, c6, c7, c8 = st.columns([1, 1, 1, 1])
+    c5, c6, c7, c8, c9 = st.columns([1, 1, 1, 1, 1])
     min_score = c5.number_input("Min score", value=None, step=1, key="leads_min")
     max_score = c6.number_input("Max score", value=None, step=1, key="leads_max")
-    sort = c7.selectbox("Sort by", list(SORTS), format_func=SORTS.get, key="leads_sort")
-    descending = c8.toggle("Highest first", value=True, key="leads_desc")
+    fit_level = c7.selectbox("Fit level", ["Any", *(lv["name"] for lv in reversed(fit_level_rows))],
+                             key="leads_fit_level", disabled=not fit_level_rows,
+                             help="Fit levels are set on the Fit page." if not fit_level_rows else None)
+    sort = c8.selectbox("Sort by", list(SORTS), format_func=SORTS.get, key="leads_sort")
+    descending = c9.toggle("Highest first", value=True, key="leads_desc")
 
 active_days = {"24 hours": 1, "7 days": 7, "30 days": 30}.get(active)
 filters = {
     "q": q or None,
     "level": None if level == "Any" else level,
+    "fit_level": None if fit_level == "Any" else fit_level,
     "last_active_after": now().replace(minute=0, second=0, microsecond=0) - timedelta(days=active_days)
     if active_days else None,
     "event_type": None if event_type == "Any" else event_type,
@@ -81,12 +86,16 @@ ids = tuple(r["id"] for r in rows)
 trends = data.lead_trends(user.tenant, ids)
 hints = data.lead_hints(user.tenant, ids)
 moment = now()
+graded = bool(fit_level_rows and level_rows)  # a grade needs both level sets
 table = [
     {
         "Lead": person_name(r),
         "Email": text(r["email"]),
         "Score": r["score"],
         "Level": level_cell(r["level"]),
+        "Fit": r.get("fit_score", 0),
+        "Fit level": fit.fit_level_cell(r),
+        **({"Grade": text(fit.grade_of(r, fit_level_rows, level_rows))} if graded else {}),
         "Why": hints.get(r["id"], ""),
         "Account": text((r["account"] or {}).get("name")),
         "Last activity": ago(r["last_activity_at"], moment),
@@ -104,6 +113,11 @@ picked = st.dataframe(
     column_config={
         "Score": score_column(level_rows),
         "Level": level_column(level_rows),
+        "Fit": st.column_config.NumberColumn("Fit", help="Fit score: the weights of the profile rules the lead "
+                                             "matches (Fit page)"),
+        "Fit level": fit.fit_level_column(fit_level_rows),
+        "Grade": st.column_config.TextColumn("Grade", help="Fit letter (A = best fit level) and engagement digit "
+                                             "(1 = hottest level)", width="small"),
         "Why": st.column_config.TextColumn(
             "Why (last 7 days)", help="The score change over the last 7 days and the event type that added most."
         ),

@@ -50,6 +50,7 @@ def lead_page(
     tenant: Tenant,
     *,
     level: str | None = None,
+    fit_level: str | None = None,
     min_score: int | None = None,
     max_score: int | None = None,
     last_active_after: datetime | None = None,
@@ -63,7 +64,7 @@ def lead_page(
 ) -> tuple[list[dict[str, Any]], int]:
     with get_db().read() as session:
         result = leads.list_leads(
-            session, tenant, level=level, min_score=min_score, max_score=max_score,
+            session, tenant, level=level, fit_level=fit_level, min_score=min_score, max_score=max_score,
             last_active_after=last_active_after, event_type=event_type, q=q, account_id=account_id,
             sort=sort,  # type: ignore[arg-type]
             descending=descending, page=page, limit=limit,

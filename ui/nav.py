@@ -19,6 +19,7 @@ _PAGES: dict[str, tuple[str, str, str]] = {
     "account": ("account_detail.py", "Account detail", ":material/domain:"),
     "rules": ("rules.py", "Rules", ":material/tune:"),
     "levels": ("levels.py", "Levels", ":material/stacked_bar_chart:"),
+    "fit": ("fit.py", "Fit", ":material/person_check:"),
     "triggers": ("triggers.py", "Triggers", ":material/notifications_active:"),
     "analytics": ("analytics.py", "Analytics", ":material/monitoring:"),
     "import": ("import_export.py", "Import & export", ":material/upload_file:"),
@@ -51,7 +52,7 @@ def all_pages() -> dict[str, list[st.Page]]:
 
     return {
         "Sales": [home(), *present(["leads", "lead", "accounts", "account"])],
-        "Scoring": present(["rules", "levels", "triggers"]),
+        "Scoring": present(["rules", "levels", "fit", "triggers"]),
         "Insights": present(["analytics", "import"]),
         "Admin": present(["settings", "team", "audit"]),
     }

@@ -455,6 +455,7 @@ def test_empty_unit_pages_say_what_to_do(dashboard_db) -> None:  # type: ignore[
     expected = {
         "leads": "No leads yet", "accounts": "Account scoring is off", "analytics": "No events between",
         "levels": "No levels yet", "rules": "no rules yet", "account_detail": "Account scoring is off",
+        "fit": "No fit ruleset yet",
     }
     for page, hint in expected.items():
         at = open_page(page, owner)
