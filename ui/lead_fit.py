@@ -73,7 +73,7 @@ def save_profile(session: Session, tenant: Tenant, lead_id: str, profile: Mappin
     """Make `profile` the lead's profile (services.people.lead_profiles: recorded as a profile event of the log,
     audited, fit recomputed); the lead as it is then."""
     return lead_profiles.update_lead(session, tenant, lead_id, metadata=profile, account_id=None, set_account=False,
-                                     now=now)
+                                     now=now, via="dashboard")
 
 
 def render_fit(user: SignedIn, lead: Mapping[str, Any]) -> None:

@@ -137,8 +137,10 @@ def update_lead(
     account_id: str | None,
     set_account: bool,
     now: datetime,
+    via: str = VIA,
 ) -> dict[str, Any]:
-    """Replace the lead's profile with `metadata`; with `set_account`, link it to `account_id` (None: unlink)."""
+    """Replace the lead's profile with `metadata`; with `set_account`, link it to `account_id` (None: unlink).
+    `via` names where the edit came from in its profile event ("api", "dashboard")."""
     policy.require(tenant, Action.EDIT_LEADS)
     lead = _editable_lead(session, tenant, lead_id)
     profile = _check_profile(metadata, "metadata")
@@ -146,7 +148,7 @@ def update_lead(
         _require_account(session, tenant, account_id)
     before = _audited(lead)
     model = published_model(session, tenant)
-    set_lead_profile(session, tenant, lead, profile, via=VIA, now=now, model=model)
+    set_lead_profile(session, tenant, lead, profile, via=via, now=now, model=model)
     if set_account:
         _link_account(session, tenant, lead, account_id, now)
     session.flush()

@@ -24,7 +24,10 @@ from typing import Any
 import pytest
 import requests
 import streamlit as st
+from sqlalchemy import select
 
+from core.profile import LEAD_PROFILE_EVENT
+from db import models
 from services.people import lead_profiles, leads
 from services.scoring import fit_config, scoring_settings
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
@@ -194,6 +197,11 @@ def test_edit_profile_changes_a_value_and_the_fit_follows(unit: DemoUnit) -> Non
         entries = audit.list_entries(session, unit.tenant, search=lead_id, limit=20)
     assert any(e.entity_type == "lead" and e.action == "update" and e.user_email == unit.owner.email
                and "Student" in str(e.changes) for e in entries)
+    with unit.db.read() as session:  # recorded in the log as the dashboard's edit
+        change = session.scalars(select(models.Event.metadata_).where(
+            models.Event.lead_id == lead_id, models.Event.event_type == LEAD_PROFILE_EVENT,
+        ).order_by(models.Event.seq.desc()).limit(1)).one()
+    assert change["via"] == "dashboard" and change["set"]["title"] == "Student"
 
 
 def test_a_viewer_sees_fit_but_changes_nothing(unit: DemoUnit) -> None:
