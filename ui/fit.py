@@ -88,12 +88,9 @@ def fit_properties(tenant: Any, kind: str) -> list[str]:
 
 @st.cache_data(ttl=data.TTL, show_spinner=False)
 def fit_distribution(tenant: Any, kind: str) -> list[dict[str, int]]:
-    """The unit's current fit scores of `kind` as histogram bins ({min, max, count}): the what-if's fit of the
-    stored profiles under the published model (no event log is replayed for fit)."""
+    """The unit's current (stored) fit scores of `kind` as histogram bins ({min, max, count})."""
     with get_db().read() as session:
-        model = published_model(session, tenant)
-        found = what_if.simulate_fit(session, tenant, model, model)[kind].as_dict()
-    return list(found["distribution_before"]["bins"])
+        return what_if.stored_fit_distribution(session, tenant, kind)
 
 
 def abm_off_notice(user: SignedIn, *, key: str) -> None:

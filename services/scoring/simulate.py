@@ -561,6 +561,17 @@ def level_changes(
     return sorted(changes, key=lambda c: (-c.count, str(c.from_level), str(c.to_level)))
 
 
+def stored_fit_distribution(session: Session, tenant: Tenant, kind: str) -> list[dict[str, int]]:
+    """Histogram bins ({min, max, count}) of the unit's stored fit scores of `kind` (leads not merged away, or
+    accounts): one indexed column read, no profile is scored (what the Fit page draws its levels over)."""
+    owner = models.Lead if kind == "profile" else models.Account
+    stmt = select(owner.fit_score).where(owner.unit_id == tenant.unit_id)
+    if owner is models.Lead:
+        stmt = stmt.where(models.Lead.merged_into.is_(None))
+    scores = np.array(session.scalars(stmt).all(), dtype=np.int64)
+    return [_bin(b) for b in histogram(scores, histogram_edges(scores, scores))]
+
+
 def histogram_edges(
     before: npt.NDArray[np.int64], after: npt.NDArray[np.int64], bins: int = HISTOGRAM_BINS
 ) -> tuple[int, int, int]:

@@ -22,6 +22,7 @@ from services.scoring.fit import fit_level, verify_fit
 from services.scoring.model import begin_change, published_model, write_tables
 from services.scoring.publish import publish
 from services.scoring.rescore import verify_unit
+from services.scoring.simulate import stored_fit_distribution
 from services.scoring.versions import rollback
 
 
@@ -135,6 +136,8 @@ def test_fit_follows_profiles_and_published_rules(db: Database, tenant: Tenant, 
         account = session.get(models.Account, sent.account_id)
         assert account is not None and (account.fit_score, account.fit_scores) == (30, {i["firm"]: 30})
         assert fit_level(published_model(session, tenant), "profile", lead.fit_score) == "A"
+        assert stored_fit_distribution(session, tenant, "profile") == [{"min": 20, "max": 20, "count": 1}]
+        assert stored_fit_distribution(session, tenant, "account") == [{"min": 30, "max": 30, "count": 1}]
     # Ingest keeps fit current: a mapped field moves it.
     _send(db, tenant, now + timedelta(hours=1), properties={"utm_source": "linkedin"})
     assert _lead(db, str(sent.lead_id)).fit_score == 25  # "equals" ignores case in fit rules
