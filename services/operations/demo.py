@@ -134,12 +134,15 @@ def seed_demo_unit(
     begin_change(session, tenant, now)
     rules_added = _ensure_rules(session, tenant, now)
     levels_added = _ensure_levels(session, tenant, now)
-    if abm:
+    if abm:  # the full demo: account scoring, and fit over the profiles its people come with
         _enable_abm(session, tenant, now)
+        _ensure_fit(session, tenant, now)
     publish(session, tenant, now=now, summary="demo rules and levels")
     decays_added = _ensure_decays(session, tenant, now)
     people = _people(rng, leads)
     events = _events(rng, people, now)
+    if abm:
+        _add_profiles(events, people)
     context = live_model(session, tenant)
     stored = rejected = 0
     # Ingest flags every event of a batch that created its lead or account: keep each id once, in order.
@@ -264,6 +267,78 @@ def _ensure_levels(session: Session, tenant: Tenant, now: datetime) -> int:
     )
     session.flush()
     return len(DEFAULT_LEVELS)
+
+
+# The demo's fit: an ideal customer profile over the title, seniority and country its people come with, and a
+# firmographic one over its companies' industry and size.
+_TITLES = (("VP Sales", "exec"), ("VP Marketing", "exec"), ("Head of Growth", "director"), ("CTO", "exec"),
+           ("Marketing Manager", "manager"), ("Sales Director", "director"), ("Account Executive", "ic"),
+           ("Software Engineer", "ic"), ("Student", "ic"), ("Marketing Intern", "ic"))
+_COUNTRIES = ("US", "US", "GB", "DE", "FR", "NL", "IN", "BR", "CA", "AU")
+_INDUSTRIES = ("Software", "Software", "Fintech", "Healthcare", "Retail", "Manufacturing", "Media", "Education")
+_PROFILE_FIT_RULES = (
+    ("title", "contains", "vp", 25), ("title", "starts_with", "head of", 20), ("title", "equals", "cto", 25),
+    ("seniority", "in", "exec,director", 10), ("country", "in", "US,GB,DE,CA", 5),
+    ("title", "contains", "intern", -20), ("title", "equals", "student", -25), ("email", "ends_with", ".edu", -10),
+)
+_ACCOUNT_FIT_RULES = (
+    ("employees", "gte", "200", 20), ("employees", "lt", "20", -10), ("industry", "in", "Software,Fintech", 15),
+    ("industry", "equals", "education", -10),
+)
+_FIT_LEVELS = (("A", 30, 1_000_000), ("B", 10, 29), ("C", -1_000_000, 9))
+
+
+def _ensure_fit(session: Session, tenant: Tenant, now: datetime) -> None:
+    """A primary fit ruleset with rules and A/B/C fit levels for profiles and accounts, and a field mapping, unless
+    the unit has fit rulesets already. Rows only: the caller's publish makes them a version and scores fit."""
+    if session.execute(select(models.FitRuleset.id).where(models.FitRuleset.unit_id == tenant.unit_id)).first():
+        return
+    org, unit = tenant.org_id, tenant.unit_id
+    for kind, name, rules in (("profile", "Ideal customer", _PROFILE_FIT_RULES),
+                              ("account", "Firmographic", _ACCOUNT_FIT_RULES)):
+        ruleset_id = new_id("frs")
+        session.add(models.FitRuleset(id=ruleset_id, org_id=org, unit_id=unit, kind=kind, name=name, enabled=True,
+                                      is_primary=True, created_at=now, updated_at=now))
+        session.flush()
+        session.add_all(
+            models.FitRule(id=new_id("frl"), org_id=org, unit_id=unit, ruleset_id=ruleset_id, property=prop,
+                           condition=condition, comparison_value=value, weight=weight, ui_order=order,
+                           created_at=now, updated_at=now)
+            for order, (prop, condition, value, weight) in enumerate(rules)
+        )
+        session.add_all(
+            models.FitLevel(id=new_id("flv"), org_id=org, unit_id=unit, kind=kind, name=level, min_score=low,
+                            max_score=high, created_at=now, updated_at=now)
+            for level, low, high in _FIT_LEVELS
+        )
+    # Which campaign first reached each person, copied from the email events into the profile.
+    session.add(models.FieldMapping(id=new_id("fmp"), org_id=org, unit_id=unit, kind="profile",
+                                    source_field="campaign", property="first_campaign", update_behavior="set_once",
+                                    created_at=now, updated_at=now))
+    session.flush()
+
+
+def _add_profiles(events: list[NewEvent], people: list[_Person]) -> None:
+    """Give each person's first event their profile (title, seniority, country) and their company's (industry,
+    employees), as a signal's contact and company fields would. Drawn from their own random stream, so the
+    people and activity stay those of the sample data."""
+    rng = random.Random(SEED + 1)
+    profiles = {p.email: dict(zip(("title", "seniority"), rng.choice(_TITLES), strict=True)) | {
+        "country": rng.choice(_COUNTRIES)} for p in people}
+    firms: dict[str, dict[str, Any]] = {}
+    for p in people:
+        if p.company is not None and p.company.domain not in firms:
+            firms[p.company.domain] = {"industry": rng.choice(_INDUSTRIES),
+                                       "employees": rng.choice((5, 12, 45, 120, 250, 800, 3000))}
+    seen: set[str] = set()
+    for ev in events:
+        person, account = ev.person, ev.account
+        if person is None or not person.aliases or person.aliases[0].raw_value in seen:
+            continue
+        seen.add(person.aliases[0].raw_value)
+        person.attributes = profiles[person.aliases[0].raw_value]
+        if account is not None and account.domain in firms:
+            account.attributes = firms.pop(account.domain)
 
 
 def _companies(rng: random.Random, count: int) -> list[_Company]:

@@ -28,7 +28,10 @@ from sqlalchemy import select
 
 from core.profile import LEAD_PROFILE_EVENT
 from db import models
+from db.engine import Database
+from services.context import Tenant
 from services.people import lead_profiles, leads
+from services.people.profiles import set_lead_profile
 from services.scoring import fit_config, scoring_settings
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 
@@ -38,6 +41,27 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def clear_demo_fit(db: Database, tenant: Tenant) -> None:
+    """Remove the fit configuration and the profiles the demo comes with (these tests build their own)."""
+    with db.write() as session:
+        for row in session.scalars(select(models.Lead).where(models.Lead.unit_id == tenant.unit_id)):
+            set_lead_profile(session, tenant, row, {}, via="test", now=_now())
+        for kind in ("profile", "account"):
+            for mapping in fit_config.list_mappings(session, tenant, kind):
+                fit_config.delete_mapping(session, tenant, kind, mapping["id"], now=_now())
+            for level in fit_config.list_fit_levels(session, tenant, kind):
+                fit_config.delete_fit_level(session, tenant, kind, level["id"], now=_now())
+            for ruleset in fit_config.list_fit_rulesets(session, tenant, kind):
+                fit_config.delete_fit_ruleset(session, tenant, kind, ruleset["id"], now=_now())
+
+
+@pytest.fixture(autouse=True)
+def _no_demo_fit(request: pytest.FixtureRequest) -> None:
+    if "unit" in request.fixturenames:
+        unit: DemoUnit = request.getfixturevalue("unit")
+        clear_demo_fit(unit.db, unit.tenant)
 
 
 def _fit_setup(unit: DemoUnit, *, with_rule: bool = False) -> dict[str, Any]:
@@ -319,11 +343,11 @@ def running_app(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
     database_url = f"sqlite:///{tmp_path / 'leadvane.db'}"
     lead_id, _score, _row = seed(database_url)
-    from db.engine import Database
     from services.tenancy.tenants import DEFAULT_TENANT
 
     owner = replace(DEFAULT_TENANT, actor=EMAIL)
     db = Database(database_url)
+    clear_demo_fit(db, owner)
     with db.write() as session:
         fit_config.create_fit_ruleset(session, owner, "profile", name="ICP", now=_now())
         fit_config.create_fit_level(session, owner, "profile", name="Poor", min_score=-1000, max_score=19, now=_now())
