@@ -16,6 +16,8 @@ from typing import Any
 
 from core import scoring
 
+_MAX_REMEMBERED = 50_000  # property values remembered per property
+
 
 @dataclass(frozen=True, slots=True)
 class FitRulesetSpec:
@@ -63,6 +65,16 @@ class FitBook:
             if rule.ruleset_id in by_ruleset:
                 by_ruleset[rule.ruleset_id].append((rule, rule.to_condition()))
         self._rules = by_ruleset
+        # A condition reads one property, so the rules on one property give points that depend only on that
+        # property's value (or its absence): remembered per property, a profile costs one dict lookup per property
+        # the rules read, and profiles that share a title or a country share the work.
+        self._by_property: dict[str, list[tuple[str, int, scoring.Condition]]] = {}
+        for rs_id, entries in by_ruleset.items():
+            for rule, cond in entries:
+                self._by_property.setdefault(cond.property, []).append((rs_id, rule.weight, cond))
+        self._points: dict[str, dict[tuple[Any, ...], tuple[tuple[str, int], ...]]] = {
+            prop: {} for prop in self._by_property
+        }
 
     @cached_property
     def primary_ruleset_id(self) -> str | None:
@@ -75,11 +87,10 @@ class FitBook:
         return not any(self._rules.values())
 
     def fit(self, profile: Mapping[str, Any]) -> Fit:
-        holds = scoring.condition_holds
-        scores = {
-            rs_id: sum(rule.weight for rule, cond in rules if holds(cond, profile, fold_case=True))
-            for rs_id, rules in self._rules.items()
-        }
+        scores = dict.fromkeys(self._rules, 0)
+        for prop in self._by_property:
+            for rs_id, weight in self._points_of(prop, profile):
+                scores[rs_id] += weight
         primary = self.primary_ruleset_id
         return Fit(scores.get(primary, 0) if primary else 0, scores)
 
@@ -90,3 +101,30 @@ class FitBook:
             rule for rule, cond in self._rules.get(rs_id or "", [])
             if scoring.condition_holds(cond, profile, fold_case=True)
         ]
+
+    def _points_of(self, prop: str, profile: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
+        """(ruleset, weight) of the rules on `prop` that hold for this profile (core.scoring.condition_holds,
+        case-insensitive), remembered by the property's value."""
+        if prop in profile:
+            value = profile[prop]
+            key: tuple[Any, ...] = (type(value), value)  # the type too: 1, 1.0 and True are equal keys
+        else:
+            key = ()
+        remembered = self._points[prop]
+        try:
+            return remembered[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value (a list, an object): nothing to remember it by
+            return self._evaluate(prop, profile)
+        points = self._evaluate(prop, profile)
+        if len(remembered) >= _MAX_REMEMBERED:
+            remembered.clear()  # mostly distinct values (e.g. emails): keep memory bounded
+        remembered[key] = points
+        return points
+
+    def _evaluate(self, prop: str, profile: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
+        return tuple(
+            (rs_id, weight) for rs_id, weight, cond in self._by_property[prop]
+            if scoring.condition_holds(cond, profile, fold_case=True)
+        )

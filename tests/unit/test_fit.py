@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.fit import FitBook, FitRulesetSpec, FitRuleSpec
 from core.model import FitLevelSpec, ScoringModel, diff, summarize
 from core.profile import MappingSpec
+from core.scoring import condition_holds
 
 ICP = FitRulesetSpec("fr_icp", "profile", "ICP")
 OTHER = FitRulesetSpec("fr_other", "profile", "Other", is_primary=True)
@@ -95,3 +98,21 @@ def _parts(model: ScoringModel) -> dict:
         "mappings": model.mappings, "fit_rulesets": model.fit_rulesets, "fit_rules": model.fit_rules,
         "fit_levels": model.fit_levels,
     }
+
+
+_values = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 300), st.floats(allow_nan=False, width=16),
+    st.sampled_from(["VP", "vp sales", "DE", "x", "200", "200.0", "kid@GMAIL.com"]),
+    st.lists(st.integers(0, 2), max_size=2),
+)
+
+
+@given(profiles=st.lists(st.dictionaries(st.sampled_from(["title", "employees", "country", "email"]), _values),
+                         max_size=12))
+def test_remembered_verdicts_equal_evaluating_every_condition(profiles: list[dict]) -> None:
+    """The FitBook remembers each condition's verdict per property value: the same book over many profiles (equal
+    values, 1 vs 1.0 vs True, unhashable values) must score exactly as evaluating every rule afresh."""
+    book = FitBook([ICP], RULES)
+    for profile in profiles:
+        fresh = sum(r.weight for r in RULES if condition_holds(r.to_condition(), profile, fold_case=True))
+        assert book.fit(profile).score == fresh
