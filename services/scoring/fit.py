@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core import levels as core_levels
@@ -55,36 +55,30 @@ class FitRescore:
 def rescore_fit(session: Session, tenant: Tenant, model: ScoringModel, kind: str) -> FitRescore:
     """Make every stored fit of `kind` in the unit that of `model`; rows whose fit did not move are not written."""
     owner = _OWNERS[kind]
+    table = owner.__tablename__
     book = model.fit_book(kind)
-    checked = changed = 0
-    after = ""
-    # JSON as text, decoded here with orjson: the JSON type's per-row processing cost more than scoring the rows.
-    page = text(
-        f"SELECT id, CAST(metadata AS TEXT), fit_score, CAST(fit_scores AS TEXT) FROM {owner.__tablename__} "
-        "WHERE unit_id = :unit AND id > :after ORDER BY id LIMIT :limit"
-    )
-    while True:
-        rows = session.execute(page, {"unit": tenant.unit_id, "after": after, "limit": _CHUNK}).all()
-        if not rows:
-            break
-        after = rows[-1][0]
-        updates: list[dict[str, Any]] = []
-        for row_id, profile_text, score, scores_text in rows:
-            fit = book.fit(orjson.loads(profile_text) if profile_text else {})
-            if fit.score != score or dict(fit.scores) != (orjson.loads(scores_text) if scores_text else {}):
-                updates.append({"b_id": row_id, "b_score": fit.score, "b_scores": dict(fit.scores)})
-        checked += len(rows)
-        if updates:
-            table = cast(Table, owner.__table__)
-            scores_type = table.c.fit_scores.type
-            session.execute(
-                update(table)
-                .where(table.c.id == bindparam("b_id"))
-                .values(fit_score=bindparam("b_score"), fit_scores=bindparam("b_scores", type_=scores_type)),
-                updates,
-            )
-            changed += len(updates)
-    return FitRescore(kind, checked, changed)
+    # One read of the unit's rows (a page per id range would make SQLite sort the unit's rows once per page), JSON
+    # as text decoded with orjson, and plain UPDATEs: the ORM's per-row JSON processing cost more than the scoring.
+    rows = session.execute(
+        text(f"SELECT id, CAST(metadata AS TEXT), fit_score, CAST(fit_scores AS TEXT) FROM {table} "
+             "WHERE unit_id = :unit"),
+        {"unit": tenant.unit_id},
+    ).all()
+    updates: list[dict[str, Any]] = []
+    for row_id, profile_text, score, scores_text in rows:
+        fit = book.fit(orjson.loads(profile_text) if profile_text else {})
+        if fit.score != score or dict(fit.scores) != (orjson.loads(scores_text) if scores_text else {}):
+            updates.append({"id": row_id, "score": fit.score, "scores": orjson.dumps(dict(fit.scores)).decode()})
+    scores_param = "CAST(:scores AS JSONB)" if session.get_bind().dialect.name == "postgresql" else ":scores"
+    change = text(f"UPDATE {table} SET fit_score = :score, fit_scores = {scores_param} WHERE id = :id")
+    for start in range(0, len(updates), _CHUNK):
+        session.execute(change, updates[start : start + _CHUNK])
+    if updates:
+        # Rows this session already holds must not keep their old fit.
+        for held in list(session.identity_map.values()):
+            if isinstance(held, owner):
+                session.expire(held, ["fit_score", "fit_scores"])
+    return FitRescore(kind, len(rows), len(updates))
 
 
 def verify_fit(session: Session, tenant: Tenant, model: ScoringModel) -> list[str]:
