@@ -27,7 +27,7 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +61,7 @@ _LEVEL_NAME_MAX = 100
 # --- applying a draft ----------------------------------------------------------------------------------------------
 
 Applier = Callable[[ScoringModel, Any, str], ScoringModel]
+_Spec = TypeVar("_Spec", RuleSpec, FitRuleSpec)
 
 
 def apply_changes(model: ScoringModel, changes: Mapping[str, Any] | None) -> ScoringModel:
@@ -79,46 +80,73 @@ def apply_changes(model: ScoringModel, changes: Mapping[str, Any] | None) -> Sco
 
 
 def _apply_rules(model: ScoringModel, raw: Any, path: str) -> ScoringModel:
+    def update(current: RuleSpec, item: Mapping[str, Any], where: str) -> RuleSpec:
+        fields = {**_rule_fields(current), **{k: v for k, v in item.items() if k != "rule_id"}}
+        values = validate_rule(fields, prefix=f"{where}.")
+        return _rule_spec(current.id, _ruleset(model, values, f"{where}.ruleset_id"), values)
+
+    def add(body: Mapping[str, Any], where: str) -> RuleSpec:
+        values = validate_rule(body, prefix=f"{where}.", ignore=_READ_ONLY)
+        return _rule_spec(new_id("rl"), _ruleset(model, values, f"{where}.ruleset_id"), values)
+
+    edit = _edit_rules(raw, path, {r.id: r for r in model.rules}, "rule", update, add, "must be a rule object")
+    kept = [edit.updated.get(r.id, r) for r in model.rules if r.id not in edit.removed]
+    # Only the rules change: every other part of the model (levels, decay, settings, fit) is kept as it is.
+    return replace(model, rules=ScoringModel.build(rules=[*kept, *edit.added]).rules)
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleEdit(Generic[_Spec]):
+    removed: set[str]
+    updated: dict[str, _Spec]
+    added: list[_Spec]
+
+
+def _edit_rules(
+    raw: Any,
+    path: str,
+    rules: Mapping[str, _Spec],
+    label: str,
+    update: Callable[[_Spec, Mapping[str, Any], str], _Spec],
+    add: Callable[[Mapping[str, Any], str], _Spec],
+    add_shape: str,
+) -> _RuleEdit[_Spec]:
+    """A draft's `{add, update, remove}` of rules (engagement or fit), checked item by item: removed ids, updated
+    rules (`update` builds one from the current rule and the item's fields) and added ones (`add` builds one from
+    its body); `label` names the kind of rule in errors, which name the path of the first problem."""
     if not isinstance(raw, Mapping):
         raise InvalidInput(path, "must be an object with add, update and remove")
     for key in raw:
         if key not in ("add", "update", "remove"):
             raise InvalidInput(f"{path}.{key}", "unknown field; one of add, update, remove")
-    rules = {r.id: r for r in model.rules}
     removed: set[str] = set()
     for index, rule_id in enumerate(_list(raw.get("remove"), f"{path}.remove")):
         where = f"{path}.remove[{index}]"
         if not isinstance(rule_id, str) or rule_id not in rules:
-            raise InvalidInput(where, f"unknown rule {rule_id!r}")
+            raise InvalidInput(where, f"unknown {label} {rule_id!r}")
         if rule_id in removed:
             raise InvalidInput(where, f"rule {rule_id!r} is removed more than once")
         removed.add(rule_id)
-    updated: dict[str, RuleSpec] = {}
+    updated: dict[str, _Spec] = {}
     for index, item in enumerate(_list(raw.get("update"), f"{path}.update")):
         where = f"{path}.update[{index}]"
         if not isinstance(item, Mapping):
             raise InvalidInput(where, "must be an object with rule_id and the fields to change")
         rule_id = item.get("rule_id")
         if not isinstance(rule_id, str) or rule_id not in rules:
-            raise InvalidInput(f"{where}.rule_id", f"unknown rule {rule_id!r}")
+            raise InvalidInput(f"{where}.rule_id", f"unknown {label} {rule_id!r}")
         if rule_id in removed:
             raise InvalidInput(f"{where}.rule_id", f"rule {rule_id!r} is also removed")
         if rule_id in updated:
             raise InvalidInput(f"{where}.rule_id", f"rule {rule_id!r} is updated more than once")
-        current = rules[rule_id]
-        fields = {**_rule_fields(current), **{k: v for k, v in item.items() if k != "rule_id"}}
-        values = validate_rule(fields, prefix=f"{where}.")
-        updated[rule_id] = _rule_spec(rule_id, _ruleset(model, values, f"{where}.ruleset_id"), values)
-    added: list[RuleSpec] = []
+        updated[rule_id] = update(rules[rule_id], item, where)
+    added: list[_Spec] = []
     for index, body in enumerate(_list(raw.get("add"), f"{path}.add")):
         where = f"{path}.add[{index}]"
         if not isinstance(body, Mapping):
-            raise InvalidInput(where, "must be a rule object")
-        values = validate_rule(body, prefix=f"{where}.", ignore=_READ_ONLY)
-        added.append(_rule_spec(new_id("rl"), _ruleset(model, values, f"{where}.ruleset_id"), values))
-    kept = [updated.get(r.id, r) for r in model.rules if r.id not in removed]
-    # Only the rules change: every other part of the model (levels, decay, settings, fit) is kept as it is.
-    return replace(model, rules=ScoringModel.build(rules=[*kept, *added]).rules)
+            raise InvalidInput(where, add_shape)
+        added.append(add(body, where))
+    return _RuleEdit(removed, updated, added)
 
 
 # Fields of a rule as the API shows it; a body copied from GET /v1/rules may carry them, they are ignored.
@@ -228,40 +256,14 @@ def _fit_rules_applier(kind: str) -> Applier:
 def _apply_fit_rules(model: ScoringModel, raw: Any, path: str, kind: str) -> ScoringModel:
     """Fit rules of `kind` added, updated, removed (the shape of `changes.rules`); validated as the fit rule
     routes validate (services.scoring.fit_config.validate_fit_rule). An added rule names its ruleset_id."""
-    if not isinstance(raw, Mapping):
-        raise InvalidInput(path, "must be an object with add, update and remove")
-    for key in raw:
-        if key not in ("add", "update", "remove"):
-            raise InvalidInput(f"{path}.{key}", "unknown field; one of add, update, remove")
     rulesets = {rs.id for rs in model.fit_rulesets if rs.kind == kind}
-    rules = {r.id: r for r in model.fit_rules if r.ruleset_id in rulesets}
-    removed: set[str] = set()
-    for index, rule_id in enumerate(_list(raw.get("remove"), f"{path}.remove")):
-        where = f"{path}.remove[{index}]"
-        if not isinstance(rule_id, str) or rule_id not in rules:
-            raise InvalidInput(where, f"unknown {kind} rule {rule_id!r}")
-        if rule_id in removed:
-            raise InvalidInput(where, f"rule {rule_id!r} is removed more than once")
-        removed.add(rule_id)
 
     def ruleset_of(value: Any, where: str) -> str:
         if not isinstance(value, str) or value not in rulesets:
             raise InvalidInput(where, f"unknown {kind} ruleset {value!r}")
         return value
 
-    updated: dict[str, FitRuleSpec] = {}
-    for index, item in enumerate(_list(raw.get("update"), f"{path}.update")):
-        where = f"{path}.update[{index}]"
-        if not isinstance(item, Mapping):
-            raise InvalidInput(where, "must be an object with rule_id and the fields to change")
-        rule_id = item.get("rule_id")
-        if not isinstance(rule_id, str) or rule_id not in rules:
-            raise InvalidInput(f"{where}.rule_id", f"unknown {kind} rule {rule_id!r}")
-        if rule_id in removed:
-            raise InvalidInput(f"{where}.rule_id", f"rule {rule_id!r} is also removed")
-        if rule_id in updated:
-            raise InvalidInput(f"{where}.rule_id", f"rule {rule_id!r} is updated more than once")
-        current = rules[rule_id]
+    def update(current: FitRuleSpec, item: Mapping[str, Any], where: str) -> FitRuleSpec:
         ruleset_id = ruleset_of(item.get("ruleset_id", current.ruleset_id), f"{where}.ruleset_id")
         fields = {
             "property": current.property, "condition": current.condition,
@@ -269,20 +271,20 @@ def _apply_fit_rules(model: ScoringModel, raw: Any, path: str, kind: str) -> Sco
             **{k: v for k, v in item.items() if k not in ("rule_id", "ruleset_id")},
         }
         values = validate_fit_rule(fields, kind, prefix=f"{where}.")
-        updated[rule_id] = FitRuleSpec(rule_id, ruleset_id, values.property, values.condition,
-                                       values.comparison_value, values.weight, values.ui_order)
-    added: list[FitRuleSpec] = []
-    for index, body in enumerate(_list(raw.get("add"), f"{path}.add")):
-        where = f"{path}.add[{index}]"
-        if not isinstance(body, Mapping):
-            raise InvalidInput(where, "must be a rule object with its ruleset_id")
+        return FitRuleSpec(current.id, ruleset_id, values.property, values.condition, values.comparison_value,
+                           values.weight, values.ui_order)
+
+    def add(body: Mapping[str, Any], where: str) -> FitRuleSpec:
         ruleset_id = ruleset_of(body.get("ruleset_id"), f"{where}.ruleset_id")
         fields = {k: v for k, v in body.items() if k != "ruleset_id" and k not in _FIT_READ_ONLY}
         values = validate_fit_rule(fields, kind, prefix=f"{where}.")
-        added.append(FitRuleSpec(new_id("fr"), ruleset_id, values.property, values.condition,
-                                 values.comparison_value, values.weight, values.ui_order))
-    kept = [updated.get(r.id, r) for r in model.fit_rules if r.id not in removed]
-    return replace(model, fit_rules=ScoringModel.build(fit_rules=[*kept, *added]).fit_rules)
+        return FitRuleSpec(new_id("fr"), ruleset_id, values.property, values.condition, values.comparison_value,
+                           values.weight, values.ui_order)
+
+    rules = {r.id: r for r in model.fit_rules if r.ruleset_id in rulesets}
+    edit = _edit_rules(raw, path, rules, f"{kind} rule", update, add, "must be a rule object with its ruleset_id")
+    kept = [edit.updated.get(r.id, r) for r in model.fit_rules if r.id not in edit.removed]
+    return replace(model, fit_rules=ScoringModel.build(fit_rules=[*kept, *edit.added]).fit_rules)
 
 
 # Fields of a fit rule as the API shows it; a body copied from a GET may carry them, they are ignored.
