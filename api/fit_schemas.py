@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
-from api.schemas import InModel, OutModel
+from api.schemas import DistributionOut, InModel, LevelChangeOut, OutModel
 from api.types import Timestamp
 
 UpdateBehavior = Literal["always_latest", "set_once", "append"]
@@ -205,24 +205,6 @@ def _rules_draft(add: list[Any], update: list[Any], remove: list[str]) -> dict[s
     }
 
 
-class FitLevelChangeOut(OutModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    from_: str | None = Field(alias="from", description="fit level now (null: no level)")
-    to: str | None = Field(description="fit level under the draft (null: no level)")
-    count: int
-
-
-class FitBinOut(OutModel):
-    min: int
-    max: int
-    count: int
-
-
-class FitDistributionOut(OutModel):
-    bins: list[FitBinOut]
-
-
 class FitMoverOut(OutModel):
     id: str = Field(description="the lead's id (profile) or the account's (account)")
     label: str | None = Field(description="the lead's email, or the account's domain (else name)")
@@ -233,9 +215,9 @@ class FitMoverOut(OutModel):
 class FitSimulationOut(OutModel):
     leads_evaluated: int = Field(description="profiles compared: the unit's leads (profile) or accounts (account)")
     leads_changed: int = Field(description="of them, those whose fit score would change")
-    level_changes: list[FitLevelChangeOut]
-    distribution_before: FitDistributionOut
-    distribution_after: FitDistributionOut = Field(description="same bins as distribution_before")
+    level_changes: list[LevelChangeOut]
+    distribution_before: DistributionOut
+    distribution_after: DistributionOut = Field(description="same bins as distribution_before")
     top_movers: list[FitMoverOut]
 
 

@@ -859,6 +859,27 @@ class ScoringVersionDiffOut(OutModel):
     settings: dict[str, FieldChange]
 
 
+# --- what-if (POST /v1/scoring/simulate): shared by the engagement and the fit parts of its answer ---------------
+
+
+class LevelChangeOut(OutModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str | None = Field(alias="from", description="level now (null: no level)")
+    to: str | None = Field(description="level under the draft (null: no level)")
+    count: int
+
+
+class BinOut(OutModel):
+    min: int
+    max: int
+    count: int
+
+
+class DistributionOut(OutModel):
+    bins: list[BinOut]
+
+
 class HealthOut(OutModel):
     status: Literal["ok"]
 

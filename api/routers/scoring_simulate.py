@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy.orm import Session
 
 from api.deps import DatabaseDep, Now, ReadSession, run_write
 from api.fit_schemas import AccountRulesChangesIn, FitSimulationsOut, ProfileRulesChangesIn
 from api.permissions import ScoringEditor
 from api.routers.rules import RuleIn
-from api.schemas import InModel, OutModel
+from api.schemas import DistributionOut, InModel, LevelChangeOut, OutModel
 from api.types import Int64, Timestamp, UtcDatetime
 from services.errors import InvalidInput
 from services.scoring import simulate as what_if
@@ -107,24 +107,6 @@ class SimulateIn(InModel):
 class PublishDraftIn(InModel):
     changes: ChangesIn = Field(default_factory=ChangesIn)
     summary: str | None = Field(default=None, max_length=500, description="the version's summary; default: derived")
-
-
-class LevelChangeOut(OutModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    from_: str | None = Field(alias="from", description="level now (null: no level)")
-    to: str | None = Field(description="level under the draft (null: no level)")
-    count: int
-
-
-class BinOut(OutModel):
-    min: int
-    max: int
-    count: int
-
-
-class DistributionOut(OutModel):
-    bins: list[BinOut]
 
 
 class MoverOut(OutModel):
