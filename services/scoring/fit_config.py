@@ -28,6 +28,7 @@ from db.ids import new_id
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
 from services.people.profiles import SYSTEM_CHANNEL, set_account_profile, set_lead_profile
+from services.scoring.levels import check_levels, clean_level_name
 from services.scoring.model import begin_change, lock_config, published_model
 from services.scoring.publish import publish
 from services.scoring.rules import MAX_WEIGHT
@@ -37,7 +38,6 @@ from services.tenancy.policy import Action
 _NAME_MAX = 200
 _FIELD_MAX = 200  # source_field and property (the columns' width)
 _VALUE_MAX = 1000  # comparison_value
-_LEVEL_NAME_MAX = 100
 UI_ORDER_MAX = 2**31 - 1  # an INTEGER column
 FIT_RULE_FIELDS: tuple[str, ...] = ("property", "condition", "comparison_value", "weight", "ui_order")
 _NO_VALUE_CONDITIONS = frozenset({"exists", "not_exists"})
@@ -518,22 +518,6 @@ def list_fit_levels(session: Session, tenant: Tenant, kind: str) -> list[dict[st
     return [level_view(r) for r in _level_rows(session, tenant, _kind(kind))]
 
 
-def _check(levels: Iterable[core_levels.Level]) -> None:
-    """The engagement levels' rule (core.levels.validate_levels: sound bounds, no overlap, no gap, unique names)."""
-    problems = core_levels.validate_levels(list(levels))
-    if problems:
-        raise InvalidInput("levels", "; ".join(problems))
-
-
-def _level_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("name", "must not be empty")
-    clean = name.strip()
-    if len(clean) > _LEVEL_NAME_MAX:
-        raise InvalidInput("name", f"at most {_LEVEL_NAME_MAX} characters")
-    return clean
-
-
 def _as_core(rows: Iterable[models.FitLevel]) -> list[core_levels.Level]:
     return [core_levels.Level(r.id, r.name, int(r.min_score), int(r.max_score)) for r in rows]
 
@@ -542,9 +526,10 @@ def create_fit_level(
     session: Session, tenant: Tenant, kind: str, *, name: str, min_score: int, max_score: int, now: datetime
 ) -> dict[str, Any]:
     _begin(session, tenant, kind, now)
-    clean = _level_name(name)
+    clean = clean_level_name(name)
     level_id = new_id("fl")
-    _check([*_as_core(_level_rows(session, tenant, kind)), core_levels.Level(level_id, clean, min_score, max_score)])
+    new = core_levels.Level(level_id, clean, min_score, max_score)
+    check_levels([*_as_core(_level_rows(session, tenant, kind)), new])
     row = models.FitLevel(
         id=level_id, org_id=tenant.org_id, unit_id=tenant.unit_id, kind=kind, name=clean, min_score=min_score,
         max_score=max_score, created_at=now, updated_at=now,
@@ -570,9 +555,9 @@ def update_fit_level(
     _begin(session, tenant, kind, now)
     row = _level_row(session, tenant, kind, level_id)
     before = audit.snapshot(row)
-    clean = _level_name(name)
+    clean = clean_level_name(name)
     others = [lv for lv in _as_core(_level_rows(session, tenant, kind)) if lv.id != row.id]
-    _check([*others, core_levels.Level(row.id, clean, min_score, max_score)])
+    check_levels([*others, core_levels.Level(row.id, clean, min_score, max_score)])
     row.name, row.min_score, row.max_score, row.updated_at = clean, min_score, max_score, now
     session.flush()
     audit.updated(session, tenant, "fit_level", before, row, now)
@@ -584,7 +569,7 @@ def delete_fit_level(session: Session, tenant: Tenant, kind: str, level_id: str,
     """Delete a level; refused (422) when it would leave a gap between the levels around it."""
     _begin(session, tenant, kind, now)
     row = _level_row(session, tenant, kind, level_id)
-    _check(lv for lv in _as_core(_level_rows(session, tenant, kind)) if lv.id != row.id)
+    check_levels([lv for lv in _as_core(_level_rows(session, tenant, kind)) if lv.id != row.id])
     audit.deleted(session, tenant, "fit_level", row, now)
     session.delete(row)
     session.flush()

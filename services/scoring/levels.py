@@ -87,18 +87,23 @@ def _get(session: Session, tenant: Tenant, level_id: str) -> models.EngagementLe
     return row
 
 
-def _check(levels: Sequence[core_levels.Level]) -> None:
+LEVEL_NAME_MAX = 100
+
+
+def check_levels(levels: Sequence[core_levels.Level]) -> None:
+    """A level set's rule, for engagement and fit levels alike (core.levels.validate_levels: sound bounds, no
+    overlap, no gap, unique names); InvalidInput naming `levels` with every problem."""
     problems = core_levels.validate_levels(levels)
     if problems:
         raise InvalidInput("levels", "; ".join(problems))
 
 
-def _clean_name(name: str) -> str:
-    cleaned = (name or "").strip()
+def clean_level_name(name: Any) -> str:
+    cleaned = name.strip() if isinstance(name, str) else ""
     if not cleaned:
         raise InvalidInput("name", "must not be empty")
-    if len(cleaned) > 100:
-        raise InvalidInput("name", "at most 100 characters")
+    if len(cleaned) > LEVEL_NAME_MAX:
+        raise InvalidInput("name", f"at most {LEVEL_NAME_MAX} characters")
     return cleaned
 
 
@@ -107,10 +112,10 @@ def create_level(
 ) -> dict[str, Any]:
     policy.require(tenant, Action.EDIT_SCORING)
     begin_change(session, tenant, now)
-    name = _clean_name(name)
+    name = clean_level_name(name)
     current = load_levels(session, tenant)
     level_id = new_id("st")
-    _check([*current, core_levels.Level(level_id, name, min_score, max_score)])
+    check_levels([*current, core_levels.Level(level_id, name, min_score, max_score)])
     row = models.EngagementLevel(
         id=level_id, org_id=tenant.org_id, unit_id=tenant.unit_id, name=name, min_score=min_score,
         max_score=max_score, created_at=now, updated_at=now,
@@ -129,9 +134,9 @@ def update_level(
     begin_change(session, tenant, now)
     row = _get(session, tenant, level_id)
     before = audit.snapshot(row)
-    name = _clean_name(name)
+    name = clean_level_name(name)
     others = [lv for lv in load_levels(session, tenant) if lv.id != level_id]
-    _check([*others, core_levels.Level(level_id, name, min_score, max_score)])
+    check_levels([*others, core_levels.Level(level_id, name, min_score, max_score)])
     row.name, row.min_score, row.max_score, row.updated_at = name, min_score, max_score, now
     session.flush()
     audit.updated(session, tenant, "level", before, row, now)
@@ -143,7 +148,7 @@ def delete_level(session: Session, tenant: Tenant, level_id: str, *, now: dateti
     policy.require(tenant, Action.EDIT_SCORING)
     begin_change(session, tenant, now)
     row = _get(session, tenant, level_id)
-    _check([lv for lv in load_levels(session, tenant) if lv.id != level_id])
+    check_levels([lv for lv in load_levels(session, tenant) if lv.id != level_id])
     audit.deleted(session, tenant, "level", row)
     session.delete(row)
     session.flush()
@@ -158,14 +163,14 @@ def replace_all(session: Session, tenant: Tenant, levels: Sequence[LevelInput], 
     planned: list[core_levels.Level] = []
     for pos, item in enumerate(levels):
         try:
-            name = _clean_name(item.name)
+            name = clean_level_name(item.name)
         except InvalidInput as exc:
             raise InvalidInput(f"levels[{pos}].name", exc.message.split(": ", 1)[-1]) from None
         keep = item.id if item.id and item.id in existing else None
         planned.append(core_levels.Level(keep or new_id("st"), name, int(item.min_score), int(item.max_score)))
     if len({lv.id for lv in planned}) != len(planned):
         raise InvalidInput("levels", "the same level id appears more than once")
-    _check(planned)
+    check_levels(planned)
     created = {lv.id: existing[lv.id].created_at for lv in planned if lv.id in existing}
     session.execute(delete(models.EngagementLevel).where(models.EngagementLevel.unit_id == tenant.unit_id))
     if planned:

@@ -46,6 +46,7 @@ from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput
 from services.scoring.fit_config import validate_fit_rule
+from services.scoring.levels import LEVEL_NAME_MAX
 from services.scoring.model import begin_change, live_model, published_model, write_tables
 from services.scoring.publish import Published, publish
 from services.scoring.rescore import load_event_columns
@@ -56,7 +57,6 @@ from services.triggers.triggers import _active_triggers, _milestone
 
 TOP_MOVERS = 20
 HISTOGRAM_BINS = 20
-_LEVEL_NAME_MAX = 100
 
 # --- applying a draft ----------------------------------------------------------------------------------------------
 
@@ -206,8 +206,8 @@ def _planned_levels(raw: Any, path: str, known: set[str], id_prefix: str) -> lis
         name = item.get("name")
         if not isinstance(name, str) or not name.strip():
             raise InvalidInput(f"{where}.name", "must not be empty")
-        if len(name.strip()) > _LEVEL_NAME_MAX:
-            raise InvalidInput(f"{where}.name", f"at most {_LEVEL_NAME_MAX} characters")
+        if len(name.strip()) > LEVEL_NAME_MAX:
+            raise InvalidInput(f"{where}.name", f"at most {LEVEL_NAME_MAX} characters")
         bounds = []
         for bound in ("min_score", "max_score"):
             value = item.get(bound)
