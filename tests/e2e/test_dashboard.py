@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,15 +68,16 @@ def seed(database_url: str) -> tuple[str, int, int]:
     return top["id"], top["score"], row
 
 
-@pytest.fixture
-def running_app(tmp_path: Path) -> Iterator[tuple[str, str, int, int]]:
-    database_url = f"sqlite:///{tmp_path / 'leadvane.db'}"
-    lead_id, score, row = seed(database_url)
+@contextmanager
+def streamlit_app(database_url: str, data_dir: Path) -> Iterator[str]:
+    """`streamlit run app.py` on loopback over `database_url` until the block ends; yields its base address once
+    the API answers /api/healthz (the log is in data_dir/streamlit.log)."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "LEADVANE_DATA_DIR": str(tmp_path)}
-    log = (tmp_path / "streamlit.log").open("w")
+    env = {**os.environ, "DATABASE_URL": database_url, "LEADVANE_DATA_DIR": str(data_dir)}
+    log = (data_dir / "streamlit.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--server.address", "127.0.0.1"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -83,7 +85,7 @@ def running_app(tmp_path: Path) -> Iterator[tuple[str, str, int, int]]:
         deadline = time.monotonic() + 90
         while True:
             if process.poll() is not None:
-                raise AssertionError("streamlit exited: " + (tmp_path / "streamlit.log").read_text())
+                raise AssertionError("streamlit exited: " + (data_dir / "streamlit.log").read_text())
             try:
                 if requests.get(f"{base}/api/healthz", timeout=2).status_code == 200:
                     break
@@ -92,7 +94,7 @@ def running_app(tmp_path: Path) -> Iterator[tuple[str, str, int, int]]:
             if time.monotonic() > deadline:
                 raise AssertionError("the app did not answer /api/healthz within 90 s")
             time.sleep(0.3)
-        yield base, lead_id, score, row
+        yield base
     finally:
         process.terminate()
         try:
@@ -100,6 +102,14 @@ def running_app(tmp_path: Path) -> Iterator[tuple[str, str, int, int]]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture
+def running_app(tmp_path: Path) -> Iterator[tuple[str, str, int, int]]:
+    database_url = f"sqlite:///{tmp_path / 'leadvane.db'}"
+    lead_id, score, row = seed(database_url)
+    with streamlit_app(database_url, tmp_path) as base:
+        yield base, lead_id, score, row
 
 
 def test_sign_in_see_top_leads_open_one_change_a_rule_and_see_the_score_move(running_app) -> None:  # type: ignore[no-untyped-def]

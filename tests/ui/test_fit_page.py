@@ -10,11 +10,7 @@ Playwright (SQLite, the real app on loopback in headless Chromium): the same sto
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import streamlit as st
 from sqlalchemy import select
 
@@ -339,7 +334,7 @@ def running_app(tmp_path: Path) -> Iterator[dict[str, Any]]:
     an empty primary profile ruleset and the top lead titled "VP Sales"."""
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
-    from tests.e2e.test_dashboard import EMAIL, PASSWORD, free_port, seed
+    from tests.e2e.test_dashboard import EMAIL, PASSWORD, seed, streamlit_app
 
     database_url = f"sqlite:///{tmp_path / 'leadvane.db'}"
     lead_id, _score, _row = seed(database_url)
@@ -356,36 +351,8 @@ def running_app(tmp_path: Path) -> Iterator[dict[str, Any]]:
     with db.read() as session:
         profile_keys = list(leads.get_lead(session, owner, lead_id)["lead"]["metadata"])
     db.dispose()
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "LEADVANE_DATA_DIR": str(tmp_path)}
-    log = (tmp_path / "streamlit.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise AssertionError("streamlit exited: " + (tmp_path / "streamlit.log").read_text())
-            try:
-                if requests.get(f"{base}/api/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("the app did not answer /api/healthz within 90 s")
-            time.sleep(0.3)
+    with streamlit_app(database_url, tmp_path) as base:
         yield {"base": base, "lead_id": lead_id, "email": EMAIL, "password": PASSWORD, "profile_keys": profile_keys}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.mark.e2e
