@@ -312,7 +312,9 @@ def test_lead_filters_of_the_reference(api: ApiHarness) -> None:
     month = visit("month@acme.com", "form_submit", timedelta(days=20))
     visit("month@acme.com", "page_view", timedelta(days=10))
     old = visit("old@acme.com", "page_view", timedelta(days=60))
-    created = {fresh: now - timedelta(hours=1), month: now - timedelta(days=20), old: now - timedelta(days=60)}
+    # "today" starts at UTC midnight: a fixed "an hour ago" is yesterday when the suite runs at 00:30
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    created = {fresh: midnight + (now - midnight) / 2, month: now - timedelta(days=20), old: now - timedelta(days=60)}
     with api.db.write() as session:
         for lead_id, at_ in created.items():
             session.get(models.Lead, lead_id).created_at = at_  # type: ignore[union-attr]
