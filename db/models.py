@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Float,
     Date,
     ForeignKey,
     Index,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -201,6 +203,8 @@ class ScoringSettings(Base):
     allow_negative_scores: Mapped[bool] = mapped_column(Boolean, default=False)
     abm_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     session_timeout_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # The built-in bot filter: events whose metadata.user_agent is a known crawler are quarantined.
+    bot_filter_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -242,6 +246,8 @@ class Event(TenantMixin, Base):
         Index("ix_events_unit_account", "unit_id", "account_id", "occurred_at"),
         Index("ix_events_unit_type", "unit_id", "event_type", "occurred_at"),
         Index("ix_events_unit_received", "unit_id", "received_at"),  # usage: events received per day
+        Index("ix_events_unit_quarantined", "unit_id", "seq", sqlite_where=text("quarantine_filter_id IS NOT NULL"),
+              postgresql_where=text("quarantine_filter_id IS NOT NULL")),
     )
     seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(ID, unique=True)
@@ -259,6 +265,12 @@ class Event(TenantMixin, Base):
     score_delta: Mapped[int] = mapped_column(BigInt, default=0)
     # Per ruleset id: {"delta", "before", "after", "rules": [{"rule_id", "event_type", "weight"}]}.
     explanation: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Derived by scoring (core.quarantine, core.surge) and rewritten by every replay: the inorganic filter (or
+    # "bot_user_agent") that holds the event back and why (it then scores nothing and fires nothing), and the surge
+    # multiplier in thousandths (NULL: 1.0).
+    quarantine_filter_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    quarantine_reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    surge_milli: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class EngagementLevel(TenantMixin, Base):
@@ -547,3 +559,97 @@ class StreamBatch(TenantMixin, Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     messages: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+
+
+class Segment(TenantMixin, Base):
+    """A saved, live list of leads: membership is a query over its rules (services.targeting.segments)."""
+
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("unit_id", "name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class SegmentRule(TenantMixin, Base):
+    __tablename__ = "segment_rules"
+    __table_args__ = (Index("ix_segment_rules_segment", "segment_id", "order_index"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    segment_id: Mapped[str] = mapped_column(ID, ForeignKey("segments.id", ondelete="CASCADE"))
+    rule_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    rule_type: Mapped[str] = mapped_column(String(20))  # lead_metadata|event_metadata|score|level|fit_level|account
+    field_name: Mapped[str] = mapped_column(String(200))
+    operator: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    event_type: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    within_days: Mapped[int | None] = mapped_column(Integer, nullable=True)  # event_metadata: the optional window
+    logic_group: Mapped[int] = mapped_column(Integer, default=0)
+    logic_op: Mapped[str] = mapped_column(String(3), default="AND")
+    order_index: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class InorganicFilter(TenantMixin, Base):
+    """A burst filter: `count_threshold` events of `event_type` by one lead within `time_window_ms` are quarantined
+    (with `group_events`, the burst counts as its first event). Part of the scoring model."""
+
+    __tablename__ = "inorganic_filters"
+    __table_args__ = (Index("ix_inorganic_filters_unit", "unit_id"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(200))
+    count_threshold: Mapped[int] = mapped_column(Integer)
+    time_window_ms: Mapped[int] = mapped_column(BigInt)
+    group_events: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class SurgePolicy(Base):
+    """A unit's session-based surge multipliers (no row: surge off). Part of the scoring model."""
+
+    __tablename__ = "surge_policies"
+    unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"))
+    mode: Mapped[str] = mapped_column(String(10))  # off | standard | gentle | custom
+    bands: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)  # [{min_events, multiplier}]
+    idle_reset_seconds: Mapped[int] = mapped_column(Integer)
+    multiplier_cap: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class EventTypeSetting(Base):
+    """A unit's view of one event type: hidden from lists, and how far its events go (observe: stored only;
+    decide: scored, no triggers; activate: everything). No row: visible, activate."""
+
+    __tablename__ = "event_type_settings"
+    unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(200), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"))
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_processing_scope: Mapped[str] = mapped_column(String(10), default="activate")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class EventCountDaily(Base):
+    """Events per UTC day (of occurred_at), type and channel: what analytics reads instead of the log."""
+
+    __tablename__ = "event_counts_daily"
+    unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(200), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"))
+    events: Mapped[int] = mapped_column(BigInt, default=0)
