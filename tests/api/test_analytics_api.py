@@ -50,7 +50,7 @@ def test_analytics_totals_stats_top_leads_and_gains(api: ApiHarness, other_api: 
 
     gains = api.get("/v1/analytics/recent-gains").json()  # last 7 days: ann's old 30 does not count
     assert [(g["id"], g["gained"], g["events"]) for g in gains] == [(cid, 30, 1), (bob, 10, 3), (ann, 5, 1)]
-    assert [g["id"] for g in api.get("/v1/analytics/recent-gains", params={"days": 30}).json()][0] == ann
+    assert next(g["id"] for g in api.get("/v1/analytics/recent-gains", params={"days": 30}).json()) == ann
 
     other = other_api.get("/v1/analytics").json()
     assert other["totals"]["events"] == 1 and other["by_type"] == {"demo_request": 1}

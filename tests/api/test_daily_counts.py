@@ -4,7 +4,7 @@ ingest, batch ingest, event deletion (by id and by type), lead erasure and mergi
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 
 from sqlalchemy import select
 
@@ -25,7 +25,9 @@ def log_grouped(api: ApiHarness) -> dict[tuple[date, str, str], int]:
     """The log grouped in Python: UTC day of occurred_at, type, channel (profile changes aside)."""
     ev = models.Event
     with api.db.read() as session:
-        rows = session.execute(select(ev.occurred_at, ev.event_type, ev.channel).where(ev.unit_id == api.tenant.unit_id))
+        rows = session.execute(
+            select(ev.occurred_at, ev.event_type, ev.channel).where(ev.unit_id == api.tenant.unit_id)
+        )
         return dict(Counter(
             (at.astimezone(UTC).date(), t, ch) for at, t, ch in rows if t not in PROFILE_EVENT_TYPES
         ))
