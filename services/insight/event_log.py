@@ -27,7 +27,7 @@ from services.scoring.model import live_model
 MetadataLogic = Literal["and", "or"]
 _INT64_MAX = 2**63 - 1
 
-_EVENT_COLUMNS = (
+EVENT_COLUMNS = (  # what event_view reads (also services.people.accounts)
     models.Event.id,
     models.Event.lead_id,
     models.Event.account_id,
@@ -108,7 +108,7 @@ def list_events(
     `quarantined`: True lists only events an inorganic filter holds back (over the partial index
     ix_events_unit_quarantined), False only the others."""
     ev = models.Event
-    stmt = select(*_EVENT_COLUMNS).where(ev.unit_id == tenant.unit_id)
+    stmt = select(*EVENT_COLUMNS).where(ev.unit_id == tenant.unit_id)
     if quarantined is not None:
         held = ev.quarantine_filter_id.is_not(None)
         stmt = stmt.where(held if quarantined else ~held)

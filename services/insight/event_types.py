@@ -25,7 +25,7 @@ from core import scoring
 from core.profile import PROFILE_EVENT_TYPES
 from db import models
 from services.context import Tenant
-from services.errors import Conflict, InvalidInput
+from services.errors import Conflict, InvalidInput, NotFound
 from services.insight import daily_counts
 from services.scoring.model import heads, lock_config
 from services.scoring.rescore import rescore_accounts, rescore_leads
@@ -68,8 +68,9 @@ def visible_event_types(session: Session, tenant: Tenant) -> list[str]:
 
 def event_type_properties(session: Session, tenant: Tenant, event_type: str) -> dict[str, Any]:
     """GET /v1/event-types/{event_type}/properties: the metadata keys of the type's `PROPERTY_SAMPLE` newest events
-    (over the (unit_id, event_type, occurred_at) index), sorted. An unknown type has none."""
+    (over the (unit_id, event_type, occurred_at) index), sorted. NotFound for a type the unit does not know."""
     _check_name(event_type)
+    _require_known(session, tenant, event_type)
     ev = models.Event
     keys: set[str] = set()
     for metadata in session.scalars(
@@ -113,6 +114,20 @@ def _check_name(event_type: str) -> None:
         raise InvalidInput("event_type", f"must be 1 to {MAX_EVENT_TYPE} characters")
 
 
+def _require_known(session: Session, tenant: Tenant, event_type: str) -> None:
+    """NotFound unless the unit has counted events of the type, a rule naming it, or a settings row for it."""
+    c, r, s = models.EventCountDaily, models.Rule, models.EventTypeSetting
+    unit = tenant.unit_id
+    for stmt in (
+        select(c.day).where(c.unit_id == unit, c.event_type == event_type).limit(1),
+        select(r.id).where(r.unit_id == unit, r.event_type == event_type).limit(1),
+        select(s.event_type).where(s.unit_id == unit, s.event_type == event_type),
+    ):
+        if session.execute(stmt).first() is not None:
+            return
+    raise NotFound(f"event type {event_type!r} is not known in this unit", field="event_type")
+
+
 def _deletable_type(event_type: str) -> None:
     _check_name(event_type)
     if event_type in PROFILE_EVENT_TYPES:
@@ -134,6 +149,7 @@ def _score_entries(session: Session, tenant: Tenant, *conditions: ColumnElement[
 def delete_dry_run(session: Session, tenant: Tenant, event_type: str) -> dict[str, int]:
     """What deleting every event of `event_type` would remove: {"events_count", "event_scores_count"}."""
     _deletable_type(event_type)
+    _require_known(session, tenant, event_type)
     events, entries = _score_entries(session, tenant, models.Event.event_type == event_type)
     return {"events_count": events, "event_scores_count": entries}
 
@@ -141,6 +157,7 @@ def delete_dry_run(session: Session, tenant: Tenant, event_type: str) -> dict[st
 def delete_event_type_events(session: Session, tenant: Tenant, event_type: str, now: datetime) -> dict[str, int]:
     """Delete every event of `event_type` in the unit: {"events_deleted", "event_scores_deleted"}."""
     _deletable_type(event_type)
+    _require_known(session, tenant, event_type)
     deleted, entries = _delete(session, tenant, models.Event.event_type == event_type)
     audit.record(session, tenant, action="delete_events", entity_type="event_type", entity_id=event_type,
                  before={"events": deleted, "event_scores": entries}, after=None, now=now)

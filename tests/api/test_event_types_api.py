@@ -55,7 +55,8 @@ def test_lists_of_types_properties_channels_and_settings(api: ApiHarness, other_
     assert api.get("/v1/event-types").json() == ["email_open", "page_visit", "trial_signup"]
     props = api.get("/v1/event-types/page_visit/properties").json()
     assert props == {"event_type": "page_visit", "properties": ["page", "referrer", "utm_campaign"]}
-    assert api.get("/v1/event-types/other_unit_type/properties").json()["properties"] == []
+    assert api.get("/v1/event-types/other_unit_type/properties").status_code == 404  # another unit's type
+    assert api.get("/v1/event-types/trial_signup/properties").json()["properties"] == []
     assert api.get("/v1/channels").json() == ["email", "other", "web"]
     assert other_api.get("/v1/channels").json() == ["slack"]
     settings = {s["event_type"]: s for s in api.get("/v1/settings/event-types").json()}
@@ -96,6 +97,8 @@ def test_deleting_a_type_rescores_counts_and_audits(api: ApiHarness) -> None:
             models.AuditLog.unit_id == api.tenant.unit_id, models.AuditLog.action == "delete_events")))
     assert [(e.entity_type, e.entity_id) for e in entries] == [("event_type", "webinar_attended")]
 
+    assert api.get("/v1/settings/event-types/never_seen/delete-dry-run").status_code == 404
+    assert api.delete("/v1/settings/event-types/never_seen/events").status_code == 404
     for kind in ("PROFILE_UPDATE", "ACCOUNT_PROFILE_UPDATE"):
         refused = api.delete(f"/v1/settings/event-types/{kind}/events")
         assert refused.status_code == 422 and "event_type" in refused.text
