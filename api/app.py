@@ -21,11 +21,13 @@ from api.request_counter import counter_of
 from api.responses import ERROR_RESPONSES
 from api.routers import accounts as accounts_router
 from api.routers import admin as admin_router
+from api.routers import analytics as analytics_router
 from api.routers import audit as audit_router
 from api.routers import auth as auth_router
 from api.routers import crm, events, health, signals
 from api.routers import decays as decays_router
 from api.routers import deliveries as deliveries_router
+from api.routers import event_types as event_types_router
 from api.routers import fit as fit_router
 from api.routers import imports as imports_router
 from api.routers import lead_lifecycle as lead_lifecycle_router
@@ -129,6 +131,8 @@ def create_api(db: Database | None = None) -> FastAPI:
     app.include_router(scoring_simulate_router.router)
     app.include_router(properties_router.router)
     app.include_router(fit_router.router)  # fit: mappings, fit rulesets, rules and levels
+    app.include_router(analytics_router.router)
+    app.include_router(event_types_router.router)  # event types, channels, their settings, deleting a type's events
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id

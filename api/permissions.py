@@ -60,6 +60,7 @@ AuditReader = Annotated[Tenant, Depends(Permission(Action.READ_AUDIT))]
 OrgManager = Annotated[Tenant, Depends(Permission(Action.MANAGE_ORG))]
 LeadMerger = Annotated[Tenant, Depends(Permission(Action.MERGE_LEADS))]
 LeadEraser = Annotated[Tenant, Depends(Permission(Action.ERASE_LEADS))]
+EventDeleter = Annotated[Tenant, Depends(Permission(Action.DELETE_EVENTS))]
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:

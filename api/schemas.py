@@ -353,6 +353,9 @@ class EventOut(OutModel):
     received_at: datetime
     metadata: dict[str, Any]
     score_delta: int = Field(description="points in the primary ruleset")
+    quarantined: bool = Field(description="held back by an inorganic filter: scores nothing, fires nothing")
+    quarantine_filter_id: str | None = Field(description="the filter holding it back (or `bot_user_agent`)")
+    quarantine_reason: str | None
 
 
 class ExplainedRule(OutModel):

@@ -134,8 +134,10 @@ def page_calls(db: Database, now: datetime) -> dict[str, Callable[[], Any]]:
         start, end = now - timedelta(days=30), now
         with db.read() as session:
             analytics.overview(session, tenant, start=start, end=end)
+            analytics.stats(session, tenant, now=now)
             analytics.score_histogram(session, tenant, upper=120, bins=30)
-            leads.list_leads(session, tenant, limit=10)
+            analytics.recent_gains(session, tenant, now=now, days=7)
+            analytics.top_leads(session, tenant, limit=10)
 
     return {"Leads": leads_page, "Lead detail": lead_page, "Accounts": accounts_page, "Analytics": analytics_page}
 

@@ -252,8 +252,28 @@ def score_histogram(tenant: Tenant, upper: int, bins: int = 40) -> dict[str, Any
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def analytics_overview(tenant: Tenant, start: datetime, end: datetime) -> dict[str, Any]:
+    """Events per day, type and channel over the period, from the daily counters."""
     with get_db().read() as session:
         return analytics.overview(session, tenant, start=start, end=end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def analytics_stats(tenant: Tenant) -> dict[str, Any]:
+    """The last 24 hours (events, active leads, points) and the top event types of the last 30 days."""
+    with get_db().read() as session:
+        return analytics.stats(session, tenant, now=now())
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def top_leads(tenant: Tenant, limit: int = 10) -> list[dict[str, Any]]:
+    with get_db().read() as session:
+        return analytics.top_leads(session, tenant, limit=limit)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def recent_gains(tenant: Tenant, days: int = 7, limit: int = 10) -> list[dict[str, Any]]:
+    with get_db().read() as session:
+        return analytics.recent_gains(session, tenant, now=now(), days=days, limit=limit)
 
 
 # --- settings ------------------------------------------------------------------------------------------------------

@@ -8,17 +8,18 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
-from api.deps import DatabaseDep, Now, ReadSession
+from api.deps import DatabaseDep, Now, ReadSession, run_write
 from api.errors import describe_validation_errors, request_id_of
 from api.ingest_support import respond_idempotently, respond_with_event
-from api.permissions import Ingester, Reader
+from api.insight_schemas import BatchDeleteIn, EventsDeletedOut
+from api.permissions import EventDeleter, Ingester, Reader
 from api.presenters import error_body, event_from_ingested, lead_scores_from_ingested
 from api.schemas import BatchIn, BatchOut, EventIn, EventIngestOut, EventOut, ExplanationOut
 from api.types import PageQuery
 from services.errors import InvalidInput, ServiceError
 from services.ingest.contract import AliasInput, Ingested, NewEvent, PersonRef
 from services.ingest.ingest import ingest
-from services.insight import event_log
+from services.insight import event_log, event_types
 from settings import get_settings
 
 router = APIRouter(tags=["events"])
@@ -119,9 +120,21 @@ def list_events(
         list[str] | None, Query(description="Repeatable key:value filters, e.g. metadata=utm_campaign:fall2025")
     ] = None,
     logic: Literal["and", "or"] = "and",
+    quarantined: Annotated[
+        bool | None, Query(description="true: only events an inorganic filter holds back; false: only the others")
+    ] = None,
 ) -> list[dict[str, Any]]:
     filters = event_log.parse_metadata_filters(metadata or [])
-    return event_log.list_events(session, tenant, page=page, limit=limit, metadata=filters, logic=logic)
+    return event_log.list_events(
+        session, tenant, page=page, limit=limit, metadata=filters, logic=logic, quarantined=quarantined
+    )
+
+
+@router.delete("/v1/events", response_model=EventsDeletedOut, summary="Batch delete events")
+def delete_events(body: BatchDeleteIn, tenant: EventDeleter, db: DatabaseDep, now: Now) -> Any:
+    """Deletes the unit's events among `ids`; ids of other units or unknown ones are ignored and not reported. The
+    leads and accounts they scored are replayed from the remaining log."""
+    return run_write(db, lambda session: event_types.delete_events(session, tenant, body.ids, now))
 
 
 @router.get(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from api.deps import Now, ReadSession
+from api.insight_schemas import ActivityOut
 from api.permissions import Reader
 from api.schemas import (
     EventOut,
@@ -24,6 +25,7 @@ from api.schemas import (
     ScoreExplanationOut,
 )
 from api.types import INT64_MAX, DatetimeQuery, PageQuery, ScoreQuery, UtcDatetime
+from services.insight import activity
 from services.people import lead_insights, lookups
 from services.people import leads as lead_service
 
@@ -173,3 +175,34 @@ def get_lead_events(
     limit: LimitQuery = 50,
 ) -> list[dict[str, Any]]:
     return lead_service.lead_events(session, tenant, lead_id, page=page, limit=limit)
+
+
+@router.get(
+    "/v1/leads/{lead_id}/activity", response_model=ActivityOut,
+    summary="Unified activity stream (events + orders + timeline)",
+)
+def get_lead_activity(
+    lead_id: str,
+    session: ReadSession,
+    tenant: Reader,
+    now: Now,
+    range: Annotated[activity.ActivityRange, Query(description="time range (custom: give start and end)")] = "last_7d",
+    start: Annotated[UtcDatetime | None, Query(description="RFC 3339; required when range=custom")] = None,
+    end: Annotated[UtcDatetime | None, Query(description="RFC 3339; required when range=custom")] = None,
+    channel: activity.ActivityChannel = "all",
+    min_score: Annotated[
+        int | None, Query(alias="minScore", ge=0, le=INT64_MAX, description="events whose score delta is at least it")
+    ] = None,
+    max_latency: Annotated[
+        int | None, Query(alias="maxLatency", ge=1, le=INT64_MAX,
+                          description="events received at most this many ms after they occurred")
+    ] = None,
+    has_delta: Annotated[
+        Literal["1", "true", "0", "false"] | None, Query(alias="hasDelta", description="only events with a score delta")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=activity.MAX_EVENTS, description="at most this many events")] = 500,
+) -> dict[str, Any]:
+    return activity.lead_activity(
+        session, tenant, lead_id, now=now, range_=range, start=start, end=end, channel=channel, min_score=min_score,
+        max_latency=max_latency, has_delta=None if has_delta is None else has_delta in ("1", "true"), limit=limit,
+    )

@@ -26,7 +26,7 @@ from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound, PayloadTooLarge, ServiceError
 from services.ingest.contract import AccountRef, Ingested, NewEvent, PersonRef
-from services.insight import stream
+from services.insight import daily_counts, stream
 from services.operations import metrics
 from services.people.profiles import profile_event_row
 from services.scoring.adjust import NONE as NO_ADJUSTMENT
@@ -269,6 +269,7 @@ def _announce(session: Session, tenant: Tenant, accepted: list[Ingested], now: d
     # Told to live clients at commit, with the trigger firings below, as one stream batch (services.insight.stream).
     stream.publish(session, tenant, stream.ingest_messages(session, tenant, accepted), now)
     fire_triggers(session, tenant, accepted, now)
+    daily_counts.count_events(session, tenant, accepted)  # analytics' per-day counters (profile events skipped)
     # Accepted events (decay's system adjustments are not ingest), counted when the caller commits.
     metrics.count_ingested(session, counted)
 

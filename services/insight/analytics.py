@@ -1,29 +1,26 @@
-"""Aggregates for the Analytics screen: events over time, top event types, score distribution, recent gains.
+"""Aggregates for the Analytics screen and /v1/analytics: events over time, top event types, score distribution,
+top leads and recent gains.
 
-Each is a grouped query filtered on indexed columns (unit_id + occurred_at, unit_id + ruleset_id + score);
-the per-period figures share two scans of the event log (see `overview`).
+Counts of events read the daily counters (services.insight.daily_counts: events per UTC day, type and channel),
+never the event log, so they cost the same at a thousand events or a million. What counters cannot answer reads
+an index range of the log: the last 24 hours (unit_id + occurred_at) and the recent gains (a bounded window of it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from core.profile import PROFILE_EVENT_TYPES
 from db import models
 from services.context import Tenant
+from services.insight.daily_counts import utc_day
+from services.scoring.levels import level_for_score, load_levels
 from services.scoring.model import live_model
-
-
-def _day(session: Session, column: Any) -> ColumnElement[str]:
-    """The UTC calendar day of a timestamp column as 'YYYY-MM-DD' on both backends."""
-    if session.get_bind().dialect.name == "sqlite":
-        return func.substr(column, 1, 10)  # stored as 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC
-    return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
 
 
 def _primary_ruleset(session: Session, tenant: Tenant, ruleset_id: str | None) -> str | None:
@@ -94,7 +91,7 @@ def daily_gains(
     if not lead_ids:
         return out
     ev = models.Event
-    day = _day(session, ev.occurred_at).label("day")
+    day = utc_day(session, ev.occurred_at).label("day")
     rows = session.execute(
         select(ev.lead_id, day, func.sum(ev.score_delta).label("gained"))
         .where(ev.unit_id == tenant.unit_id, ev.lead_id.in_(list(lead_ids)))
@@ -109,62 +106,153 @@ def daily_gains(
     return out
 
 
-def overview(session: Session, tenant: Tenant, *, start: datetime, end: datetime, limit: int = 10) -> dict[str, Any]:
-    """Everything the Analytics screen shows for a period, in two scans of the event log instead of five.
+def _counter_cells(
+    session: Session, tenant: Tenant, first: date | None = None, last: date | None = None
+) -> list[Any]:
+    """Counter rows (day, event_type, channel, events) of the unit, days from `first` to `last` included."""
+    c = models.EventCountDaily
+    stmt = select(c.day, c.event_type, c.channel, c.events).where(c.unit_id == tenant.unit_id)
+    if first is not None:
+        stmt = stmt.where(c.day >= first)
+    if last is not None:
+        stmt = stmt.where(c.day <= last)
+    return list(session.execute(stmt).all())
 
-    One grouped query by (day, event type, channel) gives the totals, both time series and the top event
-    types; one grouped query by lead gives the active-lead count and the biggest gains.
-    """
-    ev, lead = models.Event, models.Lead
-    # Profile changes are events of the log but not engagement: analytics counts engagement only.
-    in_range = (
-        ev.unit_id == tenant.unit_id, ev.occurred_at >= start, ev.occurred_at < end,
-        ev.event_type.not_in(PROFILE_EVENT_TYPES),
-    )
-    day = _day(session, ev.occurred_at).label("day")
-    cells = session.execute(
-        select(day, ev.event_type, ev.channel, func.count().label("n"), func.sum(ev.score_delta).label("points"))
-        .where(*in_range)
-        .group_by(day, ev.event_type, ev.channel)
-    ).all()
+
+def overview(session: Session, tenant: Tenant, *, start: datetime, end: datetime, limit: int = 10) -> dict[str, Any]:
+    """What the Analytics screen shows for the UTC days from `start` to `end` (exclusive), from the daily counters.
+
+    {"totals": {"events"}, "by_type": [{"day","event_type","events"}], "by_channel": [{"day","channel","events"}],
+    "top_types": [{"event_type","events"}] (the `limit` most frequent)}. Profile changes are not counted."""
+    first, last = start.astimezone(UTC).date(), (end.astimezone(UTC) - timedelta(microseconds=1)).date()
     by_type: dict[tuple[str, str], int] = {}
     by_channel: dict[tuple[str, str], int] = {}
-    types: dict[str, list[int]] = {}
-    for c in cells:
-        by_type[(c.day, c.event_type)] = by_type.get((c.day, c.event_type), 0) + int(c.n)
-        by_channel[(c.day, c.channel)] = by_channel.get((c.day, c.channel), 0) + int(c.n)
-        slot = types.setdefault(c.event_type, [0, 0])
-        slot[0] += int(c.n)
-        slot[1] += int(c.points or 0)
-    per_lead = session.execute(
-        select(ev.lead_id, func.sum(ev.score_delta).label("gained"), func.count().label("n"))
-        .where(*in_range, ev.lead_id.is_not(None))
-        .group_by(ev.lead_id)
-    ).all()
-    top = sorted((r for r in per_lead if (r.gained or 0) > 0), key=lambda r: (-int(r.gained), r.lead_id))[:limit]
-    names = {
-        r.id: r
-        for r in session.execute(
-            select(lead.id, lead.email, lead.first_name, lead.last_name).where(
-                lead.unit_id == tenant.unit_id, lead.id.in_([r.lead_id for r in top])
-            )
-        )
-    }
-    gains = []
-    for r in top:
-        person = names.get(r.lead_id)
-        full = " ".join(p for p in (person.first_name, person.last_name) if p) if person else ""
-        gains.append({
-            "lead_id": r.lead_id, "name": full or (person.email if person else None) or r.lead_id,
-            "email": person.email if person else None, "gained": int(r.gained), "events": int(r.n),
-        })
+    types: dict[str, int] = {}
+    for c in _counter_cells(session, tenant, first, last):
+        day, n = c.day.isoformat(), int(c.events)
+        by_type[(day, c.event_type)] = by_type.get((day, c.event_type), 0) + n
+        by_channel[(day, c.channel)] = by_channel.get((day, c.channel), 0) + n
+        types[c.event_type] = types.get(c.event_type, 0) + n
     return {
-        "totals": {"events": sum(int(c.n) for c in cells), "active_leads": len(per_lead)},
+        "totals": {"events": sum(types.values())},
         "by_type": [{"day": d, "event_type": k, "events": n} for (d, k), n in sorted(by_type.items())],
         "by_channel": [{"day": d, "channel": k, "events": n} for (d, k), n in sorted(by_channel.items())],
         "top_types": [
-            {"event_type": k, "events": n, "points": p}
-            for k, (n, p) in sorted(types.items(), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
+            {"event_type": k, "events": n} for k, n in sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         ],
-        "gains": gains,
     }
+
+
+def totals(session: Session, tenant: Tenant) -> dict[str, Any]:
+    """GET /v1/analytics: every counted event of the unit, whole history.
+
+    {"totals": {"events", "event_types", "channels", "leads", "accounts", "first_day", "last_day"},
+     "by_type": {event type: events}}. Leads are the unit's leads not merged into another; accounts all of its
+    accounts; first_day/last_day the UTC days of the oldest and newest counted event (None without events)."""
+    by_type: dict[str, int] = {}
+    channels: set[str] = set()
+    days: list[date] = []
+    for c in _counter_cells(session, tenant):
+        by_type[c.event_type] = by_type.get(c.event_type, 0) + int(c.events)
+        channels.add(c.channel)
+        days.append(c.day)
+    lead, account = models.Lead, models.Account
+    leads = session.scalar(
+        select(func.count()).select_from(lead).where(lead.unit_id == tenant.unit_id, lead.merged_into.is_(None))
+    )
+    accounts = session.scalar(select(func.count()).select_from(account).where(account.unit_id == tenant.unit_id))
+    return {
+        "totals": {
+            "events": sum(by_type.values()), "event_types": len(by_type), "channels": len(channels),
+            "leads": int(leads or 0), "accounts": int(accounts or 0),
+            "first_day": min(days) if days else None, "last_day": max(days) if days else None,
+        },
+        "by_type": dict(sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
+    }
+
+
+def stats(session: Session, tenant: Tenant, *, now: datetime, days: int = 30, limit: int = 10) -> dict[str, Any]:
+    """GET /v1/analytics/stats.
+
+    last_24h: {"events", "active_leads", "points"} of the events that occurred in the 24 hours before `now` (profile
+    changes aside; points: the sum of their primary-ruleset deltas), read from the log's (unit, occurred_at) index.
+    top_events: the `limit` most frequent event types of the last `days` UTC days (today included), from the
+    counters: [{"event_type", "events"}]."""
+    ev = models.Event
+    row = session.execute(
+        select(func.count(), func.count(func.distinct(ev.lead_id)), func.coalesce(func.sum(ev.score_delta), 0))
+        .where(ev.unit_id == tenant.unit_id, ev.occurred_at >= now - timedelta(hours=24), ev.occurred_at <= now,
+               ev.event_type.not_in(PROFILE_EVENT_TYPES))
+    ).one()
+    today = now.astimezone(UTC).date()
+    types: dict[str, int] = {}
+    for c in _counter_cells(session, tenant, today - timedelta(days=days - 1), today):
+        types[c.event_type] = types.get(c.event_type, 0) + int(c.events)
+    return {
+        "last_24h": {"events": int(row[0]), "active_leads": int(row[1]), "points": int(row[2])},
+        "top_events": [
+            {"event_type": k, "events": n} for k, n in sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        ],
+    }
+
+
+def top_leads(session: Session, tenant: Tenant, *, limit: int = 10) -> list[dict[str, Any]]:
+    """GET /v1/analytics/top-leads: the unit's leads with the highest primary score (merged leads aside), highest
+    first: [{"id", "email", "name", "score", "level"}] (level: the engagement level's name, None outside every band)."""
+    ruleset = live_model(session, tenant).primary_ruleset_id
+    if ruleset is None:
+        return []
+    ls, lead = models.LeadScore, models.Lead
+    rows = session.execute(
+        select(lead.id, lead.email, lead.first_name, lead.last_name, ls.score)
+        .join(lead, lead.id == ls.lead_id)
+        .where(ls.unit_id == tenant.unit_id, ls.ruleset_id == ruleset, lead.merged_into.is_(None))
+        .order_by(ls.score.desc(), lead.id)
+        .limit(limit)
+    ).all()
+    bands = load_levels(session, tenant)
+    return [
+        {"id": r.id, "email": r.email, "name": _name(r.first_name, r.last_name), "score": int(r.score),
+         "level": (level_for_score(int(r.score), bands) or {}).get("name")}
+        for r in rows
+    ]
+
+
+def recent_gains(
+    session: Session, tenant: Tenant, *, now: datetime, days: int = 7, limit: int = 10
+) -> list[dict[str, Any]]:
+    """The leads whose primary score rose most over the `days` before `now`: the sum of the score deltas of their
+    events that occurred in that window (decays included, so a gain is net), positive sums only, biggest first:
+    [{"id", "email", "name", "gained", "events"}] (events: how many of the lead's events the window holds).
+
+    One grouped read of a range of the (unit_id, occurred_at) index; names are read for the `limit` leads only."""
+    ev, lead = models.Event, models.Lead
+    gained = func.sum(ev.score_delta)
+    top = session.execute(
+        select(ev.lead_id, gained.label("gained"), func.count().label("n"))
+        .where(ev.unit_id == tenant.unit_id, ev.occurred_at >= now - timedelta(days=days), ev.occurred_at <= now,
+               ev.lead_id.is_not(None), ev.event_type.not_in(PROFILE_EVENT_TYPES))
+        .group_by(ev.lead_id)
+        .having(gained > 0)
+        .order_by(gained.desc(), ev.lead_id)
+        .limit(limit)
+    ).all()
+    people = {
+        r.id: r for r in session.execute(
+            select(lead.id, lead.email, lead.first_name, lead.last_name)
+            .where(lead.unit_id == tenant.unit_id, lead.id.in_([r.lead_id for r in top]))
+        )
+    } if top else {}
+    out = []
+    for r in top:
+        person = people.get(r.lead_id)
+        out.append({
+            "id": r.lead_id, "email": person.email if person else None,
+            "name": _name(person.first_name, person.last_name) if person else None,
+            "gained": int(r.gained), "events": int(r.n),
+        })
+    return out
+
+
+def _name(first: str | None, last: str | None) -> str | None:
+    return " ".join(p for p in (first, last) if p) or None

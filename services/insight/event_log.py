@@ -27,7 +27,7 @@ from services.scoring.model import live_model
 MetadataLogic = Literal["and", "or"]
 _INT64_MAX = 2**63 - 1
 
-_EVENT_COLUMNS = (
+EVENT_COLUMNS = (  # what event_view reads (also services.people.accounts)
     models.Event.id,
     models.Event.lead_id,
     models.Event.account_id,
@@ -38,6 +38,8 @@ _EVENT_COLUMNS = (
     models.Event.received_at,
     models.Event.metadata_,
     models.Event.score_delta,
+    models.Event.quarantine_filter_id,
+    models.Event.quarantine_reason,
 )
 
 
@@ -54,6 +56,9 @@ def event_view(row: Any) -> dict[str, Any]:
         "received_at": row.received_at,
         "metadata": row.metadata_ or {},
         "score_delta": row.score_delta,
+        "quarantined": row.quarantine_filter_id is not None,
+        "quarantine_filter_id": row.quarantine_filter_id,
+        "quarantine_reason": row.quarantine_reason,
     }
 
 
@@ -96,10 +101,17 @@ def list_events(
     logic: MetadataLogic = "and",
     lead_id: str | None = None,
     event_type: str | None = None,
+    quarantined: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Events newest first (occurred_at, then ingestion order), filtered by metadata key/value pairs."""
+    """Events newest first (occurred_at, then ingestion order), filtered by metadata key/value pairs.
+
+    `quarantined`: True lists only events an inorganic filter holds back (over the partial index
+    ix_events_unit_quarantined), False only the others."""
     ev = models.Event
-    stmt = select(*_EVENT_COLUMNS).where(ev.unit_id == tenant.unit_id)
+    stmt = select(*EVENT_COLUMNS).where(ev.unit_id == tenant.unit_id)
+    if quarantined is not None:
+        held = ev.quarantine_filter_id.is_not(None)
+        stmt = stmt.where(held if quarantined else ~held)
     if lead_id is not None:
         stmt = stmt.where(ev.lead_id == lead_id)
     if event_type is not None:

@@ -25,7 +25,7 @@ from core.profile import ACCOUNT_PROFILE_EVENT
 from db import models
 from services.context import Tenant
 from services.errors import AbmDisabled, InvalidInput, NotFound
-from services.insight.event_log import event_view
+from services.insight.event_log import EVENT_COLUMNS, event_view
 from services.people.leads import (
     CreatedRange,
     fit_reasons,
@@ -311,8 +311,7 @@ def get_account(session: Session, tenant: Tenant, account_id: str, *, events_lim
     lead_items.sort(key=lambda it: (-it["score"], it["id"]))
     ev = models.Event
     events = session.execute(
-        select(ev.id, ev.lead_id, ev.account_id, ev.event_type, ev.channel, ev.source, ev.occurred_at,
-               ev.received_at, ev.metadata_, ev.score_delta)
+        select(*EVENT_COLUMNS)  # what event_view reads
         .where(ev.unit_id == tenant.unit_id, ev.account_id == account_id)
         .order_by(ev.occurred_at.desc(), ev.seq.desc())
         .limit(events_limit)

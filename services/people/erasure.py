@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from db import models
 from services.context import Tenant
 from services.errors import NotFound
+from services.insight import daily_counts
 from services.people.merge import merged_into_chain
 from services.scoring.model import heads, lock_config
 from services.scoring.rescore import rescore_accounts
@@ -124,6 +125,7 @@ def erase_lead(session: Session, tenant: Tenant, lead_id: str, now: datetime) ->
         select(ev.account_id).where(ev.unit_id == unit, ev.lead_id.in_(ids), ev.account_id.is_not(None)).distinct()
     ) if a is not None})
     firings, deleted_deliveries, redacted = _erase_firings(session, tenant, ids, needles)
+    daily_counts.uncount_matching(session, tenant, ev.lead_id.in_(ids))  # analytics' counters follow the log
     events = _count(session.execute(delete(ev).where(ev.unit_id == unit, ev.lead_id.in_(ids))))
     aliases = _count(session.execute(
         delete(models.LeadAlias).where(models.LeadAlias.unit_id == unit, models.LeadAlias.lead_id.in_(ids))

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from db import models
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
+from services.insight import daily_counts
 from services.people.profiles import rebuild_profile
 from services.scoring.model import heads, live_model, lock_config
 from services.scoring.rescore import rescore_leads, rescore_leads_and_accounts
@@ -113,6 +114,7 @@ def merge_leads(
         rebuild_profile(session, tenant, lead_id, now)
     truncated = 0
     if truncate:
+        daily_counts.uncount_matching(session, tenant, models.Event.lead_id.in_(sources))  # analytics' counters
         truncated = _rowcount(session.execute(
             delete(models.Event).where(models.Event.unit_id == unit, models.Event.lead_id.in_(sources))
             .execution_options(synchronize_session=False)

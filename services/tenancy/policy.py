@@ -35,6 +35,7 @@ class Action(StrEnum):
     MANAGE_ORG = "org.manage"  # organization members and new units: organization Owners only
     MERGE_LEADS = "leads.merge"  # merge duplicate leads into one (Owner and Operator)
     ERASE_LEADS = "leads.erase"  # erase a person and every trace of them (Owner only)
+    DELETE_EVENTS = "events.delete"  # delete events from the log (by id, or every event of a type): Owner, Operator
 
 
 ORG_ACTIONS = frozenset({Action.MANAGE_ORG})
