@@ -43,7 +43,7 @@ def _bucket(session: Session, column: Any, step: int) -> ColumnElement[int]:
     """The interval number (seconds since the epoch // step) of a UTC timestamp column, on both backends."""
     if session.get_bind().dialect.name == "sqlite":
         seconds: Any = cast(func.strftime("%s", column), BigInteger)  # stored as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC
-        return seconds / step  # integer division on integers
+        return seconds // step
     return cast(func.floor(func.extract("epoch", column) / step), BigInteger)
 
 
