@@ -33,6 +33,7 @@ from db import models
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
+from services.insight.event_log import page_offset
 from services.integrations import outbound
 from services.tenancy import audit
 from services.tenancy.policy import Action, require
@@ -306,7 +307,10 @@ def list_surge_events(
         stmt = stmt.where(f.fired_at < end)
     if channel:
         stmt = stmt.where(channel_of(f) == channel)
-    rows = session.scalars(stmt.order_by(f.fired_at.desc(), f.id.desc()).limit(limit).offset((page - 1) * limit))
+    offset = page_offset(page, limit)
+    if offset is None:
+        return []
+    rows = session.scalars(stmt.order_by(f.fired_at.desc(), f.id.desc()).limit(limit).offset(offset))
     return [surge_event_view(r) for r in rows]
 
 
