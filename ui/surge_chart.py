@@ -49,7 +49,8 @@ def surge_chart(tenant: Tenant, start: datetime, end: datetime) -> None:
     c3.metric("Points from surges", f"{totals['boost_points']:,}")
     c4.metric("Surge alerts", f"{totals['surge_events']:,}", help="Surge trigger firings in the range")
     per = "hour" if interval == "1h" else "day"
-    figure = px.bar(figures["series"], x="at", y="count", labels={"at": "Time (UTC)", "count": f"Boosted events per {per}"})
+    labels = {"at": "Time (UTC)", "count": f"Boosted events per {per}"}
+    figure = px.bar(figures["series"], x="at", y="count", labels=labels)
     figure.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     st.plotly_chart(figure.update_xaxes(title=None), key="surge_series")
     peak = figures["peak"]
