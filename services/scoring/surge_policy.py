@@ -31,7 +31,7 @@ from core.surge import (
 from db import models
 from services.context import Tenant
 from services.errors import InvalidInput
-from services.scoring.model import begin_change
+from services.scoring.model import begin_change, surge_spec
 from services.scoring.publish import publish
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
@@ -115,16 +115,6 @@ def check_surge_policy(body: Mapping[str, Any]) -> SurgeSpec:
     )
 
 
-def spec_of(row: models.SurgePolicy | None) -> SurgeSpec:
-    """The policy a stored row holds (no row: the Standard values, off)."""
-    if row is None:
-        return SurgeSpec()
-    return SurgeSpec.from_document({
-        "mode": row.mode, "bands": row.bands or [], "idle_reset_seconds": row.idle_reset_seconds,
-        "multiplier_cap": row.multiplier_cap,
-    })
-
-
 def _view(tenant: Tenant, spec: SurgeSpec) -> dict[str, Any]:
     return {"org_id": tenant.org_id, "unit_id": tenant.unit_id, **spec.to_document()}
 
@@ -132,7 +122,7 @@ def _view(tenant: Tenant, spec: SurgeSpec) -> dict[str, Any]:
 def get_surge_policy(session: Session, tenant: Tenant) -> dict[str, Any]:
     """{org_id, unit_id, mode, bands, idle_reset_seconds, multiplier_cap} of the unit's policy."""
     policy.require(tenant, Action.READ)
-    return _view(tenant, spec_of(session.get(models.SurgePolicy, tenant.unit_id)))
+    return _view(tenant, surge_spec(session.get(models.SurgePolicy, tenant.unit_id)))
 
 
 def set_surge_policy(session: Session, tenant: Tenant, body: Mapping[str, Any], now: datetime) -> dict[str, Any]:

@@ -11,7 +11,8 @@ delivery (signed webhooks, email, retries, the delivery log) and the outbound UR
 (services.triggers.triggers fires what `due_firings` decides). Exactly one destination: a webhook URL or emails.
 The milestone/sequence/pattern routes never list them (they read their own kind).
 
-Quarantined events neither count nor fire; decay and profile updates are not engagement and are left out too.
+Quarantined events and events of types whose processing scope is not "activate" neither count nor fire (ingest
+marks them `fires_triggers=False`); decay and profile updates are not engagement and are left out too.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.insight.event_log import page_offset
 from services.integrations import outbound
+from services.scoring.model import live_model
 from services.tenancy import audit
 from services.tenancy.policy import Action, require
 from services.triggers.triggers import TEST_SUBJECT, new_signing_secret
@@ -222,11 +224,13 @@ def due_firings(
             by_lead[r.lead_id].append(r)
     if not by_lead:
         return []
+    # Types observed only or scored without triggers neither fire (fire_triggers drops them) nor count.
+    silent = sorted(scope.id for scope in live_model(session, tenant).event_type_scopes)
     due: list[DueFiring] = []
     for lead_id, events in by_lead.items():
         wanted = [(row, s) for row, s in specs if any(s.counts(r.event_type) for r in events)]
         longest = max(s.window for _, s in wanted)
-        history = _lead_history(session, tenant, lead_id, [s for _, s in wanted],
+        history = _lead_history(session, tenant, lead_id, [s for _, s in wanted], silent,
                                 min(r.occurred_at for r in events) - longest, max(r.occurred_at for r in events))
         stored = {event_id for event_id, _, _ in history}
         fired = _fired_keys(session, [row.id for row, _ in wanted], lead_id)
@@ -253,13 +257,15 @@ def due_firings(
 
 
 def _lead_history(
-    session: Session, tenant: Tenant, lead_id: str, specs: Iterable[SurgeWindow], start: datetime, end: datetime
+    session: Session, tenant: Tenant, lead_id: str, specs: Iterable[SurgeWindow], silent: list[str],
+    start: datetime, end: datetime,
 ) -> list[tuple[str, datetime, str]]:
-    """(event id, occurred_at, type) of the lead's countable events in [start, end], oldest first."""
+    """(event id, occurred_at, type) of the lead's countable events in [start, end], oldest first: not
+    quarantined, not of a `silent` type, not decay or profile updates."""
     e = models.Event
     stmt = select(e.id, e.occurred_at, e.event_type).where(
         e.unit_id == tenant.unit_id, e.lead_id == lead_id, e.occurred_at >= start, e.occurred_at <= end,
-        e.quarantine_filter_id.is_(None), e.event_type.not_in(sorted(_NOT_ENGAGEMENT)),
+        e.quarantine_filter_id.is_(None), e.event_type.not_in(sorted(_NOT_ENGAGEMENT | set(silent))),
     )
     types = {s.event_type for s in specs}
     if "" not in types:
