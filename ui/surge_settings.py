@@ -3,14 +3,16 @@ services.scoring.surge_policy (a change is published as a scoring version and re
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.orm import Session
 
 from core.surge import MULTIPLIER_CAP_MAX, MULTIPLIER_CAP_MIN, preset_bands
 from services.context import Tenant
-from services.scoring import surge_policy
+from services.scoring import scoring_settings, surge_policy
 from services.tenancy import policy
 from services.tenancy.policy import Action
 from ui import data
@@ -43,16 +45,23 @@ def surge_settings_section(user: SignedIn) -> None:
     current = current_policy(user.tenant)
     st.subheader("Surge")
     st.caption("A lead's events close together in time form a session; from a band's event on, every score gain in "
-               "the session is multiplied (never above the cap). A pause as long as the idle reset starts a new "
-               "session. Saving recomputes every score.")
-    left, mid, right = st.columns(3)
-    mode = left.selectbox("Surge mode", list(MODES), index=list(MODES).index(current["mode"]),
-                          format_func=MODES.__getitem__, disabled=locked, key="surge_mode")
-    idle = mid.number_input("Idle reset (seconds)", min_value=1, max_value=surge_policy.MAX_IDLE_RESET_SECONDS,
-                            value=int(current["idle_reset_seconds"]), step=60, disabled=locked, key="surge_idle")
-    cap = right.number_input("Multiplier cap", min_value=MULTIPLIER_CAP_MIN, max_value=MULTIPLIER_CAP_MAX,
-                             value=float(current["multiplier_cap"]), step=0.05, format="%.2f", disabled=locked,
-                             key="surge_cap")
+               "the session is multiplied (never above the cap). A pause as long as the idle reset or the session "
+               "timeout, whichever is shorter, starts a new session. Saving recomputes every score.")
+    timeout_now = int(data.scoring_settings_of(user.tenant)["session_timeout_minutes"])
+    first, second, third, fourth = st.columns(4)
+    mode = first.selectbox("Surge mode", list(MODES), index=list(MODES).index(current["mode"]),
+                           format_func=MODES.__getitem__, disabled=locked, key="surge_mode")
+    idle = second.number_input("Idle reset (seconds)", min_value=1, max_value=surge_policy.MAX_IDLE_RESET_SECONDS,
+                               value=int(current["idle_reset_seconds"]), step=60, disabled=locked, key="surge_idle")
+    timeout = third.number_input(
+        "Session timeout (minutes)", min_value=scoring_settings.MIN_SESSION_TIMEOUT_MINUTES,
+        max_value=scoring_settings.MAX_SESSION_TIMEOUT_MINUTES, value=timeout_now, step=5, disabled=locked,
+        key="surge_session_timeout", help="A scoring setting: the session ends after this pause too, whichever of "
+        "the two is shorter",
+    )
+    cap = fourth.number_input("Multiplier cap", min_value=MULTIPLIER_CAP_MIN, max_value=MULTIPLIER_CAP_MAX,
+                              value=float(current["multiplier_cap"]), step=0.05, format="%.2f", disabled=locked,
+                              key="surge_cap")
     body: dict[str, Any] = {"mode": mode, "idle_reset_seconds": int(idle), "multiplier_cap": round(float(cap), 3)}
     if mode == "custom":
         edited = st.data_editor(  # starts from the bands in effect (a preset's until custom ones are saved)
@@ -71,8 +80,12 @@ def surge_settings_section(user: SignedIn) -> None:
     elif mode != "off":
         bands = [{"min_events": b.min_events, "multiplier": b.multiplier} for b in preset_bands(mode)]
         st.caption(f"{MODES[mode]} bands: {describe_bands(bands)}.")
+    def work(session: Session, tenant: Tenant, at: datetime) -> None:
+        if int(timeout) != timeout_now:
+            scoring_settings.update_settings(session, tenant, session_timeout_minutes=int(timeout), now=at)
+        surge_policy.set_surge_policy(session, tenant, body, at)
+
     if st.button("Save surge policy", disabled=locked, key="surge_save") and data.save(
-        user, lambda s, t, at: surge_policy.set_surge_policy(s, t, body, at),
-        roles=policy.roles_with(Action.EDIT_SCORING),
+        user, work, roles=policy.roles_with(Action.EDIT_SCORING),
     ):
         st.success(f"Surge policy saved: {MODES[mode].lower()}.")

@@ -63,6 +63,18 @@ def test_custom_bands_are_edited_in_a_grid_and_a_bad_one_is_refused(unit: DemoUn
     assert _policy(unit) == saved
 
 
+def test_the_session_timeout_is_saved_with_the_policy(unit: DemoUnit) -> None:
+    at = open_page("settings", unit.owner)
+    assert at.number_input(key="surge_session_timeout").value == 30
+    at.selectbox(key="surge_mode").set_value("standard")
+    at.number_input(key="surge_session_timeout").set_value(10)
+    _button(at, "Save surge policy").click().run()
+    assert not at.exception
+    with unit.db.read() as session:
+        assert scoring_settings.get_settings(session, unit.tenant).session_timeout_minutes == 10
+    assert _policy(unit)["mode"] == "standard"
+
+
 def test_a_viewer_sees_the_surge_policy_and_changes_nothing(unit: DemoUnit) -> None:
     at = open_page("settings", unit.viewer)
     assert not at.exception
