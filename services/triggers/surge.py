@@ -215,36 +215,38 @@ class DueFiring:
 def due_firings(
     session: Session, tenant: Tenant, rows: Sequence[models.Trigger], results: Sequence[Ingested]
 ) -> list[DueFiring]:
-    """The firings the events just ingested (and stored) cause. One query per lead with candidate events, plus one
-    for the periods that already fired; nothing when no event matches an active surge trigger."""
+    """The firings the events just ingested (and stored) cause: nothing when no event matches an active surge
+    trigger, else one query per lead with candidate events; the periods that already fired and the unit's event
+    type scopes are read only once a count reaches its threshold."""
     specs = [(row, spec_of(row)) for row in rows if row.kind == KIND and row.active]
     by_lead: dict[str, list[Ingested]] = defaultdict(list)
     for r in results:
         if r.lead_id and r.event_type not in _NOT_ENGAGEMENT and any(s.counts(r.event_type) for _, s in specs):
             by_lead[r.lead_id].append(r)
-    if not by_lead:
-        return []
-    # Types observed only or scored without triggers neither fire (fire_triggers drops them) nor count.
-    silent = sorted(scope.id for scope in live_model(session, tenant).event_type_scopes)
+    silent: frozenset[str] | None = None  # types observed only or scored without triggers: they do not count
     due: list[DueFiring] = []
     for lead_id, events in by_lead.items():
         wanted = [(row, s) for row, s in specs if any(s.counts(r.event_type) for r in events)]
         longest = max(s.window for _, s in wanted)
-        history = _lead_history(session, tenant, lead_id, [s for _, s in wanted], silent,
+        history = _lead_history(session, tenant, lead_id, [s for _, s in wanted],
                                 min(r.occurred_at for r in events) - longest, max(r.occurred_at for r in events))
         stored = {event_id for event_id, _, _ in history}
-        fired = _fired_keys(session, [row.id for row, _ in wanted], lead_id)
+        fired: set[tuple[str, str]] | None = None
         for r in sorted(events, key=lambda x: x.occurred_at):
             if r.event_id not in stored:  # quarantined (or gone): it neither counts nor fires
                 continue
             for row, spec in wanted:
-                if not spec.counts(r.event_type):
+                if not spec.counts(r.event_type) or _count(history, spec, r.occurred_at) < spec.threshold_count:
+                    continue
+                if silent is None:
+                    silent = frozenset(scope.id for scope in live_model(session, tenant).event_type_scopes)
+                count = _count(history, spec, r.occurred_at, silent)
+                if count < spec.threshold_count:
                     continue
                 key = f"lead:{lead_id}:{spec.period(r.occurred_at)}"
+                if fired is None:
+                    fired = _fired_keys(session, [row.id for row, _ in wanted], lead_id)
                 if (row.id, key) in fired:
-                    continue
-                count = _count(history, spec, r.occurred_at)
-                if count < spec.threshold_count:
                     continue
                 fired.add((row.id, key))
                 due.append(DueFiring(row, key, r, {
@@ -257,15 +259,14 @@ def due_firings(
 
 
 def _lead_history(
-    session: Session, tenant: Tenant, lead_id: str, specs: Iterable[SurgeWindow], silent: list[str],
-    start: datetime, end: datetime,
+    session: Session, tenant: Tenant, lead_id: str, specs: Iterable[SurgeWindow], start: datetime, end: datetime
 ) -> list[tuple[str, datetime, str]]:
-    """(event id, occurred_at, type) of the lead's countable events in [start, end], oldest first: not
-    quarantined, not of a `silent` type, not decay or profile updates."""
+    """(event id, occurred_at, type) of the lead's events in [start, end] that may count, oldest first: not
+    quarantined, not decay or profile updates."""
     e = models.Event
     stmt = select(e.id, e.occurred_at, e.event_type).where(
         e.unit_id == tenant.unit_id, e.lead_id == lead_id, e.occurred_at >= start, e.occurred_at <= end,
-        e.quarantine_filter_id.is_(None), e.event_type.not_in(sorted(_NOT_ENGAGEMENT | set(silent))),
+        e.quarantine_filter_id.is_(None), e.event_type.not_in(sorted(_NOT_ENGAGEMENT)),
     )
     types = {s.event_type for s in specs}
     if "" not in types:
@@ -273,11 +274,13 @@ def _lead_history(
     return sorted(((i, o, t) for i, o, t in session.execute(stmt)), key=lambda x: x[1])
 
 
-def _count(history: list[tuple[str, datetime, str]], spec: SurgeWindow, at: datetime) -> int:
-    """Countable events of the spec's type in the window [at - window, at]."""
+def _count(
+    history: list[tuple[str, datetime, str]], spec: SurgeWindow, at: datetime, silent: frozenset[str] = frozenset()
+) -> int:
+    """Events of the spec's type in the window [at - window, at], those of `silent` types left out."""
     times = [o for _, o, _ in history]
     low, high = bisect.bisect_left(times, at - spec.window), bisect.bisect_right(times, at)
-    return sum(1 for _, _, t in history[low:high] if spec.counts(t))
+    return sum(1 for _, _, t in history[low:high] if spec.counts(t) and t not in silent)
 
 
 def _fired_keys(session: Session, trigger_ids: list[str], lead_id: str) -> set[tuple[str, str]]:

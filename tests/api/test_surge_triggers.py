@@ -175,3 +175,25 @@ def test_the_events_list_pages_and_filters(api: ApiHarness) -> None:
     refused(api.get("/v1/surge/events", params={"start": "yesterday"}), "start")
     refused(api.get("/v1/surge/events", params={"limit": 501}), "limit")
     refused(api.get("/v1/surge/events", params={"page": 0}), "page")
+
+
+def test_events_of_types_without_triggers_neither_count_nor_fire(api: ApiHarness) -> None:
+    from services.scoring.model import begin_change
+    from services.scoring.publish import publish
+
+    ok(api.post(PATH, {"window_seconds": 1, "window_unit": "hours", "threshold_count": 2, **EMAIL}), 201)
+    now = datetime.now(UTC)
+    with api.db.write() as session:  # email_open is scored but fires no trigger ("decide")
+        begin_change(session, api.tenant, now)
+        session.add(models.EventTypeSetting(unit_id=api.tenant.unit_id, org_id=api.tenant.org_id,
+                                            event_type="email_open", max_processing_scope="decide", updated_at=now))
+        session.flush()
+        publish(session, api.tenant, now=now)
+    start = base_time()
+    event(api, "ann@acme.com", "email_open", start)
+    event(api, "ann@acme.com", "email_open", start + timedelta(minutes=1))
+    event(api, "ann@acme.com", "page_view", start + timedelta(minutes=2))
+    assert ok(api.get("/v1/surge/events")) == []
+    event(api, "ann@acme.com", "page_view", start + timedelta(minutes=3))
+    (fired,) = ok(api.get("/v1/surge/events"))
+    assert fired["count"] == 2 and fired["event_type"] == "page_view"
