@@ -11,11 +11,12 @@ written by scoring) with `start <= occurred_at < end`, on `channel` when given. 
   hour, days at midnight) and `at` is a bucket's start. `peak`: the first bucket with the most (at null when none).
 - `channels`: boosted events per channel, most first.
 
-Grouped queries on the (unit_id, occurred_at) index; at most MAX_BUCKETS buckets (422 beyond).
+One grouped scan of the range on the (unit_id, occurred_at) index; at most MAX_BUCKETS buckets (422 beyond).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,26 +82,34 @@ def surge_metrics(
         func.coalesce(func.sum(cast(e.explanation[(primary, "surge_boost")].as_string(), BigInteger)), 0)
         if primary else literal(0)
     )
-    boosted, leads, points = session.execute(
-        select(func.count(), func.count(func.distinct(e.lead_id)), boost).where(*where)
-    ).one()
+    # One scan of the range: boosted events and boost points per (bucket, channel, lead); the rest is summed here.
     bucket = _bucket(session, e.occurred_at, step).label("bucket")
-    counts = {int(b): int(n) for b, n in session.execute(select(bucket, func.count()).where(*where).group_by(bucket))}
+    grouped = session.execute(
+        select(bucket, e.channel, e.lead_id, func.count(), boost).where(*where).group_by(bucket, e.channel, e.lead_id)
+    ).all()
+    counts: dict[int, int] = defaultdict(int)
+    per_channel: dict[str, int] = defaultdict(int)
+    leads: set[str | None] = set()
+    boosted = points = 0
+    for b, channel_name, lead_id, n, added in grouped:
+        counts[int(b)] += int(n)
+        per_channel[channel_name] += int(n)
+        leads.add(lead_id)
+        boosted += int(n)
+        points += int(added or 0)
     first = int((start - _EPOCH).total_seconds()) // step
     buckets_at = [(_EPOCH + timedelta(seconds=(first + i) * step), counts.get(first + i, 0)) for i in range(buckets)]
     top = max(buckets_at, key=lambda p: p[1])  # the first of the largest
     peak = {"at": top[0], "count": top[1]} if top[1] else {"at": None, "count": 0}
-    channels = session.execute(
-        select(e.channel, func.count().label("n")).where(*where).group_by(e.channel)
-    ).all()
+    channels = sorted(per_channel.items(), key=lambda r: (-r[1], r[0]))
     return {
         "ou_id": inside.unit_id, "start": start, "end": end, "interval": interval,
         "totals": {
             "surge_events": surge_triggers.count_firings(session, inside, start=start, end=end, channel=channel),
-            "leads": int(leads), "boosted_events": int(boosted), "boost_points": int(points or 0),
+            "leads": len(leads - {None}), "boosted_events": boosted, "boost_points": points,
         },
         "peak": peak,
-        "channels": [{"channel": c, "count": int(n)} for c, n in sorted(channels, key=lambda r: (-r[1], r[0]))],
+        "channels": [{"channel": c, "count": n} for c, n in channels],
         "series": [{"at": at, "count": n} for at, n in buckets_at],
     }
 
