@@ -1,6 +1,7 @@
 """Milestone, sequence and pattern triggers: CRUD, evaluation (in the ingest transaction and by the window
 sweep), simulation against history, and the list/export of firings. Firing writes outbox rows in the
-caller's transaction (services.triggers.deliveries)."""
+caller's transaction (services.triggers.deliveries). Surge triggers (kind "surge") are kept and decided in
+services.triggers.surge and fired here, at ingest, like the others."""
 
 from __future__ import annotations
 
