@@ -192,17 +192,22 @@ def test_a_filter_published_aside_quarantines_like_inline(
     including events that arrive while the rescore runs."""
     add_rule(db, tenant, "email_click", 10, now)
     rs = primary_id(db, tenant)
-    lead = ""
+    lead = opener = ""
     for i in range(6):
         lead = visit(db, tenant, "fa@acme.com", now + timedelta(milliseconds=100 * i), "email_click").lead_id or ""
+        # A type no rule scores (another lead): quarantining it moves no delta, yet its rows must say so.
+        opener = visit(db, tenant, "op@other.example", now + timedelta(milliseconds=100 * i), "email_open").lead_id or ""
     monkeypatch.setattr(get_settings(), "inline_rescore_max_events", 0)
-    configure(db, tenant, now, filters=[{"event_type": "email_click", "count_threshold": 5, "time_window_ms": 2000}],
+    configure(db, tenant, now, filters=[{"event_type": "email_click", "count_threshold": 5, "time_window_ms": 2000},
+                                        {"event_type": "email_open", "count_threshold": 5, "time_window_ms": 2000}],
               surge_mode="gentle")
     visit(db, tenant, "fa@acme.com", now + timedelta(milliseconds=700), "email_click")
     assert publisher.wait_idle(60)
     with db.read() as session:
         assert heads(session, tenant).live == heads(session, tenant).published
     assert lead_score(db, tenant, lead, rs) == 0
+    opens = events_of(db, opener)
+    assert len(opens) == 6 and all(e.quarantine_filter_id == f"flt_1_{tenant.unit_id}" for e in opens)
     replay_agrees(db, tenant)
 
 
