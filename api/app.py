@@ -45,6 +45,7 @@ from api.routers import scoring_simulate as scoring_simulate_router
 from api.routers import scoring_versions as scoring_versions_router
 from api.routers import secrets as secrets_router
 from api.routers import stream as stream_router
+from api.routers import surge as surge_router
 from api.routers import triggers as triggers_router
 from api.routers import usage as usage_router
 from api.types import check_query
@@ -133,6 +134,7 @@ def create_api(db: Database | None = None) -> FastAPI:
     app.include_router(fit_router.router)  # fit: mappings, fit rulesets, rules and levels
     app.include_router(analytics_router.router)
     app.include_router(event_types_router.router)  # event types, channels, their settings, deleting a type's events
+    app.include_router(surge_router.router)  # surge policy, surge triggers and events, surge metrics
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id

@@ -330,14 +330,24 @@ class RuleWeightOut(OutModel):
     active: bool = Field(description="switched on and inside its start_at/end_at window now")
 
 
+class SurgeBoostOut(OutModel):
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    multiplier: float = Field(description="the surge multiplier the event was scored with")
+    boost: int = Field(description="the points the surge added to the primary score through this event")
+
+
 class ScoreExplanationOut(OutModel):
     top_drivers: list[DriverOut] = Field(
         description="the primary ruleset's rules that gave the lead the most points in the window, at most 10"
     )
     snapshot: list[RuleWeightOut] = Field(description="the primary ruleset's rule weights in force now")
-    surge_boost: list[Any] = Field(description="empty: surge scoring does not exist yet")
-    surge_total: int = Field(description="0: surge scoring does not exist yet")
-    surge_event_count: int = Field(description="0: surge scoring does not exist yet")
+    surge_boost: list[SurgeBoostOut] = Field(
+        description="the lead's events in the window scored inside a surge (multiplier above 1.0), oldest first"
+    )
+    surge_total: int = Field(description="the points surge added to the primary score in the window")
+    surge_event_count: int = Field(description="how many of the lead's events in the window were boosted")
     decay_applied: int = Field(description="points decay took off the primary score in the window: 0 or negative")
     range_hours: int
 
@@ -526,7 +536,10 @@ class AccountListItem(FitFields):
     owner_name: str | None = Field(
         description="`owner_name` of the top-scoring lead's profile (ties: the lowest lead id); null without one"
     )
-    surging: bool = Field(description="always false for now: surge scoring comes with a later release")
+    surging: bool = Field(
+        description="a lead of the account had a boosted event (surge multiplier above 1.0) or a surge trigger "
+        "firing in the last 24 hours"
+    )
     last_activity_at: datetime | None
     created_at: datetime
 

@@ -48,7 +48,7 @@ picked = st.dataframe(
             "Account": r["name"], "Domain": text(r["domain"]), "Engagement": r["score"],
             "Level": level_cell(r.get("level")), "Fit": r.get("fit_score", 0), "Fit level": fit.fit_level_cell(r),
             "Top lead score": r["top_lead_score"], "Leads": r["lead_count"], "Owner": text(r.get("owner_name")),
-            "Last activity": ago(r["last_activity_at"], moment),
+            "Surging": "🔥 Surging" if r.get("surging") else "", "Last activity": ago(r["last_activity_at"], moment),
         }
         for r in rows
     ],
@@ -65,6 +65,8 @@ picked = st.dataframe(
                                              "(Fit page, Account tab)"),
         "Fit level": fit.fit_level_column(fit_levels),
         "Top lead score": score_column(levels, "Top lead score"),
+        "Surging": st.column_config.TextColumn("Surging", help="A lead of the account had a boosted (surge) event "
+                                               "or a surge alert in the last 24 hours"),
     },
 )
 pager("accounts_page", total, limit)

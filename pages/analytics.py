@@ -23,6 +23,7 @@ from ui.components import (
     text,
 )
 from ui.runtime import now
+from ui.surge_chart import surge_chart
 
 user = current_user()
 st.title("Analytics")
@@ -112,3 +113,5 @@ with right:
             nav.open_lead(top[picked_top.selection.rows[0]]["id"])
     else:
         st.caption("No leads yet.")
+
+surge_chart(user.tenant, start, end)

@@ -11,6 +11,7 @@ from ui import data
 from ui.auth import current_user
 from ui.components import read_only_notice
 from ui.runtime import now
+from ui.surge_settings import surge_settings_section
 from ui.timeago import ago
 from ui.usage_panel import usage_panel
 
@@ -147,4 +148,5 @@ with st.form("scoring_settings"):
     ):
         st.success("Scoring settings saved.")
 
+surge_settings_section(user)
 usage_panel(user)

@@ -12,7 +12,7 @@ import streamlit as st
 from services.context import Tenant
 from services.errors import NotFound, ServiceError
 from services.scoring import decay
-from services.triggers import deliveries, triggers
+from services.triggers import deliveries, surge, triggers
 from ui import data
 from ui.auth import current_user
 from ui.components import read_only_notice
@@ -86,6 +86,12 @@ def person(ref: Any, fallback: str | None) -> str:
 def trigger_list(tenant: Tenant, kind: str) -> list[dict[str, Any]]:
     with get_db().read() as session:
         return [triggers.trigger_view(r) for r in triggers.list_triggers(session, tenant, kind)]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def surge_trigger_list(tenant: Tenant) -> list[dict[str, Any]]:
+    with get_db().read() as session:
+        return [surge.surge_trigger_view(r) for r in surge.list_surge_triggers(session, tenant)]
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -257,6 +263,71 @@ def kind_tab(kind: str) -> None:
                     st.dataframe(matches, hide_index=True, width="stretch")
 
 
+SURGE_UNITS = {"seconds": "seconds", "minutes": "minutes", "hours": "hours", "days": "days"}
+
+
+def surge_label(t: dict[str, Any]) -> str:
+    events = t["event_type"] or "any"
+    return f"{t['threshold_count']} {events} events within {t['window_seconds']} {t['window_unit']}"
+
+
+def surge_tab() -> None:
+    """Surge triggers: a lead's count of events (of one type, or any) within a window reaching a threshold; one
+    destination each (a webhook or emails)."""
+    existing = surge_trigger_list(user.tenant)
+    st.caption("Tells you when a lead's events come thick and fast: when a lead's count of events within the window "
+               "reaches the threshold. At most once per lead per window.")
+    if existing:
+        st.dataframe(pd.DataFrame([{
+            "Alert when": surge_label(t), "Sends to": "Webhook" if t["webhook_url"] else f"Email ({len(t['emails'])})",
+            "Created": when(t["created_at"]),
+        } for t in existing]), hide_index=True, width="stretch")
+    else:
+        st.info("No surge triggers yet: fill in the form below and press Create.")
+    labels = {"": "New surge trigger"} | {t["trigger_id"]: surge_label(t) for t in existing}
+    chosen = st.selectbox("Create or edit", list(labels), format_func=labels.__getitem__, key="surge_chosen")
+    current = next((t for t in existing if t["trigger_id"] == chosen), {})
+    key = f"surge_{chosen or 'new'}"
+    with st.form(f"{key}_form"):
+        left, mid, right, last = st.columns(4)
+        event_type = left.text_input("Event type (empty: any)", current.get("event_type") or "", key=f"{key}_type")
+        threshold = mid.number_input("At least (events)", min_value=1, value=int(current.get("threshold_count", 5)),
+                                     step=1, key=f"{key}_threshold")
+        window_size = right.number_input("Within", min_value=1, value=int(current.get("window_seconds", 10)), step=1,
+                                         key=f"{key}_window")
+        unit = last.selectbox("Unit", list(SURGE_UNITS), index=list(SURGE_UNITS).index(
+            current.get("window_unit", "minutes")), key=f"{key}_unit")
+        left, right = st.columns([1, 3])
+        destination = left.radio("Send to", ["Webhook", "Emails"], horizontal=True, key=f"{key}_destination",
+                                 index=1 if current.get("emails") else 0)
+        target = right.text_input("Webhook URL, or emails (comma-separated)",
+                                  current.get("webhook_url") or ", ".join(current.get("emails") or []),
+                                  key=f"{key}_target")
+        submitted = st.form_submit_button("Save" if chosen else "Create", type="primary", disabled=not user.can_edit)
+    fields: dict[str, Any] = {
+        "event_type": event_type.strip() or None, "threshold_count": int(threshold),
+        "window_seconds": int(window_size), "window_unit": unit,
+        "webhook_url": target.strip() or None if destination == "Webhook" else None,
+        "emails": [e.strip() for e in target.split(",") if e.strip()] if destination == "Emails" else [],
+    }
+    checked = check_urls(fields) if submitted else None
+    if checked is not None:
+        if chosen:
+            saved = data.save(user, lambda s, t, at: surge.update_surge_trigger(s, t, chosen, fields, at,
+                                                                              checked=checked))
+        else:
+            saved = data.save(user, lambda s, t, at: surge.create_surge_trigger(s, t, fields, at, checked=checked))
+            if saved.ok and saved.value is not None:
+                st.session_state["trigger_secret"] = saved.value.signing_secret
+                forget_form(key)
+        if saved.ok:
+            st.rerun()
+    if chosen and st.button("Delete surge trigger", key=f"{key}_delete", disabled=not user.can_edit) and data.save(
+        user, lambda s, t, at: surge.delete_surge_trigger(s, t, chosen, at)
+    ):
+        st.rerun()
+
+
 def decay_tab() -> None:
     rules = decay_list(user.tenant)
     st.caption("A lead inactive for the period loses points, again after each further full period; "
@@ -293,13 +364,16 @@ def decay_tab() -> None:
 
 
 def trigger_names(tenant: Tenant) -> dict[str, str]:
-    return {t["trigger_id"]: trigger_label(t) for kind in KINDS for t in trigger_list(tenant, kind)}
+    names = {t["trigger_id"]: trigger_label(t) for kind in KINDS for t in trigger_list(tenant, kind)}
+    return names | {t["trigger_id"]: f"Surge: {surge_label(t)}" for t in surge_trigger_list(tenant)}
 
 
 def firing_details(f: dict[str, Any]) -> str:
     d = f.get("data") or {}
     if f["kind"] == "sequence":
         return " → ".join(step["event_type"] for step in d.get("steps", []))
+    if f["kind"] == surge.KIND:
+        return f"{d.get('count')} {d.get('event_type') or 'any'} events within {d.get('window_seconds')} s"
     if f["kind"] == "pattern":
         return ", ".join(f"{event}: {count} times" for event, count in (d.get("counts") or {}).items())
     return f"through {d['event_type']}" if d.get("event_type") else ""
@@ -379,13 +453,15 @@ if st.session_state.get("trigger_secret"):
     st.success("Trigger created. Its webhook signing secret is shown once; store it now:")
     st.code(st.session_state.pop("trigger_secret"))
 
-tabs = st.tabs([*KINDS.values(), "Decay", "Recent firings", "Deliveries"])
+tabs = st.tabs([*KINDS.values(), "Surge", "Decay", "Recent firings", "Deliveries"])
 for tab, kind in zip(tabs[:3], KINDS, strict=True):
     with tab:
         kind_tab(kind)
 with tabs[3]:
-    decay_tab()
+    surge_tab()
 with tabs[4]:
-    firings_tab()
+    decay_tab()
 with tabs[5]:
+    firings_tab()
+with tabs[6]:
     deliveries_tab()

@@ -165,7 +165,7 @@ def account_page(
 ) -> tuple[list[dict[str, Any]], int]:
     with get_db().read() as session:
         result = accounts.list_accounts(
-            session, tenant, q=q, min_score=min_score, sort=sort, page=page, limit=limit  # type: ignore[arg-type]
+            session, tenant, q=q, min_score=min_score, sort=sort, page=page, limit=limit, now=now(),  # type: ignore[arg-type]
         )
     return result.rows, result.total
 

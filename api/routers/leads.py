@@ -142,7 +142,7 @@ def get_lead_score(
     "/v1/leads/{lead_id}/explanation", response_model=ScoreExplanationOut,
     summary="Get score explanation",
     description="Top drivers (rules that gave the lead the most points in the last `hours` hours), the primary "
-    "ruleset's rule weights now, and what decay took. Surge fields stay zero until surge scoring exists.",
+    "ruleset's rule weights now, what decay took, and the events surge boosted (with the points it added).",
 )
 def get_lead_explanation(
     lead_id: str,

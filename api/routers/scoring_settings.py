@@ -1,4 +1,5 @@
-"""Scoring settings of the API key's unit. Changing allow_negative_scores rescores the unit."""
+"""Scoring settings of the API key's unit. Changing allow_negative_scores or session_timeout_minutes (which ends
+surge sessions) rescores the unit."""
 
 from __future__ import annotations
 

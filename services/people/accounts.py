@@ -25,6 +25,7 @@ from core.profile import ACCOUNT_PROFILE_EVENT
 from db import models
 from services.context import Tenant
 from services.errors import AbmDisabled, InvalidInput, NotFound
+from services.insight import surge as surge_insight
 from services.insight.event_log import EVENT_COLUMNS, event_view
 from services.people.leads import (
     CreatedRange,
@@ -177,7 +178,8 @@ def list_accounts(
 
     Rows carry the counts under the reference names (`leads_count`, `top_score`) and the older ones the
     dashboard reads (`lead_count`, `top_lead_score`), the engagement level, the top lead's `owner_name`, `surging`
-    (false until surge scoring exists) and the fit fields. `created_range` is relative to `now`; `intent_level`
+    (a lead of the account had a boosted event or a surge trigger firing in the 24 hours up to `now`; false
+    without `now`) and the fit fields. `created_range` is relative to `now`; `intent_level`
     keeps the accounts whose engagement level has that intent (see the module's note).
     """
     require_abm(session, tenant)
@@ -251,6 +253,7 @@ def list_accounts(
     ).all()
     all_scores = _scores_by_account(session, tenant, [r.id for r in rows])
     owners = _owner_names(session, tenant, primary, [r.id for r in rows])
+    surging = surge_insight.surging_accounts(session, tenant, [r.id for r in rows], now=now) if now else set()
     data = [
         {
             "id": r.id,
@@ -264,7 +267,7 @@ def list_accounts(
             "top_score": int(r.top_lead_score),
             "leads_count": int(r.lead_count),
             "owner_name": owners.get(r.id),
-            "surging": False,
+            "surging": r.id in surging,
             **fit_view(fit_model, "account", r.fit_score, r.fit_scores),
             "last_activity_at": r.last_activity_at,
             "created_at": r.created_at,

@@ -5,7 +5,7 @@ One grouped query over the event log for a whole page of leads (lead, event type
 that each event stored, so decay drops count as the "DECAY" type (shown as "Decay").
 
 `score_explanation` answers GET /v1/leads/{lead_id}/explanation: one lead's top rules over a window of hours, the
-primary ruleset's rule weights now, and what decay took.
+primary ruleset's rule weights now, what decay took, and what surge added.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from core.profile import PROFILE_EVENT_TYPES
 from core.scoring import DECAY_EVENT_TYPE
+from core.surge import NO_SURGE
 from db import models
 from services.context import Tenant
 from services.errors import InvalidInput
@@ -120,15 +121,25 @@ class RuleWeight:
 
 
 @dataclass(frozen=True, slots=True)
+class SurgeBoost:
+    """One event scored inside a surge (multiplier above 1.0) and the points the surge added to the primary score."""
+
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    multiplier: float
+    boost: int
+
+
+@dataclass(frozen=True, slots=True)
 class ScoreExplanation:
     top_drivers: list[Driver]
     snapshot: list[RuleWeight]
     decay_applied: int  # points DECAY events took off the primary score in the window: 0 or negative
     range_hours: int
-    # Surge scoring does not exist yet: no boost, always zero/empty, kept for the reference's shape.
-    surge_boost: list[Any] = field(default_factory=list)
-    surge_total: int = 0
-    surge_event_count: int = 0
+    surge_boost: list[SurgeBoost] = field(default_factory=list)  # the window's boosted events, oldest first
+    surge_total: int = 0  # the points surge added to the primary score in the window
+    surge_event_count: int = 0  # the window's boosted events
 
 
 def score_explanation(
@@ -141,6 +152,9 @@ def score_explanation(
     per rule, largest first, at most 10; rules whose points add up to 0 are left out. `snapshot`: the primary
     ruleset's rules as they are now. `decay_applied`: the points DECAY events actually took off the primary score
     in the window (after - before, so a drop stopped by the floor at 0 counts only what it took), 0 or negative.
+    `surge_boost`: the window's boosted events (surge multiplier above 1.0), each with its multiplier and the points
+    the surge added to the primary score (`surge_boost` of its stored explanation); `surge_total` sums those points
+    and `surge_event_count` counts the events.
     """
     if not 1 <= hours <= MAX_EXPLANATION_HOURS:
         raise InvalidInput("hours", f"must be between 1 and {MAX_EXPLANATION_HOURS}")
@@ -150,15 +164,19 @@ def score_explanation(
         return ScoreExplanation([], [], 0, hours)
     ev = models.Event
     rows = session.execute(
-        select(ev.event_type, ev.explanation)
+        select(ev.id, ev.event_type, ev.occurred_at, ev.surge_milli, ev.explanation)
         .where(ev.unit_id == tenant.unit_id, ev.lead_id == lead_id)
         .where(ev.occurred_at >= now - timedelta(hours=hours), ev.occurred_at <= now)
         .order_by(ev.seq)
     )
     totals: dict[tuple[str, str], list[int]] = {}  # (rule_id, event_type) -> [points, count]
     decay = 0
-    for event_type, explanation in rows:
+    surges: list[SurgeBoost] = []
+    for event_id, event_type, occurred_at, surge_milli, explanation in rows:
         info = (explanation or {}).get(primary) or {}
+        if surge_milli is not None and surge_milli > NO_SURGE:
+            surges.append(SurgeBoost(event_id, event_type, occurred_at, surge_milli / 1000,
+                                     int(info.get("surge_boost") or 0)))
         if event_type == DECAY_EVENT_TYPE:
             before, after = info.get("before"), info.get("after")
             taken = int(after) - int(before) if before is not None and after is not None else info.get("delta")
@@ -182,4 +200,5 @@ def score_explanation(
         )
         for rule in rule_service.list_rules(session, tenant, primary)
     ]
-    return ScoreExplanation(drivers[:TOP_DRIVERS], snapshot, min(decay, 0), hours)
+    return ScoreExplanation(drivers[:TOP_DRIVERS], snapshot, min(decay, 0), hours, surges,
+                            sum(s.boost for s in surges), len(surges))

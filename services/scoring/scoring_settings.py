@@ -1,7 +1,8 @@
 """A unit's scoring settings: negative scores allowed, ABM switch, session idle timeout.
 
 Settings are part of the unit's scoring model: a change is published as a new version, and changing
-allow_negative_scores (how every score folds) rescores the unit from the event log.
+allow_negative_scores (how every score folds) or session_timeout_minutes (where surge sessions end, with the surge
+policy's idle reset) rescores the unit from the event log.
 """
 
 from __future__ import annotations

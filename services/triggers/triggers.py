@@ -1,6 +1,7 @@
 """Milestone, sequence and pattern triggers: CRUD, evaluation (in the ingest transaction and by the window
 sweep), simulation against history, and the list/export of firings. Firing writes outbox rows in the
-caller's transaction (services.triggers.deliveries)."""
+caller's transaction (services.triggers.deliveries). Surge triggers (kind "surge") are kept and decided in
+services.triggers.surge and fired here, at ingest, like the others."""
 
 from __future__ import annotations
 
@@ -306,7 +307,24 @@ def fire_triggers(session: Session, tenant: Tenant, results: Sequence[Ingested],
             r.event_id, r.event_type, r.occurred_at, 0, r.lead_id, r.account_id,
             primary.lead_before if primary else None, primary.lead_after if primary else None,
         ))
-    return _evaluate(session, tenant, active, facts, now)
+    return _evaluate(session, tenant, active, facts, now) + _fire_surges(session, tenant, active, results, now)
+
+
+def _fire_surges(session: Session, tenant: Tenant, active: list[models.Trigger], results: Sequence[Ingested],
+                 now: datetime) -> int:
+    """Surge triggers: services.triggers.surge decides which fire, this module writes and sends them."""
+    from services.triggers import surge  # surge builds on this module (secrets, test firings): imported late
+
+    rows = [t for t in active if t.kind == surge.KIND]
+    if not rows:
+        return 0
+    fired = 0
+    for due in surge.due_firings(session, tenant, rows, results):
+        r, primary = due.result, due.result.primary
+        fact = Fact(r.event_id, r.event_type, r.occurred_at, 0, r.lead_id, r.account_id,
+                    primary.lead_before if primary else None, primary.lead_after if primary else None)
+        fired += _fire(session, tenant, due.trigger, due.dedupe_key, r.lead_id or "", fact, due.data, now)
+    return fired
 
 
 def _active_triggers(session: Session, tenant: Tenant) -> list[models.Trigger]:

@@ -196,7 +196,8 @@ def test_a_filter_published_aside_quarantines_like_inline(
     for i in range(6):
         lead = visit(db, tenant, "fa@acme.com", now + timedelta(milliseconds=100 * i), "email_click").lead_id or ""
         # A type no rule scores (another lead): quarantining it moves no delta, yet its rows must say so.
-        opener = visit(db, tenant, "op@other.example", now + timedelta(milliseconds=100 * i), "email_open").lead_id or ""
+        opened = visit(db, tenant, "op@other.example", now + timedelta(milliseconds=100 * i), "email_open")
+        opener = opened.lead_id or ""
     monkeypatch.setattr(get_settings(), "inline_rescore_max_events", 0)
     configure(db, tenant, now, filters=[{"event_type": "email_click", "count_threshold": 5, "time_window_ms": 2000},
                                         {"event_type": "email_open", "count_threshold": 5, "time_window_ms": 2000}],
