@@ -26,6 +26,7 @@ from api.routers import auth as auth_router
 from api.routers import crm, events, health, signals
 from api.routers import decays as decays_router
 from api.routers import deliveries as deliveries_router
+from api.routers import filters as filters_router
 from api.routers import fit as fit_router
 from api.routers import imports as imports_router
 from api.routers import lead_lifecycle as lead_lifecycle_router
@@ -129,6 +130,7 @@ def create_api(db: Database | None = None) -> FastAPI:
     app.include_router(scoring_simulate_router.router)
     app.include_router(properties_router.router)
     app.include_router(fit_router.router)  # fit: mappings, fit rulesets, rules and levels
+    app.include_router(filters_router.router)  # inorganic filters, event-type settings
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id
