@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.profile import PROFILE_EVENT_TYPES
 from core.quarantine import PROCESSING_SCOPES
 from db import models
 from db.ids import new_id
@@ -27,7 +28,7 @@ from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.scoring.model import begin_change
 from services.scoring.publish import publish
-from services.scoring.rules import check_event_type
+from services.scoring.rules import check_event_type, observed_event_types
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
@@ -207,9 +208,14 @@ def event_type_view(event_type: str, row: models.EventTypeSetting | None) -> dic
     }
 
 
-def get_event_type_setting(session: Session, tenant: Tenant, event_type: str) -> dict[str, Any]:
-    name = check_event_type(event_type)
-    return event_type_view(name, session.get(models.EventTypeSetting, (tenant.unit_id, name)))
+def list_event_type_settings(session: Session, tenant: Tenant) -> list[dict[str, Any]]:
+    """Every event type seen in the unit's log or given a setting, with its setting (defaults without a row),
+    most frequent first, then by name."""
+    rows = {r.event_type: r for r in session.scalars(
+        select(models.EventTypeSetting).where(models.EventTypeSetting.unit_id == tenant.unit_id)
+    )}
+    names = list(dict.fromkeys([*observed_event_types(session, tenant, limit=1000), *sorted(rows)]))
+    return [event_type_view(name, rows.get(name)) for name in names if name not in PROFILE_EVENT_TYPES]
 
 
 def set_event_type(
