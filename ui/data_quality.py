@@ -117,14 +117,13 @@ def render_filters(user: SignedIn, state: Mapping[str, Any], locked: bool) -> No
         st.dataframe(filters_frame(listed), hide_index=True, width="stretch", key="dq_filters")
     else:
         st.info("No burst filter yet. Add one below, e.g. 10 page_view events within 60,000 ms.")
-    with st.expander("Add a burst filter", expanded=not listed):
-        with st.form("dq_new_filter", clear_on_submit=False):
-            body = _filter_form("dq_new", locked, seen, None)
-            if st.form_submit_button("Add filter", disabled=locked) and data.save(
-                user, lambda s, t, at: filters.create_filter(s, t, fields=body, now=at)
-            ):
-                st.session_state["dq_saved"] = f"Filter added: {describe_filter(body)}."
-                st.rerun()
+    with st.expander("Add a burst filter", expanded=not listed), st.form("dq_new_filter", clear_on_submit=False):
+        body = _filter_form("dq_new", locked, seen, None)
+        if st.form_submit_button("Add filter", disabled=locked) and data.save(
+            user, lambda s, t, at: filters.create_filter(s, t, fields=body, now=at)
+        ):
+            st.session_state["dq_saved"] = f"Filter added: {describe_filter(body)}."
+            st.rerun()
     if not listed:
         return
     with st.expander("Edit or delete a filter"):
@@ -220,6 +219,6 @@ def grey_held_back(frame: pd.DataFrame, held_back: Sequence[bool]) -> Any:
     flags = list(held_back)
 
     def style(row: pd.Series) -> list[str]:
-        return [GREY if flags[int(row.name)] else "" for _ in row]  # type: ignore[call-overload]
+        return [GREY if flags[int(row.name)] else "" for _ in row]
 
     return frame.style.apply(style, axis=1)

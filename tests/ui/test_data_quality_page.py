@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -142,13 +141,8 @@ def running_app(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
     database_url = f"sqlite:///{tmp_path / 'leadvane.db'}"
     seed(database_url)
-    from services.tenancy.tenants import DEFAULT_TENANT
-
-    db = Database(database_url)
-    owner = replace(DEFAULT_TENANT, actor=EMAIL)
-    db.dispose()
     with streamlit_app(database_url, tmp_path) as base:
-        yield {"base": base, "email": EMAIL, "password": PASSWORD, "database_url": database_url, "tenant": owner}
+        yield {"base": base, "email": EMAIL, "password": PASSWORD, "database_url": database_url}
 
 
 @pytest.mark.e2e
