@@ -1,9 +1,10 @@
 """A unit's whole scoring configuration as one immutable value: the ScoringModel.
 
 Rulesets and rules, engagement levels, decay rules, scoring settings, field mappings, fit rulesets, rules and
-levels (later: bot filters, surge policy). Scoring, replay, what-if and verification all read one of these;
-which ruleset is primary is decided here and nowhere else. A model round-trips through a plain JSON document
-(what a published version stores), and two models diff field by field (what the version history shows).
+levels, inorganic (bot) filters, event-type processing scopes and the surge policy. Scoring, replay, what-if and
+verification all read one of these; which ruleset is primary is decided here and nowhere else. A model round-trips
+through a plain JSON document (what a published version stores), and two models diff field by field (what the
+version history shows).
 
 Pure: no clock, no database.
 """
@@ -20,6 +21,8 @@ from core import levels as core_levels
 from core import scoring
 from core.fit import FitBook, FitRulesetSpec, FitRuleSpec
 from core.profile import MappingSpec
+from core.quarantine import EventTypeScope, FilterSpec
+from core.surge import SurgeSpec
 
 DOCUMENT_SCHEMA = 1
 
@@ -87,6 +90,7 @@ class SettingsSpec:
     allow_negative_scores: bool = False
     abm_enabled: bool = False
     session_timeout_minutes: int = 30
+    bot_filter_enabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,9 @@ class ScoringModel:
     fit_rulesets: tuple[FitRulesetSpec, ...] = ()
     fit_rules: tuple[FitRuleSpec, ...] = ()
     fit_levels: tuple[FitLevelSpec, ...] = ()
+    filters: tuple[FilterSpec, ...] = ()
+    event_type_scopes: tuple[EventTypeScope, ...] = ()  # types not at "activate"
+    surge: SurgeSpec = field(default_factory=SurgeSpec)
 
     @classmethod
     def build(
@@ -117,6 +124,9 @@ class ScoringModel:
         fit_rulesets: Iterable[FitRulesetSpec] = (),
         fit_rules: Iterable[FitRuleSpec] = (),
         fit_levels: Iterable[FitLevelSpec] = (),
+        filters: Iterable[FilterSpec] = (),
+        event_type_scopes: Iterable[EventTypeScope] = (),
+        surge: SurgeSpec | None = None,
     ) -> ScoringModel:
         """Rulesets (engagement and fit) keep the order given (their creation order); everything else is sorted
         by a stable key so the same configuration always makes the same model and document."""
@@ -130,6 +140,10 @@ class ScoringModel:
             fit_rulesets=tuple(fit_rulesets),
             fit_rules=tuple(sorted(fit_rules, key=lambda r: (r.ruleset_id, r.id))),
             fit_levels=tuple(sorted(fit_levels, key=lambda lv: (lv.kind, lv.min_score, lv.id))),
+            filters=tuple(sorted(filters, key=lambda f: f.id)),
+            event_type_scopes=tuple(sorted((s for s in event_type_scopes if s.scope != "activate"),
+                                           key=lambda s: s.id)),
+            surge=surge or SurgeSpec(),
         )
 
     # --- what scoring reads -----------------------------------------------------------------------------------
@@ -159,7 +173,38 @@ class ScoringModel:
             and self.primary_ruleset_id == other.primary_ruleset_id
             and self.policy == other.policy
             and {r.id: r.to_rule() for r in self.rules} == {r.id: r.to_rule() for r in other.rules}
+            and self.adjustment_key == other.adjustment_key
         )
+
+    @cached_property
+    def adjusts_events(self) -> bool:
+        """Whether filters, scopes, the bot switch or surge hold back or boost any event (else replay skips them)."""
+        return bool(
+            self.filters
+            or any(s.scope == "observe" for s in self.event_type_scopes)
+            or self.settings.bot_filter_enabled
+            or self.surge.active
+        )
+
+    @cached_property
+    def adjustment_key(self) -> tuple[Any, ...]:
+        """Everything that decides which events are held back or boosted (equal keys: equal adjustments)."""
+        surge = (
+            (self.surge.bands, self.surge.timeout_us(self.settings.session_timeout_minutes),
+             self.surge.multiplier_cap)
+            if self.surge.active
+            else None
+        )
+        return (
+            tuple((f.event_type, f.count_threshold, f.time_window_ms, f.group_events, f.id) for f in self.filters),
+            tuple(s.id for s in self.event_type_scopes if s.scope == "observe"),
+            self.settings.bot_filter_enabled,
+            surge,
+        )
+
+    def scope_of(self, event_type: str) -> str:
+        """The processing scope of an event type: observe, decide or activate (the default)."""
+        return next((s.scope for s in self.event_type_scopes if s.id == event_type), "activate")
 
     # --- fit: profiles (kind "profile") and accounts (kind "account") --------------------------------------------
 
@@ -220,6 +265,9 @@ class ScoringModel:
             "fit_rulesets": [_plain(rs) for rs in self.fit_rulesets],
             "fit_rules": [_plain(r) for r in self.fit_rules],
             "fit_levels": [_plain(lv) for lv in self.fit_levels],
+            "filters": [_plain(f) for f in self.filters],
+            "event_type_scopes": [_plain(sc) for sc in self.event_type_scopes],
+            "surge": self.surge.to_document(),
         }
 
     @classmethod
@@ -248,6 +296,10 @@ class ScoringModel:
             fit_rulesets=(FitRulesetSpec(**rs) for rs in document.get("fit_rulesets", ())),
             fit_rules=(FitRuleSpec(**r) for r in document.get("fit_rules", ())),
             fit_levels=(FitLevelSpec(**lv) for lv in document.get("fit_levels", ())),
+            # Versions published before targeting existed have none of these.
+            filters=(FilterSpec(**f) for f in document.get("filters", ())),
+            event_type_scopes=(EventTypeScope(**sc) for sc in document.get("event_type_scopes", ())),
+            surge=SurgeSpec.from_document(document.get("surge")),
         )
 
 
@@ -256,7 +308,7 @@ class ScoringModel:
 _PARTS: tuple[tuple[str, str], ...] = (
     ("rulesets", "ruleset"), ("rules", "rule"), ("levels", "level"), ("decay_rules", "decay rule"),
     ("mappings", "field mapping"), ("fit_rulesets", "fit ruleset"), ("fit_rules", "fit rule"),
-    ("fit_levels", "fit level"),
+    ("fit_levels", "fit level"), ("filters", "filter"), ("event_type_scopes", "event type"),
 )
 
 
@@ -279,11 +331,12 @@ def diff(old: ScoringModel, new: ScoringModel) -> dict[str, Any]:
             "changed": changed,
         }
     result["settings"] = _field_changes(old_doc["settings"], new_doc["settings"])
+    result["surge"] = _field_changes(old_doc["surge"], new_doc["surge"])
     return result
 
 
 def is_empty(changes: Mapping[str, Any]) -> bool:
-    return not changes.get("settings") and all(
+    return not changes.get("settings") and not changes.get("surge") and all(
         not any(changes.get(part, {}).get(k) for k in ("added", "removed", "changed")) for part, _ in _PARTS
     )
 
@@ -301,6 +354,9 @@ def summarize(old: ScoringModel, new: ScoringModel, limit: int = 4) -> str:
         r.id: f"{r.property} {r.condition} {r.comparison_value}".strip() for r in (*old.fit_rules, *new.fit_rules)
     })
     names.update({lv.id: f"{lv.kind} {lv.name}" for lv in (*old.fit_levels, *new.fit_levels)})
+    names.update({
+        f.id: f"{f.count_threshold}x {f.event_type} in {f.time_window_ms} ms" for f in (*old.filters, *new.filters)
+    })
     lines: list[str] = []
     for part, label in _PARTS:
         entry = changes[part]
@@ -315,6 +371,8 @@ def summarize(old: ScoringModel, new: ScoringModel, limit: int = 4) -> str:
             lines.append(f"{label} {names.get(item['id'], item['id'])}: {shown}")
     for name, c in changes["settings"].items():
         lines.append(f"{name} {_short(c['before'])} → {_short(c['after'])}")
+    for name, c in changes["surge"].items():
+        lines.append(f"surge {name} {_short(c['before'])} → {_short(c['after'])}")
     if not lines:
         return "no changes"
     more = len(lines) - limit

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from core import scoring
+from core import quarantine, scoring, surge
 from core.model import ScoringModel
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -42,6 +42,7 @@ _MICRO = timedelta(microseconds=1)
 _INT64_SAFE = 2**62
 
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 def to_micros(moment: datetime) -> int:
@@ -108,6 +109,41 @@ class EventColumns:
 
 
 @dataclass(frozen=True, slots=True)
+class Adjustments:
+    """What happens to each event before its deltas fold (aligned with the columns): held back from scoring
+    (quarantined by a filter, core.quarantine, or of an observed-only type) and the surge multiplier (core.surge)."""
+
+    held: quarantine.Held
+    surge_milli: IntArray
+
+    @staticmethod
+    def of(model: ScoringModel, cols: EventColumns) -> Adjustments:
+        """The adjustments the model's filters, event-type scopes, bot switch and surge policy make to the log."""
+        held = quarantine.hold(
+            cols, filters=model.filters, scopes=model.event_type_scopes, bot_filter=model.settings.bot_filter_enabled
+        )
+        decay = cols.types.index(scoring.DECAY_EVENT_TYPE) if scoring.DECAY_EVENT_TYPE in cols.types else -1
+        milli = surge.session_multipliers(
+            cols.lead, cols.occurred_us, cols.seq, ~held.held & (cols.event_type != decay), model.surge,
+            model.surge.timeout_us(model.settings.session_timeout_minutes),
+        )
+        return Adjustments(held, milli)
+
+    @staticmethod
+    def stored(
+        quarantines: Sequence[tuple[str, str] | None], surge_millis: Sequence[int | None], held_types: BoolArray
+    ) -> Adjustments:
+        """Adjustments as the events table holds them (per event: (filter id, reason) or None, surge milli or None);
+        `held_types` marks events held by their type's scope."""
+        reasons: dict[tuple[str, str], int] = {}
+        code = np.array([-1 if q is None else reasons.setdefault(q, len(reasons)) for q in quarantines],
+                        dtype=np.int64)
+        milli = np.array([scoring.NO_SURGE if m is None else m for m in surge_millis], dtype=np.int64)
+        held = quarantine.Held(code, tuple(reasons), held_types | (code >= 0))
+        return Adjustments(held, milli)
+
+
+@dataclass(frozen=True, slots=True)
 class RulesetColumns:
     """One ruleset's replay: per event (aligned with the columns) and per owner code."""
 
@@ -119,7 +155,8 @@ class RulesetColumns:
     account_after: npt.NDArray[Any]
     lead_scores: npt.NDArray[Any]  # final score per lead code
     account_scores: npt.NDArray[Any]
-    matched: Sequence[tuple[scoring.Rule, ...]]  # per combination (see VectorReplay.combo)
+    matched: Sequence[tuple[scoring.Rule, ...]]  # per combination (see VectorReplay.combo); none for held events
+    surge_boost: npt.NDArray[Any] | None = None  # per event: what surge added to `delta` (None: nothing anywhere)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +164,13 @@ class VectorReplay:
     columns: EventColumns
     combo: IntArray  # per event: its combination of (type, relevant properties, window interval)
     rulesets: tuple[RulesetColumns, ...]
+    adjustments: Adjustments | None = None
+
+    def matched(self, rs: RulesetColumns, i: int) -> tuple[scoring.Rule, ...]:
+        """The rules event `i` matched in ruleset `rs` (none when it is held back)."""
+        if self.adjustments is not None and self.adjustments.held.held[i]:
+            return ()
+        return rs.matched[self.combo[i]]
 
     def ruleset(self, ruleset_id: str) -> RulesetColumns | None:
         return next((r for r in self.rulesets if r.ruleset_id == ruleset_id), None)
@@ -142,27 +186,36 @@ class VectorReplay:
         cols = self.columns
         stop = len(cols) if stop is None else stop
         out: dict[int, dict[str, scoring.RulesetOutcome]] = {}
+        milli = self.adjustments.surge_milli if self.adjustments is not None else None
         for i in range(start, stop):
             has_lead, has_account = cols.lead[i] >= 0, cols.account[i] >= 0
-            out[int(cols.seq[i])] = {
-                r.ruleset_id: scoring.RulesetOutcome(
+            out[int(cols.seq[i])] = {}
+            for r in self.rulesets:
+                boost = int(r.surge_boost[i]) if r.surge_boost is not None else 0
+                out[int(cols.seq[i])][r.ruleset_id] = scoring.RulesetOutcome(
                     int(r.delta[i]),
-                    r.matched[self.combo[i]],
+                    self.matched(r, i),
                     int(r.lead_before[i]) if has_lead else None,
                     int(r.lead_after[i]) if has_lead else None,
                     int(r.account_before[i]) if has_account else None,
                     int(r.account_after[i]) if has_account else None,
+                    int(milli[i]) if boost and milli is not None else scoring.NO_SURGE,
+                    boost,
                 )
-                for r in self.rulesets
-            }
         return out
 
     def to_replay(self) -> scoring.Replay:
         return scoring.Replay(self.outcomes(), self.lead_scores(), self.account_scores())
 
 
-def replay_columns(book: scoring.RuleBook, policy: scoring.ScoringPolicy, cols: EventColumns) -> VectorReplay:
-    """Replay the log given as columns: equal to `scoring.replay` over the same events."""
+def replay_columns(
+    book: scoring.RuleBook,
+    policy: scoring.ScoringPolicy,
+    cols: EventColumns,
+    adjustments: Adjustments | None = None,
+) -> VectorReplay:
+    """Replay the log given as columns: equal to `scoring.replay` over the same events (with each event's `held`
+    and `surge_milli` taken from `adjustments`)."""
     combo, representatives = _combinations(book, cols)
     per_combo: list[dict[str, scoring.RulesetDelta]] = []
     for rep in representatives.tolist():
@@ -175,26 +228,46 @@ def replay_columns(book: scoring.RuleBook, policy: scoring.ScoringPolicy, cols: 
     for rs in book.ruleset_ids:
         combo_delta = _int_array([d[rs].delta for d in per_combo])
         delta = combo_delta[combo]
+        boost = None
+        if adjustments is not None:
+            delta = np.where(adjustments.held.held, 0, delta).astype(delta.dtype)
+            boost = surge.surge_boosts(delta, adjustments.surge_milli)
+            if boost.any():
+                delta = delta + boost
+            else:
+                boost = None
         lead_before, lead_after, lead_scores = _fold(cols.lead, delta, n_leads, policy.allow_negative_scores)
         acc_before, acc_after, acc_scores = _fold(cols.account, delta, n_accounts, policy.allow_negative_scores)
         rulesets.append(
             RulesetColumns(
                 rs, delta, lead_before, lead_after, acc_before, acc_after, lead_scores, acc_scores,
-                [d[rs].matched for d in per_combo],
+                [d[rs].matched for d in per_combo], boost,
             )
         )
-    return VectorReplay(cols, combo, tuple(rulesets))
+    return VectorReplay(cols, combo, tuple(rulesets), adjustments)
 
 
-def replay(model: ScoringModel, cols: EventColumns) -> VectorReplay:
-    """Replay the log given as columns under a unit's scoring model."""
-    return replay_columns(model.book, model.policy, cols)
+def replay(model: ScoringModel, cols: EventColumns, adjustments: Adjustments | None = None) -> VectorReplay:
+    """Replay the log given as columns under a unit's scoring model; its filters, scopes and surge policy adjust
+    the events (computed from the log unless `adjustments` are given, e.g. as stored)."""
+    if adjustments is None and model.adjusts_events:
+        adjustments = Adjustments.of(model, cols)
+    return replay_columns(model.book, model.policy, cols, adjustments)
 
 
 def replay_events(
     book: scoring.RuleBook, policy: scoring.ScoringPolicy, events: Iterable[scoring.LoggedEvent]
 ) -> VectorReplay:
-    return replay_columns(book, policy, EventColumns.from_events(events))
+    """The vectorised replay of plain logged events, each held back or boosted as its own fields say."""
+    ordered = sorted(events, key=lambda e: e.seq)
+    adjustments = None
+    if any(e.held or e.surge_milli != scoring.NO_SURGE for e in ordered):
+        held = np.array([e.held for e in ordered], dtype=bool)
+        adjustments = Adjustments(
+            quarantine.Held(np.full(len(ordered), -1, dtype=np.int64), (), held),
+            np.array([e.surge_milli for e in ordered], dtype=np.int64),
+        )
+    return replay_columns(book, policy, EventColumns.from_events(ordered), adjustments)
 
 
 # --- matching: once per distinct combination ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 DECAY_EVENT_TYPE = "DECAY"
+NO_SURGE = 1000  # a surge multiplier of 1.0, in thousandths (core.surge)
 
 CONDITION_OPERATORS: tuple[str, ...] = (
     "equals", "not_equals", "contains", "not_contains", "starts_with", "ends_with",
@@ -97,9 +98,12 @@ class RulesetOutcome:
     lead_after: int | None = None
     account_before: int | None = None
     account_after: int | None = None
+    # Surge (core.surge): the multiplier in thousandths and what it added to the delta (included in `delta`).
+    surge_milli: int = 1000
+    surge_boost: int = 0
 
     def as_explanation(self) -> dict[str, Any]:
-        return {
+        shown: dict[str, Any] = {
             "delta": self.delta,
             "before": self.lead_before,
             "after": self.lead_after,
@@ -107,6 +111,10 @@ class RulesetOutcome:
             "account_after": self.account_after,
             "rules": [{"rule_id": r.id, "event_type": r.event_type, "weight": r.weight} for r in self.matched],
         }
+        if self.surge_boost:
+            shown["surge_multiplier"] = self.surge_milli / 1000
+            shown["surge_boost"] = self.surge_boost
+        return shown
 
 
 class RuleBook:
@@ -158,20 +166,40 @@ class Scoreboard:
         self.leads: dict[str, dict[str, int]] = {k: dict(v) for k, v in (lead_scores or {}).items()}
         self.accounts: dict[str, dict[str, int]] = {k: dict(v) for k, v in (account_scores or {}).items()}
 
-    def apply(self, event: EventFacts, lead_id: str | None, account_id: str | None) -> dict[str, RulesetOutcome]:
+    def apply(
+        self,
+        event: EventFacts,
+        lead_id: str | None,
+        account_id: str | None,
+        *,
+        held: bool = False,
+        surge_milli: int = NO_SURGE,
+    ) -> dict[str, RulesetOutcome]:
+        """Fold one event in. A `held` event (quarantined, or of an observed-only type) scores nothing and matches
+        no rule; otherwise positive deltas are boosted by the surge multiplier `surge_milli` (core.surge)."""
         lead = self.leads.setdefault(lead_id, {}) if lead_id is not None else None
         account = self.accounts.setdefault(account_id, {}) if account_id is not None else None
         outcomes: dict[str, RulesetOutcome] = {}
-        for rs, d in self.book.deltas(event).items():
+        deltas = {rs: RulesetDelta(0, ()) for rs in self.book.ruleset_ids} if held else self.book.deltas(event)
+        for rs, d in deltas.items():
+            boost = boost_of(d.delta, surge_milli)
+            delta = d.delta + boost
             lb = la = ab = aa = None
             if lead is not None:
                 lb = lead.get(rs, 0)
-                la = lead[rs] = self.policy.apply(lb, d.delta)
+                la = lead[rs] = self.policy.apply(lb, delta)
             if account is not None:
                 ab = account.get(rs, 0)
-                aa = account[rs] = self.policy.apply(ab, d.delta)
-            outcomes[rs] = RulesetOutcome(d.delta, d.matched, lb, la, ab, aa)
+                aa = account[rs] = self.policy.apply(ab, delta)
+            outcomes[rs] = RulesetOutcome(delta, d.matched, lb, la, ab, aa, surge_milli if boost else NO_SURGE, boost)
         return outcomes
+
+
+def boost_of(delta: int, surge_milli: int) -> int:
+    """What a surge multiplier of `surge_milli` thousandths adds to `delta`: floor(d * (m - 1)) for d > 0."""
+    if delta <= 0 or surge_milli <= NO_SURGE:
+        return 0
+    return (delta * (surge_milli - NO_SURGE)) // 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +210,8 @@ class LoggedEvent:
     lead_id: str | None
     account_id: str | None
     facts: EventFacts
+    held: bool = False  # quarantined or observed only: scores nothing (core.quarantine)
+    surge_milli: int = 1000  # core.surge
 
 
 @dataclass
@@ -194,7 +224,10 @@ class Replay:
 def replay(book: RuleBook, policy: ScoringPolicy, events: Iterable[LoggedEvent]) -> Replay:
     """Rebuild every score from the event log: the function stored scores must equal."""
     board = Scoreboard(book, policy)
-    outcomes = {ev.seq: board.apply(ev.facts, ev.lead_id, ev.account_id) for ev in sorted(events, key=lambda e: e.seq)}
+    outcomes = {
+        ev.seq: board.apply(ev.facts, ev.lead_id, ev.account_id, held=ev.held, surge_milli=ev.surge_milli)
+        for ev in sorted(events, key=lambda e: e.seq)
+    }
     return Replay(outcomes, board.leads, board.accounts)
 
 

@@ -17,9 +17,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from core.scoring import NO_SURGE
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
 SURGE_MODES: tuple[str, ...] = ("off", "standard", "gentle", "custom")
 MULTIPLIER_CAP_MIN, MULTIPLIER_CAP_MAX = 1.0, 3.0
-NO_SURGE = 1000  # milli of a multiplier of 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +106,43 @@ def bands_of(items: Iterable[Mapping[str, Any]]) -> tuple[SurgeBand, ...]:
 
 
 def to_milli(multiplier: float) -> int:
-    return int(round(multiplier * 1000))
+    return round(multiplier * 1000)
 
 
-def boosted(delta: int, milli: int) -> int:
-    """`delta` under a multiplier of `milli` thousandths: d + floor(d * (m - 1000) / 1000) for d > 0."""
-    if delta <= 0 or milli <= NO_SURGE:
-        return delta
-    return delta + (delta * (milli - NO_SURGE)) // 1000
+
+
+def session_multipliers(
+    lead: IntArray, occurred_us: IntArray, seq: IntArray, scoring: BoolArray, spec: SurgeSpec, timeout_us: int
+) -> IntArray:
+    """Each event's multiplier in thousandths (aligned with the inputs): its position in its lead's session
+    decides it (see the module doc); events that do not score (`scoring` false) or have no lead (-1) get 1000
+    and are not counted in any session."""
+    n = len(lead)
+    milli = np.full(n, NO_SURGE, dtype=np.int64)
+    if not spec.active or n == 0:
+        return milli
+    events = np.flatnonzero(scoring & (lead >= 0))
+    if len(events) == 0:
+        return milli
+    events = events[np.lexsort((seq[events], occurred_us[events], lead[events]))]
+    owner, at = lead[events], occurred_us[events]
+    starts = np.ones(len(events), dtype=bool)
+    starts[1:] = (owner[1:] != owner[:-1]) | (at[1:] - at[:-1] >= timeout_us)
+    start_index = np.maximum.accumulate(np.where(starts, np.arange(len(events)), 0))
+    position = np.arange(len(events)) - start_index + 1
+    bands = sorted(spec.bands, key=lambda b: b.min_events)
+    mins = np.array([b.min_events for b in bands], dtype=np.int64)
+    values = np.array([b.milli for b in bands], dtype=np.int64)
+    band = np.searchsorted(mins, position, side="right") - 1
+    chosen = np.where(band >= 0, values[np.maximum(band, 0)], NO_SURGE)
+    milli[events] = np.clip(chosen, NO_SURGE, max(NO_SURGE, to_milli(spec.multiplier_cap)))
+    return milli
+
+
+def surge_boosts(delta: npt.NDArray[Any], milli: IntArray) -> npt.NDArray[Any]:
+    """What a multiplier of `milli` adds to each delta (0 where nothing is boosted): `core.scoring.boost_of` over
+    arrays, exact (object arrays stay Python integers)."""
+    if delta.dtype != object and len(delta) and int(np.abs(delta).max()) >= 2**52:
+        delta = delta.astype(object)  # d * (m - 1000) could overflow int64: exact Python integers
+    boost = np.where((delta > 0) & (milli > NO_SURGE), (delta * (milli - NO_SURGE)) // 1000, 0)
+    return boost.astype(delta.dtype)

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    Float,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -246,6 +246,7 @@ class Event(TenantMixin, Base):
         Index("ix_events_unit_account", "unit_id", "account_id", "occurred_at"),
         Index("ix_events_unit_type", "unit_id", "event_type", "occurred_at"),
         Index("ix_events_unit_received", "unit_id", "received_at"),  # usage: events received per day
+        Index("ix_events_unit_lead_occurred", "unit_id", "lead_id", "occurred_at"),  # ingest's quarantine/surge
         Index("ix_events_unit_quarantined", "unit_id", "seq", sqlite_where=text("quarantine_filter_id IS NOT NULL"),
               postgresql_where=text("quarantine_filter_id IS NOT NULL")),
     )

@@ -70,6 +70,9 @@ class Ingested:
     primary_ruleset_id: str | None
     lead: dict[str, Any] | None = None
     account: dict[str, Any] | None = None
+    # False for an event held back (quarantined, or of a type only observed) or of a type scored without triggers.
+    fires_triggers: bool = True
+    quarantine_reason: str | None = None
 
     @property
     def primary(self) -> scoring.RulesetOutcome | None:

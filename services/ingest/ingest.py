@@ -29,8 +29,11 @@ from services.ingest.contract import AccountRef, Ingested, NewEvent, PersonRef
 from services.insight import stream
 from services.operations import metrics
 from services.people.profiles import profile_event_row
+from services.scoring.adjust import NONE as NO_ADJUSTMENT
+from services.scoring.adjust import Adjustment, Incoming, adjust_incoming
 from services.scoring.fit import fit_columns
 from services.scoring.model import live_model, lock_config, published_model
+from services.scoring.rescore import rescore_leads_and_accounts
 from services.tenancy import policy
 from services.tenancy.policy import Action
 from services.triggers.triggers import fire_triggers
@@ -122,20 +125,26 @@ def ingest(
 
     lead_scores, account_scores = resolver.lock_and_load_scores()
     board = scoring.Scoreboard(ctx.book, ctx.policy, lead_scores, account_scores)
+    # Quarantine (bot and burst filters), observed-only types and surge, from each lead's events around the new ones.
+    adjusted = adjust_incoming(session, tenant, ctx, [
+        Incoming(lead.id if lead else None, item.event.event_type, item.occurred_at, item.event.properties)
+        for item, lead, _account in resolved
+    ])
     profiles = _Profiles(session, tenant, now)
     event_rows: list[dict[str, Any]] = []
-    for item, lead, account in resolved:
+    for (item, lead, account), adjustment in zip(resolved, adjusted.events, strict=True):
         ev = item.event
         facts = scoring.EventFacts(ev.event_type, item.occurred_at, ev.properties)
         lead_id = lead.id if lead else None
         # System adjustments (decay) move the lead's score only; an account's engagement is its own.
         account_id = account.id if account and not ev.system else None
-        outcomes = board.apply(facts, lead_id, account_id)
+        outcomes = board.apply(facts, lead_id, account_id, held=adjustment.held, surge_milli=adjustment.surge_milli)
         channel = infer_channel(ev.event_type, ev.properties, ev.default_channel)
         event_id = new_id("ev")
         primary = outcomes.get(ctx.primary_ruleset_id) if ctx.primary_ruleset_id else None
         event_rows.append(
-            _event_row(tenant, event_id, ev, lead_id, account_id, channel, item.occurred_at, now, outcomes, primary)
+            _event_row(tenant, event_id, ev, lead_id, account_id, channel, item.occurred_at, now, outcomes, primary,
+                       adjustment)
         )
         if not ev.system:
             # Contact and company fields, and mapped event fields, change profiles: as events right after this one.
@@ -161,10 +170,15 @@ def ingest(
             primary_ruleset_id=ctx.primary_ruleset_id,
             lead=_lead_view(lead),
             account=_account_view(account),
+            fires_triggers=not adjustment.held and ctx.scope_of(ev.event_type) == "activate",
+            quarantine_reason=adjustment.quarantine[1] if adjustment.quarantine else None,
         )
 
     profiles.refit(resolver.leads.values(), resolver.accounts.values())
     resolver.write(board, event_rows)
+    # A new event that completes a burst quarantines its lead's earlier ones; one that arrives out of order moves
+    # later events' surge: those leads (and their accounts) are replayed from the log, before triggers look.
+    rescore_leads_and_accounts(session, tenant, sorted(adjusted.retro), ctx)
     accepted = [r for r in results if isinstance(r, Ingested)]
     _announce(session, tenant, accepted, now, counted=sum(1 for r in resolved if not r[0].event.system))
     return [r for r in results if r is not None]
@@ -229,6 +243,7 @@ def _event_row(
     now: datetime,
     outcomes: dict[str, scoring.RulesetOutcome],
     primary: scoring.RulesetOutcome | None,
+    adjustment: Adjustment = NO_ADJUSTMENT,
 ) -> dict[str, Any]:
     """The events row of one scored event (the log replay and verify-scores read back)."""
     return {
@@ -245,6 +260,7 @@ def _event_row(
         "metadata": ev.properties,
         "score_delta": primary.delta if primary else 0,
         "explanation": {rs: o.as_explanation() for rs, o in outcomes.items()},
+        **adjustment.columns,
     }
 
 

@@ -53,6 +53,10 @@ def profile_event_row(
         "metadata": change.to_metadata(),
         "score_delta": 0,
         "explanation": {},
+        # Not activity: never quarantined nor boosted (core.quarantine, core.surge).
+        "quarantine_filter_id": None,
+        "quarantine_reason": None,
+        "surge_milli": None,
     }
 
 

@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session
 from core.fit import FitRulesetSpec, FitRuleSpec
 from core.model import DecaySpec, FitLevelSpec, LevelSpec, RulesetSpec, RuleSpec, ScoringModel, SettingsSpec
 from core.profile import MappingSpec
+from core.quarantine import EventTypeScope, FilterSpec
+from core.surge import SurgeSpec, bands_of, preset_bands
 from db import models
 from services.after_commit import on_commit
 from services.context import Tenant
@@ -119,7 +121,18 @@ def load_from_tables(session: Session, tenant: Tenant) -> ScoringModel:
     ).all()
     fit_rules = session.scalars(select(models.FitRule).where(models.FitRule.unit_id == unit)).all()
     fit_levels = session.scalars(select(models.FitLevel).where(models.FitLevel.unit_id == unit)).all()
+    filters = session.scalars(select(models.InorganicFilter).where(models.InorganicFilter.unit_id == unit)).all()
+    scopes = session.execute(
+        select(models.EventTypeSetting.event_type, models.EventTypeSetting.max_processing_scope).where(
+            models.EventTypeSetting.unit_id == unit, models.EventTypeSetting.max_processing_scope != "activate"
+        )
+    ).all()
+    surge_row = session.get(models.SurgePolicy, unit)
     return ScoringModel.build(
+        filters=(FilterSpec(f.id, f.event_type, int(f.count_threshold), int(f.time_window_ms), bool(f.group_events))
+                 for f in filters),
+        event_type_scopes=(EventTypeScope(event_type, scope) for event_type, scope in scopes),
+        surge=surge_spec(surge_row),
         mappings=(MappingSpec(m.id, m.kind, m.source_field, m.property, m.update_behavior) for m in mappings),
         fit_rulesets=(FitRulesetSpec(rs.id, rs.kind, rs.name, bool(rs.enabled), bool(rs.is_primary))
                       for rs in fit_rulesets),
@@ -143,9 +156,20 @@ def load_from_tables(session: Session, tenant: Tenant) -> ScoringModel:
             allow_negative_scores=bool(settings_row.allow_negative_scores),
             abm_enabled=bool(settings_row.abm_enabled),
             session_timeout_minutes=int(settings_row.session_timeout_minutes),
+            bot_filter_enabled=bool(settings_row.bot_filter_enabled),
         )
         if settings_row is not None
         else SettingsSpec(),
+    )
+
+
+def surge_spec(row: models.SurgePolicy | None) -> SurgeSpec:
+    """The surge policy a row describes (no row: off); standard and gentle use their presets' bands."""
+    if row is None:
+        return SurgeSpec()
+    return SurgeSpec(
+        mode=row.mode, bands=preset_bands(row.mode, bands_of(row.bands or ())),
+        idle_reset_seconds=int(row.idle_reset_seconds), multiplier_cap=float(row.multiplier_cap),
     )
 
 
@@ -310,8 +334,55 @@ def write_tables(session: Session, tenant: Tenant, model: ScoringModel, *, now: 
     settings_row.allow_negative_scores = s.allow_negative_scores
     settings_row.abm_enabled = s.abm_enabled
     settings_row.session_timeout_minutes = s.session_timeout_minutes
+    settings_row.bot_filter_enabled = s.bot_filter_enabled
     settings_row.updated_at = now
+    _write_targeting_tables(session, tenant, model, now=now, actor=actor)
     session.flush()
+
+
+def _write_targeting_tables(
+    session: Session, tenant: Tenant, model: ScoringModel, *, now: datetime, actor: str | None
+) -> None:
+    """write_tables for inorganic filters (ids kept), event-type scopes and the surge policy."""
+    unit, org = tenant.unit_id, tenant.org_id
+    existing = {f.id: f for f in session.scalars(
+        select(models.InorganicFilter).where(models.InorganicFilter.unit_id == unit))}
+    wanted = {f.id: f for f in model.filters}
+    for filter_id, row in existing.items():
+        if filter_id not in wanted:
+            session.delete(row)
+    for spec in model.filters:
+        values = {"event_type": spec.event_type, "count_threshold": spec.count_threshold,
+                  "time_window_ms": spec.time_window_ms, "group_events": spec.group_events}
+        found = existing.get(spec.id)
+        if found is None:
+            session.add(models.InorganicFilter(id=spec.id, org_id=org, unit_id=unit, created_at=now, updated_at=now,
+                                               created_by=actor, updated_by=actor, **values))
+        elif any(getattr(found, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(found, k, v)
+            found.updated_at, found.updated_by = now, actor
+    scopes = {sc.id: sc.scope for sc in model.event_type_scopes}
+    settings = {row.event_type: row for row in session.scalars(
+        select(models.EventTypeSetting).where(models.EventTypeSetting.unit_id == unit))}
+    for event_type, setting in settings.items():
+        scope = scopes.get(event_type, "activate")
+        if setting.max_processing_scope != scope:
+            setting.max_processing_scope, setting.updated_at, setting.updated_by = scope, now, actor
+    for event_type, scope in scopes.items():
+        if event_type not in settings:
+            session.add(models.EventTypeSetting(unit_id=unit, event_type=event_type, org_id=org, hidden=False,
+                                                max_processing_scope=scope, updated_at=now, updated_by=actor))
+    surge_row = session.get(models.SurgePolicy, unit)
+    if surge_spec(surge_row) != model.surge:
+        if surge_row is None:
+            surge_row = models.SurgePolicy(unit_id=unit, org_id=org)
+            session.add(surge_row)
+        document = model.surge.to_document()
+        surge_row.mode, surge_row.bands = document["mode"], document["bands"]
+        surge_row.idle_reset_seconds = model.surge.idle_reset_seconds
+        surge_row.multiplier_cap = model.surge.multiplier_cap
+        surge_row.updated_at, surge_row.updated_by = now, actor
 
 
 def _write_fit_tables(session: Session, tenant: Tenant, model: ScoringModel, *, now: datetime) -> None:

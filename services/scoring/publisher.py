@@ -53,8 +53,10 @@ from db.engine import Database, dump_json
 from services.after_commit import on_commit
 from services.context import Tenant
 from services.operations import leases
+from services.scoring.adjust import Incoming, adjust_incoming
 from services.scoring.model import heads, live_model, lock_config, model_at, set_live
 from services.scoring.rescore import (
+    EventUpdate,
     Explainer,
     RescoreSummary,
     ScoreChanges,
@@ -65,6 +67,7 @@ from services.scoring.rescore import (
     read_log,
     read_scores,
     render_score_update,
+    rescore_leads_and_accounts,
     rescore_unit,
     run_score_update,
     score_changes,
@@ -355,6 +358,9 @@ class _Later:
     upto: int  # every event up to this seq is on the board
     leads: set[str] = field(default_factory=set)  # owners of events after S0
     accounts: set[str] = field(default_factory=set)
+    # Leads whose earlier events' quarantine or surge the events after S0 changed (services.scoring.adjust):
+    # rescored from their log in the swap.
+    retro: set[str] = field(default_factory=set)
 
 
 def _later(prepared: _Prepared) -> _Later:
@@ -363,7 +369,7 @@ def _later(prepared: _Prepared) -> _Later:
 
 def _reapply(
     session: Session, prepared: _Prepared, later: _Later, upto: int | None = None
-) -> list[tuple[Any, str, int]]:
+) -> list[EventUpdate]:
     """Re-apply the events after `later.upto` (up to `upto`, when given) under the target; their new rows."""
     event, model = models.Event, prepared.model
     query = select(event.seq, event.lead_id, event.account_id, event.event_type, event.occurred_at, event.metadata_)
@@ -377,14 +383,22 @@ def _reapply(
     later.board.accounts.update(prepared.scores_at_mark("account", new_accounts))
     later.leads |= new_leads
     later.accounts |= new_accounts
-    updates: list[tuple[Any, str, int]] = []
-    for row in rows:
+    adjusted = adjust_incoming(
+        session, prepared.tenant, model,
+        [Incoming(r.lead_id, r.event_type, r.occurred_at, r.metadata_ or {}) for r in rows], stored_upto=later.upto,
+    )
+    later.retro |= adjusted.retro
+    updates: list[EventUpdate] = []
+    for row, adjustment in zip(rows, adjusted.events, strict=True):
         outcomes = later.board.apply(
-            scoring.EventFacts(row.event_type, row.occurred_at, row.metadata_ or {}), row.lead_id, row.account_id
+            scoring.EventFacts(row.event_type, row.occurred_at, row.metadata_ or {}), row.lead_id, row.account_id,
+            held=adjustment.held, surge_milli=adjustment.surge_milli,
         )
         primary = outcomes.get(model.primary_ruleset_id) if model.primary_ruleset_id else None
         explanation = dump_json({rs: o.as_explanation() for rs, o in outcomes.items()})
-        updates.append((primary.delta if primary else 0, explanation, row.seq))
+        columns = adjustment.columns
+        updates.append((primary.delta if primary else 0, explanation, columns["quarantine_filter_id"],
+                        columns["quarantine_reason"], columns["surge_milli"], row.seq))
     later.upto = upto if upto is not None else (rows[-1].seq if rows else later.upto)
     return updates
 
@@ -440,6 +454,7 @@ def _swap(
             _owner_changes(session, tenant, models.AccountScore, later.board.accounts, later.accounts),
         )
         set_live(session, tenant, prepared.target)
+        rescore_leads_and_accounts(session, tenant, sorted(later.retro), prepared.model)
 
 
 def _without(changes: ScoreChanges, owners: set[str], *, moved: bool) -> ScoreChanges:

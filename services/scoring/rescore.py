@@ -10,7 +10,7 @@ once per distinct text) and replayed by the vectorised engine (core.replay), whi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -21,6 +21,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from core import replay as vector
+from core import scoring
 from core.model import ScoringModel
 from core.profile import PROFILE_EVENT_TYPES
 from db import models
@@ -53,10 +54,27 @@ def load_event_columns(session: Session, tenant: Tenant, *, since: datetime | No
 @dataclass(frozen=True, slots=True)
 class StoredRows:
     """What the events table holds now, aligned with the columns: primary delta and explanation (JSON text on
-    SQLite, decoded on PostgreSQL)."""
+    SQLite, decoded on PostgreSQL), quarantine (filter id, reason) and surge multiplier (thousandths or None)."""
 
     deltas: list[int]
     explanations: list[Any]
+    filter_ids: list[str | None] = field(default_factory=list)
+    reasons: list[str | None] = field(default_factory=list)
+    surge_millis: list[int | None] = field(default_factory=list)
+
+    def adjustments(self, cols: vector.EventColumns, model: ScoringModel) -> vector.Adjustments:
+        """The stored adjustments as the replay takes them (observed-only types held by the model's scopes)."""
+        observed = {sc.id for sc in model.event_type_scopes if sc.scope == "observe"}
+        held_types = np.array([t in observed for t in cols.types] or [False], dtype=bool)[cols.event_type]
+        return vector.Adjustments.stored(
+            [None if f is None else (f, r or "") for f, r in zip(self.filter_ids, self.reasons, strict=True)],
+            self.surge_millis, held_types if len(cols) else np.zeros(0, dtype=bool),
+        )
+
+
+# The columns an event's replay writes besides its primary delta and explanation (core.quarantine, core.surge).
+ADJUSTED_COLUMNS = "quarantine_filter_id, quarantine_reason, surge_milli"
+EventUpdate = tuple[Any, str, Any, Any, Any, int]  # delta, explanation text, filter id, reason, surge milli, seq
 
 
 def read_log(
@@ -77,7 +95,7 @@ def read_log(
         where, params = where + " AND seq <= ?", [*params, max_seq]
     if since is not None:  # SQLite compares its stored text: the bound must be written the same way (naive UTC)
         sqlite = _is_sqlite(session)
-        where, params = where + " AND occurred_at >= ?", [*params, _sqlite_time(since) if sqlite else since]
+        where, params = where + " AND occurred_at >= ?", [*params, sqlite_time(since) if sqlite else since]
         # A scan in rowid (seq) order beats the occurred_at index, whose order costs a reorder of every column.
         table = "events NOT INDEXED" if sqlite else table
     return _to_columns(session, _fetch_events(session, table, where, params, with_stored), with_stored=with_stored)
@@ -86,15 +104,16 @@ def read_log(
 def _fetch_events(
     session: Session, table: str, where: str, params: Sequence[Any], with_stored: bool
 ) -> list[list[Any]]:
-    """The matching events' columns (seq, lead, account, type, occurred_at, metadata text[, delta, explanation])."""
+    """The matching events' columns (seq, lead, account, type, occurred_at, metadata text[, delta, explanation,
+    quarantine filter, reason, surge milli])."""
     # SQLite keeps UTC timestamps as ISO text (numpy parses a million of them in a fraction of a second) and JSON
     # as the very text orjson wrote; PostgreSQL's metadata is decoded from its text, its explanations by psycopg.
     # No ORDER BY: sorting a million wide rows costs the database more than numpy's argsort of their seqs.
     columns = "seq, lead_id, account_id, event_type, occurred_at, CAST(metadata AS TEXT)"
     if with_stored:
-        columns += ", score_delta, explanation"
+        columns += f", score_delta, explanation, {ADJUSTED_COLUMNS}"
     sql = _driver_sql(session, f"SELECT {columns} FROM {table} WHERE {where}")
-    lists: list[list[Any]] = [[] for _ in range(8 if with_stored else 6)]
+    lists: list[list[Any]] = [[] for _ in range(11 if with_stored else 6)]
     # The driver's own cursor, on the session's connection and transaction: SQLAlchemy's row objects cost more
     # than SQLite's reading for a million rows (measured: ~3 s of CPU per million events).
     cursor = session.connection().connection.cursor()
@@ -139,10 +158,10 @@ def _to_columns(
         types=type_names.tolist(),
         properties=properties,
     )
-    return cols, StoredRows(lists[6], lists[7]) if with_stored else StoredRows([], [])
+    return cols, StoredRows(*lists[6:11]) if with_stored else StoredRows([], [])
 
 
-def _sqlite_time(moment: datetime) -> str:
+def sqlite_time(moment: datetime) -> str:
     """A timestamp as SQLite's UTCDateTime column stores it: naive UTC, 'YYYY-MM-DD HH:MM:SS.ffffff'."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
@@ -189,22 +208,35 @@ class Explainer:
         cols, result = self.result.columns, self.result
         has_lead, has_account = cols.lead[idx] >= 0, cols.account[idx] >= 0
         combo = result.combo[idx].tolist()
+        adjusted = result.adjustments
+        held = adjusted.held.held[idx].tolist() if adjusted is not None else [False] * len(combo)
+        milli = adjusted.surge_milli[idx].tolist() if adjusted is not None else None
 
         def shown(values: np.ndarray[Any, Any], present: np.ndarray[Any, Any]) -> list[str]:
             return np.where(present, values[idx].astype(str), "null").tolist()
 
         parts: list[list[str]] = []
         for key, rules, rs in zip(self.keys, self.rules, result.rulesets, strict=True):
+            # What RulesetOutcome.as_explanation adds for a boosted event: the multiplier and the boost.
+            boosts = rs.surge_boost[idx].tolist() if rs.surge_boost is not None and milli is not None else None
+            surge = (
+                [f',"surge_multiplier":{_multiplier_text(m)},"surge_boost":{b}' if b else ""
+                 for m, b in zip(milli, boosts, strict=True)]  # type: ignore[arg-type]
+                if boosts is not None
+                else [""] * len(combo)
+            )
             parts.append([
                 f'{key}:{{"delta":{d},"before":{lb},"after":{la},"account_before":{ab},"account_after":{aa},'
-                f'"rules":{rules[c]}}}'
-                for d, lb, la, ab, aa, c in zip(
+                f'"rules":{"[]" if h else rules[c]}{extra}}}'
+                for d, lb, la, ab, aa, c, h, extra in zip(
                     rs.delta[idx].tolist(),
                     shown(rs.lead_before, has_lead),
                     shown(rs.lead_after, has_lead),
                     shown(rs.account_before, has_account),
                     shown(rs.account_after, has_account),
                     combo,
+                    held,
+                    surge,
                     strict=True,
                 )
             ])
@@ -213,6 +245,23 @@ class Explainer:
         if len(parts) == 1:
             return ["{" + p + "}" for p in parts[0]]
         return ["{" + ",".join(ps) + "}" for ps in zip(*parts, strict=True)]
+
+
+def _multiplier_text(milli: int) -> str:
+    return orjson.dumps(milli / 1000).decode()
+
+
+def adjusted_columns(result: vector.VectorReplay, idx: np.ndarray[Any, Any]) -> list[tuple[Any, Any, Any]]:
+    """(quarantine filter id, reason, surge milli or None) of the events at positions `idx`, as stored."""
+    adjusted = result.adjustments
+    if adjusted is None:
+        return [(None, None, None)] * len(idx)
+    codes = adjusted.held.code[idx].tolist()
+    reasons = adjusted.held.reasons
+    return [
+        (*(reasons[c] if c >= 0 else (None, None)), None if m == scoring.NO_SURGE else m)
+        for c, m in zip(codes, adjusted.surge_milli[idx].tolist(), strict=True)
+    ]
 
 
 def _write_events(session: Session, result: vector.VectorReplay, stored: StoredRows, primary: str | None) -> int:
@@ -242,36 +291,40 @@ def event_updates(
     *,
     stored: StoredRows | None = None,
     decoded: bool = False,
-) -> list[tuple[Any, str, int]]:
-    """(score_delta, explanation text, seq) of the events at positions `idx`; with `stored` (aligned with the
-    columns), only those that differ from it (`decoded`: stored explanations are objects, not JSON text)."""
+) -> list[EventUpdate]:
+    """(score_delta, explanation text, quarantine filter id, reason, surge milli, seq) of the events at positions
+    `idx`; with `stored` (aligned with the columns), only those that differ from it (`decoded`: stored explanations
+    are objects, not JSON text)."""
     texts = explainer.texts(idx)
     new_deltas = primary_delta[idx].tolist()
+    adjusted = adjusted_columns(explainer.result, idx)
     seqs = explainer.result.columns.seq[idx].tolist()
     if stored is None:
-        return list(zip(new_deltas, texts, seqs, strict=True))
+        return [(d, t, *a, q) for d, t, a, q in zip(new_deltas, texts, adjusted, seqs, strict=True)]
     positions = idx.tolist()
     old_deltas = [stored.deltas[i] for i in positions]
     old_texts = [stored.explanations[i] for i in positions]
-    if decoded:
-        return [
-            (d, t, q)
-            for d, t, q, od, ot in zip(new_deltas, texts, seqs, old_deltas, old_texts, strict=True)
-            if d != od or orjson.loads(t) != ot
-        ]
+    old_adjusted = [(stored.filter_ids[i], stored.reasons[i], stored.surge_millis[i]) for i in positions]
     return [
-        (d, t, q)
-        for d, t, q, od, ot in zip(new_deltas, texts, seqs, old_deltas, old_texts, strict=True)
-        if d != od or t != ot
+        (d, t, *a, q)
+        for d, t, a, q, od, ot, oa in zip(new_deltas, texts, adjusted, seqs, old_deltas, old_texts, old_adjusted,
+                                          strict=True)
+        if d != od or a != oa or (orjson.loads(t) != ot if decoded else t != ot)
     ]
 
 
-def write_event_updates(session: Session, updates: Sequence[tuple[Any, str, int]]) -> None:
-    """Store (score_delta, explanation text, seq) rows with the driver's executemany."""
+
+def write_event_updates(session: Session, updates: Sequence[EventUpdate]) -> None:
+    """Store (score_delta, explanation text, quarantine filter id, reason, surge milli, seq) rows with the driver's
+    executemany."""
     if not updates:
         return
     explanation = "?" if _is_sqlite(session) else "CAST(? AS jsonb)"
-    sql = _driver_sql(session, f"UPDATE events SET score_delta = ?, explanation = {explanation} WHERE seq = ?")
+    sql = _driver_sql(
+        session,
+        f"UPDATE events SET score_delta = ?, explanation = {explanation}, quarantine_filter_id = ?, "
+        "quarantine_reason = ?, surge_milli = ? WHERE seq = ?",
+    )
     session.connection().exec_driver_sql(sql, list(updates))
 
 
@@ -492,6 +545,29 @@ def rescore_accounts(
     return _rescore_owners(session, tenant, "account_id", account_ids, model, from_seq)
 
 
+def rescore_leads_and_accounts(
+    session: Session, tenant: Tenant, lead_ids: Sequence[str], model: ScoringModel | None = None
+) -> None:
+    """Rescore leads whose events' quarantine or surge changed after the fact (services.scoring.adjust), then the
+    accounts of their events (which take those events' adjustments as now stored)."""
+    if not lead_ids:
+        return
+    rescore_leads(session, tenant, lead_ids, model)
+    ids = sorted(set(lead_ids))
+    accounts: set[str] = set()
+    for start in range(0, len(ids), _IN_IDS):
+        chunk = ids[start : start + _IN_IDS]
+        accounts.update(
+            str(a) for (a,) in session.execute(
+                select(models.Event.account_id).where(
+                    models.Event.unit_id == tenant.unit_id, models.Event.lead_id.in_(chunk),
+                    models.Event.account_id.is_not(None),
+                ).distinct()
+            )
+        )
+    rescore_accounts(session, tenant, sorted(accounts), model)
+
+
 def _rescore_owners(
     session: Session,
     tenant: Tenant,
@@ -504,19 +580,27 @@ def _rescore_owners(
     if not ids:
         return OwnersRescore(0, 0, 0, {})
     model = model or live_model(session, tenant)
-    lists: list[list[Any]] = [[] for _ in range(6)]
+    lead_side = key == "lead_id"
+    # An account's events keep the quarantine and surge their leads' logs gave them (read as stored); a lead's own
+    # log decides its events' (replayed).
+    with_stored = not lead_side and model.adjusts_events
+    lists: list[list[Any]] = [[] for _ in range(11 if with_stored else 6)]
+    # Profile changes are events of the log too (core.profile), but they move no engagement score.
+    where_types = "event_type NOT IN (?, ?)"
     for start in range(0, len(ids), _IN_IDS):
         chunk = ids[start : start + _IN_IDS]
-        where = f"unit_id = ? AND {key} IN ({', '.join('?' * len(chunk))})"
-        for target, values in zip(lists, _fetch_events(session, "events", where, [tenant.unit_id, *chunk], False),
-                                  strict=True):
+        where = f"unit_id = ? AND {key} IN ({', '.join('?' * len(chunk))}) AND {where_types}"
+        params = [tenant.unit_id, *chunk, *sorted(PROFILE_EVENT_TYPES)]
+        for target, values in zip(lists, _fetch_events(session, "events", where, params, with_stored), strict=True):
             target += values
-    cols, _ = _to_columns(session, lists, with_stored=False)
+    cols, as_stored = _to_columns(session, lists, with_stored=with_stored)
     first = 0 if from_seq is None else int(np.searchsorted(cols.seq, from_seq, side="left"))
     stored = _stored_rows(session, tenant, key, ids, cols.seq, first)
-    lead_side = key == "lead_id"
     none = np.full(len(cols), -1, dtype=np.int64)
     # Only the owners asked for are folded: the other side's codes are dropped, so its half is left as stored.
+    adjustments = vector.Adjustments.of(model, cols) if lead_side and model.adjusts_events else None
+    if with_stored:
+        adjustments = as_stored.adjustments(cols, model)
     cols = (
         vector.EventColumns(cols.seq, cols.lead, none, cols.event_type, cols.occurred_us, cols.props, cols.lead_ids,
                             [], cols.types, cols.properties)
@@ -524,7 +608,7 @@ def _rescore_owners(
         else vector.EventColumns(cols.seq, none, cols.account, cols.event_type, cols.occurred_us, cols.props, [],
                                  cols.account_ids, cols.types, cols.properties)
     )
-    result = vector.replay(model, cols)
+    result = vector.replay_columns(model.book, model.policy, cols, adjustments)
     updates = _owner_event_updates(session, result, stored, model.primary_ruleset_id, lead_side=lead_side,
                                    first=first)
     write_event_updates(session, updates)
@@ -545,26 +629,27 @@ def _stored_rows(
     """The stored primary delta and explanation of the events at positions `first`.. of `seqs` (those before are
     not compared, so not read: explanation texts are most of an event row's bytes)."""
     n = len(seqs)
-    deltas: list[Any] = [None] * n
-    explanations: list[Any] = [None] * n
+    nothing: list[Any] = [None] * n
+    stored = StoredRows(list(nothing), list(nothing), list(nothing), list(nothing), list(nothing))
     if first >= n:
-        return StoredRows(deltas, explanations)
+        return stored
     position = {q: i for i, q in enumerate(seqs[first:].tolist(), start=first)}
     cursor = session.connection().connection.cursor()
     try:
         for start in range(0, len(ids), _IN_IDS):
             chunk = ids[start : start + _IN_IDS]
-            sql = (f"SELECT seq, score_delta, explanation FROM events WHERE unit_id = ? AND seq >= ? "
-                   f"AND {key} IN ({', '.join('?' * len(chunk))})")
+            sql = (f"SELECT seq, score_delta, explanation, {ADJUSTED_COLUMNS} FROM events WHERE unit_id = ? "
+                   f"AND seq >= ? AND {key} IN ({', '.join('?' * len(chunk))})")
             cursor.execute(_driver_sql(session, sql), (tenant.unit_id, int(seqs[first]), *chunk))
             while rows := cursor.fetchmany(_FETCH):
-                for seq, delta, explanation in rows:
+                for seq, delta, explanation, filter_id, reason, milli in rows:
                     i = position.get(seq)
                     if i is not None:
-                        deltas[i], explanations[i] = delta, explanation
+                        stored.deltas[i], stored.explanations[i] = delta, explanation
+                        stored.filter_ids[i], stored.reasons[i], stored.surge_millis[i] = filter_id, reason, milli
     finally:
         cursor.close()
-    return StoredRows(deltas, explanations)
+    return stored
 
 
 def _owner_event_updates(
@@ -575,16 +660,20 @@ def _owner_event_updates(
     *,
     lead_side: bool,
     first: int = 0,
-) -> list[tuple[Any, str, int]]:
-    """(score_delta, explanation text, seq) of the events (from position `first` on) whose row changes: one owner
-    side replayed, the other taken from the stored explanation. The text is what `Explainer` writes (same keys,
-    order and spacing)."""
+) -> list[EventUpdate]:
+    """(score_delta, explanation text, quarantine filter id, reason, surge milli, seq) of the events (from position
+    `first` on) whose row changes: one owner side replayed, the other taken from the stored explanation. The text is
+    what `Explainer` writes (same keys, order and spacing)."""
     sqlite = _is_sqlite(session)
     primary_delta = primary_deltas(result, primary).tolist()
     rules = [
         [[{"rule_id": r.id, "event_type": r.event_type, "weight": r.weight} for r in matched] for matched in rs.matched]
         for rs in result.rulesets
     ]
+    adjusted = result.adjustments
+    held = adjusted.held.held.tolist() if adjusted is not None else None
+    milli = adjusted.surge_milli.tolist() if adjusted is not None else None
+    new_adjusted = adjusted_columns(result, np.arange(len(result.columns)))
     mine = ("before", "after") if lead_side else ("account_before", "account_after")
     theirs = ("account_before", "account_after") if lead_side else ("before", "after")
     columns = [
@@ -594,26 +683,33 @@ def _owner_event_updates(
             (rs.lead_before if lead_side else rs.account_before).tolist(),
             (rs.lead_after if lead_side else rs.account_after).tolist(),
             rules[k],
+            rs.surge_boost.tolist() if rs.surge_boost is not None else None,
         )
         for k, rs in enumerate(result.rulesets)
     ]
     combo = result.combo.tolist()
     seqs = result.columns.seq.tolist()
-    out: list[tuple[Any, str, int]] = []
+    out: list[EventUpdate] = []
     for i in range(first, len(seqs)):
         seq = seqs[i]
         raw = stored.explanations[i]
         old = (orjson.loads(raw) if isinstance(raw, str | bytes) else raw) or {}
         new: dict[str, Any] = {}
-        for rs_id, delta, before, after, rs_rules in columns:
+        for rs_id, delta, before, after, rs_rules, boosts in columns:
             kept = old.get(rs_id) or {}
             part = {"delta": delta[i], mine[0]: before[i], mine[1]: after[i],
-                    theirs[0]: kept.get(theirs[0]), theirs[1]: kept.get(theirs[1]), "rules": rs_rules[combo[i]]}
+                    theirs[0]: kept.get(theirs[0]), theirs[1]: kept.get(theirs[1]),
+                    "rules": [] if held is not None and held[i] else rs_rules[combo[i]]}
             new[rs_id] = {k: part[k] for k in ("delta", "before", "after", "account_before", "account_after", "rules")}
-        if primary_delta[i] == stored.deltas[i] and new == old:
+            if boosts is not None and boosts[i] and milli is not None:  # as RulesetOutcome.as_explanation
+                new[rs_id]["surge_multiplier"] = milli[i] / 1000
+                new[rs_id]["surge_boost"] = boosts[i]
+        adjusted_now = new_adjusted[i]
+        same_adjusted = adjusted_now == (stored.filter_ids[i], stored.reasons[i], stored.surge_millis[i])
+        if primary_delta[i] == stored.deltas[i] and same_adjusted and new == old:
             continue
         text = orjson.dumps(new).decode()
-        if sqlite and primary_delta[i] == stored.deltas[i] and text == raw:
+        if sqlite and primary_delta[i] == stored.deltas[i] and same_adjusted and text == raw:
             continue
-        out.append((primary_delta[i], text, seq))
+        out.append((primary_delta[i], text, *adjusted_now, seq))
     return out

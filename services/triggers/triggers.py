@@ -292,6 +292,8 @@ def fire_triggers(session: Session, tenant: Tenant, results: Sequence[Ingested],
 
     A unit without active triggers costs exactly one indexed query.
     """
+    # Quarantined events, and types observed or scored without triggers, fire nothing.
+    results = [r for r in results if r.fires_triggers]
     if not results:
         return 0
     active = _active_triggers(session, tenant)
@@ -368,7 +370,7 @@ def _history(
     rows = session.execute(
         select(e.id, e.event_type, e.occurred_at, e.seq, e.lead_id, e.account_id).where(
             e.unit_id == tenant.unit_id, owner == subject, e.event_type.in_(sorted(types)),
-            e.occurred_at >= start, e.occurred_at <= end,
+            e.occurred_at >= start, e.occurred_at <= end, e.quarantine_filter_id.is_(None),  # bots complete nothing
         )
     )
     return [(core.HistoryEvent(i, t, o, q), lead, acc) for i, t, o, q, lead, acc in rows]

@@ -142,6 +142,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column('quarantine_filter_id', sa.String(length=64), nullable=True))
         batch.add_column(sa.Column('quarantine_reason', sa.String(length=300), nullable=True))
         batch.add_column(sa.Column('surge_milli', sa.Integer(), nullable=True))
+    # A lead's events around a moment: the context that decides a new event's quarantine and surge at ingest.
+    op.create_index('ix_events_unit_lead_occurred', 'events', ['unit_id', 'lead_id', 'occurred_at'])
     op.create_index('ix_events_unit_quarantined', 'events', ['unit_id', 'seq'],
                     sqlite_where=sa.text('quarantine_filter_id IS NOT NULL'),
                     postgresql_where=sa.text('quarantine_filter_id IS NOT NULL'))
@@ -157,6 +159,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_events_unit_quarantined', table_name='events')
+    op.drop_index('ix_events_unit_lead_occurred', table_name='events')
     with op.batch_alter_table('events') as batch:
         batch.drop_column('surge_milli')
         batch.drop_column('quarantine_reason')
