@@ -3,18 +3,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt
 
 from api.schemas import InModel, OutModel
 from api.types import Timestamp
+from core.surge import MULTIPLIER_CAP_MAX, MULTIPLIER_CAP_MIN
 from services.scoring.filters import (
     COUNT_THRESHOLD_MAX,
     COUNT_THRESHOLD_MIN,
     TIME_WINDOW_MS_MAX,
     TIME_WINDOW_MS_MIN,
 )
+from services.scoring.surge_policy import IDLE_RESET_SECONDS_MAX, MAX_BANDS, MIN_EVENTS_MAX
 
 ProcessingScope = Literal["observe", "decide", "activate"]
 _EVENT_TYPE = Field(min_length=1, max_length=200, description="the event type whose bursts are held back")
@@ -67,3 +69,46 @@ class EventTypeSettingOut(OutModel):
     event_type: str
     hidden: bool
     max_processing_scope: ProcessingScope
+
+
+# --- what-if: the data-quality parts of a draft --------------------------------------------------------------------
+
+
+class FilterDraftChangeIn(InorganicFilterUpdateIn):
+    filter_id: str = Field(max_length=200)
+
+
+class FiltersChangesIn(InModel):
+    add: list[InorganicFilterIn] = Field(default_factory=list, description="new filters, bodies as for POST")
+    update: list[FilterDraftChangeIn] = Field(default_factory=list, description="filter_id and the fields to change")
+    remove: list[str] = Field(default_factory=list, description="ids of filters to remove")
+
+    def as_draft(self) -> dict[str, Any]:
+        return {
+            "add": [body.model_dump(exclude_none=True) for body in self.add],
+            "update": [change.model_dump(exclude_unset=True) for change in self.update],
+            "remove": list(self.remove),
+        }
+
+
+class EventTypeScopeDraftIn(InModel):
+    event_type: str = Field(min_length=1, max_length=200)
+    max_processing_scope: ProcessingScope
+
+
+class SurgeBandIn(InModel):
+    min_events: StrictInt = Field(ge=1, le=MIN_EVENTS_MAX, description="from this event of a session on")
+    multiplier: float = Field(ge=MULTIPLIER_CAP_MIN, le=MULTIPLIER_CAP_MAX)
+
+
+class SurgePolicyIn(InModel):
+    mode: Literal["off", "standard", "gentle", "custom"]
+    bands: list[SurgeBandIn] | None = Field(default=None, max_length=MAX_BANDS,
+                                            description="custom bands (at least one for mode custom)")
+    idle_reset_seconds: StrictInt | None = Field(default=None, ge=1, le=IDLE_RESET_SECONDS_MAX,
+                                                 description="a gap this long starts a new session (default 1800)")
+    multiplier_cap: float | None = Field(default=None, ge=MULTIPLIER_CAP_MIN, le=MULTIPLIER_CAP_MAX,
+                                         description="no multiplier above this (default 2.0)")
+
+    def as_draft(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
