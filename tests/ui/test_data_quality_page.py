@@ -146,7 +146,7 @@ def running_app(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 @pytest.mark.e2e
-def test_in_the_browser_a_burst_filter_is_added_and_listed(running_app: dict[str, Any]) -> None:
+def test_in_the_browser_a_burst_filter_is_added_and_the_bot_switch_turned_on(running_app: dict[str, Any]) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     from tests.e2e.test_dashboard import CHROMIUM_ARGS
@@ -163,20 +163,26 @@ def test_in_the_browser_a_burst_filter_is_added_and_listed(running_app: dict[str
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("heading", name="Data quality").first).to_be_visible()
 
-        form = page.get_by_test_id("stForm").filter(has_text="Add filter")
-        event_type = form.get_by_role("combobox", name="Event type")
+        page.wait_for_timeout(1000)  # the run after sign-in settles (its elements replace the first run's)
+
+        event_type = page.get_by_role("combobox", name="Event type").first
         event_type.click()
         event_type.fill("page_visit")
         page.keyboard.press("Enter")
-        count = form.get_by_role("spinbutton", name="Events (threshold)")
+        count = page.get_by_role("spinbutton", name="Events (threshold)").first
         count.fill("3")
         count.press("Tab")
-        form.get_by_role("button", name="Add filter").click()
+        page.get_by_role("button", name="Add filter").first.click()
         expect(page.get_by_text(re.compile(r"Filter added: 3\+ page_visit events within 1 min"))).to_be_visible()
+
+        page.get_by_text("Hold back known bots and crawlers").first.click()
+        expect(page.get_by_text("Bot filter turned on.")).to_be_visible()
         browser.close()
 
     db = Database(running_app["database_url"])
     with db.read() as session:
         made = session.scalars(select(models.InorganicFilter)).all()
+        bots = session.scalars(select(models.ScoringSettings.bot_filter_enabled)).all()
     db.dispose()
+    assert bots == [True]
     assert [(f.event_type, f.count_threshold, f.time_window_ms) for f in made] == [("page_visit", 3, 60_000)]
