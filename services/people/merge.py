@@ -4,10 +4,11 @@ Every event and alias of the sources moves to the target, the sources are marked
 of a merged id answer with the target: services.people.leads.require_lead), and the target's scores become the
 replay of all its events together in the log's order (services.scoring.rescore.rescore_leads, the one fold): no
 point is lost, the merged score is the score of one lead that had received all those events. Events keep their
-account, so account scores do not move. The sources' trigger firings move to the target, so a trigger that fired
-once for either does not fire again for the merged lead; the merge itself fires nothing. With `truncate` the
-source rows are deleted once everything has moved. The target's profile is rebuilt from its profile events (its
-own and the sources', in the log's order) and its fit recomputed.
+account, so account scores do not move (unless filters or surge, which read a lead's events together, change
+what those events score: then the accounts are rescored too). The sources' trigger firings move to the target, so
+a trigger that fired once for either does not fire again for the merged lead; the merge itself fires nothing.
+With `truncate` the source rows are deleted once everything has moved. The target's profile is rebuilt from its
+profile events (its own and the sources', in the log's order) and its fit recomputed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
 from services.people.profiles import rebuild_profile
 from services.scoring.model import heads, live_model, lock_config
-from services.scoring.rescore import rescore_leads
+from services.scoring.rescore import rescore_leads, rescore_leads_and_accounts
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
@@ -101,7 +102,13 @@ def merge_leads(
         rows[source_id].updated_at = now
     session.flush()
 
-    rescored = rescore_leads(session, tenant, [target_id, *sources], from_seq=first_moved)
+    model = live_model(session, tenant)
+    if model.adjusts_events:
+        # Bursts and sessions of the merged lead can reach back before the first moved event, and what they hold
+        # back or boost moves the events' accounts too (core.quarantine, core.surge).
+        rescored = rescore_leads_and_accounts(session, tenant, [target_id, *sources], model)
+    else:
+        rescored = rescore_leads(session, tenant, [target_id, *sources], model, from_seq=first_moved)
     for lead_id in (target_id, *sources):  # the profile events moved with the others: sources keep none
         rebuild_profile(session, tenant, lead_id, now)
     truncated = 0
@@ -115,7 +122,7 @@ def merge_leads(
         for source_id in sources:
             session.delete(rows[source_id])
         session.flush()
-    primary = live_model(session, tenant).primary_ruleset_id
+    primary = model.primary_ruleset_id
     score = rescored.scores.get(target_id, {}).get(primary, 0) if primary else 0
     audit.record(
         session, tenant, action="merge", entity_type="lead", entity_id=target_id, before=None,

@@ -286,6 +286,7 @@ def changed_events(
     cols = new.columns
     has_lead, has_account = cols.lead >= 0, cols.account >= 0
     changed = _differs(primary_deltas(old, old_primary), primary_deltas(new, new_primary))
+    changed |= _adjustments_differ(old, new)
     texts: dict[str, int] = {}
     old_rules, new_rules = Explainer(old).rules, Explainer(new).rules
     for k, (o, w) in enumerate(zip(old.rulesets, new.rulesets, strict=True)):
@@ -299,6 +300,24 @@ def changed_events(
         if n:
             changed |= old_codes[old.combo] != new_codes[new.combo]
     return changed
+
+
+def _adjustments_differ(old: vector.VectorReplay, new: vector.VectorReplay) -> np.ndarray[Any, Any]:
+    """Per event: whether its quarantine (filter, reason), held state or surge multiplier differs (an event a
+    filter quarantines may score 0 either way, yet its row changes)."""
+    n = len(new.columns)
+    reasons: dict[tuple[str, str] | None, int] = {None: -1}
+
+    def key(result: vector.VectorReplay) -> tuple[np.ndarray[Any, Any], ...]:
+        adjusted = result.adjustments
+        if adjusted is None:
+            return np.full(n, -1), np.zeros(n, dtype=bool), np.full(n, scoring.NO_SURGE)
+        codes = np.array([reasons.setdefault(r, len(reasons)) for r in adjusted.held.reasons] + [-1],
+                         dtype=np.int64)
+        return codes[adjusted.held.code], adjusted.held.held, adjusted.surge_milli
+
+    before, after = key(old), key(new)
+    return np.logical_or.reduce([_differs(b, a) for b, a in zip(before, after, strict=True)])
 
 
 def _differs(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

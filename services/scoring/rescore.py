@@ -479,9 +479,17 @@ def _driver_sql(session: Session, sql: str) -> str:
 
 
 def verify_unit(session: Session, tenant: Tenant) -> list[str]:
-    """Differences between stored scores and a replay of the log; empty when they agree."""
-    result = replay_unit(session, tenant)
+    """Differences between stored scores (and each event's quarantine and surge) and a replay of the log; empty
+    when they agree."""
+    model = live_model(session, tenant)
+    cols, stored = read_log(session, tenant, with_stored=True)
+    result = vector.replay(model, cols)
     problems: list[str] = []
+    replayed_adjustments = adjusted_columns(result, np.arange(len(cols)))
+    for i, (seq, now) in enumerate(zip(cols.seq.tolist(), replayed_adjustments, strict=True)):
+        before = (stored.filter_ids[i], stored.reasons[i], stored.surge_millis[i])
+        if before != now:
+            problems.append(f"event seq {seq}: stored quarantine/surge {before} != replayed {now}")
     for owner_model, key, replayed in (
         (models.LeadScore, "lead_id", result.lead_scores()),
         (models.AccountScore, "account_id", result.account_scores()),
@@ -547,12 +555,12 @@ def rescore_accounts(
 
 def rescore_leads_and_accounts(
     session: Session, tenant: Tenant, lead_ids: Sequence[str], model: ScoringModel | None = None
-) -> None:
-    """Rescore leads whose events' quarantine or surge changed after the fact (services.scoring.adjust), then the
-    accounts of their events (which take those events' adjustments as now stored)."""
+) -> OwnersRescore:
+    """Rescore leads whose events' quarantine or surge changed after the fact (services.scoring.adjust, a merge),
+    then the accounts of their events (which take those events' adjustments as now stored)."""
     if not lead_ids:
-        return
-    rescore_leads(session, tenant, lead_ids, model)
+        return OwnersRescore(0, 0, 0, {})
+    leads = rescore_leads(session, tenant, lead_ids, model)
     ids = sorted(set(lead_ids))
     accounts: set[str] = set()
     for start in range(0, len(ids), _IN_IDS):
@@ -566,6 +574,7 @@ def rescore_leads_and_accounts(
             )
         )
     rescore_accounts(session, tenant, sorted(accounts), model)
+    return leads
 
 
 def _rescore_owners(

@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from core import surge
 from db import models
 from db.engine import Database
 from services.context import Tenant
+from services.people.merge import merge_leads
 from services.scoring import publisher
 from services.scoring.model import begin_change, heads
 from services.scoring.publish import publish
@@ -191,15 +192,52 @@ def test_a_filter_published_aside_quarantines_like_inline(
     including events that arrive while the rescore runs."""
     add_rule(db, tenant, "email_click", 10, now)
     rs = primary_id(db, tenant)
-    lead = ""
+    lead = opener = ""
     for i in range(6):
         lead = visit(db, tenant, "fa@acme.com", now + timedelta(milliseconds=100 * i), "email_click").lead_id or ""
+        # A type no rule scores (another lead): quarantining it moves no delta, yet its rows must say so.
+        opener = visit(db, tenant, "op@other.example", now + timedelta(milliseconds=100 * i), "email_open").lead_id or ""
     monkeypatch.setattr(get_settings(), "inline_rescore_max_events", 0)
-    configure(db, tenant, now, filters=[{"event_type": "email_click", "count_threshold": 5, "time_window_ms": 2000}],
+    configure(db, tenant, now, filters=[{"event_type": "email_click", "count_threshold": 5, "time_window_ms": 2000},
+                                        {"event_type": "email_open", "count_threshold": 5, "time_window_ms": 2000}],
               surge_mode="gentle")
     visit(db, tenant, "fa@acme.com", now + timedelta(milliseconds=700), "email_click")
     assert publisher.wait_idle(60)
     with db.read() as session:
         assert heads(session, tenant).live == heads(session, tenant).published
     assert lead_score(db, tenant, lead, rs) == 0
+    opens = events_of(db, opener)
+    assert len(opens) == 6 and all(e.quarantine_filter_id == f"flt_1_{tenant.unit_id}" for e in opens)
+    replay_agrees(db, tenant)
+
+
+def test_merging_two_leads_makes_one_session_and_rescores_their_accounts(
+    db: Database, tenant: Tenant, now: datetime
+) -> None:
+    add_rule(db, tenant, "page_view", 10, now)
+    configure(db, tenant, now, surge_mode="standard")
+    rs = primary_id(db, tenant)
+    work = visit(db, tenant, "gil@acme.com", now, "page_view")
+    visit(db, tenant, "gil@acme.com", now + timedelta(minutes=2), "page_view")
+    home = visit(db, tenant, "gil@home.example", now + timedelta(minutes=1), "page_view")
+    visit(db, tenant, "gil@home.example", now + timedelta(minutes=3), "page_view")
+    assert lead_score(db, tenant, work.lead_id or "", rs) == 20  # two sessions of two: nothing boosted
+    with db.write() as session:
+        merge_leads(session, tenant, target_id=work.lead_id or "", source_ids=[home.lead_id or ""], now=now)
+    # One person, one session of four events: 10, 10, 12, 12.
+    assert [e.score_delta for e in events_of(db, work.lead_id or "")] == [10, 10, 12, 12]
+    assert lead_score(db, tenant, work.lead_id or "", rs) == 44
+    replay_agrees(db, tenant)
+
+
+def test_verify_reports_a_quarantine_flag_the_log_does_not_explain(db: Database, tenant: Tenant, now: datetime) -> None:
+    add_rule(db, tenant, "email_click", 10, now)
+    clicked = visit(db, tenant, "hal@acme.com", now, "email_click")
+    with db.write() as session:
+        session.execute(update(models.Event).where(models.Event.id == clicked.event_id)
+                        .values(quarantine_filter_id="flt_gone", quarantine_reason="stale"))
+    with db.write() as session:
+        (problem,) = verify_unit(session, tenant)
+        assert "stored quarantine/surge ('flt_gone', 'stale', None) != replayed (None, None, None)" in problem
+        assert rescore_unit(session, tenant).changed_events == 1
     replay_agrees(db, tenant)
