@@ -28,6 +28,7 @@ from api.routers import crm, events, health, signals
 from api.routers import decays as decays_router
 from api.routers import deliveries as deliveries_router
 from api.routers import event_types as event_types_router
+from api.routers import filters as filters_router
 from api.routers import fit as fit_router
 from api.routers import imports as imports_router
 from api.routers import lead_lifecycle as lead_lifecycle_router
@@ -135,6 +136,7 @@ def create_api(db: Database | None = None) -> FastAPI:
     app.include_router(analytics_router.router)
     app.include_router(event_types_router.router)  # event types, channels, their settings, deleting a type's events
     app.include_router(surge_router.router)  # surge policy, surge triggers and events, surge metrics
+    app.include_router(filters_router.router)  # inorganic filters, event-type settings
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id

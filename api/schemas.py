@@ -666,6 +666,7 @@ class ScoringSettingsOut(OutModel):
     allow_negative_scores: bool
     abm_enabled: bool
     session_timeout_minutes: int
+    bot_filter_enabled: bool = Field(description="events whose metadata.user_agent is a known crawler are quarantined")
     updated_at: datetime | None
 
 

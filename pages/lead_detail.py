@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+import pandas as pd
 import streamlit as st
 
 from services.errors import NotFound
 from services.tenancy.policy import Action
-from ui import data, lead_fit, nav
+from ui import data, data_quality, lead_fit, nav
 from ui.auth import current_user
 from ui.components import (
     alias_kind_label,
@@ -105,15 +106,20 @@ with st.container(border=True):
 
 st.subheader("Timeline")
 if detail["events"]:
+    held_back = [bool(e.get("quarantined")) for e in detail["events"]]
+    if any(held_back):
+        st.caption("Greyed events are held back by a data quality filter: kept, but scored 0 and fire nothing.")
     st.dataframe(
-        [
+        data_quality.grey_held_back(pd.DataFrame([
             {
                 "When": e["timestamp"], "Event": event_label(e["event_type"]), "Score change": e["score_delta"],
                 "Channel": channel_label(e["channel"]), "Source": text(e.get("source")),
                 "Properties": key_values(e.get("metadata")),
+                **({"Held back": text(e.get("quarantine_reason")) if e.get("quarantined") else ""}
+                   if any(held_back) else {}),
             }
             for e in detail["events"]
-        ],
+        ]), held_back),
         hide_index=True,
         width="stretch",
         key="timeline",

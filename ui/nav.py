@@ -20,6 +20,7 @@ _PAGES: dict[str, tuple[str, str, str]] = {
     "rules": ("rules.py", "Rules", ":material/tune:"),
     "levels": ("levels.py", "Levels", ":material/stacked_bar_chart:"),
     "fit": ("fit.py", "Fit", ":material/person_check:"),
+    "data_quality": ("data_quality.py", "Data quality", ":material/filter_alt:"),
     "triggers": ("triggers.py", "Triggers", ":material/notifications_active:"),
     "analytics": ("analytics.py", "Analytics", ":material/monitoring:"),
     "import": ("import_export.py", "Import & export", ":material/upload_file:"),
@@ -52,7 +53,7 @@ def all_pages() -> dict[str, list[st.Page]]:
 
     return {
         "Sales": [home(), *present(["leads", "lead", "accounts", "account"])],
-        "Scoring": present(["rules", "levels", "fit", "triggers"]),
+        "Scoring": present(["rules", "levels", "fit", "data_quality", "triggers"]),
         "Insights": present(["analytics", "import"]),
         "Admin": present(["settings", "team", "audit"]),
     }

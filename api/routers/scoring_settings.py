@@ -21,6 +21,7 @@ class ScoringSettingsIn(InModel):
     allow_negative_scores: StrictBool | None = None
     abm_enabled: StrictBool | None = None
     session_timeout_minutes: StrictInt | None = None
+    bot_filter_enabled: StrictBool | None = None
 
 
 def settings_out(view: scoring_settings.ScoringSettingsView) -> dict[str, Any]:
@@ -28,6 +29,7 @@ def settings_out(view: scoring_settings.ScoringSettingsView) -> dict[str, Any]:
         "allow_negative_scores": view.allow_negative_scores,
         "abm_enabled": view.abm_enabled,
         "session_timeout_minutes": view.session_timeout_minutes,
+        "bot_filter_enabled": view.bot_filter_enabled,
         "updated_at": iso(view.updated_at),
     }
 
@@ -44,7 +46,8 @@ def update_scoring_settings(
     def work(session: Session) -> scoring_settings.ScoringSettingsView:
         return scoring_settings.update_settings(
             session, tenant, allow_negative_scores=body.allow_negative_scores, abm_enabled=body.abm_enabled,
-            session_timeout_minutes=body.session_timeout_minutes, now=now,
+            session_timeout_minutes=body.session_timeout_minutes, bot_filter_enabled=body.bot_filter_enabled,
+            now=now,
         )
 
     return settings_out(run_write(db, work))

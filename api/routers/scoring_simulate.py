@@ -6,14 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 from sqlalchemy.orm import Session
 
 from api.deps import DatabaseDep, Now, ReadSession, run_write
+from api.filter_schemas import EventTypeScopeDraftIn, FiltersChangesIn
 from api.fit_schemas import AccountRulesChangesIn, FitSimulationsOut, ProfileRulesChangesIn
 from api.permissions import ScoringEditor
 from api.routers.rules import RuleIn
 from api.schemas import DistributionOut, InModel, LevelChangeOut, OutModel
+from api.surge_schemas import SurgePolicyIn
 from api.types import Int64, Timestamp, UtcDatetime
 from services.errors import InvalidInput
 from services.scoring import simulate as what_if
@@ -67,6 +69,11 @@ class ChangesIn(InModel):
     account_rules: AccountRulesChangesIn | None = Field(default=None, description="account (fit) rule changes")
     profile_levels: list[LevelDraftIn] | None = Field(default=None, description="the full profile level list")
     account_levels: list[LevelDraftIn] | None = Field(default=None, description="the full account level list")
+    filters: FiltersChangesIn | None = Field(default=None, description="inorganic (burst) filter changes")
+    event_types: list[EventTypeScopeDraftIn] | None = Field(default=None,
+                                                           description="event types' processing scopes to set")
+    bot_filter_enabled: StrictBool | None = Field(default=None, description="turn the bot filter on or off")
+    surge_policy: SurgePolicyIn | None = Field(default=None, description="the surge policy to use")
 
     def as_draft(self) -> dict[str, Any]:
         draft: dict[str, Any] = {}
@@ -86,6 +93,14 @@ class ChangesIn(InModel):
             fit_levels: list[LevelDraftIn] | None = getattr(self, name)
             if fit_levels is not None:
                 draft[name] = [lv.model_dump() for lv in fit_levels]
+        if self.filters is not None:
+            draft["filters"] = self.filters.as_draft()
+        if self.event_types is not None:
+            draft["event_types"] = [item.model_dump() for item in self.event_types]
+        if self.bot_filter_enabled is not None:
+            draft["bot_filter_enabled"] = self.bot_filter_enabled
+        if self.surge_policy is not None:
+            draft["surge_policy"] = self.surge_policy.model_dump(exclude_none=True)
         return draft
 
 

@@ -34,7 +34,7 @@ CONDITION_FIELDS: tuple[str, ...] = ("property", "operator", "value")
 MAX_WEIGHT = 1_000_000
 MAX_CONDITIONS = 20
 _NAME_MAX = 200
-_EVENT_TYPE_MAX = 200
+EVENT_TYPE_MAX = 200
 _ICON_MAX = 64
 _SCORE_COLUMN_MAX = 64
 
@@ -348,6 +348,21 @@ def observed_event_types(session: Session, tenant: Tenant, limit: int = 200) -> 
 _GRID_READ_ONLY = frozenset({"created_at", "updated_at", "created_by", "updated_by", "org_id", "unit_id"})
 
 
+def check_event_type(value: Any, name: str = "event_type") -> str:
+    """An event type a rule, filter or event-type setting may name: non-empty, at most 200 characters, not the
+    system types (score decay, profile changes). Returns it stripped; InvalidInput names `name`."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(name, "is required and must be a non-empty string")
+    event_type = value.strip()
+    if len(event_type) > EVENT_TYPE_MAX:
+        raise InvalidInput(name, f"must be at most {EVENT_TYPE_MAX} characters")
+    if event_type == scoring.DECAY_EVENT_TYPE:
+        raise InvalidInput(name, f"{scoring.DECAY_EVENT_TYPE!r} is reserved for score decay")
+    if event_type in PROFILE_EVENT_TYPES:
+        raise InvalidInput(name, f"{event_type!r} is reserved for profile changes")
+    return event_type
+
+
 def validate_rule(fields: Mapping[str, Any], *, prefix: str = "", ignore: frozenset[str] = frozenset()) -> RuleValues:
     """Check and normalize a rule's editable fields; raise InvalidInput naming the first bad field."""
     for key in fields:
@@ -357,16 +372,7 @@ def validate_rule(fields: Mapping[str, Any], *, prefix: str = "", ignore: frozen
     ruleset_id = fields.get("ruleset_id")
     if ruleset_id is not None and (not isinstance(ruleset_id, str) or not ruleset_id.strip()):
         raise InvalidInput(f"{prefix}ruleset_id", "must be a ruleset id")
-    event_type = fields.get("event_type")
-    if not isinstance(event_type, str) or not event_type.strip():
-        raise InvalidInput(f"{prefix}event_type", "is required and must be a non-empty string")
-    event_type = event_type.strip()
-    if len(event_type) > _EVENT_TYPE_MAX:
-        raise InvalidInput(f"{prefix}event_type", f"must be at most {_EVENT_TYPE_MAX} characters")
-    if event_type == scoring.DECAY_EVENT_TYPE:
-        raise InvalidInput(f"{prefix}event_type", f"{scoring.DECAY_EVENT_TYPE!r} is reserved for score decay")
-    if event_type in PROFILE_EVENT_TYPES:
-        raise InvalidInput(f"{prefix}event_type", f"{event_type!r} is reserved for profile changes")
+    event_type = check_event_type(fields.get("event_type"), f"{prefix}event_type")
     weight = fields.get("weight")
     if isinstance(weight, float) and weight.is_integer():
         weight = int(weight)

@@ -1,8 +1,9 @@
-"""A unit's scoring settings: negative scores allowed, ABM switch, session idle timeout.
+"""A unit's scoring settings: negative scores allowed, ABM switch, session idle timeout, the bot filter switch.
 
 Settings are part of the unit's scoring model: a change is published as a new version, and changing
-allow_negative_scores (how every score folds) or session_timeout_minutes (where surge sessions end, with the surge
-policy's idle reset) rescores the unit from the event log.
+allow_negative_scores (how every score folds), session_timeout_minutes (where surge sessions end, with the surge
+policy's idle reset) or bot_filter_enabled (events whose `metadata.user_agent` is a known crawler are quarantined:
+core.quarantine) rescores the unit from the event log.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class ScoringSettingsView:
     abm_enabled: bool
     session_timeout_minutes: int
     updated_at: datetime | None = None
+    bot_filter_enabled: bool = False
 
 
 def get_settings(session: Session, tenant: Tenant) -> ScoringSettingsView:
@@ -47,11 +49,13 @@ def update_settings(
     allow_negative_scores: bool | None = None,
     abm_enabled: bool | None = None,
     session_timeout_minutes: int | None = None,
+    bot_filter_enabled: bool | None = None,
     now: datetime,
 ) -> ScoringSettingsView:
     """Partial update: None leaves a setting as it is."""
     policy.require(tenant, Action.EDIT_SCORING)
-    for name, value in (("allow_negative_scores", allow_negative_scores), ("abm_enabled", abm_enabled)):
+    for name, value in (("allow_negative_scores", allow_negative_scores), ("abm_enabled", abm_enabled),
+                        ("bot_filter_enabled", bot_filter_enabled)):
         if value is not None and not isinstance(value, bool):
             raise InvalidInput(name, "must be true or false")
     if session_timeout_minutes is not None:
@@ -67,7 +71,7 @@ def update_settings(
     if row is None:
         row = models.ScoringSettings(
             unit_id=tenant.unit_id, org_id=tenant.org_id, allow_negative_scores=False, abm_enabled=False,
-            session_timeout_minutes=DEFAULT_SESSION_TIMEOUT_MINUTES, updated_at=now,
+            session_timeout_minutes=DEFAULT_SESSION_TIMEOUT_MINUTES, bot_filter_enabled=False, updated_at=now,
         )
         session.add(row)
     before = audit.snapshot(row)  # a unit without a row had the defaults: the diff is against those
@@ -77,6 +81,8 @@ def update_settings(
         row.abm_enabled = abm_enabled
     if session_timeout_minutes is not None:
         row.session_timeout_minutes = session_timeout_minutes
+    if bot_filter_enabled is not None:
+        row.bot_filter_enabled = bot_filter_enabled
     row.updated_at = now
     session.flush()
     audit.record(session, tenant, action="update", entity_type="scoring_settings", entity_id=tenant.unit_id,
@@ -87,5 +93,6 @@ def update_settings(
 
 def _view(row: models.ScoringSettings) -> ScoringSettingsView:
     return ScoringSettingsView(
-        bool(row.allow_negative_scores), bool(row.abm_enabled), int(row.session_timeout_minutes), row.updated_at
+        bool(row.allow_negative_scores), bool(row.abm_enabled), int(row.session_timeout_minutes), row.updated_at,
+        bool(row.bot_filter_enabled),
     )

@@ -12,7 +12,12 @@ A draft is a plain mapping, every part optional:
                        "update": [{"rule_id": ..., fields to change}],
                        "remove": [rule_id, ...]},
      "account_rules": the same for account rules (`account_property`),
-     "profile_levels": [the full profile (fit) level list], "account_levels": [the full account level list]}
+     "profile_levels": [the full profile (fit) level list], "account_levels": [the full account level list],
+     "filters": {"add": [filter bodies as for POST /v1/filters/inorganic],
+                 "update": [{"filter_id": ..., fields to change}], "remove": [filter_id, ...]},
+     "event_types": [{"event_type": ..., "max_processing_scope": "observe" | "decide" | "activate"}],
+     "bot_filter_enabled": true | false,
+     "surge_policy": {"mode", "bands": [{"min_events", "multiplier"}], "idle_reset_seconds", "multiplier_cap"}}
 
 Each part is applied by one function of `_APPLIERS` (a later part, e.g. a surge policy, is one more entry).
 Problems raise InvalidInput naming the path, e.g. "changes.rules.add[0].weight".
@@ -39,18 +44,21 @@ from core import replay as vector
 from core.fit import FitRuleSpec
 from core.model import FitLevelSpec, LevelSpec, RuleSpec, ScoringModel
 from core.profile import PROFILE_KINDS
+from core.quarantine import EventTypeScope, FilterSpec
 from core.scoring import DECAY_EVENT_TYPE
 from core.triggers import Milestone
 from db import models
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput
+from services.scoring.filters import FILTER_FIELDS, check_filter, check_scope
 from services.scoring.fit_config import validate_fit_rule
 from services.scoring.levels import LEVEL_NAME_MAX
 from services.scoring.model import begin_change, live_model, published_model, write_tables
 from services.scoring.publish import Published, publish
 from services.scoring.rescore import load_event_columns
-from services.scoring.rules import RuleValues, validate_rule
+from services.scoring.rules import RuleValues, check_event_type, validate_rule
+from services.scoring.surge_policy import check_surge_policy
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 from services.triggers.triggers import _active_triggers, _milestone
@@ -61,7 +69,7 @@ HISTOGRAM_BINS = 20
 # --- applying a draft ----------------------------------------------------------------------------------------------
 
 Applier = Callable[[ScoringModel, Any, str], ScoringModel]
-_Spec = TypeVar("_Spec", RuleSpec, FitRuleSpec)
+_Spec = TypeVar("_Spec", RuleSpec, FitRuleSpec, FilterSpec)
 
 
 def apply_changes(model: ScoringModel, changes: Mapping[str, Any] | None) -> ScoringModel:
@@ -110,6 +118,9 @@ def _edit_rules(
     update: Callable[[_Spec, Mapping[str, Any], str], _Spec],
     add: Callable[[Mapping[str, Any], str], _Spec],
     add_shape: str,
+    *,
+    id_key: str = "rule_id",
+    noun: str = "rule",
 ) -> _RuleEdit[_Spec]:
     """A draft's `{add, update, remove}` of rules (engagement or fit), checked item by item: removed ids, updated
     rules (`update` builds one from the current rule and the item's fields) and added ones (`add` builds one from
@@ -125,20 +136,20 @@ def _edit_rules(
         if not isinstance(rule_id, str) or rule_id not in rules:
             raise InvalidInput(where, f"unknown {label} {rule_id!r}")
         if rule_id in removed:
-            raise InvalidInput(where, f"rule {rule_id!r} is removed more than once")
+            raise InvalidInput(where, f"{noun} {rule_id!r} is removed more than once")
         removed.add(rule_id)
     updated: dict[str, _Spec] = {}
     for index, item in enumerate(_list(raw.get("update"), f"{path}.update")):
         where = f"{path}.update[{index}]"
         if not isinstance(item, Mapping):
-            raise InvalidInput(where, "must be an object with rule_id and the fields to change")
-        rule_id = item.get("rule_id")
+            raise InvalidInput(where, f"must be an object with {id_key} and the fields to change")
+        rule_id = item.get(id_key)
         if not isinstance(rule_id, str) or rule_id not in rules:
-            raise InvalidInput(f"{where}.rule_id", f"unknown {label} {rule_id!r}")
+            raise InvalidInput(f"{where}.{id_key}", f"unknown {label} {rule_id!r}")
         if rule_id in removed:
-            raise InvalidInput(f"{where}.rule_id", f"rule {rule_id!r} is also removed")
+            raise InvalidInput(f"{where}.{id_key}", f"{noun} {rule_id!r} is also removed")
         if rule_id in updated:
-            raise InvalidInput(f"{where}.rule_id", f"rule {rule_id!r} is updated more than once")
+            raise InvalidInput(f"{where}.{id_key}", f"{noun} {rule_id!r} is updated more than once")
         updated[rule_id] = update(rules[rule_id], item, where)
     added: list[_Spec] = []
     for index, body in enumerate(_list(raw.get("add"), f"{path}.add")):
@@ -308,6 +319,67 @@ def _fit_levels_applier(kind: str) -> Applier:
     return apply
 
 
+def _apply_filters(model: ScoringModel, raw: Any, path: str) -> ScoringModel:
+    """Inorganic filters added, updated (`filter_id` and the fields to change) and removed, validated as the filter
+    routes validate (services.scoring.filters.check_filter)."""
+
+    def fields_of(spec: FilterSpec) -> dict[str, Any]:
+        return {"event_type": spec.event_type, "count_threshold": spec.count_threshold,
+                "time_window_ms": spec.time_window_ms, "group_events": spec.group_events}
+
+    def update(current: FilterSpec, item: Mapping[str, Any], where: str) -> FilterSpec:
+        sent = {k: v for k, v in item.items() if k != "filter_id" and (v is not None or k not in FILTER_FIELDS)}
+        values = check_filter({**fields_of(current), **sent}, prefix=f"{where}.")
+        return FilterSpec(current.id, values.event_type, values.count_threshold, values.time_window_ms,
+                          values.group_events)
+
+    def add(body: Mapping[str, Any], where: str) -> FilterSpec:
+        values = check_filter(body, prefix=f"{where}.", ignore=_FILTER_READ_ONLY)
+        return FilterSpec(new_id("if"), values.event_type, values.count_threshold, values.time_window_ms,
+                          values.group_events)
+
+    edit = _edit_rules(raw, path, {f.id: f for f in model.filters}, "filter", update, add,
+                       "must be a filter object", id_key="filter_id", noun="filter")
+    kept = [edit.updated.get(f.id, f) for f in model.filters if f.id not in edit.removed]
+    return replace(model, filters=ScoringModel.build(filters=[*kept, *edit.added]).filters)
+
+
+# Fields of a filter as the API shows it; a body copied from GET /v1/filters/inorganic may carry them, ignored.
+_FILTER_READ_ONLY = frozenset({"filter_id", "org_id", "created_by", "updated_by", "created_at", "updated_at",
+                               "quarantined_count"})
+
+
+def _apply_event_types(model: ScoringModel, raw: Any, path: str) -> ScoringModel:
+    """Processing scopes `[{event_type, max_processing_scope}]` set on top of the model's (activate drops a type's
+    scope: the default)."""
+    scopes = {s.id: s.scope for s in model.event_type_scopes}
+    seen: set[str] = set()
+    for index, item in enumerate(_list(raw, path)):
+        where = f"{path}[{index}]"
+        if not isinstance(item, Mapping):
+            raise InvalidInput(where, "must be an object with event_type and max_processing_scope")
+        for key in item:
+            if key not in ("event_type", "max_processing_scope"):
+                raise InvalidInput(f"{where}.{key}", "unknown field; one of event_type, max_processing_scope")
+        event_type = check_event_type(item.get("event_type"), f"{where}.event_type")
+        if event_type in seen:
+            raise InvalidInput(f"{where}.event_type", f"event type {event_type!r} appears more than once")
+        seen.add(event_type)
+        scopes[event_type] = check_scope(item.get("max_processing_scope"), f"{where}.max_processing_scope")
+    kept = [EventTypeScope(name, scope) for name, scope in scopes.items() if scope != "activate"]
+    return replace(model, event_type_scopes=ScoringModel.build(event_type_scopes=kept).event_type_scopes)
+
+
+def _apply_bot_filter(model: ScoringModel, raw: Any, path: str) -> ScoringModel:
+    if not isinstance(raw, bool):
+        raise InvalidInput(path, "must be true or false")
+    return replace(model, settings=replace(model.settings, bot_filter_enabled=raw))
+
+
+def _apply_surge_policy(model: ScoringModel, raw: Any, path: str) -> ScoringModel:
+    return replace(model, surge=check_surge_policy(raw, prefix=f"{path}."))
+
+
 _APPLIERS: dict[str, Applier] = {
     "rules": _apply_rules,
     "levels": _apply_levels,
@@ -315,6 +387,10 @@ _APPLIERS: dict[str, Applier] = {
     "account_rules": _fit_rules_applier("account"),
     "profile_levels": _fit_levels_applier("profile"),
     "account_levels": _fit_levels_applier("account"),
+    "filters": _apply_filters,
+    "event_types": _apply_event_types,
+    "bot_filter_enabled": _apply_bot_filter,
+    "surge_policy": _apply_surge_policy,
 }
 
 

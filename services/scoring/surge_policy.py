@@ -37,7 +37,8 @@ from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
 MAX_BANDS = 20
-MAX_MIN_EVENTS = 10_000
+# A session's band starts within its first 100 events: ingest reads that many events back (services.scoring.adjust).
+MAX_MIN_EVENTS = 100
 # The session gap is the smaller of this and the scoring setting session_timeout_minutes (at most 24 hours).
 MAX_IDLE_RESET_SECONDS = 86_400
 _FIELDS = ("mode", "bands", "idle_reset_seconds", "multiplier_cap")
@@ -61,57 +62,59 @@ def _number(value: Any, name: str, low: float, high: float) -> float:
     return float(value)
 
 
-def _bands(value: Any) -> tuple[SurgeBand, ...]:
+def _bands(value: Any, prefix: str) -> tuple[SurgeBand, ...]:
     if not isinstance(value, list | tuple):
-        raise InvalidInput("bands", "must be a list of {min_events, multiplier}")
+        raise InvalidInput(f"{prefix}bands", "must be a list of {min_events, multiplier}")
     if len(value) > MAX_BANDS:
-        raise InvalidInput("bands", f"at most {MAX_BANDS} bands")
+        raise InvalidInput(f"{prefix}bands", f"at most {MAX_BANDS} bands")
     bands: list[SurgeBand] = []
     seen: set[int] = set()
     for pos, band in enumerate(value):
         if not isinstance(band, Mapping):
-            raise InvalidInput(f"bands[{pos}]", "must be an object {min_events, multiplier}")
+            raise InvalidInput(f"{prefix}bands[{pos}]", "must be an object {min_events, multiplier}")
         unknown = sorted(set(band) - {"min_events", "multiplier"})
         if unknown:
-            raise InvalidInput(f"bands[{pos}].{unknown[0]}", "unknown field")
+            raise InvalidInput(f"{prefix}bands[{pos}].{unknown[0]}", "unknown field")
         if "min_events" not in band:
-            raise InvalidInput(f"bands[{pos}].min_events", "is required")
+            raise InvalidInput(f"{prefix}bands[{pos}].min_events", "is required")
         if "multiplier" not in band:
-            raise InvalidInput(f"bands[{pos}].multiplier", "is required")
-        min_events = _integer(band["min_events"], f"bands[{pos}].min_events", 1, MAX_MIN_EVENTS)
+            raise InvalidInput(f"{prefix}bands[{pos}].multiplier", "is required")
+        min_events = _integer(band["min_events"], f"{prefix}bands[{pos}].min_events", 1, MAX_MIN_EVENTS)
         if min_events in seen:
-            raise InvalidInput(f"bands[{pos}].min_events", f"another band already starts at {min_events} events")
+            raise InvalidInput(f"{prefix}bands[{pos}].min_events",
+                               f"another band already starts at {min_events} events")
         seen.add(min_events)
-        multiplier = _number(band["multiplier"], f"bands[{pos}].multiplier", 1.0, MULTIPLIER_CAP_MAX)
+        multiplier = _number(band["multiplier"], f"{prefix}bands[{pos}].multiplier", 1.0, MULTIPLIER_CAP_MAX)
         bands.append(SurgeBand(min_events, multiplier))
     return tuple(sorted(bands, key=lambda b: b.min_events))
 
 
-def check_surge_policy(body: Mapping[str, Any]) -> SurgeSpec:
+def check_surge_policy(body: Mapping[str, Any], *, prefix: str = "") -> SurgeSpec:
     """The policy `body` describes ({mode, bands, idle_reset_seconds, multiplier_cap}), checked; InvalidInput names
     the field. `mode` is required; `bands` is required (at least one) for custom and ignored for the presets;
-    `idle_reset_seconds` (1..86400) and `multiplier_cap` (1..3) default to the Standard values."""
+    `idle_reset_seconds` (1..86400) and `multiplier_cap` (1..3) default to the Standard values. Field names in errors
+    start with `prefix` (the what-if's `changes.surge_policy.`)."""
     if not isinstance(body, Mapping):
-        raise InvalidInput("body", "must be an object")
+        raise InvalidInput(prefix.rstrip(".") or "body", "must be an object")
     unknown = sorted(set(body) - set(_FIELDS))
     if unknown:
-        raise InvalidInput(unknown[0], "unknown field")
+        raise InvalidInput(f"{prefix}{unknown[0]}", "unknown field")
     mode = body.get("mode")
     if mode not in SURGE_MODES:
-        raise InvalidInput("mode", f"must be one of {', '.join(SURGE_MODES)}")
+        raise InvalidInput(f"{prefix}mode", f"must be one of {', '.join(SURGE_MODES)}")
     raw_bands = body.get("bands")
-    custom = _bands(raw_bands) if raw_bands is not None else ()
+    custom = _bands(raw_bands, prefix) if raw_bands is not None else ()
     if mode == "custom" and not custom:
-        raise InvalidInput("bands", "a custom policy needs at least one band")
+        raise InvalidInput(f"{prefix}bands", "a custom policy needs at least one band")
     idle = body.get("idle_reset_seconds")
     cap = body.get("multiplier_cap")
     return SurgeSpec(
         mode=str(mode),
         bands=preset_bands(str(mode), custom),
         idle_reset_seconds=DEFAULT_IDLE_RESET_SECONDS if idle is None
-        else _integer(idle, "idle_reset_seconds", 1, MAX_IDLE_RESET_SECONDS),
+        else _integer(idle, f"{prefix}idle_reset_seconds", 1, MAX_IDLE_RESET_SECONDS),
         multiplier_cap=DEFAULT_MULTIPLIER_CAP if cap is None
-        else _number(cap, "multiplier_cap", MULTIPLIER_CAP_MIN, MULTIPLIER_CAP_MAX),
+        else _number(cap, f"{prefix}multiplier_cap", MULTIPLIER_CAP_MIN, MULTIPLIER_CAP_MAX),
     )
 
 

@@ -117,9 +117,10 @@ def ids_by_table(a: ApiHarness) -> dict[str, list[str]]:
     return ids
 
 
-# Path parameters that number things within each unit (scoring versions 1, 2, ...): every unit has its own version
-# 1, so B reading "its" version 1 is no leak. Their isolation is tested in tests/api/test_scoring_versions.py.
-PER_UNIT_NUMBERS = frozenset({"version"})
+# Path parameters that number or name things within each unit (scoring versions 1, 2, ...; event types): every unit
+# has its own version 1 and its own setting of event type "x", so B reaching "its" version 1 or type "x" is no leak.
+# Their isolation is tested in tests/api/test_scoring_versions.py and tests/api/test_filters.py.
+PER_UNIT_NUMBERS = frozenset({"version", "event_type"})
 
 
 def candidates(name: str, ids: dict[str, list[str]]) -> list[str]:
