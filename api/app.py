@@ -42,6 +42,7 @@ from api.routers import scoring_settings as scoring_settings_router
 from api.routers import scoring_simulate as scoring_simulate_router
 from api.routers import scoring_versions as scoring_versions_router
 from api.routers import secrets as secrets_router
+from api.routers import segments as segments_router
 from api.routers import stream as stream_router
 from api.routers import triggers as triggers_router
 from api.routers import usage as usage_router
@@ -129,6 +130,7 @@ def create_api(db: Database | None = None) -> FastAPI:
     app.include_router(scoring_simulate_router.router)
     app.include_router(properties_router.router)
     app.include_router(fit_router.router)  # fit: mappings, fit rulesets, rules and levels
+    app.include_router(segments_router.router)  # segments and their rules (services.targeting)
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id

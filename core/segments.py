@@ -185,10 +185,7 @@ def matches(rules: Iterable[SegmentRule], facts: LeadFacts) -> bool:
     for group in grouped(rules):
         acc = rule_holds(group[0], facts)
         for rule in group[1:]:
-            if rule.logic_op == "OR":
-                acc = acc or rule_holds(rule, facts)
-            else:
-                acc = acc and rule_holds(rule, facts)
+            acc = (acc or rule_holds(rule, facts)) if rule.logic_op == "OR" else (acc and rule_holds(rule, facts))
         if not acc:
             return False
     return True
@@ -221,7 +218,7 @@ def filter_problem(item: Any, *, attributes: bool) -> tuple[str, str] | None:
         return "field_name", f"must be one of {', '.join(LEAD_ATTRIBUTES)}; got {name!r}"
     if op not in CONDITION_OPERATORS:
         return "operator", f"must be one of {', '.join(CONDITION_OPERATORS)}; got {op!r}"
-    if value is not None and not isinstance(value, str | int | float) or isinstance(value, bool):
+    if (value is not None and not isinstance(value, str | int | float)) or isinstance(value, bool):
         return "value", "must be a string"
     text = None if value is None else str(value).strip()
     if op not in NO_VALUE_OPERATORS and not text:

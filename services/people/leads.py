@@ -217,7 +217,10 @@ def list_leads(
     if segment_id is not None and members is None:
         if now is None:
             raise ValueError("now is required for segment_id")
-        members = targeting.member_ids_select(session, tenant, segment_id, now)
+        try:
+            members = targeting.member_ids_select(session, tenant, segment_id, now)
+        except NotFound:
+            raise InvalidInput("segment_id", f"no segment {segment_id!r} in this unit") from None
     if members is not None:
         conditions.append(lead.id.in_(members))
     if q is not None and q.strip():

@@ -5,11 +5,13 @@ accounts, scores, levels, events and rules, and the count from services.targetin
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from core import levels as core_levels
 from core import segments as core
 from core.scoring import CONDITION_OPERATORS
@@ -41,7 +43,7 @@ rule_values = st.sampled_from(["pro", "PRO", "10", "1e1", "inf", "a,b", "ß", "s
 def rules(draw: st.DrawFn) -> core.SegmentRule:
     rule_type = draw(st.sampled_from(core.RULE_TYPES))
     operator = draw(st.sampled_from(CONDITION_OPERATORS))
-    value = draw(rule_values)
+    value: str | None = draw(rule_values)
     if operator in core.NUMERIC_OPERATORS and core.as_number(value) is None:
         value = "5"
     if operator in core.NO_VALUE_OPERATORS:
@@ -159,9 +161,7 @@ def test_sql_count_equals_the_pure_evaluator(db: Database, data: list[dict[str, 
         accts[1]["domain"] = None  # domains are unique in a unit
     tenant, ids = _store(db, data, accts)
     other = ids[-1]
-    segment = [core.SegmentRule(**{**{f: getattr(r, f) for f in r.__slots__},  # type: ignore[attr-defined]
-                                   "field_name": other if r.field_name == "other_rs" else r.field_name})
-               for r in segment]
+    segment = [replace(r, field_name=other) if r.field_name == "other_rs" else r for r in segment]
     expected = _brute_force(data, accts, ids, segment)
     with db.read() as session:
         assert targeting.count_rules(session, tenant, segment, NOW) == expected
