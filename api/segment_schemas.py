@@ -97,3 +97,17 @@ class SegmentRuleOut(OutModel):
     updated_at: Timestamp
     created_by: str | None
     updated_by: str | None
+
+
+class LeadFilterIn(InModel):
+    """A trigger's filter: `field_name` `operator` `value`, tested like a segment rule (ignoring case)."""
+
+    field_name: str = Field(min_length=1, max_length=200)
+    operator: Operator
+    value: RuleValue | None = None
+
+
+class LeadFilterOut(OutModel):
+    field_name: str
+    operator: str
+    value: str | None

@@ -91,8 +91,9 @@ def test_membership_follows_profile_score_level_and_events(api: ApiHarness) -> N
     cy = lead(api, plan="PRO", seats=12)
     dee = lead(api, plan="free", seats="3")
     ok(api.client.patch(f"/v1/leads/{ann}/metadata", json={"plan": "pro"}, headers=api.headers))
-    # group 0: plan is pro OR seats > 10; group 1: no rule -> only group 0
-    pro = segment(api, "Pro", {"rule_type": "lead_metadata", "field_name": "plan", "operator": "equals", "value": "Pro"},
+    # one group: plan is pro OR seats > 10
+    pro = segment(api, "Pro",
+                  {"rule_type": "lead_metadata", "field_name": "plan", "operator": "equals", "value": "Pro"},
                   {"rule_type": "lead_metadata", "field_name": "seats", "operator": "gt", "value": "10",
                    "logic_op": "OR", "order_index": 1})
     assert member_ids(api, pro) == {ann, cy} and count(api, pro) == 2
