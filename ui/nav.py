@@ -21,6 +21,7 @@ _PAGES: dict[str, tuple[str, str, str]] = {
     "levels": ("levels.py", "Levels", ":material/stacked_bar_chart:"),
     "fit": ("fit.py", "Fit", ":material/person_check:"),
     "triggers": ("triggers.py", "Triggers", ":material/notifications_active:"),
+    "segments": ("segments.py", "Segments", ":material/filter_alt:"),
     "analytics": ("analytics.py", "Analytics", ":material/monitoring:"),
     "import": ("import_export.py", "Import & export", ":material/upload_file:"),
     "settings": ("settings.py", "Settings", ":material/settings:"),
@@ -52,7 +53,7 @@ def all_pages() -> dict[str, list[st.Page]]:
 
     return {
         "Sales": [home(), *present(["leads", "lead", "accounts", "account"])],
-        "Scoring": present(["rules", "levels", "fit", "triggers"]),
+        "Scoring": present(["rules", "levels", "fit", "triggers", "segments"]),
         "Insights": present(["analytics", "import"]),
         "Admin": present(["settings", "team", "audit"]),
     }

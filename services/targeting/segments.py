@@ -447,53 +447,31 @@ def _number_branch(d: _Dialect, condition: Condition, x: Any, *, integer: bool) 
     return _UNKNOWN
 
 
-@dataclass(frozen=True, slots=True)
-class _JsonField:
-    """Accessors of one key of a JSON object column, normalized across SQLite and PostgreSQL."""
-
-    kind: Any  # missing -> NULL; else one of: null, true, false, number, string, other
-    text: Any
-    number: Any
-    exact: Any  # the number is within 2**53
-
-
-def _json_field(d: _Dialect, column: Any, key: str) -> _JsonField | None:
+def _on_json(d: _Dialect, condition: Condition, column: Any, key: str) -> Any:
+    """The condition on `key` of a JSON object column. One simple CASE over the value's JSON type, so the type is
+    read once per row."""
+    missing, null_ = _const(_holds(condition, {})), _const(_holds(condition, {"value": None}))
+    yes, no = _const(_holds(condition, {"value": True})), _const(_holds(condition, {"value": False}))
     if d.name == "postgresql":
         node = column.op("->")(literal(key))
         raw = column.op("->>")(literal(key))
-        typ = func.jsonb_typeof(node)
-        kind = case(
-            (typ == "boolean", case((raw == "true", literal("true")), else_=literal("false"))),
-            (typ.in_(["array", "object"]), literal("other")),
-            else_=typ,
+        number = case((func.abs(cast(raw, Numeric)) < _EXACT_FLOAT,
+                       _number_branch(d, condition, cast(raw, Float), integer=False)), else_=_UNKNOWN)
+        return case(
+            {"missing": missing, "null": null_, "boolean": case((raw == "true", yes), else_=no),
+             "string": _string_branch(d, condition, raw), "number": number},
+            value=func.coalesce(func.jsonb_typeof(node), literal("missing")), else_=_UNKNOWN,
         )
-        return _JsonField(kind, raw, cast(raw, Float), func.abs(cast(raw, Numeric)) < _EXACT_FLOAT)
     if '"' in key or "\\" in key or "\x00" in key:
-        return None  # not expressible as a SQLite JSON path: the rule is decided in Python
-    path = f'$."{key}"'
-    typ = func.json_type(column, literal(path))
-    value = func.json_extract(column, literal(path))
-    kind = case(
-        (typ.in_(["integer", "real"]), literal("number")),
-        (typ == "text", literal("string")),
-        (typ.in_(["array", "object"]), literal("other")),
-        else_=typ,
-    )
-    return _JsonField(kind, value, cast(value, Float), func.abs(value) < _EXACT_FLOAT)
-
-
-def _on_json(d: _Dialect, condition: Condition, column: Any, key: str) -> Any:
-    f = _json_field(d, column, key)
-    if f is None:
-        return _UNKNOWN
+        return _UNKNOWN  # not expressible as a SQLite JSON path: the rule is decided in Python
+    path = literal(f'$."{key}"')
+    value = func.json_extract(column, path)
+    number = case((func.abs(value) < _EXACT_FLOAT, _number_branch(d, condition, cast(value, Float), integer=False)),
+                  else_=_UNKNOWN)
     return case(
-        (f.kind.is_(None), _const(_holds(condition, {}))),
-        (f.kind == "null", _const(_holds(condition, {"value": None}))),
-        (f.kind == "true", _const(_holds(condition, {"value": True}))),
-        (f.kind == "false", _const(_holds(condition, {"value": False}))),
-        (f.kind == "string", _string_branch(d, condition, f.text)),
-        (and_(f.kind == "number", f.exact), _number_branch(d, condition, f.number, integer=False)),
-        else_=_UNKNOWN,
+        {"missing": missing, "null": null_, "true": yes, "false": no, "text": _string_branch(d, condition, value),
+         "integer": number, "real": number},
+        value=func.coalesce(func.json_type(column, path), literal("missing")), else_=_UNKNOWN,
     )
 
 
@@ -577,19 +555,17 @@ def compile_rules(
                 return _on_string_column(d, condition, getattr(account, rule.field_name))
             return case((account.id.is_(None), _const(_holds(condition, {}))),
                         else_=_on_json(d, condition, account.metadata_, rule.field_name))
-        # event_metadata: a matching event for certain, else one that may match, else none
+        # event_metadata: per lead, 2 when an event certainly matches, else 1 when one may match, else 0 / none
         e = models.Event
-        base = select(e.lead_id).where(
+        flag = case({True: 2, False: 0}, value=_on_json(d, condition, e.metadata_, rule.field_name), else_=1)
+        events = select(e.lead_id.label("lead_id"), func.max(flag).label("flag")).where(
             e.unit_id == tenant.unit_id, e.event_type == rule.event_type, e.lead_id.is_not(None)
         )
         if rule.within_days is not None:
-            base = base.where(e.occurred_at >= now - timedelta(days=rule.within_days))
-        on_event = _on_json(d, condition, e.metadata_, rule.field_name)
-        return case(
-            (lead.id.in_(base.where(on_event)), true()),
-            (lead.id.in_(base.where(on_event.is_(None))), _UNKNOWN),
-            else_=false(),
-        )
+            events = events.where(e.occurred_at >= now - timedelta(days=rule.within_days))
+        found = events.group_by(e.lead_id).subquery(f"rule_events_{len(joins)}")
+        joins.append((found, found.c.lead_id == lead.id))
+        return case({2: true(), 1: _UNKNOWN}, value=found.c.flag, else_=false())
 
     parts: list[Any] = []
     for group in core.grouped(rules):
@@ -620,7 +596,8 @@ class Membership:
 
     certain: Any
     decided: list[str]
-    certain_count: int | None = None
+    certain_count: int
+    unsure_count: int
 
     @property
     def ids_select(self) -> Any:
@@ -631,18 +608,20 @@ class Membership:
         return self.certain.union(select(lead.id).where(lead.id.in_(self.decided)))
 
 
-def _membership(
-    session: Session, tenant: Tenant, rules: Sequence[core.SegmentRule], now: datetime, *, count: bool = False
-) -> Membership:
+def _membership(session: Session, tenant: Tenant, rules: Sequence[core.SegmentRule], now: datetime) -> Membership:
     plan = compile_rules(session, tenant, rules, now)
     certain = _leads_where(tenant, plan, plan.expression)
-    unsure = list(session.scalars(_leads_where(tenant, plan, plan.expression.is_(None))))
+    # One pass: how many leads SQL is sure of, and whether any are left for the pure evaluator.
+    state = case({True: 1, False: 0}, value=plan.expression, else_=2).label("state")
+    tally = dict(session.execute(
+        _leads_where(tenant, plan, true()).with_only_columns(state, func.count()).group_by(state)
+    ).tuples().all())
+    unsure: list[str] = []
+    if tally.get(2):
+        unsure = list(session.scalars(_leads_where(tenant, plan, plan.expression.is_(None))))
     decided = [lid for lid, facts in lead_facts(session, tenant, unsure, rules, now).items()
                if core.matches(rules, facts)]
-    total = None
-    if count:
-        total = int(session.scalar(select(func.count()).select_from(certain.subquery())) or 0)
-    return Membership(certain, decided, total)
+    return Membership(certain, decided, int(tally.get(1, 0)), len(unsure))
 
 
 def membership(session: Session, tenant: Tenant, segment_id: str, now: datetime) -> Membership:
@@ -656,8 +635,8 @@ def member_ids_select(session: Session, tenant: Tenant, segment_id: str, now: da
 
 def count_rules(session: Session, tenant: Tenant, rules: Sequence[core.SegmentRule], now: datetime) -> int:
     """How many leads the rules select (also for rules being edited, not yet saved)."""
-    found = _membership(session, tenant, rules, now, count=True)
-    return int(found.certain_count or 0) + len(found.decided)
+    found = _membership(session, tenant, rules, now)
+    return found.certain_count + len(found.decided)
 
 
 def count_members(session: Session, tenant: Tenant, segment_id: str, now: datetime) -> int:
