@@ -99,7 +99,8 @@ def render(user: SignedIn) -> None:
         st.info("No segments yet: create one above, then add rules that pick its leads.")
         return
     names = {s["segment_id"]: s["name"] for s in segments}
-    segment_id = st.selectbox("Segment", list(names), format_func=names.get, key="segment_pick")
+    picked = st.selectbox("Segment", list(names), format_func=lambda v: names.get(v, v), key="segment_pick")
+    segment_id = str(picked or next(iter(names)))
     segment = next(s for s in segments if s["segment_id"] == segment_id)
     rules = segment_rules(user.tenant, segment_id)
     st.metric("Leads in the segment", f"{count_of(user.tenant, tuple(targeting.as_core(r) for r in rules)):,}")
@@ -120,7 +121,7 @@ def render_create(user: SignedIn, locked: bool) -> None:
         if st.form_submit_button("Create segment", disabled=locked):
             saved = data.save(user, lambda s, t, at: targeting.create_segment(
                 s, t, name=name, description=description or None, now=at))
-            if saved:
+            if saved and saved.value is not None:
                 st.session_state["segment_pick"] = saved.value["segment_id"]
                 st.rerun()
 
@@ -153,16 +154,16 @@ def render_rules(user: SignedIn, segment_id: str, rules: list[dict[str, Any]], l
                                     "rule": "Rule", "active": "Active"})
         labels = {r["rule_id"]: f"Group {r['logic_group']} · {rule_label(r)}" for r in rules}
         left, right = st.columns([3, 1])
-        doomed = left.selectbox("Rule", list(labels), format_func=labels.get, key=f"segment_rule_pick_{segment_id}",
-                                disabled=locked)
+        doomed = str(left.selectbox("Rule", list(labels), format_func=lambda v: labels[v],
+                                    key=f"segment_rule_pick_{segment_id}", disabled=locked))
         if right.button("Delete rule", disabled=locked, key=f"segment_rule_delete_{segment_id}") and doomed and (
             data.save(user, lambda s, t, at: targeting.delete_rule(s, t, segment_id, doomed, now=at))
         ):
             st.rerun()
     st.markdown("**Add a rule**")
     c1, c2, c3 = st.columns(3)
-    rule_type = c1.selectbox("Rule type", list(RULE_TYPE_LABELS), format_func=RULE_TYPE_LABELS.get,
-                             key=f"segment_add_type_{segment_id}", disabled=locked)
+    rule_type = str(c1.selectbox("Rule type", list(RULE_TYPE_LABELS), format_func=lambda v: RULE_TYPE_LABELS[v],
+                                 key=f"segment_add_type_{segment_id}", disabled=locked))
     field_help = {"score": "empty: the primary score; or a ruleset id",
                   "account": "domain, name, fit_score or a profile field"}.get(rule_type)
     field = c2.text_input("Field", key=f"segment_add_field_{segment_id}", disabled=locked, help=field_help,
