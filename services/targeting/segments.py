@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,12 +34,14 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     not_,
     null,
     or_,
     select,
     true,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -599,13 +602,20 @@ class Membership:
     certain_count: int
     unsure_count: int
 
+    dialect: str = "sqlite"
+
     @property
     def ids_select(self) -> Any:
-        """One select of every member's id."""
+        """One select of every member's id (the decided ids go in as one JSON / array parameter, so any number of
+        them stays within the databases' limits on parameters)."""
         if not self.decided:
             return self.certain
-        lead = models.Lead
-        return self.certain.union(select(lead.id).where(lead.id.in_(self.decided)))
+        if self.dialect == "postgresql":
+            decided = select(func.unnest(cast(literal(self.decided), ARRAY(String))).column_valued("id"))
+        else:
+            decided = select(literal_column("value")).select_from(
+                func.json_each(literal(json.dumps(self.decided))))
+        return self.certain.union(decided)
 
 
 def _membership(session: Session, tenant: Tenant, rules: Sequence[core.SegmentRule], now: datetime) -> Membership:
@@ -621,7 +631,7 @@ def _membership(session: Session, tenant: Tenant, rules: Sequence[core.SegmentRu
         unsure = list(session.scalars(_leads_where(tenant, plan, plan.expression.is_(None))))
     decided = [lid for lid, facts in lead_facts(session, tenant, unsure, rules, now).items()
                if core.matches(rules, facts)]
-    return Membership(certain, decided, int(tally.get(1, 0)), len(unsure))
+    return Membership(certain, decided, int(tally.get(1, 0)), len(unsure), session.get_bind().dialect.name)
 
 
 def membership(session: Session, tenant: Tenant, segment_id: str, now: datetime) -> Membership:

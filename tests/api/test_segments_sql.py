@@ -167,3 +167,22 @@ def test_sql_count_equals_the_pure_evaluator(db: Database, data: list[dict[str, 
         assert targeting.count_rules(session, tenant, segment, NOW) == expected
         members = set(session.scalars(targeting._membership(session, tenant, segment, NOW).ids_select))
     assert len(members) == expected
+
+
+def test_sql_decides_plain_values_and_leaves_only_unusual_text_to_python(db: Database) -> None:
+    base = {"score": 10, "other": None, "fit_score": 0, "account": None, "events": [], "merged": False}
+    data = [{**base, "profile": {"industry": "Software"}}, {**base, "profile": {"industry": "CAFÉ SOFT"}},
+            {**base, "profile": {"industry": "Retail"}}, {**base, "profile": {"industry": ["soft"]}}]
+    accts = [{"domain": None, "name": "A", "fit_score": 0, "profile": {}}] * 2
+    tenant, ids = _store(db, data, accts)
+    plain = [core.SegmentRule("lead_metadata", "industry", "in", "software, retail")]
+    soft = [core.SegmentRule("lead_metadata", "industry", "contains", "SOFT")]
+    with db.read() as session:
+        # SQL decides the plain text; "CAFÉ SOFT" (not ASCII) and ["soft"] (a list) go to the pure evaluator
+        found = targeting._membership(session, tenant, plain, NOW)
+        assert (found.certain_count, found.unsure_count, found.decided) == (2, 2, [])
+        found = targeting._membership(session, tenant, soft, NOW)
+        assert (found.certain_count, found.unsure_count) == (1, 2)
+        assert set(found.decided) == {ids[1], ids[3]}  # str(["soft"]) contains "soft", as condition_holds says
+        assert set(session.scalars(found.ids_select)) == {ids[0], ids[1], ids[3]}
+        assert targeting.count_rules(session, tenant, soft, NOW) == 3
