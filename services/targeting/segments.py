@@ -785,14 +785,20 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 
 
 def export_rows(session: Session, tenant: Tenant, segment_id: str, now: datetime) -> Iterator[list[Any]]:
-    """The members as CSV rows (header first), in pages of 500, best score first."""
-    from services.people.leads import list_leads  # leads.py imports this module for its segment filter
+    """The members as CSV rows (header first), best score first, read 500 at a time: membership is computed once,
+    then each chunk of ids is one indexed read."""
+    from services.people.leads import list_leads, primary_score_column  # leads.py imports this module
 
     members = member_ids_select(session, tenant, segment_id, now)
+    join_on, score = primary_score_column(live_model(session, tenant).primary_ruleset_id)
+    lead = models.Lead
+    ordered = list(session.scalars(
+        select(lead.id).select_from(lead).outerjoin(models.LeadScore, join_on)
+        .where(lead.unit_id == tenant.unit_id, lead.id.in_(members)).order_by(score.desc(), lead.id.desc())
+    ))
     yield list(EXPORT_COLUMNS)
-    page = 1
-    while True:
-        found = list_leads(session, tenant, members=members, now=now, page=page, limit=500)
+    for start in range(0, len(ordered), _CHUNK):
+        found = list_leads(session, tenant, members=ordered[start:start + _CHUNK], now=now, limit=_CHUNK)
         for r in found.rows:
             account = r.get("account") or {}
             level = r.get("level") or {}
@@ -801,9 +807,6 @@ def export_rows(session: Session, tenant: Tenant, segment_id: str, now: datetime
                 account.get("domain"), r["score"], level.get("name"), r["fit_score"], r["fit_level"],
                 r["last_activity_at"].isoformat() if r["last_activity_at"] else None, r["created_at"].isoformat(),
             ]
-        if page * 500 >= found.total or not found.rows:
-            return
-        page += 1
 
 
 def export_csv(rows: Iterable[list[Any]]) -> Iterator[str]:
