@@ -621,17 +621,16 @@ class Membership:
 def _membership(session: Session, tenant: Tenant, rules: Sequence[core.SegmentRule], now: datetime) -> Membership:
     plan = compile_rules(session, tenant, rules, now)
     certain = _leads_where(tenant, plan, plan.expression)
-    # One pass: how many leads SQL is sure of, and whether any are left for the pure evaluator.
-    state = case({True: 1, False: 0}, value=plan.expression, else_=2).label("state")
-    tally = dict(session.execute(
-        _leads_where(tenant, plan, true()).with_only_columns(state, func.count()).group_by(state)
-    ).tuples().all())
+    # One pass: the leads SQL is sure are in, sure are out, and all; each FILTER short-circuits its AND/ORs.
+    yes, no, total = session.execute(_leads_where(tenant, plan, true()).with_only_columns(
+        func.count().filter(plan.expression), func.count().filter(not_(plan.expression)), func.count()
+    )).one()
     unsure: list[str] = []
-    if tally.get(2):
+    if total - yes - no:
         unsure = list(session.scalars(_leads_where(tenant, plan, plan.expression.is_(None))))
     decided = [lid for lid, facts in lead_facts(session, tenant, unsure, rules, now).items()
                if core.matches(rules, facts)]
-    return Membership(certain, decided, int(tally.get(1, 0)), len(unsure), session.get_bind().dialect.name)
+    return Membership(certain, decided, int(yes), len(unsure), session.get_bind().dialect.name)
 
 
 def membership(session: Session, tenant: Tenant, segment_id: str, now: datetime) -> Membership:
