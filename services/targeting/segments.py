@@ -558,17 +558,20 @@ def compile_rules(
                 return _on_string_column(d, condition, getattr(account, rule.field_name))
             return case((account.id.is_(None), _const(_holds(condition, {}))),
                         else_=_on_json(d, condition, account.metadata_, rule.field_name))
-        # event_metadata: per lead, 2 when an event certainly matches, else 1 when one may match, else 0 / none
+        # event_metadata: a lead with an event that certainly matches, else with one that may, else none. IN over
+        # a subquery is computed once (hashed) on both databases, whatever the planner's estimates.
         e = models.Event
-        flag = case({True: 2, False: 0}, value=_on_json(d, condition, e.metadata_, rule.field_name), else_=1)
-        events = select(e.lead_id.label("lead_id"), func.max(flag).label("flag")).where(
+        events = select(e.lead_id).where(
             e.unit_id == tenant.unit_id, e.event_type == rule.event_type, e.lead_id.is_not(None)
         )
         if rule.within_days is not None:
             events = events.where(e.occurred_at >= now - timedelta(days=rule.within_days))
-        found = events.group_by(e.lead_id).subquery(f"rule_events_{len(joins)}")
-        joins.append((found, found.c.lead_id == lead.id))
-        return case({2: true(), 1: _UNKNOWN}, value=found.c.flag, else_=false())
+        on_event = _on_json(d, condition, e.metadata_, rule.field_name)
+        return case(
+            (lead.id.in_(events.where(on_event)), true()),
+            (lead.id.in_(events.where(on_event.is_(None))), _UNKNOWN),
+            else_=false(),
+        )
 
     parts: list[Any] = []
     for group in core.grouped(rules):
