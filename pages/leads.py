@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from ui import data, fit, nav
+from ui import data, fit, nav, segments
 from ui.auth import current_user
 from ui.components import (
     ago,
@@ -34,8 +34,12 @@ level_rows = data.engagement_levels(user.tenant)
 levels = [lv["name"] for lv in level_rows]
 fit_level_rows = fit.fit_levels(user.tenant, "profile")
 with st.container(border=True):
-    c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+    c1, c2, c3, c4, c0 = st.columns([2, 1, 1, 1, 1])
     q = c1.text_input("Search email, name or domain", key="leads_q")
+    segment_names = {s["segment_id"]: s["name"] for s in segments.segment_list(user.tenant)}
+    segment_id = c0.selectbox("Segment", ["Any", *segment_names], key="leads_segment",
+                              format_func=lambda v: segment_names.get(v, v), disabled=not segment_names,
+                              help="Segments are built on the Segments page." if not segment_names else None)
     level = c2.selectbox("Level", ["Any", *levels], key="leads_level")
     active = c3.selectbox("Last active", ["Any time", "24 hours", "7 days", "30 days"], key="leads_active")
     event_type = c4.selectbox(
@@ -61,6 +65,7 @@ filters = {
     "event_type": None if event_type == "Any" else event_type,
     "min_score": int(min_score) if min_score is not None else None,
     "max_score": int(max_score) if max_score is not None else None,
+    "segment_id": None if segment_id == "Any" else segment_id,
 }
 filtered = any(v is not None for v in filters.values())
 limit = 50

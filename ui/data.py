@@ -57,6 +57,7 @@ def lead_page(
     event_type: str | None = None,
     q: str | None = None,
     account_id: str | None = None,
+    segment_id: str | None = None,
     sort: str = "score",
     descending: bool = True,
     page: int = 1,
@@ -66,6 +67,7 @@ def lead_page(
         result = leads.list_leads(
             session, tenant, level=level, fit_level=fit_level, min_score=min_score, max_score=max_score,
             last_active_after=last_active_after, event_type=event_type, q=q, account_id=account_id,
+            segment_id=segment_id, now=now(),
             sort=sort,  # type: ignore[arg-type]
             descending=descending, page=page, limit=limit,
         )

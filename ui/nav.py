@@ -22,6 +22,7 @@ _PAGES: dict[str, tuple[str, str, str]] = {
     "fit": ("fit.py", "Fit", ":material/person_check:"),
     "data_quality": ("data_quality.py", "Data quality", ":material/filter_alt:"),
     "triggers": ("triggers.py", "Triggers", ":material/notifications_active:"),
+    "segments": ("segments.py", "Segments", ":material/filter_alt:"),
     "analytics": ("analytics.py", "Analytics", ":material/monitoring:"),
     "import": ("import_export.py", "Import & export", ":material/upload_file:"),
     "settings": ("settings.py", "Settings", ":material/settings:"),
@@ -53,7 +54,7 @@ def all_pages() -> dict[str, list[st.Page]]:
 
     return {
         "Sales": [home(), *present(["leads", "lead", "accounts", "account"])],
-        "Scoring": present(["rules", "levels", "fit", "data_quality", "triggers"]),
+        "Scoring": present(["rules", "levels", "fit", "segments", "data_quality", "triggers"]),
         "Insights": present(["analytics", "import"]),
         "Admin": present(["settings", "team", "audit"]),
     }

@@ -58,13 +58,17 @@ def list_leads(
         str | None, Query(max_length=200, description="leads whose latest event has this type")
     ] = None,
     q: Annotated[str | None, Query(max_length=320, description="text in email, name or account")] = None,
+    segment_id: Annotated[
+        str | None, Query(max_length=64, description="members of this segment (GET /v1/segments)")
+    ] = None,
     sort: Literal["score", "last_activity", "created"] = "score",
     order: Literal["desc", "asc"] = "desc",
 ) -> dict[str, Any]:
     result = lead_service.list_leads(
         session, tenant, min_score=min_score, max_score=max_score, level=level, fit_level=fit_level,
         last_active_after=last_active_after, last_event_type=event_type, q=q, created_range=range,
-        last_active=last_active, now=now, sort=sort, descending=order == "desc", page=page, limit=limit,
+        last_active=last_active, segment_id=segment_id, now=now, sort=sort, descending=order == "desc", page=page,
+        limit=limit,
     )
     return {"leads": result.rows, "total": result.total, "page": result.page, "limit": result.limit}
 

@@ -15,6 +15,7 @@ from api.deps import DatabaseDep, Now, ReadSession, run_write
 from api.permissions import Reader, TriggerEditor
 from api.responses import error_responses as errors
 from api.schemas import InModel
+from api.segment_schemas import LeadFilterIn, LeadFilterOut
 from api.types import OffsetQuery, Timestamp
 from services.triggers import triggers
 
@@ -34,6 +35,13 @@ class ChannelsIn(InModel):
     email_message: str | None = Field(default=None, max_length=10_000)
     slack_webhook_url: Url | None = Field(default=None, max_length=2048)
     slack_channel: str | None = Field(default=None, max_length=200)
+    segment_id: str | None = Field(default=None, max_length=64,
+                                   description="fire only for members of this segment (empty: any lead)")
+    profile_filters: list[LeadFilterIn] | None = Field(
+        default=None, max_length=20, description="fire only for leads whose profile passes every filter")
+    lead_attribute_filters: list[LeadFilterIn] | None = Field(
+        default=None, max_length=20, description="fire only for leads passing every filter on score, level, "
+        "fit_score, fit_level, email, first_name, last_name, account_id, account_domain or account_name")
 
 
 class MilestoneIn(ChannelsIn):
@@ -107,6 +115,9 @@ class TriggerOut(BaseModel):
     email_message: str | None
     slack_webhook_url: str | None
     slack_channel: str | None
+    segment_id: str | None = None
+    profile_filters: list[LeadFilterOut] = []
+    lead_attribute_filters: list[LeadFilterOut] = []
     created_at: Timestamp
     updated_at: Timestamp
     created_by: str | None

@@ -28,6 +28,7 @@ from services.scoring import versions
 from services.scoring.fit import fit_level as fit_level_of
 from services.scoring.fit import fit_of
 from services.scoring.model import live_model, published_model
+from services.targeting import segments as targeting
 
 LeadSort = Literal["score", "last_activity", "created"]
 LEAD_SORTS: tuple[str, ...] = ("score", "last_activity", "created")
@@ -144,6 +145,8 @@ def list_leads(
     last_event_type: str | None = None,
     created_range: CreatedRange = "all",
     last_active: LastActive = "any",
+    segment_id: str | None = None,
+    members: Any = None,
     now: datetime | None = None,
     sort: LeadSort = "score",
     descending: bool = True,
@@ -154,7 +157,8 @@ def list_leads(
 
     `event_type`: leads that had such an event; `last_event_type`: leads whose latest engagement event (decay
     adjustments aside) has that type. `created_range` and `last_active` are relative to `now`. `fit_level`: leads
-    whose stored fit score lies in that profile fit level's band (of the published model).
+    whose stored fit score lies in that profile fit level's band (of the published model). `segment_id`: members
+    of that segment (services.targeting.segments, as of `now`); `members`: a select of lead ids already computed.
     """
     if sort not in LEAD_SORTS:
         raise InvalidInput("sort", f"expected one of {', '.join(LEAD_SORTS)}")
@@ -210,6 +214,15 @@ def list_leads(
             conditions.append(lead.last_activity_at >= now - timedelta(days=days))
     if account_id is not None:
         conditions.append(lead.account_id == account_id)
+    if segment_id is not None and members is None:
+        if now is None:
+            raise ValueError("now is required for segment_id")
+        try:
+            members = targeting.member_ids_select(session, tenant, segment_id, now)
+        except NotFound:
+            raise InvalidInput("segment_id", f"no segment {segment_id!r} in this unit") from None
+    if members is not None:
+        conditions.append(lead.id.in_(members))
     if q is not None and q.strip():
         pattern = like_pattern(q)
         conditions.append(

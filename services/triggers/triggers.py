@@ -31,6 +31,7 @@ from services.errors import Conflict, InvalidInput, NotFound
 from services.insight import stream
 from services.integrations import outbound
 from services.scoring import levels as levels_service
+from services.targeting import segments as targeting
 from services.tenancy import audit
 from services.tenancy.policy import Action, require
 from services.triggers import deliveries
@@ -59,6 +60,9 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 # arrivals against later events; the sweep is the safety net for anything a crash or race left out.
 SWEEP_LOOKBACK = timedelta(minutes=10)
 TEST_SUBJECT = "test"  # the subject of "Send test" firings
+# Every kind may be restricted to leads (services.targeting.segments.lead_passes_filters), kept in the config.
+_TARGETING = ("segment_id", "profile_filters", "lead_attribute_filters")
+_TARGETING_DEFAULTS: dict[str, Any] = {"segment_id": None, "profile_filters": [], "lead_attribute_filters": []}
 
 
 # --- CRUD ----------------------------------------------------------------------------------------------------------
@@ -177,6 +181,7 @@ def create_trigger(
     require(tenant, Action.EDIT_TRIGGERS)
     _check_kind(kind)
     config = _normalize_config(kind, {k: fields.get(k) for k in _CONFIG[kind]})
+    config.update(targeting.check_trigger_filters(session, tenant, fields))
     row = models.Trigger(
         id=new_id("trg"), org_id=tenant.org_id, unit_id=tenant.unit_id, kind=kind, config=config,
         signing_secret=new_signing_secret(), created_at=now, updated_at=now, created_by=actor or tenant.actor,
@@ -202,7 +207,12 @@ def update_trigger(
     row = get_trigger(session, tenant, kind, trigger_id)
     before = audit.snapshot(row)
     merged = {**row.config, **{k: v for k, v in changes.items() if k in _CONFIG[kind] and v is not None}}
-    row.config = _normalize_config(kind, merged)
+    row.config = {
+        **_normalize_config(kind, merged),
+        **targeting.check_trigger_filters(session, tenant, {
+            **{k: row.config.get(k) for k in _TARGETING}, **{k: changes[k] for k in _TARGETING if k in changes}
+        }),
+    }
     for name in _COMMON:
         if name in changes and changes[name] is not None:
             setattr(row, name, list(changes[name]) if name == "emails" else changes[name])
@@ -224,7 +234,7 @@ def delete_trigger(session: Session, tenant: Tenant, kind: str, trigger_id: str)
 def trigger_view(row: models.Trigger) -> dict[str, Any]:
     view: dict[str, Any] = {
         "trigger_id": row.id, "org_id": row.org_id, "unit_id": row.unit_id, "kind": row.kind, "name": row.name,
-        "description": row.description, "active": row.active, **row.config,
+        "description": row.description, "active": row.active, **_TARGETING_DEFAULTS, **row.config,
         "webhook_url": row.webhook_url, "emails": list(row.emails or []), "email_subject": row.email_subject,
         "email_preheader": row.email_preheader, "email_message": row.email_message,
         "slack_webhook_url": row.slack_webhook_url, "slack_channel": row.slack_channel,
@@ -429,6 +439,8 @@ def _fire(
     session: Session, tenant: Tenant, row: models.Trigger, dedupe_key: str, subject: str, fact: Fact,
     data: dict[str, Any], now: datetime,
 ) -> int:
+    if not targeting.lead_passes_filters(session, tenant, row.config, fact.lead_id, now):
+        return 0  # the lead is not in the trigger's segment or fails its filters
     firing_id = new_id("fir")
     before, after = fact.score_before, fact.score_after
     if after is None and fact.event_id:

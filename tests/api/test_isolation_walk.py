@@ -49,6 +49,9 @@ def fill(a: ApiHarness) -> None:
     ok(a.post("/v1/rules", {"event_type": "page_view", "weight": 5}), 201)
     ok(a.post("/v1/levels/engagement", {"name": "Hot", "min_score": 1, "max_score": 1000}), 201)
     ok(a.post("/v1/decays", {"inactive_for": 7, "unit": "days", "decrease": 5}), 201)
+    segment = ok(a.post("/v1/segments", {"name": "A segment"}), 201)
+    ok(a.post(f"/v1/segments/{segment['segment_id']}/rules",
+              {"rule_type": "lead_metadata", "field_name": "plan", "operator": "exists"}), 201)
     for kind, body in TRIGGERS.items():
         created = ok(a.post(f"/v1/triggers/{kind}", {**body, "name": f"A {kind}"}), 201)
         if kind == "milestones":
