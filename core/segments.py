@@ -165,10 +165,15 @@ def rule_holds(rule: SegmentRule, facts: LeadFacts) -> bool:
         return any(
             e.event_type == rule.event_type
             and (since is None or e.occurred_at >= since)
-            and condition_holds(condition, _lookup(e.metadata, rule.field_name), fold_case=True)
+            and event_matches(rule, e.metadata)
             for e in facts.events
         )
     return condition_holds(condition, subject_of(rule, facts), fold_case=True)
+
+
+def event_matches(rule: SegmentRule, metadata: Mapping[str, Any] | None) -> bool:
+    """Whether one event's metadata satisfies an event_metadata rule's condition (its type and window aside)."""
+    return condition_holds(rule.condition, _lookup(metadata, rule.field_name), fold_case=True)
 
 
 def grouped(rules: Iterable[SegmentRule]) -> list[list[SegmentRule]]:

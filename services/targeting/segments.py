@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Boolean,
     Float,
     Numeric,
     String,
+    Text,
     and_,
     case,
     cast,
@@ -467,15 +469,20 @@ def _on_json(d: _Dialect, condition: Condition, column: Any, key: str) -> Any:
         )
     if '"' in key or "\\" in key or "\x00" in key:
         return _UNKNOWN  # not expressible as a SQLite JSON path: the rule is decided in Python
-    path = literal(f'$."{key}"')
-    value = func.json_extract(column, path)
+    json_type, value = _sqlite_json(column, key)
     number = case((func.abs(value) < _EXACT_FLOAT, _number_branch(d, condition, cast(value, Float), integer=False)),
                   else_=_UNKNOWN)
     return case(
         {"missing": missing, "null": null_, "true": yes, "false": no, "text": _string_branch(d, condition, value),
          "integer": number, "real": number},
-        value=func.coalesce(func.json_type(column, path), literal("missing")), else_=_UNKNOWN,
+        value=json_type, else_=_UNKNOWN,
     )
+
+
+def _sqlite_json(column: Any, key: str) -> tuple[Any, Any]:
+    """(json type coalesced to 'missing', value) of `key` in a SQLite JSON column."""
+    path = literal(f'$."{key}"')
+    return func.coalesce(func.json_type(column, path), literal("missing")), func.json_extract(column, path)
 
 
 def _on_string_column(d: _Dialect, condition: Condition, column: Any) -> Any:
@@ -558,20 +565,9 @@ def compile_rules(
                 return _on_string_column(d, condition, getattr(account, rule.field_name))
             return case((account.id.is_(None), _const(_holds(condition, {}))),
                         else_=_on_json(d, condition, account.metadata_, rule.field_name))
-        # event_metadata: a lead with an event that certainly matches, else with one that may, else none. IN over
-        # a subquery is computed once (hashed) on both databases, whatever the planner's estimates.
-        e = models.Event
-        events = select(e.lead_id).where(
-            e.unit_id == tenant.unit_id, e.event_type == rule.event_type, e.lead_id.is_not(None)
-        )
-        if rule.within_days is not None:
-            events = events.where(e.occurred_at >= now - timedelta(days=rule.within_days))
-        on_event = _on_json(d, condition, e.metadata_, rule.field_name)
-        return case(
-            (lead.id.in_(events.where(on_event)), true()),
-            (lead.id.in_(events.where(on_event.is_(None))), _UNKNOWN),
-            else_=false(),
-        )
+        # event_metadata: the leads with a matching event, found by the pure evaluator over the type's events in
+        # the window (read once; each distinct metadata text is decided once), then one IN over their ids.
+        return lead.id.in_(id_list_select(d.name, sorted(_leads_with_matching_event(session, tenant, rule, now))))
 
     parts: list[Any] = []
     for group in core.grouped(rules):
@@ -585,6 +581,37 @@ def compile_rules(
         joins.append((account, and_(account.id == lead.account_id, account.unit_id == tenant.unit_id)))
     expression = and_(*parts) if parts else true()
     return Plan(expression, joins, list(rules))
+
+
+def _leads_with_matching_event(
+    session: Session, tenant: Tenant, rule: core.SegmentRule, now: datetime
+) -> set[str]:
+    """The leads with an event of the rule's type (in its window) whose metadata satisfies its condition. Exact by
+    construction (core.segments.event_matches), and one pass over the events instead of JSON functions per row:
+    metadata repeats (pages, campaigns), so each distinct text is parsed and decided once."""
+    e = models.Event
+    query = select(e.lead_id, cast(e.metadata_, Text)).where(
+        e.unit_id == tenant.unit_id, e.event_type == rule.event_type, e.lead_id.is_not(None)
+    )
+    if rule.within_days is not None:
+        query = query.where(e.occurred_at >= now - timedelta(days=rule.within_days))
+    verdicts: dict[str | None, bool] = {}
+    found: set[str] = set()
+    for lead_id, text in session.execute(query):
+        verdict = verdicts.get(text)
+        if verdict is None:
+            verdict = verdicts[text] = core.event_matches(rule, orjson.loads(text) if text else None)
+        if verdict:
+            found.add(str(lead_id))
+    return found
+
+
+def id_list_select(dialect: str, ids: Sequence[str]) -> Any:
+    """A select of the given ids, passed as one JSON / array parameter (any number of them stays within the
+    databases' limits on parameters)."""
+    if dialect == "postgresql":
+        return select(func.unnest(cast(literal(list(ids)), ARRAY(String))).column_valued("id"))
+    return select(literal_column("value")).select_from(func.json_each(literal(json.dumps(list(ids)))))
 
 
 def _leads_where(tenant: Tenant, plan: Plan, condition: Any) -> Any:
@@ -613,23 +640,19 @@ class Membership:
         them stays within the databases' limits on parameters)."""
         if not self.decided:
             return self.certain
-        if self.dialect == "postgresql":
-            decided = select(func.unnest(cast(literal(self.decided), ARRAY(String))).column_valued("id"))
-        else:
-            decided = select(literal_column("value")).select_from(
-                func.json_each(literal(json.dumps(self.decided))))
-        return self.certain.union(decided)
+        return self.certain.union(id_list_select(self.dialect, self.decided))
 
 
 def _membership(session: Session, tenant: Tenant, rules: Sequence[core.SegmentRule], now: datetime) -> Membership:
     plan = compile_rules(session, tenant, rules, now)
     certain = _leads_where(tenant, plan, plan.expression)
-    # One pass: the leads SQL is sure are in, sure are out, and all; each FILTER short-circuits its AND/ORs.
-    yes, no, total = session.execute(_leads_where(tenant, plan, true()).with_only_columns(
-        func.count().filter(plan.expression), func.count().filter(not_(plan.expression)), func.count()
-    )).one()
+    # One pass, the expression evaluated once per lead: how many leads SQL is sure are in, sure are out, unsure.
+    verdicts = _leads_where(tenant, plan, true()).with_only_columns(plan.expression.label("verdict")).subquery()
+    counts = {verdict: n for verdict, n in session.execute(
+        select(verdicts.c.verdict, func.count()).group_by(verdicts.c.verdict))}
+    yes = sum(n for verdict, n in counts.items() if verdict is not None and bool(verdict))
     unsure: list[str] = []
-    if total - yes - no:
+    if counts.get(None):
         unsure = list(session.scalars(_leads_where(tenant, plan, plan.expression.is_(None))))
     decided = [lid for lid, facts in lead_facts(session, tenant, unsure, rules, now).items()
                if core.matches(rules, facts)]
