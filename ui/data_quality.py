@@ -15,7 +15,9 @@ import pandas as pd
 import streamlit as st
 
 from core.quarantine import BOT_FILTER_ID, PROCESSING_SCOPES
+from services.insight import event_types
 from services.scoring import filters, scoring_settings
+from services.tenancy.policy import Action
 from ui import data
 from ui.auth import SignedIn
 from ui.runtime import get_db
@@ -37,7 +39,7 @@ def setup(tenant: Any) -> dict[str, Any]:
             "filters": listed,
             "bot_filter_enabled": scoring_settings.get_settings(session, tenant).bot_filter_enabled,
             "bot_quarantined": filters.quarantined_counts(session, tenant).get(BOT_FILTER_ID, 0),
-            "event_types": filters.list_event_type_settings(session, tenant),
+            "event_types": event_types.event_type_settings(session, tenant),
         }
 
 
@@ -149,9 +151,9 @@ def render_filters(user: SignedIn, state: Mapping[str, Any], locked: bool) -> No
 
 def event_types_frame(settings: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"event_type": e["event_type"], "hidden": bool(e["hidden"]), "scope": e["max_processing_scope"]}
-         for e in settings],
-        columns=["event_type", "hidden", "scope"],
+        [{"event_type": e["event_type"], "events": int(e.get("events_count", 0)), "hidden": bool(e["hidden"]),
+          "scope": e["max_processing_scope"]} for e in settings],
+        columns=["event_type", "events", "hidden", "scope"],
     )
 
 
@@ -184,11 +186,12 @@ def render_event_types(user: SignedIn, state: Mapping[str, Any], locked: bool) -
     edited = st.data_editor(
         event_types_frame(settings),
         key="dq_event_types",
-        disabled=["event_type"] if not locked else True,
+        disabled=["event_type", "events"] if not locked else True,
         hide_index=True,
         width="stretch",
         column_config={
             "event_type": st.column_config.TextColumn("Event type"),
+            "events": st.column_config.NumberColumn("Events", help="events of this type in the log"),
             "hidden": st.column_config.CheckboxColumn("Hidden", help="left out of event type lists"),
             "scope": st.column_config.SelectboxColumn("Processing scope", options=list(PROCESSING_SCOPES),
                                                       required=True, help=SCOPE_HELP),
@@ -208,6 +211,32 @@ def render_event_types(user: SignedIn, state: Mapping[str, Any], locked: bool) -
         if saved:
             st.session_state.pop("dq_event_types", None)
             st.session_state["dq_saved"] = f"Event types saved ({saved.value} changed)."
+            st.rerun()
+    render_purge(user, [e["event_type"] for e in settings if e.get("events_count")])
+
+
+def render_purge(user: SignedIn, event_types_with_events: Sequence[str]) -> None:
+    """Delete every event of one type, after a dry run says how many events and score entries go. The affected
+    leads and accounts are rescored from what remains (services.insight.event_types)."""
+    st.markdown("**Delete all events of a type**")
+    allowed = user.can(Action.DELETE_EVENTS)
+    chosen = st.selectbox("Event type", list(event_types_with_events), index=None, key="dq_purge_type",
+                          placeholder="Choose a type", disabled=not allowed or not event_types_with_events)
+    if chosen is None:
+        return
+    with get_db().read() as session:
+        counted = event_types.delete_dry_run(session, user.tenant, chosen)
+    st.warning(f"This deletes {counted['events_count']:,} {chosen} events ({counted['event_scores_count']:,} score "
+               "entries) for good; the leads and accounts they scored are rescored. It cannot be undone.")
+    where = st.container()
+    if st.button(f"Delete {counted['events_count']:,} events", key="dq_purge", type="primary", disabled=not allowed):
+        deleted = data.save(
+            user, lambda session, tenant, at: event_types.delete_event_type_events(session, tenant, chosen, at),
+            where=where,
+        )
+        if deleted:
+            st.session_state.pop("dq_purge_type", None)
+            st.session_state["dq_saved"] = f"Deleted {deleted.value['events_deleted']:,} {chosen} events."
             st.rerun()
 
 

@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.profile import PROFILE_EVENT_TYPES
 from core.quarantine import PROCESSING_SCOPES
 from db import models
 from db.ids import new_id
@@ -28,7 +27,7 @@ from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.scoring.model import begin_change
 from services.scoring.publish import publish
-from services.scoring.rules import check_event_type, observed_event_types
+from services.scoring.rules import check_event_type
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
@@ -206,16 +205,6 @@ def event_type_view(event_type: str, row: models.EventTypeSetting | None) -> dic
         "hidden": bool(row.hidden) if row is not None else False,
         "max_processing_scope": row.max_processing_scope if row is not None else DEFAULT_SCOPE,
     }
-
-
-def list_event_type_settings(session: Session, tenant: Tenant) -> list[dict[str, Any]]:
-    """Every event type seen in the unit's log or given a setting, with its setting (defaults without a row),
-    most frequent first, then by name."""
-    rows = {r.event_type: r for r in session.scalars(
-        select(models.EventTypeSetting).where(models.EventTypeSetting.unit_id == tenant.unit_id)
-    )}
-    names = list(dict.fromkeys([*observed_event_types(session, tenant, limit=1000), *sorted(rows)]))
-    return [event_type_view(name, rows.get(name)) for name in names if name not in PROFILE_EVENT_TYPES]
 
 
 def set_event_type(

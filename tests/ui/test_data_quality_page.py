@@ -14,11 +14,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from db import models
 from db.engine import Database
 from services.scoring import filters, scoring_settings
+from services.scoring.rescore import verify_unit
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 from ui.data_quality import GREY, event_type_changes, event_types_frame, grey_held_back, window_label
 
@@ -93,6 +94,27 @@ def test_the_bot_switch_and_event_type_scope_save(unit: DemoUnit) -> None:
         assert row_ is not None and (row_.hidden, row_.max_processing_scope) == (True, "observe")
 
 
+def test_every_event_of_a_type_is_deleted_after_a_dry_run_count(unit: DemoUnit) -> None:
+    with unit.db.read() as session:
+        counts = dict(session.execute(
+            select(models.Event.event_type, func.count()).where(models.Event.unit_id == unit.tenant.unit_id)
+            .group_by(models.Event.event_type)).all())
+    victim = min((t for t in counts if t not in ("PROFILE_UPDATE", "ACCOUNT_PROFILE_UPDATE", "DECAY")),
+                 key=lambda t: counts[t])
+    at = open_page("data_quality", unit.owner)
+    at.selectbox(key="dq_purge_type").set_value(victim).run()
+    assert not at.exception
+    assert f"This deletes {counts[victim]:,} {victim} events" in texts(at)
+    at.button(key="dq_purge").click().run()
+    assert not at.exception
+    assert f"Deleted {counts[victim]:,} {victim} events." in texts(at)
+    with unit.db.write() as session:
+        left = session.scalar(select(func.count()).select_from(models.Event).where(
+            models.Event.unit_id == unit.tenant.unit_id, models.Event.event_type == victim))
+        assert left == 0
+        assert verify_unit(session, unit.tenant) == []  # the leads those events scored were rescored
+
+
 def test_a_viewer_sees_every_control_disabled(unit: DemoUnit) -> None:
     with unit.db.write() as session:
         filters.create_filter(session, unit.tenant, fields={"event_type": "page_visit", "count_threshold": 5,
@@ -103,6 +125,7 @@ def test_a_viewer_sees_every_control_disabled(unit: DemoUnit) -> None:
     assert at.toggle(key="dq_bot_switch").disabled
     assert all(b.disabled for b in at.button)
     assert at.selectbox(key="dq_new_event_type").disabled
+    assert at.selectbox(key="dq_purge_type").disabled
     assert "page_visit" in frame_with(at, "Held back").to_string()
 
 
