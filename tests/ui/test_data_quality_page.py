@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ from sqlalchemy import func, select
 
 from db import models
 from db.engine import Database
+from services.ingest.contract import AliasInput, NewEvent, PersonRef
+from services.ingest.ingest import ingest
 from services.scoring import filters, scoring_settings
 from services.scoring.rescore import verify_unit
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
@@ -113,6 +115,24 @@ def test_every_event_of_a_type_is_deleted_after_a_dry_run_count(unit: DemoUnit) 
             models.Event.unit_id == unit.tenant.unit_id, models.Event.event_type == victim))
         assert left == 0
         assert verify_unit(session, unit.tenant) == []  # the leads those events scored were rescored
+
+
+def test_the_lead_timeline_greys_a_quarantined_burst_with_its_reason(unit: DemoUnit) -> None:
+    now = _now()
+    with unit.db.write() as session:
+        filters.create_filter(session, unit.tenant, fields={"event_type": "scanner_click", "count_threshold": 3,
+                                                             "time_window_ms": 1000}, now=now)
+        results = ingest(session, unit.tenant, [
+            NewEvent("scanner_click", occurred_at=now - timedelta(milliseconds=100 * (3 - i)),
+                     person=PersonRef(aliases=[AliasInput("email", "scan@victim.example")]))
+            for i in range(3)
+        ], now)
+    lead_id = results[0].lead_id  # type: ignore[union-attr]
+    at = open_page("lead_detail", unit.owner, lead_id=lead_id)
+    assert not at.exception
+    assert "Greyed events are held back by a data quality filter" in texts(at)
+    timeline = frame_with(at, "Held back")
+    assert list(timeline["Held back"]) == ["inorganic burst (3+ scanner_click events within 1000 ms)"] * 3
 
 
 def test_a_viewer_sees_every_control_disabled(unit: DemoUnit) -> None:
