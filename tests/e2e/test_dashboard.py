@@ -13,10 +13,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -102,6 +103,45 @@ def streamlit_app(database_url: str, data_dir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@contextmanager
+def seeded_app(
+    tmp_path: Path, prepare: Callable[[str, str], dict[str, Any]] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The app on loopback over a fresh SQLite file with the demo and the seeded Owner (skipped without Chromium):
+    {base, email, password, database_url, lead_id (the top lead), tmp, **what `prepare(database_url, lead_id)`
+    returns} (`prepare` runs before the app starts)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+    database_url = f"sqlite:///{tmp_path / 'leadvane.db'}"
+    lead_id, _score, _row = seed(database_url)
+    extra = prepare(database_url, lead_id) if prepare else {}
+    with streamlit_app(database_url, tmp_path) as base:
+        yield {"base": base, "email": EMAIL, "password": PASSWORD, "database_url": database_url,
+               "lead_id": lead_id, "tmp": tmp_path, **extra}
+
+
+@contextmanager
+def signed_in_page(base: str, path: str, heading: str, **page_options: Any) -> Iterator[Any]:
+    """Headless Chromium on `base`/`path`, signed in as the seeded Owner, once the page's `heading` shows (the
+    pages' browser tests share it)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=30_000)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(**{"viewport": {"width": 1400, "height": 1200}, **page_options})
+            page.set_default_timeout(60_000)
+            page.goto(f"{base}/{path}")
+            page.get_by_role("textbox", name="Email").fill(EMAIL)
+            page.get_by_role("textbox", name="Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name=heading).first).to_be_visible()
+            yield page
+        finally:
+            browser.close()
 
 
 @pytest.fixture

@@ -25,8 +25,6 @@ from services.scoring.rescore import verify_unit
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 from ui.data_quality import GREY, event_type_changes, event_types_frame, grey_held_back, window_label
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -178,34 +176,20 @@ def test_held_back_rows_are_greyed() -> None:
 @pytest.fixture
 def running_app(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """The app on loopback over a fresh SQLite file with the demo and an Owner."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
-    from tests.e2e.test_dashboard import EMAIL, PASSWORD, seed, streamlit_app
+    from tests.e2e.test_dashboard import seeded_app
 
-    database_url = f"sqlite:///{tmp_path / 'leadvane.db'}"
-    seed(database_url)
-    with streamlit_app(database_url, tmp_path) as base:
-        yield {"base": base, "email": EMAIL, "password": PASSWORD, "database_url": database_url}
+    with seeded_app(tmp_path) as app:
+        yield app
 
 
 @pytest.mark.e2e
 def test_in_the_browser_a_burst_filter_is_added_and_the_bot_switch_turned_on(running_app: dict[str, Any]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from tests.e2e.test_dashboard import CHROMIUM_ARGS
+    from tests.e2e.test_dashboard import signed_in_page
 
     base = running_app["base"]
-    expect.set_options(timeout=30_000)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1200})
-        page.set_default_timeout(60_000)
-        page.goto(f"{base}/data_quality")
-        page.get_by_role("textbox", name="Email").fill(running_app["email"])
-        page.get_by_role("textbox", name="Password").fill(running_app["password"])
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("heading", name="Data quality").first).to_be_visible()
-
+    with signed_in_page(base, "data_quality", "Data quality", viewport={"width": 1400, "height": 1200}) as page:
         page.wait_for_timeout(1000)  # the run after sign-in settles (its elements replace the first run's)
 
         event_type = page.get_by_role("combobox", name="Event type").first
@@ -220,7 +204,6 @@ def test_in_the_browser_a_burst_filter_is_added_and_the_bot_switch_turned_on(run
 
         page.get_by_text("Hold back known bots and crawlers").first.click()
         expect(page.get_by_text("Bot filter turned on.")).to_be_visible()
-        browser.close()
 
     db = Database(running_app["database_url"])
     with db.read() as session:

@@ -31,7 +31,6 @@ from services.scoring import fit_config, scoring_settings
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _now() -> datetime:
@@ -332,49 +331,39 @@ def test_field_mappings_save_from_the_grid(unit: DemoUnit) -> None:
 def running_app(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """The app (`streamlit run app.py`) on loopback over a fresh SQLite file with the demo, an Owner, fit levels,
     an empty primary profile ruleset and the top lead titled "VP Sales"."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
-    from tests.e2e.test_dashboard import EMAIL, PASSWORD, seed, streamlit_app
-
-    database_url = f"sqlite:///{tmp_path / 'leadvane.db'}"
-    lead_id, _score, _row = seed(database_url)
     from services.tenancy.tenants import DEFAULT_TENANT
+    from tests.e2e.test_dashboard import EMAIL, seeded_app
 
-    owner = replace(DEFAULT_TENANT, actor=EMAIL)
-    db = Database(database_url)
-    clear_demo_fit(db, owner)
-    with db.write() as session:
-        fit_config.create_fit_ruleset(session, owner, "profile", name="ICP", now=_now())
-        fit_config.create_fit_level(session, owner, "profile", name="Poor", min_score=-1000, max_score=19, now=_now())
-        fit_config.create_fit_level(session, owner, "profile", name="Good", min_score=20, max_score=1000, now=_now())
-        lead_profiles.patch_metadata(session, owner, lead_id, {"title": "VP Sales"}, now=_now())
-    with db.read() as session:
-        profile_keys = list(leads.get_lead(session, owner, lead_id)["lead"]["metadata"])
-    db.dispose()
-    with streamlit_app(database_url, tmp_path) as base:
-        yield {"base": base, "lead_id": lead_id, "email": EMAIL, "password": PASSWORD, "profile_keys": profile_keys}
+    def fit_setup(database_url: str, lead_id: str) -> dict[str, Any]:
+        owner = replace(DEFAULT_TENANT, actor=EMAIL)
+        db = Database(database_url)
+        clear_demo_fit(db, owner)
+        with db.write() as session:
+            fit_config.create_fit_ruleset(session, owner, "profile", name="ICP", now=_now())
+            fit_config.create_fit_level(session, owner, "profile", name="Poor", min_score=-1000, max_score=19,
+                                        now=_now())
+            fit_config.create_fit_level(session, owner, "profile", name="Good", min_score=20, max_score=1000,
+                                        now=_now())
+            lead_profiles.patch_metadata(session, owner, lead_id, {"title": "VP Sales"}, now=_now())
+        with db.read() as session:
+            profile_keys = list(leads.get_lead(session, owner, lead_id)["lead"]["metadata"])
+        db.dispose()
+        return {"profile_keys": profile_keys}
+
+    with seeded_app(tmp_path, fit_setup) as app:
+        yield app
 
 
 @pytest.mark.e2e
 def test_in_the_browser_a_published_fit_rule_grades_the_lead_and_a_profile_edit_moves_its_fit(
     running_app: dict[str, Any],
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from tests.e2e.test_dashboard import CHROMIUM_ARGS
+    from tests.e2e.test_dashboard import signed_in_page
 
     base, lead_id = running_app["base"], running_app["lead_id"]
-    expect.set_options(timeout=30_000)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1200})
-        page.set_default_timeout(60_000)
-        page.goto(f"{base}/fit")
-        page.get_by_role("textbox", name="Email").fill(running_app["email"])
-        page.get_by_role("textbox", name="Password").fill(running_app["password"])
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("heading", name="Fit scoring").first).to_be_visible()
-
+    with signed_in_page(base, "fit", "Fit scoring", viewport={"width": 1400, "height": 1200}) as page:
         # A rule through the "Add rule" form: property, condition, value, weight.
         profile = page.get_by_role("tabpanel").first
         prop = profile.get_by_role("combobox", name="Property").first
@@ -425,5 +414,4 @@ def test_in_the_browser_a_published_fit_rule_grades_the_lead_and_a_profile_edit_
         form.get_by_role("button", name="Save profile").click()
         expect(page.get_by_text(re.compile(r"Profile saved; fit score now 0"))).to_be_visible()
         expect(fit_metric.get_by_test_id("stMetricValue")).to_have_text("0")
-        browser.close()
 

@@ -23,8 +23,6 @@ from services.people import lead_profiles, leads
 from services.targeting import segments as targeting
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -91,41 +89,31 @@ def test_a_viewer_sees_every_control_disabled(unit: DemoUnit) -> None:
 @pytest.fixture
 def running_app(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """The app on loopback over a fresh SQLite file with the demo and an Owner; two leads on plan "pro"."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
     from services.tenancy.tenants import DEFAULT_TENANT
-    from tests.e2e.test_dashboard import EMAIL, PASSWORD, seed, streamlit_app
+    from tests.e2e.test_dashboard import EMAIL, seeded_app
 
-    database_url = f"sqlite:///{tmp_path / 'leadvane.db'}"
-    seed(database_url)
-    owner = replace(DEFAULT_TENANT, actor=EMAIL)
-    db = Database(database_url)
-    pro = _tag_leads(db, owner, 2)
-    with db.read() as session:
-        emails = [leads.get_lead(session, owner, lid)["lead"]["email"] for lid in pro]
-    db.dispose()
-    with streamlit_app(database_url, tmp_path) as base:
-        yield {"base": base, "emails": emails, "email": EMAIL, "password": PASSWORD, "tmp": tmp_path}
+    def tag_two(database_url: str, _lead_id: str) -> dict[str, Any]:
+        owner = replace(DEFAULT_TENANT, actor=EMAIL)
+        db = Database(database_url)
+        pro = _tag_leads(db, owner, 2)
+        with db.read() as session:
+            emails = [leads.get_lead(session, owner, lid)["lead"]["email"] for lid in pro]
+        db.dispose()
+        return {"emails": emails}
+
+    with seeded_app(tmp_path, tag_two) as app:
+        yield app
 
 
 @pytest.mark.e2e
 def test_in_the_browser_a_segment_is_built_counted_listed_and_downloaded(running_app: dict[str, Any]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from tests.e2e.test_dashboard import CHROMIUM_ARGS
+    from tests.e2e.test_dashboard import signed_in_page
 
     base = running_app["base"]
-    expect.set_options(timeout=30_000)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1400}, accept_downloads=True)
-        page.set_default_timeout(60_000)
-        page.goto(f"{base}/segments")
-        page.get_by_role("textbox", name="Email").fill(running_app["email"])
-        page.get_by_role("textbox", name="Password").fill(running_app["password"])
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("heading", name="Segments").first).to_be_visible()
-
+    with signed_in_page(base, "segments", "Segments", viewport={"width": 1400, "height": 1400},
+                        accept_downloads=True) as page:
         page.get_by_role("textbox", name="Name").first.fill("Pro plan")
         page.get_by_role("button", name="Create segment").click()
         expect(page.get_by_text("Leads in the segment")).to_be_visible()
@@ -155,4 +143,3 @@ def test_in_the_browser_a_segment_is_built_counted_listed_and_downloaded(running
         assert body.startswith("id,email,")
         assert all(email in body for email in running_app["emails"])
         assert len(body.strip().splitlines()) == 3
-        browser.close()
