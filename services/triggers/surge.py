@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.outbound import parse_target
 from core.profile import PROFILE_EVENT_TYPES
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
@@ -35,11 +34,10 @@ from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.insight.event_log import page_offset
-from services.integrations import outbound
 from services.scoring.model import live_model
 from services.tenancy import audit
 from services.tenancy.policy import Action, require
-from services.triggers.triggers import TEST_SUBJECT, new_signing_secret
+from services.triggers.triggers import TEST_SUBJECT, check_channel_url, new_signing_secret
 
 if TYPE_CHECKING:
     from services.ingest.contract import Ingested
@@ -121,13 +119,7 @@ def _destination(fields: Mapping[str, Any], checked: frozenset[str]) -> tuple[st
         if "@" not in email:
             raise InvalidInput(f"emails[{pos}]", "is not an email address")
     if url:
-        try:
-            if url in checked:
-                parse_target(url)
-            else:
-                outbound.check_url(url)
-        except outbound.Refused as exc:
-            raise InvalidInput("webhook_url", str(exc)) from None
+        check_channel_url("webhook_url", url, checked)
     return url, emails
 
 
