@@ -20,16 +20,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import crawleruseragents
 import numpy as np
 import numpy.typing as npt
 
+from core.columns import EventColumns
 from core.scoring import DECAY_EVENT_TYPE
-
-if TYPE_CHECKING:
-    from core.replay import EventColumns
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]

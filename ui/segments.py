@@ -17,6 +17,7 @@ from core import segments as core
 from core.scoring import CONDITION_OPERATORS
 from services.errors import ServiceError
 from services.people import leads as lead_service
+from services.targeting import export as segment_export
 from services.targeting import segments as targeting
 from ui import data
 from ui.auth import SignedIn
@@ -62,7 +63,7 @@ def members(tenant: Any, segment_id: str, page: int) -> tuple[list[dict[str, Any
 
 def members_csv(tenant: Any, segment_id: str) -> str:
     with get_db().read() as session:
-        return "".join(targeting.export_csv(targeting.export_rows(session, tenant, segment_id, now())))
+        return "".join(segment_export.export_csv(segment_export.export_rows(session, tenant, segment_id, now())))
 
 
 def rule_label(rule: Mapping[str, Any]) -> str:

@@ -23,6 +23,7 @@ from api.segment_schemas import (
 from api.types import PageQuery
 from services.errors import InvalidInput
 from services.people import leads as lead_service
+from services.targeting import export as segment_export
 from services.targeting import segments
 
 router = APIRouter(tags=["segments"])
@@ -74,13 +75,13 @@ def segment_leads(
 
 @router.get("/v1/segments/{id}/leads/export", response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {}}}}, summary="Export a segment's leads (CSV)",
-            description="Every member as a CSV row (streamed): " + ", ".join(segments.EXPORT_COLUMNS) + ".")
+            description="Every member as a CSV row (streamed): " + ", ".join(segment_export.EXPORT_COLUMNS) + ".")
 def export_segment_leads(id: str, tenant: Reader, session: ReadSession, db: DatabaseDep, now: Now) -> StreamingResponse:
     segments.segment_row(session, tenant, id)  # 404 before the stream starts
 
     def body() -> Iterator[str]:
         with db.read() as stream_session:
-            yield from segments.export_csv(segments.export_rows(stream_session, tenant, id, now))
+            yield from segment_export.export_csv(segment_export.export_rows(stream_session, tenant, id, now))
 
     return StreamingResponse(body(), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="segment-{id}.csv"'})

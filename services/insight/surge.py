@@ -33,7 +33,7 @@ from services.tenancy import policy
 from services.tenancy.policy import Action
 from services.tenancy.units import unit_tenant
 from services.triggers import surge as surge_triggers
-from services.triggers.triggers import TEST_SUBJECT
+from services.triggers.destinations import TEST_SUBJECT
 
 INTERVALS: dict[str, int] = {"15m": 900, "1h": 3600, "1d": 86400}
 MAX_BUCKETS = 2000

@@ -15,10 +15,8 @@ gone.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,7 +47,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core import levels as core_levels
 from core import segments as core
-from core.csv_cells import safe_cells
 from core.scoring import CONDITION_OPERATORS, Condition, condition_holds
 from db import models
 from db.ids import new_id
@@ -799,44 +796,3 @@ def lead_passes_filters(
     if lead is None or lead.merged_into is not None:
         return False
     return core.matches(rules, facts) and core.filters_pass(profile, attributes, facts)
-
-
-# --- export --------------------------------------------------------------------------------------------------------
-
-EXPORT_COLUMNS: tuple[str, ...] = (
-    "id", "email", "first_name", "last_name", "company", "account_id", "account_domain", "score", "level",
-    "fit_score", "fit_level", "last_activity_at", "created_at",
-)
-
-
-def export_rows(session: Session, tenant: Tenant, segment_id: str, now: datetime) -> Iterator[list[Any]]:
-    """The members as CSV rows (header first), best score first, read 500 at a time: membership is computed once,
-    then each chunk of ids is one indexed read."""
-    from services.people.leads import list_leads, primary_score_column  # leads.py imports this module
-
-    members = member_ids_select(session, tenant, segment_id, now)
-    join_on, score = primary_score_column(live_model(session, tenant).primary_ruleset_id)
-    lead = models.Lead
-    ordered = list(session.scalars(
-        select(lead.id).select_from(lead).outerjoin(models.LeadScore, join_on)
-        .where(lead.unit_id == tenant.unit_id, lead.id.in_(members)).order_by(score.desc(), lead.id.desc())
-    ))
-    yield list(EXPORT_COLUMNS)
-    for start in range(0, len(ordered), _CHUNK):
-        found = list_leads(session, tenant, members=ordered[start:start + _CHUNK], now=now, limit=_CHUNK)
-        for r in found.rows:
-            account = r.get("account") or {}
-            level = r.get("level") or {}
-            yield [
-                r["id"], r["email"], r["first_name"], r["last_name"], account.get("name"), account.get("id"),
-                account.get("domain"), r["score"], level.get("name"), r["fit_score"], r["fit_level"],
-                r["last_activity_at"].isoformat() if r["last_activity_at"] else None, r["created_at"].isoformat(),
-            ]
-
-
-def export_csv(rows: Iterable[list[Any]]) -> Iterator[str]:
-    """CSV text, a chunk per row, cells made safe for spreadsheets."""
-    for row in rows:
-        buffer = io.StringIO()
-        csv.writer(buffer).writerow(safe_cells(row))
-        yield buffer.getvalue()

@@ -37,7 +37,7 @@ from services.insight.event_log import page_offset
 from services.scoring.model import live_model
 from services.tenancy import audit
 from services.tenancy.policy import Action, require
-from services.triggers.triggers import TEST_SUBJECT, check_channel_url, new_signing_secret
+from services.triggers.destinations import TEST_SUBJECT, check_channel_url, new_signing_secret
 
 if TYPE_CHECKING:
     from services.ingest.contract import Ingested

@@ -5,10 +5,8 @@ services.triggers.surge and fired here, at ingest, like the others."""
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
-import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,7 +20,6 @@ from sqlalchemy.orm import Session
 from core import triggers as core
 from core.csv_cells import safe_cells
 from core.messages import rfc3339
-from core.outbound import parse_target
 from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.ids import new_id
@@ -35,6 +32,7 @@ from services.targeting import segments as targeting
 from services.tenancy import audit
 from services.tenancy.policy import Action, require
 from services.triggers import deliveries
+from services.triggers.destinations import TEST_SUBJECT, check_channel_url, new_signing_secret
 
 if TYPE_CHECKING:
     from services.ingest.contract import Ingested
@@ -59,7 +57,6 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 # How far back the window sweep re-evaluates recently received events. Ingest already evaluates late
 # arrivals against later events; the sweep is the safety net for anything a crash or race left out.
 SWEEP_LOOKBACK = timedelta(minutes=10)
-TEST_SUBJECT = "test"  # the subject of "Send test" firings
 # Every kind may be restricted to leads (services.targeting.segments.lead_passes_filters), kept in the config.
 _TARGETING = ("segment_id", "profile_filters", "lead_attribute_filters")
 _TARGETING_DEFAULTS: dict[str, Any] = {"segment_id": None, "profile_filters": [], "lead_attribute_filters": []}
@@ -110,11 +107,6 @@ def _normalize_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     return {k: out[k] for k in _CONFIG[kind] if k in out}
 
 
-def new_signing_secret() -> str:
-    """A Standard Webhooks secret (whsec_ + base64 of 32 random bytes)."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
 URL_FIELDS = ("webhook_url", "slack_webhook_url")
 
 
@@ -149,18 +141,6 @@ def _check_channels(row: models.Trigger, changed: Iterable[str], checked: frozen
         url = getattr(row, name)
         if url and name in changed:
             check_channel_url(name, url, checked)
-
-
-def check_channel_url(name: str, url: str, checked: frozenset[str] = frozenset()) -> None:
-    """A trigger's destination URL through the outbound guard (InvalidInput naming `name` when refused). A URL in
-    `checked` passed the guard's network checks just before the transaction: only its shape is checked again."""
-    try:
-        if url in checked:
-            parse_target(url)
-        else:
-            outbound.check_url(url)
-    except outbound.Refused as exc:
-        raise InvalidInput(name, str(exc)) from None
 
 
 def list_triggers(session: Session, tenant: Tenant, kind: str) -> list[models.Trigger]:
