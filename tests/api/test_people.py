@@ -263,6 +263,7 @@ def test_an_operator_manages_memberships_but_not_the_owner_role(org: Org) -> Non
         entries = session.scalars(
             select(models.AuditLog).where(models.AuditLog.unit_id == unit, models.AuditLog.entity_type == "membership",
                                           models.AuditLog.user_email.is_not(None))
+            .order_by(models.AuditLog.id)  # in the order they were written (PostgreSQL has no implicit order)
         ).all()
     assert [(e.action, e.user_email) for e in entries] == [("create", org.emails["otto"]),
                                                            ("update", org.emails["otto"])]
