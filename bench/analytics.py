@@ -166,10 +166,13 @@ def main() -> int:
     baselines = {"/v1/analytics": ("per type over the whole log", totals_scan),
                  "/v1/analytics/stats": ("per type over 30 days of the log", stats_scan)}
     for route, (first, median) in api.items():
-        name, base = baselines.get(route, ("-", float("nan")))
-        ratio = f"{base / median:.0f}x faster" if route in baselines else "-"
         verdict = "meets" if median < API_TARGET_S else "MISSES"
-        print(f"| GET {route}: first / median | {ms(first)} / {ms(median)} | {name}: {ms(base)} | {ratio} | "
+        if route in baselines:
+            name, base = baselines[route]
+            old, ratio = f"{name}: {ms(base)}", f"{base / median:.0f}x faster"
+        else:
+            old, ratio = "-", "-"  # no log-scan twin: these read the score tables
+        print(f"| GET {route}: first / median | {ms(first)} / {ms(median)} | {old} | {ratio} | "
               f"< 200 ms: {verdict} |")
     return 0
 
