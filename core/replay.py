@@ -87,7 +87,7 @@ class RulesetColumns:
     account_after: npt.NDArray[Any]
     lead_scores: npt.NDArray[Any]  # final score per lead code
     account_scores: npt.NDArray[Any]
-    matched: Sequence[tuple[scoring.Rule, ...]]  # per combination (see VectorReplay.combo); none for held events
+    matched: Sequence[tuple[scoring.Rule, ...]]  # per combination (see VectorReplay.combo; .matched() skips held)
     surge_boost: npt.NDArray[Any] | None = None  # per event: what surge added to `delta` (None: nothing anywhere)
 
 
