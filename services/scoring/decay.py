@@ -238,4 +238,7 @@ def plan_decay(
                     system=True,
                 )
             )
+    # Time order, ties by lead id: not the order the database happened to return the leads in (which differs
+    # between two units with the same history, and between runs on PostgreSQL).
+    pending.sort(key=lambda ev: (cast(datetime, ev.occurred_at), cast(PersonRef, ev.person).lead_id or ""))
     return DecayPlan(pending, leads_hit, ctx, next_after)
