@@ -27,8 +27,8 @@ from db import models
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
 from services.insight import daily_counts
-from services.scoring.model import heads, lock_config
-from services.scoring.rescore import rescore_accounts, rescore_leads
+from services.scoring.model import heads, live_model, lock_config
+from services.scoring.rescore import rescore_accounts, rescore_leads, rescore_leads_and_accounts
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
@@ -211,7 +211,14 @@ def _delete(session: Session, tenant: Tenant, *conditions: ColumnElement[bool]) 
         )
         deleted += int(getattr(result, "rowcount", 0) or 0)
     if deleted:
-        rescore_leads(session, tenant, sorted(leads), from_seq=first_seq)
-        rescore_accounts(session, tenant, sorted(accounts), from_seq=first_seq)
+        model = live_model(session, tenant)
+        if model.adjusts_events:
+            # Quarantine and surge read a lead's events together: a deleted click can end a burst or shorten a
+            # session before the first deleted event too, so the leads are replayed whole (then their accounts).
+            rescore_leads_and_accounts(session, tenant, sorted(leads), model)
+            rescore_accounts(session, tenant, sorted(accounts), model)
+        else:
+            rescore_leads(session, tenant, sorted(leads), from_seq=first_seq)
+            rescore_accounts(session, tenant, sorted(accounts), from_seq=first_seq)
     session.flush()
     return deleted, entries

@@ -14,6 +14,7 @@ from core import surge
 from db import models
 from db.engine import Database
 from services.context import Tenant
+from services.insight.event_types import delete_events
 from services.people.merge import merge_leads
 from services.scoring import publisher
 from services.scoring.model import begin_change, heads
@@ -241,4 +242,21 @@ def test_verify_reports_a_quarantine_flag_the_log_does_not_explain(db: Database,
         (problem,) = verify_unit(session, tenant)
         assert "stored quarantine/surge ('flt_gone', 'stale', None) != replayed (None, None, None)" in problem
         assert rescore_unit(session, tenant).changed_events == 1
+    replay_agrees(db, tenant)
+
+
+def test_deleting_one_click_of_a_burst_releases_the_others(db: Database, tenant: Tenant, now: datetime) -> None:
+    """The deleted click was the last of five: the four before it are no burst any more and score again, though
+    they come before the first deleted event."""
+    add_rule(db, tenant, "email_click", 10, now)
+    configure(db, tenant, now, filters=[{"event_type": "email_click", "count_threshold": 5, "time_window_ms": 2000}])
+    rs = primary_id(db, tenant)
+    clicks = [visit(db, tenant, "ida@acme.com", now + timedelta(milliseconds=200 * i), "email_click")
+              for i in range(5)]
+    lead = clicks[0].lead_id or ""
+    assert lead_score(db, tenant, lead, rs) == 0
+    with db.write() as session:
+        assert delete_events(session, tenant, [clicks[-1].event_id], now)["events_deleted"] == 1
+    assert lead_score(db, tenant, lead, rs) == 40
+    assert all(e.quarantine_filter_id is None for e in events_of(db, lead))
     replay_agrees(db, tenant)
