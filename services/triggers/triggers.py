@@ -592,7 +592,8 @@ def simulate(
         history: dict[str, list[core.HistoryEvent]] = defaultdict(list)
         owners: dict[str, tuple[str | None, str | None]] = {}
         for ev_id, ev_type, occurred, seq, lid, acc, _expl in session.execute(
-            stmt.where(e.occurred_at >= since - window, e.event_type.in_(types)).order_by(e.occurred_at, e.seq)
+            stmt.where(e.occurred_at >= since - window, e.event_type.in_(types), e.quarantine_filter_id.is_(None))
+            .order_by(e.occurred_at, e.seq)  # as at ingest: quarantined events complete nothing
         ):
             subject = lid if scope == "lead" else acc
             if subject:
@@ -619,6 +620,12 @@ def simulate(
                 lid, acc = owners[current.event_id]
                 matches.append({"lead_id": lid, "account_id": acc, "event_id": current.event_id,
                                 "event_type": current.event_type, "occurred_at": current.occurred_at})
+    # As when firing: only leads that pass the trigger's segment and filters (decided once per lead).
+    passes: dict[str | None, bool] = {}
+    for m in matches:
+        if m.get("lead_id") not in passes:
+            passes[m.get("lead_id")] = targeting.lead_passes_filters(session, tenant, row.config, m.get("lead_id"), now)
+    matches = [m for m in matches if passes[m.get("lead_id")]]
     leads = sorted({m["lead_id"] for m in matches if m.get("lead_id")})
     emails: dict[str, str | None] = {}
     for start in range(0, len(leads), 500):  # bounded IN lists (SQLite's variable limit)

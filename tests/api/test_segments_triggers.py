@@ -50,6 +50,19 @@ def test_a_milestone_restricted_to_a_segment_fires_for_members_only(api: ApiHarn
     assert fired_for(api, anyone["trigger_id"]) == {ann, bob, cy}
 
 
+def test_a_restricted_milestone_simulates_for_members_only(api: ApiHarness) -> None:
+    add_rule(api, "demo_request", 60)
+    pro = segment(api, "Pro", {"rule_type": "lead_metadata", "field_name": "plan", "operator": "equals",
+                               "value": "pro"})
+    ann = person(api, "ann@acme.com", plan="pro")
+    person(api, "bob@acme.com", plan="free")
+    for email in ("ann@acme.com", "bob@acme.com"):
+        event(api, email, "demo_request")
+    trigger = ok(api.post("/v1/triggers/milestones", {"score_threshold": 50, "segment_id": pro}), 201)
+    answer = ok(api.post(f"/v1/triggers/milestones/{trigger['trigger_id']}/simulate", {"days": 7}))
+    assert {m["lead_id"] for m in answer["matched_leads"]} == {ann} and answer["total_matches"] == 1
+
+
 def test_filters_are_validated_and_returned(api: ApiHarness, other_api: ApiHarness) -> None:
     sid = segment(api, "S")
     plain = ok(api.post("/v1/triggers/milestones", {"score_threshold": 5}), 201)
