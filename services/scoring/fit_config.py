@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from core import levels as core_levels
@@ -26,12 +26,12 @@ from core.profile import ACCOUNT_PROFILE_EVENT, LEAD_PROFILE_EVENT, PROFILE_KIND
 from db import models
 from db.ids import new_id
 from services.context import Tenant
-from services.errors import Conflict, InvalidInput, NotFound
+from services.errors import InvalidInput, NotFound
 from services.people.profiles import SYSTEM_CHANNEL, set_account_profile, set_lead_profile
 from services.scoring.levels import check_levels, clean_level_name
 from services.scoring.model import begin_change, lock_config, published_model
 from services.scoring.publish import publish
-from services.scoring.rules import MAX_WEIGHT
+from services.scoring.rules import MAX_WEIGHT, ensure_name_free
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
@@ -290,15 +290,9 @@ def _ruleset_name(name: Any) -> str:
 
 
 def _ensure_name_free(session: Session, tenant: Tenant, kind: str, name: str, except_id: str | None) -> None:
-    # As for engagement rulesets: SQLite's lower() folds ASCII only, so the exact name is compared too.
-    stmt = select(models.FitRuleset.id).where(
-        models.FitRuleset.unit_id == tenant.unit_id, models.FitRuleset.kind == kind,
-        or_(models.FitRuleset.name == name, func.lower(models.FitRuleset.name) == name.lower()),
-    )
-    if except_id is not None:
-        stmt = stmt.where(models.FitRuleset.id != except_id)
-    if session.scalar(stmt) is not None:
-        raise Conflict(f"a {kind} ruleset named {name!r} already exists", field="name")
+    fr = models.FitRuleset
+    ensure_name_free(session, fr, name, fr.unit_id == tenant.unit_id, fr.kind == kind, except_id=except_id,
+                     taken=f"a {kind} ruleset named {name!r} already exists")
 
 
 def _make_primary(session: Session, tenant: Tenant, row: models.FitRuleset, now: datetime) -> None:

@@ -504,16 +504,22 @@ def _score_column(value: Any) -> str:
 # --- rows ----------------------------------------------------------------------------------------------------------
 
 
-def _ensure_name_free(session: Session, tenant: Tenant, name: str, except_id: str | None) -> None:
-    # SQLite's lower() folds ASCII only: compare the exact name too, or "Ä" passes here and breaks the unique key.
-    stmt = select(models.Ruleset.id).where(
-        models.Ruleset.unit_id == tenant.unit_id,
-        or_(models.Ruleset.name == name, func.lower(models.Ruleset.name) == name.lower()),
-    )
+def ensure_name_free(
+    session: Session, table: Any, name: str, *scope: Any, except_id: str | None, taken: str
+) -> None:
+    """Conflict (naming `name`, saying `taken`) when another row of `table` within `scope` (e.g. the unit) has this
+    name, ignoring case; `except_id` is the row being renamed. SQLite's lower() folds ASCII only: the exact name is
+    compared too, or "Ä" passes here and breaks the unique key. Rulesets, fit rulesets and segments share it."""
+    stmt = select(table.id).where(*scope, or_(table.name == name, func.lower(table.name) == name.lower()))
     if except_id is not None:
-        stmt = stmt.where(models.Ruleset.id != except_id)
+        stmt = stmt.where(table.id != except_id)
     if session.scalar(stmt) is not None:
-        raise Conflict(f"a ruleset named {name!r} already exists", field="name")
+        raise Conflict(taken, field="name")
+
+
+def _ensure_name_free(session: Session, tenant: Tenant, name: str, except_id: str | None) -> None:
+    ensure_name_free(session, models.Ruleset, name, models.Ruleset.unit_id == tenant.unit_id, except_id=except_id,
+                     taken=f"a ruleset named {name!r} already exists")
 
 
 def _make_primary(session: Session, tenant: Tenant, row: models.Ruleset, now: datetime) -> None:

@@ -52,9 +52,10 @@ from core.scoring import CONDITION_OPERATORS, Condition, condition_holds
 from db import models
 from db.ids import new_id
 from services.context import Tenant
-from services.errors import Conflict, InvalidInput, NotFound
+from services.errors import InvalidInput, NotFound
 from services.scoring import levels as level_service
 from services.scoring.model import live_model, published_model
+from services.scoring.rules import ensure_name_free
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
@@ -117,15 +118,8 @@ def _segment_name(value: Any) -> str:
 
 
 def _ensure_name_free(session: Session, tenant: Tenant, name: str, except_id: str | None) -> None:
-    # SQLite's lower() folds ASCII only, so the exact name is compared too.
-    stmt = select(models.Segment.id).where(
-        models.Segment.unit_id == tenant.unit_id,
-        or_(models.Segment.name == name, func.lower(models.Segment.name) == name.lower()),
-    )
-    if except_id is not None:
-        stmt = stmt.where(models.Segment.id != except_id)
-    if session.scalar(stmt) is not None:
-        raise Conflict(f"a segment named {name!r} already exists", field="name")
+    ensure_name_free(session, models.Segment, name, models.Segment.unit_id == tenant.unit_id, except_id=except_id,
+                     taken=f"a segment named {name!r} already exists")
 
 
 def list_segments(session: Session, tenant: Tenant) -> list[dict[str, Any]]:
