@@ -21,7 +21,7 @@ from core import levels as core_levels
 from core import scoring
 from core.fit import FitBook, FitRulesetSpec, FitRuleSpec
 from core.profile import MappingSpec
-from core.quarantine import EventTypeScope, FilterSpec
+from core.quarantine import DEFAULT_SCOPE, EventTypeScope, FilterSpec
 from core.surge import SurgeSpec
 
 DOCUMENT_SCHEMA = 1
@@ -108,7 +108,7 @@ class ScoringModel:
     fit_rules: tuple[FitRuleSpec, ...] = ()
     fit_levels: tuple[FitLevelSpec, ...] = ()
     filters: tuple[FilterSpec, ...] = ()
-    event_type_scopes: tuple[EventTypeScope, ...] = ()  # types not at "activate"
+    event_type_scopes: tuple[EventTypeScope, ...] = ()  # types not at DEFAULT_SCOPE
     surge: SurgeSpec = field(default_factory=SurgeSpec)
 
     @classmethod
@@ -141,7 +141,7 @@ class ScoringModel:
             fit_rules=tuple(sorted(fit_rules, key=lambda r: (r.ruleset_id, r.id))),
             fit_levels=tuple(sorted(fit_levels, key=lambda lv: (lv.kind, lv.min_score, lv.id))),
             filters=tuple(sorted(filters, key=lambda f: f.id)),
-            event_type_scopes=tuple(sorted((s for s in event_type_scopes if s.scope != "activate"),
+            event_type_scopes=tuple(sorted((s for s in event_type_scopes if s.scope != DEFAULT_SCOPE),
                                            key=lambda s: s.id)),
             surge=surge or SurgeSpec(),
         )
@@ -204,7 +204,7 @@ class ScoringModel:
 
     def scope_of(self, event_type: str) -> str:
         """The processing scope of an event type: observe, decide or activate (the default)."""
-        return next((s.scope for s in self.event_type_scopes if s.id == event_type), "activate")
+        return next((s.scope for s in self.event_type_scopes if s.id == event_type), DEFAULT_SCOPE)
 
     # --- fit: profiles (kind "profile") and accounts (kind "account") --------------------------------------------
 

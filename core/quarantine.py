@@ -24,16 +24,13 @@ from typing import Any
 
 import crawleruseragents
 import numpy as np
-import numpy.typing as npt
 
-from core.columns import EventColumns
+from core.columns import BoolArray, EventColumns, IntArray
 from core.scoring import DECAY_EVENT_TYPE
-
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 BOT_FILTER_ID = "bot_user_agent"
 PROCESSING_SCOPES: tuple[str, ...] = ("observe", "decide", "activate")
+DEFAULT_SCOPE = "activate"  # a type without a setting: scored and triggered
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from core.columns import BoolArray, IntArray
 from core.scoring import NO_SURGE
-
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 SURGE_MODES: tuple[str, ...] = ("off", "standard", "gentle", "custom")
 MULTIPLIER_CAP_MIN, MULTIPLIER_CAP_MAX = 1.0, 3.0

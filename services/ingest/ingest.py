@@ -21,6 +21,7 @@ from core import identity, scoring
 from core import profile as core_profile
 from core.channels import infer_channel
 from core.model import ScoringModel
+from core.quarantine import DEFAULT_SCOPE
 from db import models
 from db.ids import new_id
 from services.context import Tenant
@@ -170,7 +171,7 @@ def ingest(
             primary_ruleset_id=ctx.primary_ruleset_id,
             lead=_lead_view(lead),
             account=_account_view(account),
-            fires_triggers=not adjustment.held and ctx.scope_of(ev.event_type) == "activate",
+            fires_triggers=not adjustment.held and ctx.scope_of(ev.event_type) == DEFAULT_SCOPE,
             quarantine_reason=adjustment.quarantine[1] if adjustment.quarantine else None,
         )
 

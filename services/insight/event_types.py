@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from core import scoring
 from core.profile import PROFILE_EVENT_TYPES
+from core.quarantine import DEFAULT_SCOPE
 from db import models
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
@@ -32,7 +33,6 @@ from services.scoring.rescore import rescore_accounts, rescore_leads, rescore_le
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
-DEFAULT_SCOPE = "activate"  # no settings row: visible, every stage of processing
 DELETE_CHUNK = 5_000
 MAX_BATCH_IDS = 1_000
 PROPERTY_SAMPLE = 1_000  # the newest events of a type read for its metadata keys

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.quarantine import PROCESSING_SCOPES
+from core.quarantine import DEFAULT_SCOPE, PROCESSING_SCOPES
 from db import models
 from db.ids import new_id
 from services.context import Tenant
@@ -34,7 +34,6 @@ from services.tenancy.policy import Action
 FILTER_FIELDS: tuple[str, ...] = ("event_type", "count_threshold", "time_window_ms", "group_events")
 COUNT_THRESHOLD_MIN, COUNT_THRESHOLD_MAX = 2, 1_000_000
 TIME_WINDOW_MS_MIN, TIME_WINDOW_MS_MAX = 1, 86_400_000  # one day
-DEFAULT_SCOPE = "activate"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from core.fit import FitRulesetSpec, FitRuleSpec
 from core.model import DecaySpec, FitLevelSpec, LevelSpec, RulesetSpec, RuleSpec, ScoringModel, SettingsSpec
 from core.profile import MappingSpec
-from core.quarantine import EventTypeScope, FilterSpec
+from core.quarantine import DEFAULT_SCOPE, EventTypeScope, FilterSpec
 from core.surge import SurgeSpec, bands_of, preset_bands
 from db import models
 from services.after_commit import on_commit
@@ -124,7 +124,7 @@ def load_from_tables(session: Session, tenant: Tenant) -> ScoringModel:
     filters = session.scalars(select(models.InorganicFilter).where(models.InorganicFilter.unit_id == unit)).all()
     scopes = session.execute(
         select(models.EventTypeSetting.event_type, models.EventTypeSetting.max_processing_scope).where(
-            models.EventTypeSetting.unit_id == unit, models.EventTypeSetting.max_processing_scope != "activate"
+            models.EventTypeSetting.unit_id == unit, models.EventTypeSetting.max_processing_scope != DEFAULT_SCOPE
         )
     ).all()
     surge_row = session.get(models.SurgePolicy, unit)
@@ -366,7 +366,7 @@ def _write_targeting_tables(
     settings = {row.event_type: row for row in session.scalars(
         select(models.EventTypeSetting).where(models.EventTypeSetting.unit_id == unit))}
     for event_type, setting in settings.items():
-        scope = scopes.get(event_type, "activate")
+        scope = scopes.get(event_type, DEFAULT_SCOPE)
         if setting.max_processing_scope != scope:
             setting.max_processing_scope, setting.updated_at, setting.updated_by = scope, now, actor
     for event_type, scope in scopes.items():

@@ -44,7 +44,7 @@ from core import replay as vector
 from core.fit import FitRuleSpec
 from core.model import FitLevelSpec, LevelSpec, RuleSpec, ScoringModel
 from core.profile import PROFILE_KINDS
-from core.quarantine import EventTypeScope, FilterSpec
+from core.quarantine import DEFAULT_SCOPE, EventTypeScope, FilterSpec
 from core.scoring import DECAY_EVENT_TYPE
 from core.triggers import Milestone
 from db import models
@@ -366,7 +366,7 @@ def _apply_event_types(model: ScoringModel, raw: Any, path: str) -> ScoringModel
             raise InvalidInput(f"{where}.event_type", f"event type {event_type!r} appears more than once")
         seen.add(event_type)
         scopes[event_type] = check_scope(item.get("max_processing_scope"), f"{where}.max_processing_scope")
-    kept = [EventTypeScope(name, scope) for name, scope in scopes.items() if scope != "activate"]
+    kept = [EventTypeScope(name, scope) for name, scope in scopes.items() if scope != DEFAULT_SCOPE]
     return replace(model, event_type_scopes=ScoringModel.build(event_type_scopes=kept).event_type_scopes)
 
 
