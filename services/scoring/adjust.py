@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from core import replay as vector
 from core.model import ScoringModel
 from core.profile import PROFILE_EVENT_TYPES
-from core.scoring import NO_SURGE
+from core.scoring import NO_SURGE, EventFacts, LoggedEvent
 from services.context import Tenant
 from services.scoring.rescore import sqlite_time
 
@@ -89,12 +89,15 @@ def adjust_incoming(
         since = min(ev.occurred_at for ev in incoming if ev.lead_id is not None)
         context = _context_rows(session, tenant, leads, since, horizon_us, stored_upto)
     base = (stored_upto or 0) + 1 if stored_upto is not None else 2**62
-    seqs = [row[0] for row in context] + [base + i for i in range(len(incoming))]
-    lead_of = [row[1] for row in context] + [ev.lead_id for ev in incoming]
-    types = [row[2] for row in context] + [ev.event_type for ev in incoming]
-    micros = [_micros(row[3]) for row in context] + [vector.to_micros(ev.occurred_at) for ev in incoming]
-    props = [_decoded(row[4]) for row in context] + [ev.properties or {} for ev in incoming]
-    cols = _columns(seqs, lead_of, types, micros, props)
+    logged = [
+        LoggedEvent(row[0], row[1], None, EventFacts(row[2], _moment(row[3]), _decoded(row[4]))) for row in context
+    ] + [
+        LoggedEvent(base + i, ev.lead_id, None, EventFacts(ev.event_type, ev.occurred_at, ev.properties or {}))
+        for i, ev in enumerate(incoming)
+    ]
+    seqs = [ev.seq for ev in logged]
+    micros = [vector.to_micros(ev.facts.occurred_at) for ev in logged]
+    cols = vector.EventColumns.from_events(logged)
     adjustments = vector.Adjustments.of(model, cols)
     position = np.argsort(np.argsort(np.array(seqs, dtype=np.int64)))  # columns are in seq order: ours -> theirs
     n_context = len(context)
@@ -164,37 +167,14 @@ def _context_rows(
     return rows
 
 
-def _micros(value: Any) -> int:
+def _moment(value: Any) -> datetime:
+    """A stored occurred_at as the raw cursor gives it: SQLite's naive UTC text, PostgreSQL's aware datetime."""
     if isinstance(value, str):
-        return int(np.datetime64(value, "us").astype(np.int64))
-    return vector.to_micros(value)
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _decoded(text: Any) -> dict[str, Any]:
     if isinstance(text, str):
         return orjson.loads(text) or {}
     return dict(text or {})
-
-
-def _columns(
-    seqs: list[int], leads: list[str | None], types: list[str], micros: list[int], props: list[dict[str, Any]]
-) -> vector.EventColumns:
-    order = sorted(range(len(seqs)), key=lambda i: seqs[i])
-    lead_codes: dict[str, int] = {}
-    type_codes: dict[str, int] = {}
-    return vector.EventColumns(
-        seq=np.array([seqs[i] for i in order], dtype=np.int64),
-        lead=np.array([_code(lead_codes, leads[i]) for i in order], dtype=np.int64),
-        account=np.full(len(order), -1, dtype=np.int64),
-        event_type=np.array([type_codes.setdefault(types[i], len(type_codes)) for i in order], dtype=np.int64),
-        occurred_us=np.array([micros[i] for i in order], dtype=np.int64),
-        props=np.arange(len(order), dtype=np.int64),
-        lead_ids=list(lead_codes),
-        account_ids=[],
-        types=list(type_codes),
-        properties=[props[i] for i in order],
-    )
-
-
-def _code(codes: dict[str, int], lead_id: str | None) -> int:
-    return -1 if lead_id is None else codes.setdefault(lead_id, len(codes))
