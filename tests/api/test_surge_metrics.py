@@ -13,17 +13,9 @@ from typing import Any
 from sqlalchemy import select
 
 from db import models
+from tests.api.test_fit_config import ok
+from tests.api.test_surge_triggers import refused
 from tests.conftest import ApiHarness, add_rule, enable_abm
-
-
-def ok(resp: Any, status: int = 200) -> Any:
-    assert resp.status_code == status, resp.text
-    return resp.json() if resp.content else None
-
-
-def refused(resp: Any, field: str) -> None:
-    assert resp.status_code == 422, resp.text
-    assert field in resp.json()["error"]["message"], resp.text
 
 
 def z(at: datetime) -> str:

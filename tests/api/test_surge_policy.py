@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from db import models
 from services.tenancy import api_keys
+from tests.api.test_fit_config import ok
+from tests.api.test_surge_triggers import refused
 from tests.conftest import ApiHarness
 
 PATH = "/v1/settings/ou/surge-policy"
@@ -18,16 +20,6 @@ STANDARD = [{"min_events": 1, "multiplier": 1.0}, {"min_events": 3, "multiplier"
             {"min_events": 5, "multiplier": 1.5}]
 GENTLE = [{"min_events": 1, "multiplier": 1.0}, {"min_events": 3, "multiplier": 1.1},
           {"min_events": 5, "multiplier": 1.2}]
-
-
-def ok(resp: Any, status: int = 200) -> Any:
-    assert resp.status_code == status, resp.text
-    return resp.json() if resp.content else None
-
-
-def refused(resp: Any, field: str) -> None:
-    assert resp.status_code == 422, resp.text
-    assert field in resp.json()["error"]["message"], resp.text
 
 
 def with_role(api: ApiHarness, role: str) -> ApiHarness:

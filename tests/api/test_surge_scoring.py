@@ -11,17 +11,13 @@ from typing import Any
 from sqlalchemy import select
 
 from db import models
+from tests.api.test_fit_config import ok
 from tests.conftest import ApiHarness, add_rule, enable_abm
 
 POLICY = "/v1/settings/ou/surge-policy"
 WEIGHT = 10
 # 10, 10, then 10 + floor(10 x 0.25) = 12 twice, then 10 + floor(10 x 0.5) = 15.
 BOOSTED = [10, 10, 12, 12, 15]
-
-
-def ok(resp: Any, status: int = 200) -> Any:
-    assert resp.status_code == status, resp.text
-    return resp.json() if resp.content else None
 
 
 def z(at: datetime) -> str:

@@ -13,15 +13,11 @@ from sqlalchemy import select, update
 
 from db import models
 from services.tenancy import api_keys
+from tests.api.test_fit_config import ok
 from tests.conftest import ApiHarness
 
 PATH = "/v1/surge/triggers"
 EMAIL = {"emails": ["sales@example.com"]}
-
-
-def ok(resp: Any, status: int = 200) -> Any:
-    assert resp.status_code == status, resp.text
-    return resp.json() if resp.content else None
 
 
 def refused(resp: Any, field: str) -> str:
