@@ -2,8 +2,8 @@
 
 Analytics reads these (table event_counts_daily, backfilled by migration 0010) instead of scanning the event log.
 Every write to the log keeps them right in the same transaction: ingest adds what it stored (`count_events`, from
-services.ingest.ingest), deletions and lead erasure subtract what they remove (`uncount_matching` before the
-DELETE, or `uncount_events` with the removed rows). Profile events (core.profile.PROFILE_EVENT_TYPES) are not
+services.ingest.ingest), deletions, merges and lead erasure subtract what they remove (`uncount_matching` before
+the DELETE). Profile events (core.profile.PROFILE_EVENT_TYPES) are not
 activity and are never counted. Counters that reach zero are removed, so the table always equals
 `SELECT day, event_type, channel, COUNT(*) FROM events ... GROUP BY` (see `recount` and the tests).
 
@@ -60,27 +60,25 @@ def count_events(session: Session, tenant: Tenant, rows: Iterable[CountedEvent])
     _add(session, tenant, _tally(rows))
 
 
-def uncount_events(session: Session, tenant: Tenant, rows: Iterable[CountedEvent]) -> None:
-    """Subtract events removed from the log (given as rows with occurred_at, event_type and channel)."""
-    _add(session, tenant, Counter({k: -n for k, n in _tally(rows).items()}))
-
-
 def uncount_matching(session: Session, tenant: Tenant, *conditions: ColumnElement[bool]) -> int:
     """Subtract the unit's events matching `conditions` (call it just before deleting them); returns how many.
 
     One grouped read of those events (by day, type, channel), then one update per distinct key."""
+    change = Counter({key: -n for key, n in _grouped(session, tenant, *conditions).items()})
+    _add(session, tenant, change)
+    return -sum(change.values())
+
+
+def _grouped(session: Session, tenant: Tenant, *conditions: ColumnElement[bool]) -> Counter[Key]:
+    """The unit's events matching `conditions` counted per (UTC day, type, channel), profile events left out."""
     ev = models.Event
     day = utc_day(session, ev.occurred_at).label("day")
     rows = session.execute(
         select(day, ev.event_type, ev.channel, func.count().label("n"))
         .where(ev.unit_id == tenant.unit_id, ev.event_type.not_in(PROFILE_EVENT_TYPES), *conditions)
         .group_by(day, ev.event_type, ev.channel)
-    ).all()
-    change: Counter[Key] = Counter()
-    for r in rows:
-        change[(date.fromisoformat(r.day), r.event_type, r.channel)] -= int(r.n)
-    _add(session, tenant, change)
-    return -sum(change.values())
+    )
+    return Counter({(date.fromisoformat(r.day), r.event_type, r.channel): int(r.n) for r in rows})
 
 
 def _add(session: Session, tenant: Tenant, change: Counter[Key]) -> None:
@@ -116,18 +114,13 @@ def recount(session: Session, tenant: Tenant) -> int:
     """Rebuild the unit's counters from its log (what migration 0010 did for every unit); returns the rows written.
 
     For tools and benchmarks that fill the events table by hand; the product keeps the counters incrementally."""
-    table, ev = models.EventCountDaily, models.Event
+    table = models.EventCountDaily
     session.execute(delete(table).where(table.unit_id == tenant.unit_id))
-    day = utc_day(session, ev.occurred_at).label("day")
-    rows = session.execute(
-        select(day, ev.event_type, ev.channel, func.count().label("n"))
-        .where(ev.unit_id == tenant.unit_id, ev.event_type.not_in(PROFILE_EVENT_TYPES))
-        .group_by(day, ev.event_type, ev.channel)
-    ).all()
-    if rows:
+    counted = _grouped(session, tenant)
+    if counted:
         session.execute(insert(table), [
-            {"unit_id": tenant.unit_id, "org_id": tenant.org_id, "day": date.fromisoformat(r.day),
-             "event_type": r.event_type, "channel": r.channel, "events": int(r.n)}
-            for r in rows
+            {"unit_id": tenant.unit_id, "org_id": tenant.org_id, "day": day, "event_type": kind, "channel": channel,
+             "events": n}
+            for (day, kind, channel), n in counted.items()
         ])
-    return len(rows)
+    return len(counted)
