@@ -46,6 +46,20 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     slack_api_base_url: str = "https://slack.com/api/"
     slack_bot_token: str | None = None
+    # Where people authorize the unit's Slack app (the dashboard's Integrations page sends them there).
+    slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    # CRM score sync (services.integrations.crm) and the research API's optional enrichment provider.
+    hubspot_api_base_url: str = "https://api.hubapi.com"
+    enrichment_url: str | None = None
+    enrichment_token: str | None = None
+    # Integration secrets at rest (Slack client/signing secrets and bot tokens, CRM tokens) are encrypted with
+    # Fernet keys: LEADVANE_SECRETS_KEY="newkey,oldkey" (the first encrypts; all decrypt, for rotation), else a key
+    # generated once into the data folder (services.integrations.secret_box).
+    secrets_key: str | None = Field(default=None, description="Fernet key(s) for integration secrets at rest")
+    # Where people reach the dashboard and the API from outside: links in Slack messages, Slack's OAuth redirect.
+    # Default: http://localhost:<LEADVANE_PORT or 8501> with the API under /api.
+    public_url: str | None = None
+    public_api_url: str | None = None
     # Outbound URLs (webhooks, Slack, later CRM/enrichment) may not reach private, loopback, link-local, ...
     # addresses; LEADVANE_OUTBOUND_ALLOW="hooks.intranet,10.1.0.0/16" lets named hosts and networks through.
     outbound_allow: str = ""
@@ -86,6 +100,14 @@ class Settings(BaseSettings):
 
         parse_allow_list(value)  # a bad entry stops the start, naming it, instead of failing every send
         return value
+
+    @property
+    def dashboard_url(self) -> str:
+        return (self.public_url or f"http://localhost:{os.environ.get('LEADVANE_PORT', '8501')}").rstrip("/")
+
+    @property
+    def api_url(self) -> str:
+        return (self.public_api_url or self.dashboard_url + "/api").rstrip("/")
 
     @property
     def retry_schedule_seconds(self) -> list[float]:

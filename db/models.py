@@ -402,6 +402,11 @@ class Trigger(TenantMixin, Base):
     email_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     slack_webhook_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     slack_channel: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The unit's Slack app (services.integrations.slack): a channel or a user (a DM); no id: the unit's default.
+    slack_target_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    slack_target_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Each firing writes the lead's score, level and fit level to the CRM (services.integrations.crm).
+    hubspot_sync: Mapped[bool] = mapped_column(Boolean, default=False)
     # The sender needs the secret itself to sign; it is shown to the user only once, at creation.
     signing_secret: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -445,9 +450,12 @@ class Delivery(TenantMixin, Base):
         Index("ix_deliveries_unit_created", "unit_id", "created_at"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    firing_id: Mapped[str] = mapped_column(ID, ForeignKey("trigger_firings.id", ondelete="CASCADE"), index=True)
+    # None for messages no trigger sent: the scheduled CRM sync, research completion webhooks.
+    firing_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("trigger_firings.id", ondelete="CASCADE"), index=True, nullable=True
+    )
     trigger_id: Mapped[str | None] = mapped_column(ID, nullable=True)
-    channel: Mapped[str] = mapped_column(String(16))  # webhook | email | slack
+    channel: Mapped[str] = mapped_column(String(16))  # webhook | email | slack | hubspot
     target: Mapped[str] = mapped_column(String(2048))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
@@ -654,3 +662,118 @@ class EventCountDaily(Base):
     channel: Mapped[str] = mapped_column(String(32), primary_key=True)
     org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"))
     events: Mapped[int] = mapped_column(BigInt, default=0)
+
+
+# --- integrations (services.integrations) -------------------------------------------------------------------------
+
+
+class SlackApp(Base):
+    """The organization's Slack app: its client id, and its secrets encrypted (services.integrations.secret_box)."""
+
+    __tablename__ = "slack_apps"
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(200))
+    client_secret_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    signing_secret_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class SlackConnection(Base):
+    """A unit's Slack workspace, installed through OAuth: the bot token (encrypted) and the default target."""
+
+    __tablename__ = "slack_connections"
+    unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"))
+    team_id: Mapped[str] = mapped_column(String(64))
+    team_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    bot_user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    bot_token_enc: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str | None] = mapped_column(Text, nullable=True)
+    default_target_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)  # channel | user
+    default_target_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class OAuthState(Base):
+    """A short-lived, single-use OAuth `state`; only its SHA-256 is kept."""
+
+    __tablename__ = "oauth_states"
+    __table_args__ = (Index("ix_oauth_states_expires", "expires_at"),)
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))  # slack
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"))
+    unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"))
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CrmSettings(Base):
+    """A unit's CRM score sync: provider, token (encrypted), the CRM properties written, and the scheduled sync."""
+
+    __tablename__ = "crm_settings"
+    unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(32))  # hubspot
+    token_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    score_property: Mapped[str] = mapped_column(String(200))
+    level_property: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    fit_level_property: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sync_segment_id: Mapped[str | None] = mapped_column(ID, ForeignKey("segments.id", ondelete="SET NULL"),
+                                                        nullable=True)
+    sync_interval_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: no scheduled sync
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class CrmSyncedLead(Base):
+    """What the CRM was last sent for a lead, so the scheduled sync sends only what changed."""
+
+    __tablename__ = "crm_synced_leads"
+    unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(ID, ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"))
+    score: Mapped[int | None] = mapped_column(BigInt, nullable=True)
+    level: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    fit_level: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UnitWebhookSecret(Base):
+    """Signs the unit's webhooks that no trigger sends (research completions); triggers keep their own."""
+
+    __tablename__ = "unit_webhook_secrets"
+    unit_id: Mapped[str] = mapped_column(ID, ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organizations.id", ondelete="CASCADE"))
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ResearchRequest(TenantMixin, Base):
+    """A contact research job (POST /v1/research/contacts): pending -> completed | not_found (| failed)."""
+
+    __tablename__ = "research_requests"
+    __table_args__ = (
+        Index("ix_research_requests_unit_external", "unit_id", "source", "external_id"),
+        Index("ix_research_requests_status_created", "status", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)  # cr_...
+    status: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    source: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    webhook_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    lead_id: Mapped[str | None] = mapped_column(ID, ForeignKey("leads.id", ondelete="SET NULL"), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -46,6 +46,8 @@ class Sender:
     def send(self, item: deliveries.Claimed, now: datetime) -> SendResult:
         try:
             if item.channel == "webhook":
+                if not item.signing_secret:
+                    return SendResult(False, None, "no signing secret for this webhook")
                 return send_webhook(item.target, item.signing_secret, item.id, item.body, now, self._http())
             if item.channel == "email":
                 return send_email(get_settings(), item.target, item.body)
@@ -111,7 +113,8 @@ def _record(session: Any, results: list[tuple[deliveries.Claimed, SendResult]], 
             outcomes.append((item.id, "delivered"))
         else:
             status = deliveries.record_failure(
-                session, item.id, item.claim, item.attempts, result.error or "failed", result.status_code, clock()
+                session, item.id, item.claim, item.attempts, result.error or "failed", result.status_code, clock(),
+                result.retry_after,
             )
             outcomes.append((item.id, "dead" if status == "dead" else "failed"))
     # Counted (with event-to-delivery latency) when this transaction commits.

@@ -16,6 +16,7 @@ class SendResult:
     ok: bool
     status_code: int | None = None
     error: str | None = None
+    retry_after: float | None = None  # seconds the receiver asked us to wait (429 Retry-After)
 
 
 def signed_headers(secret: str, msg_id: str, timestamp: datetime, body: str) -> dict[str, str]:

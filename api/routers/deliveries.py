@@ -23,10 +23,12 @@ router = APIRouter(tags=["deliveries"])
 class DeliveryOut(BaseModel):
     delivery_id: str
     webhook_id: str = Field(description="the webhook-id header receivers dedupe on (the same as delivery_id)")
-    firing_id: str
+    firing_id: str | None = Field(
+        description="the trigger firing; null for the scheduled CRM sync and research completion webhooks")
     trigger_id: str | None
-    channel: Literal["webhook", "email", "slack"]
-    target: str = Field(description="webhook URL, comma-separated emails, Slack webhook URL or channel:<id>")
+    channel: Literal["webhook", "email", "slack", "hubspot"]
+    target: str = Field(description="webhook URL, comma-separated emails, Slack webhook URL, channel:<id>, "
+                                    "a Slack app target, or the CRM contact's email")
     status: Literal["pending", "sending", "delivered", "dead"]
     attempts: int
     last_error: str | None = Field(description="our short reason for the last failure; never the receiver's body")

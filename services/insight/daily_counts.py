@@ -19,11 +19,10 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, delete, func, insert, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.profile import PROFILE_EVENT_TYPES
-from db import models
+from db import models, upsert
 from services.context import Tenant
 
 Key = tuple[date, str, str]  # (UTC day, event type, channel)
@@ -91,8 +90,7 @@ def _add(session: Session, tenant: Tenant, change: Counter[Key]) -> None:
          "events": change[(day, kind, channel)]}
         for day, kind, channel in keys
     ]
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = dialect_insert(table)
+    stmt = upsert.insert(session, table)
     stmt = stmt.on_conflict_do_update(
         index_elements=["unit_id", "day", "event_type", "channel"],
         set_={"events": table.events + stmt.excluded.events},

@@ -237,7 +237,7 @@ def _erase_firings(
         except orjson.JSONDecodeError:
             redacted = pattern.sub(ERASED, body)
         session.execute(update(d).where(d.id == delivery_id).values(body=redacted))
-    kept = sorted({firing for _id, firing, _body in sent})
+    kept = sorted({firing for _id, firing, _body in sent if firing})
     if kept:
         for firing_id in kept:
             session.execute(update(f).where(f.id == firing_id).values(

@@ -2,17 +2,12 @@
 issued by POST /v1/auth/token and checked on every request (api.person_auth).
 
 The signing key is the `jwt_secret` setting (LEADVANE_JWT_SECRET) or, when unset, a random key generated once
-into the data folder (LEADVANE_DATA_DIR, default data/) as `jwt_secret`, mode 0600. Processes starting together
-agree on one key: each writes its candidate to a private temporary file and hard-links it into place, which
-succeeds for exactly one of them; the others read the winner's file.
+into the data folder as `jwt_secret` (services.tenancy.file_secrets).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -20,6 +15,7 @@ from pathlib import Path
 
 import jwt
 
+from services.tenancy.file_secrets import file_secret
 from settings import data_dir, get_settings
 
 ALGORITHM = "HS256"
@@ -44,23 +40,8 @@ class TokenClaims:
 
 @lru_cache(maxsize=8)
 def _file_key(folder: str) -> str:
-    path = Path(folder) / KEY_FILE_NAME
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, candidate = tempfile.mkstemp(prefix=".jwt_secret-", dir=path.parent)  # created with mode 0600
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
-                handle.flush()
-                os.fsync(handle.fileno())
-            with contextlib.suppress(FileExistsError):  # another process won: use its key
-                os.link(candidate, path)  # atomic, and only ever one winner: the file appears complete
-        finally:
-            os.unlink(candidate)
-    key = path.read_text().strip()
-    if not key:
-        raise RuntimeError(f"{path} is empty: delete it (issued tokens stop working) or set LEADVANE_JWT_SECRET")
-    return key
+    return file_secret(Path(folder), KEY_FILE_NAME, lambda: secrets.token_urlsafe(48),
+                       "delete it (issued tokens stop working) or set LEADVANE_JWT_SECRET")
 
 
 def signing_key() -> str:

@@ -18,12 +18,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.scoring import DECAY_EVENT_TYPE
-from db import models
+from db import models, upsert
 from services.context import Tenant
 from services.errors import InvalidInput
 
@@ -145,9 +144,7 @@ def add_api_requests(session: Session, counts: Mapping[UnitDay, int]) -> None:
     ]
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(models.UsageDay)
+    stmt = upsert.insert(session, models.UsageDay)
     stmt = stmt.on_conflict_do_update(
         index_elements=["unit_id", "day"],
         set_={"api_requests": models.UsageDay.api_requests + stmt.excluded.api_requests},

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.messages import one_line, render, rfc3339, summary_lines, who
@@ -54,14 +54,9 @@ def enqueue_for_firing(
     session: Session, tenant: Tenant, trigger: models.Trigger, firing_id: str, payload: dict[str, Any], now: datetime
 ) -> list[dict[str, Any]]:
     """Outbox rows for every channel the trigger sends to; the caller's transaction writes them with the firing."""
-    base = {
-        "org_id": tenant.org_id, "unit_id": tenant.unit_id, "firing_id": firing_id, "trigger_id": trigger.id,
-        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
-    }
-    rows: list[dict[str, Any]] = []
+    messages: list[Message] = []
     if trigger.webhook_url:
-        rows.append({**base, "id": new_id("msg"), "channel": "webhook", "target": trigger.webhook_url,
-                     "body": dumps(payload)})
+        messages.append(Message("webhook", trigger.webhook_url, dumps(payload)))
     if trigger.emails:
         # Names come from ingested data: a line break in one must not break (or inject) a header.
         subject = one_line(render(trigger.email_subject or "", payload) or (
@@ -69,12 +64,36 @@ def enqueue_for_firing(
         body = {"subject": subject, "preheader": one_line(render(trigger.email_preheader or "", payload)),
                 "message": render(trigger.email_message or "", payload), "summary": summary_lines(payload),
                 "payload": payload}
-        rows.append({**base, "id": new_id("msg"), "channel": "email", "target": ",".join(trigger.emails),
-                     "body": dumps(body)})
+        messages.append(Message("email", ",".join(trigger.emails), dumps(body)))
     slack_target = trigger.slack_webhook_url or (f"channel:{trigger.slack_channel}" if trigger.slack_channel else None)
     if slack_target:
-        rows.append({**base, "id": new_id("msg"), "channel": "slack", "target": slack_target,
-                     "body": dumps({"text": slack_text(trigger, payload), "payload": payload})})
+        messages.append(Message("slack", slack_target, dumps({"text": slack_text(trigger, payload),
+                                                              "payload": payload})))
+    return enqueue(session, tenant, messages, now, firing_id=firing_id, trigger_id=trigger.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message for the outbox: its channel, where it goes (URL, addresses, Slack or CRM target) and its body."""
+
+    channel: str
+    target: str
+    body: str
+
+
+def enqueue(
+    session: Session, tenant: Tenant, messages: list[Message], now: datetime, *, firing_id: str | None = None,
+    trigger_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Write outbox rows in the caller's transaction; the dispatcher sends them (at once when this process runs
+    one) and retries failures. Messages of no trigger (firing_id None) are webhooks signed with the unit's
+    secret (services.triggers.destinations.unit_webhook_secret) or CRM writes."""
+    base = {
+        "org_id": tenant.org_id, "unit_id": tenant.unit_id, "firing_id": firing_id, "trigger_id": trigger_id,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+    }
+    rows = [{**base, "id": new_id("msg"), "channel": m.channel, "target": m.target, "body": m.body}
+            for m in messages]
     if not rows:
         return rows
     claimant = OUTBOX.claimant
@@ -131,7 +150,7 @@ class Claimed:
     target: str
     body: str
     attempts: int
-    signing_secret: str
+    signing_secret: str | None  # the trigger's, else the unit's webhook secret (None: no webhook secret yet)
     claim: str  # the lease holder token of this claim; recording the outcome needs it
 
 
@@ -166,22 +185,29 @@ def claim_due(session: Session, holder: str, now: datetime, limit: int = 100) ->
     if not taken:
         return []
     rows = session.execute(
-        select(d.id, d.unit_id, d.channel, d.target, d.body, d.attempts, models.Trigger.signing_secret)
-        .join(models.Trigger, models.Trigger.id == d.trigger_id)
+        _claimed_columns()
         .where(d.lease_holder == claim, d.status == "sending")
     )
-    return [Claimed(*row, claim=claim) for row in rows]
+    return [Claimed(i, u, ch, t, b, a, secret, claim) for i, u, ch, t, b, a, secret in rows]
+
+
+def _claimed_columns() -> Any:
+    d, t, u = models.Delivery, models.Trigger, models.UnitWebhookSecret
+    return (
+        select(d.id, d.unit_id, d.channel, d.target, d.body, d.attempts, func.coalesce(t.signing_secret, u.secret))
+        .outerjoin(t, t.id == d.trigger_id)
+        .outerjoin(u, u.unit_id == d.unit_id)
+    )
 
 
 def load_claimed(session: Session, claim: str, delivery_ids: list[str]) -> list[Claimed]:
     """Rows claimed at enqueue time (see services.triggers.outbox_signal), still held by `claim`."""
     d = models.Delivery
     rows = session.execute(
-        select(d.id, d.unit_id, d.channel, d.target, d.body, d.attempts, models.Trigger.signing_secret)
-        .join(models.Trigger, models.Trigger.id == d.trigger_id)
+        _claimed_columns()
         .where(d.id.in_(delivery_ids), d.lease_holder == claim, d.status == "sending")
     )
-    return [Claimed(*row, claim=claim) for row in rows]
+    return [Claimed(i, u, ch, t, b, a, secret, claim) for i, u, ch, t, b, a, secret in rows]
 
 
 def record_success(session: Session, delivery_id: str, holder: str, status_code: int | None, now: datetime) -> None:
@@ -196,12 +222,15 @@ def record_success(session: Session, delivery_id: str, holder: str, status_code:
 
 
 def record_failure(
-    session: Session, delivery_id: str, holder: str, attempts: int, error: str, status_code: int | None, now: datetime
+    session: Session, delivery_id: str, holder: str, attempts: int, error: str, status_code: int | None, now: datetime,
+    retry_after: float | None = None,
 ) -> str:
-    """Schedule the next attempt from the retry schedule, or mark the delivery dead after the last one."""
+    """Schedule the next attempt from the retry schedule, or mark the delivery dead after the last one. A receiver
+    that asked us to wait (429 with Retry-After) is not tried again sooner than it asked."""
     schedule = get_settings().retry_schedule_seconds
     if attempts <= len(schedule):
-        status, next_at = "pending", now + timedelta(seconds=schedule[attempts - 1])
+        wait = max(schedule[attempts - 1], retry_after or 0.0)
+        status, next_at = "pending", now + timedelta(seconds=wait)
     else:
         status, next_at = "dead", None
     d = models.Delivery

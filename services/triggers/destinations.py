@@ -1,12 +1,19 @@
-"""What every kind of trigger shares about where its messages go: the signing secret of its webhooks, the check
-of a destination URL through the outbound guard, and the subject of "Send test" samples."""
+"""What every kind of trigger shares about where its messages go: the signing secret of its webhooks (and the
+unit's, for webhooks no trigger sends), the check of a destination URL through the outbound guard, and the subject
+of "Send test" samples."""
 
 from __future__ import annotations
 
 import base64
 import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.outbound import parse_target
+from db import models, upsert
+from services.context import Tenant
 from services.errors import InvalidInput
 from services.integrations import outbound
 
@@ -28,3 +35,18 @@ def check_channel_url(name: str, url: str, checked: frozenset[str] = frozenset()
             outbound.check_url(url)
     except outbound.Refused as exc:
         raise InvalidInput(name, str(exc)) from None
+
+
+def unit_webhook_secret(session: Session, tenant: Tenant, now: datetime) -> str:
+    """The unit's secret for webhooks no trigger sends (research completions), created on first use; the
+    dispatcher signs those deliveries with it (services.triggers.deliveries)."""
+    found = session.scalar(select(models.UnitWebhookSecret.secret)
+                           .where(models.UnitWebhookSecret.unit_id == tenant.unit_id))
+    if found:
+        return found
+    table = models.UnitWebhookSecret
+    # Two first uses at once (PostgreSQL): one row wins and both sign with it.
+    session.execute(upsert.insert(session, table).values(
+        unit_id=tenant.unit_id, org_id=tenant.org_id, secret=new_signing_secret(), created_at=now,
+    ).on_conflict_do_nothing(index_elements=["unit_id"]))
+    return session.scalar(select(table.secret).where(table.unit_id == tenant.unit_id)) or ""

@@ -14,14 +14,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core import triggers as core
 from core.csv_cells import safe_cells
 from core.messages import rfc3339
 from core.scoring import DECAY_EVENT_TYPE
-from db import models
+from db import models, upsert
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
@@ -441,11 +440,10 @@ def _fire(
         "dedupe_key": dedupe_key, "subject": subject, "lead_id": fact.lead_id, "account_id": fact.account_id,
         "event_id": fact.event_id, "occurred_at": fact.occurred_at, "fired_at": now, "payload": stored,
     }
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     table = cast(Table, models.TriggerFiring.__table__)
     stmt = (
-        insert(table).values(**values).on_conflict_do_nothing(index_elements=["trigger_id", "dedupe_key"])
-        .returning(table.c.id)
+        upsert.insert(session, table).values(**values)
+        .on_conflict_do_nothing(index_elements=["trigger_id", "dedupe_key"]).returning(table.c.id)
     )
     if session.execute(stmt).scalar_one_or_none() is None:
         return 0  # this trigger already fired for these facts
