@@ -61,6 +61,8 @@ OrgManager = Annotated[Tenant, Depends(Permission(Action.MANAGE_ORG))]
 LeadMerger = Annotated[Tenant, Depends(Permission(Action.MERGE_LEADS))]
 LeadEraser = Annotated[Tenant, Depends(Permission(Action.ERASE_LEADS))]
 EventDeleter = Annotated[Tenant, Depends(Permission(Action.DELETE_EVENTS))]
+IntegrationManager = Annotated[Tenant, Depends(Permission(Action.MANAGE_INTEGRATIONS))]
+Researcher = Annotated[Tenant, Depends(Permission(Action.RESEARCH))]
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:

@@ -523,6 +523,8 @@ class RateLimitSettings(Base):
     key_by: Mapped[str] = mapped_column(String(16))  # credential | ip | unit
     rps: Mapped[int] = mapped_column(Integer)
     burst: Mapped[int] = mapped_column(Integer)
+    # The research API's own limit (services.integrations.research): requests per minute per unit, always on.
+    research_per_minute: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 

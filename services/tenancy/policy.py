@@ -36,6 +36,8 @@ class Action(StrEnum):
     MERGE_LEADS = "leads.merge"  # merge duplicate leads into one (Owner and Operator)
     ERASE_LEADS = "leads.erase"  # erase a person and every trace of them (Owner only)
     DELETE_EVENTS = "events.delete"  # delete events from the log (by id, or every event of a type): Owner, Operator
+    MANAGE_INTEGRATIONS = "integrations.manage"  # connect Slack, CRM credentials and sync, default targets: Owner
+    RESEARCH = "research"  # the research API: read signals, start contact research, search contacts (not Ingest)
 
 
 ORG_ACTIONS = frozenset({Action.MANAGE_ORG})
@@ -44,8 +46,8 @@ _ALLOWED: dict[str, frozenset[Action]] = {
     "Owner": frozenset(Action) - ORG_ACTIONS,
     "Operator": frozenset(Action)
     - ORG_ACTIONS
-    - {Action.MANAGE_KEYS, Action.MANAGE_USERS, Action.MANAGE_UNIT, Action.ERASE_LEADS},
-    "Viewer": frozenset({Action.SELF, Action.READ}),
+    - {Action.MANAGE_KEYS, Action.MANAGE_USERS, Action.MANAGE_UNIT, Action.ERASE_LEADS, Action.MANAGE_INTEGRATIONS},
+    "Viewer": frozenset({Action.SELF, Action.READ, Action.RESEARCH}),
     "Ingest": frozenset({Action.SELF, Action.INGEST}),
 }
 

@@ -1,6 +1,6 @@
 """Integrations: the organization's Slack app and each unit's Slack connection (secrets encrypted), single-use OAuth
 states, the unit's CRM score sync settings and what each lead last sent, the unit's webhook secret for messages no
-trigger sends, contact research jobs; triggers gain a Slack app target and `hubspot_sync`; deliveries may belong to
+trigger sends, contact research jobs and the unit's research rate limit; triggers gain a Slack app target and `hubspot_sync`; deliveries may belong to
 no firing (the scheduled CRM sync, research completion webhooks).
 
 Revision ID: 0011
@@ -147,9 +147,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column('hubspot_sync', sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table('deliveries') as batch:
         batch.alter_column('firing_id', existing_type=sa.String(length=64), nullable=True)
+    with op.batch_alter_table('rate_limit_settings') as batch:
+        batch.add_column(sa.Column('research_per_minute', sa.Integer(), nullable=False, server_default='60'))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('rate_limit_settings') as batch:
+        batch.drop_column('research_per_minute')
     op.execute(sa.text("DELETE FROM deliveries WHERE firing_id IS NULL"))
     with op.batch_alter_table('deliveries') as batch:
         batch.alter_column('firing_id', existing_type=sa.String(length=64), nullable=False)
