@@ -33,9 +33,11 @@ def utcnow() -> datetime:
 class Sender:
     """Sends claimed deliveries in parallel, reusing one HTTP connection pool per worker thread."""
 
-    def __init__(self, workers: int = 8) -> None:
+    def __init__(self, workers: int = 8, db: Database | None = None) -> None:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leadvane-send")
         self._local = threading.local()
+        # Channels that send with a unit's stored credentials (Slack app, CRM) read them here, outside any write.
+        self.db = db
 
     def _http(self) -> requests.Session:
         http = getattr(self._local, "http", None)
@@ -76,7 +78,7 @@ def dispatch_due(
     the next batch; sending happens outside any transaction.
     """
     own = sender is None
-    sender = sender or Sender()
+    sender = sender or Sender(db=db)
     attempted = 0
     results: list[tuple[deliveries.Claimed, SendResult]] = []
     try:
@@ -129,7 +131,7 @@ class DispatcherThread(threading.Thread):
         super().__init__(name="leadvane-dispatcher", daemon=True)
         self.db, self.holder, self.interval = db, holder, interval
         self._stop_event = threading.Event()
-        self.sender = Sender()
+        self.sender = Sender(db=db)
         # Outcomes are written by one recorder thread, many per transaction, so senders never wait for the
         # (single, on SQLite) writer lock and a burst of acknowledgements costs one commit.
         self._outcomes: queue.SimpleQueue[tuple[deliveries.Claimed, SendResult]] = queue.SimpleQueue()
