@@ -8,6 +8,7 @@ which isolates tests the same way tenants are isolated from each other.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ from services.context import Tenant
 from services.scoring.publish import publish
 from services.tenancy.api_keys import create_api_key
 from services.tenancy.tenants import create_unit
+
+# Secrets generated on first use (token signing key, the integration secrets' key) go to a folder of the test run,
+# never into the work tree's data/.
+os.environ.setdefault("LEADVANE_DATA_DIR", tempfile.mkdtemp(prefix="leadvane-test-data-"))
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
