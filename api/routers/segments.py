@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import DatabaseDep, Now, ReadSession, run_write
 from api.permissions import Reader, ScoringEditor
+from api.responses import error_responses as errors
 from api.schemas import LeadListItem
 from api.segment_schemas import (
     SegmentCountOut,
@@ -52,7 +53,7 @@ def update_segment(id: str, body: SegmentIn, tenant: ScoringEditor, db: Database
 
 
 @router.delete("/v1/segments/{id}", status_code=204, response_class=Response,
-               summary="Delete segment (OU-scoped), with its rules")
+               summary="Delete segment (OU-scoped), with its rules", responses=errors(401, 403, 404, 409))
 def delete_segment(id: str, tenant: ScoringEditor, db: DatabaseDep, now: Now) -> Response:
     run_write(db, lambda s: segments.delete_segment(s, tenant, id, now=now))
     return Response(status_code=204)

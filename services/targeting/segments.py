@@ -52,7 +52,7 @@ from core.scoring import CONDITION_OPERATORS, Condition, condition_holds
 from db import models
 from db.ids import new_id
 from services.context import Tenant
-from services.errors import InvalidInput, NotFound
+from services.errors import Conflict, InvalidInput, NotFound
 from services.scoring import levels as level_service
 from services.scoring.model import live_model, published_model
 from services.scoring.rules import ensure_name_free
@@ -183,6 +183,10 @@ def update_segment(
 def delete_segment(session: Session, tenant: Tenant, segment_id: str, *, now: datetime) -> None:
     policy.require(tenant, Action.EDIT_SCORING)
     row = segment_row(session, tenant, segment_id)
+    users = segment_users(session, tenant, row.id)
+    if users:
+        # Deleting it would silently change who those fire or sync for (nobody): say so instead.
+        raise Conflict(f"segment {row.name!r} is used by {', '.join(users)}; change those first")
     audit.deleted(session, tenant, "segment", row, now)
     # Its rules go first, in one statement (deleting them row by row raced the foreign key's own cascade).
     r = models.SegmentRule
@@ -190,6 +194,17 @@ def delete_segment(session: Session, tenant: Tenant, segment_id: str, *, now: da
                     .execution_options(synchronize_session=False))
     session.delete(row)
     session.flush()
+
+
+def segment_users(session: Session, tenant: Tenant, segment_id: str) -> list[str]:
+    """What restricts itself to the segment: triggers (any kind) and the CRM's scheduled sync."""
+    t = models.Trigger
+    users = [f"{kind} trigger {name or trigger_id!r}" for trigger_id, kind, name, config in session.execute(
+        select(t.id, t.kind, t.name, t.config).where(t.unit_id == tenant.unit_id).order_by(t.created_at, t.id)
+    ) if (config or {}).get("segment_id") == segment_id]
+    crm = session.scalar(select(models.CrmSettings.unit_id).where(
+        models.CrmSettings.unit_id == tenant.unit_id, models.CrmSettings.sync_segment_id == segment_id))
+    return users + (["the CRM sync"] if crm else [])
 
 
 def _rule_rows(session: Session, tenant: Tenant, segment_id: str) -> list[models.SegmentRule]:

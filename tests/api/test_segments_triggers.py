@@ -88,3 +88,12 @@ def test_filters_are_validated_and_returned(api: ApiHarness, other_api: ApiHarne
     assert updated["lead_attribute_filters"] == [{"field_name": "level", "operator": "equals", "value": "Hot"}]
     listed = ok(api.get("/v1/triggers/sequences"))
     assert listed[0]["lead_attribute_filters"] == updated["lead_attribute_filters"]
+
+
+def test_a_segment_a_trigger_fires_for_cannot_be_deleted_until_the_trigger_lets_go(api: ApiHarness) -> None:
+    sid = segment(api, "Pro")
+    trig = ok(api.post("/v1/triggers/milestones", {"name": "Pro hot", "score_threshold": 5, "segment_id": sid}), 201)
+    message = error(api.client.delete(f"/v1/segments/{sid}", headers=api.headers), 409)
+    assert "Pro hot" in message  # says who uses it
+    ok(api.client.delete(f"/v1/triggers/milestones/{trig['trigger_id']}", headers=api.headers), 204)
+    ok(api.client.delete(f"/v1/segments/{sid}", headers=api.headers), 204)
