@@ -367,3 +367,17 @@ def test_erasing_a_lead_removes_its_crm_writes(db: Database, tenant: Tenant, now
     with db.read() as session:
         assert session.scalars(select(models.CrmSyncedLead.lead_id).where(
             models.CrmSyncedLead.unit_id == tenant.unit_id)).all() == [bob]
+
+
+def test_hubspot_calls_pass_the_outbound_guard(
+    db: Database, tenant: Tenant, now: datetime, fake: FakeHubSpot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scoring(db, tenant, now)
+    _configure(db, tenant, now)
+    _syncing_trigger(db, tenant, now)
+    send_event(db, tenant, "ann@acme.io", "demo_request", now)
+    monkeypatch.setattr(get_settings(), "outbound_allow", "")  # loopback refused, as in production
+    _dispatch(db, now)
+    (row,) = _hubspot_deliveries(db, tenant)
+    assert row.status == "pending" and row.last_status_code is None and "refused" in (row.last_error or "")
+    assert fake.calls == []
