@@ -25,6 +25,7 @@ from api.routers import analytics as analytics_router
 from api.routers import audit as audit_router
 from api.routers import auth as auth_router
 from api.routers import crm, events, health, signals
+from api.routers import crm_sync as crm_sync_router
 from api.routers import decays as decays_router
 from api.routers import deliveries as deliveries_router
 from api.routers import event_types as event_types_router
@@ -139,6 +140,7 @@ def create_api(db: Database | None = None) -> FastAPI:
     app.include_router(surge_router.router)  # surge policy, surge triggers and events, surge metrics
     app.include_router(filters_router.router)  # inorganic filters, event-type settings
     app.include_router(segments_router.router)  # segments and their rules (services.targeting)
+    app.include_router(crm_sync_router.router)  # CRM score sync settings (services.integrations.crm)
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id

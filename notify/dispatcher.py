@@ -15,9 +15,10 @@ import requests
 
 from db.engine import Database
 from notify.email import send_email
+from notify.hubspot import send_hubspot
 from notify.slack import send_slack
 from notify.webhook import SendResult, send_webhook
-from services.integrations import outbound
+from services.integrations import crm, outbound, secret_box
 from services.operations import metrics
 from services.triggers import deliveries
 from services.triggers.outbox_signal import OUTBOX
@@ -55,10 +56,22 @@ class Sender:
                 return send_email(get_settings(), item.target, item.body)
             if item.channel == "slack":
                 return send_slack(get_settings(), item.target, item.body, self._http())
+            if item.channel == "hubspot":
+                return send_hubspot(get_settings(), self._crm_token(item.unit_id), item.target, item.body,
+                                    self._http())
             return SendResult(False, None, f"unknown channel {item.channel!r}")
+        except secret_box.UnreadableSecret:
+            return SendResult(False, None, "the stored token cannot be decrypted with the configured key")
         except Exception as exc:  # a broken receiver must never kill the dispatcher
             log.exception("delivery %s failed unexpectedly", item.id)
             return SendResult(False, None, outbound.describe_error(exc))
+
+    def _crm_token(self, unit_id: str) -> str | None:
+        """The unit's HubSpot token, read at send time (a replaced token is used at once)."""
+        if self.db is None:
+            return None
+        with self.db.read() as session:
+            return crm.unit_token(session, unit_id)
 
     def send_all(
         self, items: list[deliveries.Claimed], clock: Callable[[], datetime]

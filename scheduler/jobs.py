@@ -18,6 +18,7 @@ from db.engine import Database
 from notify.dispatcher import dispatch_due
 from services.ingest import idempotency
 from services.insight import stream
+from services.integrations import crm
 from services.operations import leases, metrics
 from services.people import erasure
 from services.scoring import decay, publisher
@@ -31,15 +32,16 @@ IDEMPOTENCY_JOB = "idempotency-prune"
 STREAM_PRUNE_JOB = "stream-prune"
 PUBLISH_JOB = "publish-pending"
 ERASURE_JOB = "lead-erasures"
+CRM_SYNC_JOB = "crm-sync"
 INTERVALS = {
     DECAY_JOB: 300, WINDOWS_JOB: 30, DELIVERIES_JOB: 5, IDEMPOTENCY_JOB: 3600, STREAM_PRUNE_JOB: 3600, PUBLISH_JOB: 30,
-    ERASURE_JOB: 60,
+    ERASURE_JOB: 60, CRM_SYNC_JOB: 60,
 }
 DECAY_SLICE = 2000  # leads per decay transaction: SQLite has one writer, ingest must not wait long
 LEASE_TTL = {
     DECAY_JOB: timedelta(minutes=10), WINDOWS_JOB: timedelta(minutes=2), DELIVERIES_JOB: timedelta(seconds=30),
     IDEMPOTENCY_JOB: timedelta(minutes=10), STREAM_PRUNE_JOB: timedelta(minutes=10),
-    PUBLISH_JOB: timedelta(minutes=10), ERASURE_JOB: timedelta(minutes=10),
+    PUBLISH_JOB: timedelta(minutes=10), ERASURE_JOB: timedelta(minutes=10), CRM_SYNC_JOB: timedelta(minutes=10),
 }
 
 
@@ -155,16 +157,36 @@ def run_erasures(db: Database, now: datetime | None = None, holder: str = HOLDER
     return _with_lease(db, ERASURE_JOB, holder, at, work)
 
 
+def run_crm_sync(db: Database, now: datetime | None = None, holder: str = HOLDER) -> int | None:
+    """The scheduled CRM score sync: every unit whose sync interval has passed queues its segment's changed leads
+    (services.integrations.crm), one transaction per unit; returns how many contacts were queued."""
+    at = now or _utcnow()
+
+    def work() -> int:
+        with db.read() as session:
+            due = crm.units_due(session, at)
+        queued = 0
+        for tenant in due:
+            try:
+                with db.write() as session:
+                    queued += crm.sync_unit(session, tenant, at)
+            except Exception:  # one unit's failure must not stop the others; it is tried again next minute
+                log.exception("CRM sync of unit %s failed", tenant.unit_id)
+        return queued
+
+    return _with_lease(db, CRM_SYNC_JOB, holder, at, work)
+
+
 JOBS: dict[str, Callable[..., int | None]] = {
     DECAY_JOB: run_decay, WINDOWS_JOB: run_windows, DELIVERIES_JOB: run_deliveries,
     IDEMPOTENCY_JOB: run_idempotency_prune, STREAM_PRUNE_JOB: run_stream_prune, PUBLISH_JOB: run_publish_pending,
-    ERASURE_JOB: run_erasures,
+    ERASURE_JOB: run_erasures, CRM_SYNC_JOB: run_crm_sync,
 }
 
 
 def register(scheduler: BaseScheduler, db: Database) -> None:
     """Add every periodic job to `scheduler` (decay, trigger windows, delivery, idempotency-key and stream
-    pruning, pending publishes, pending lead erasures)."""
+    pruning, pending publishes, pending lead erasures, the CRM score sync)."""
     for job_id, func in JOBS.items():
         scheduler.add_job(
             func, "interval", seconds=INTERVALS[job_id], id=job_id, replace_existing=True, args=[db],

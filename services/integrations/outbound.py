@@ -39,7 +39,9 @@ READ_TIMEOUT = 10.0
 MAX_REDIRECTS = 3
 USER_AGENT = "Leadvane/1.0"
 
-__all__ = ["Refused", "check_url", "checked_addresses", "describe_error", "new_session", "post", "resolve_host"]
+__all__ = [
+    "Refused", "check_url", "checked_addresses", "describe_error", "new_session", "post", "request", "resolve_host",
+]
 
 
 def resolve_host(host: str, port: int) -> list[IPAddress]:
@@ -166,6 +168,16 @@ def post(
         response.close()
         url = requests.compat.urljoin(url, location)
     raise Refused(f"more than {MAX_REDIRECTS} redirects")
+
+
+def request(
+    session: requests.Session, method: str, url: str, *, json: Any = None, headers: Mapping[str, str] | None = None,
+) -> requests.Response:
+    """Any method through the guard (an API call: GET, PATCH, POST with a JSON body), redirects never followed
+    (a redirect is answered as it is). Like `post`, the body is not read: see `read_limited`."""
+    parse_target(url)  # credentials, scheme: the connection checks the address
+    return session.request(method, url, json=json, headers=dict(headers or {}),
+                           timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), allow_redirects=False, stream=True)
 
 
 def read_limited(response: requests.Response, limit: int = 64 * 1024) -> bytes:

@@ -9,8 +9,10 @@ What goes: the lead and every lead merged into it (the same person), their event
 firings that name them with their deliveries not yet sent; deliveries already sent keep their row and status but
 lose the person's data. CSV import jobs' row errors lose mentions of them, the live stream's buffer
 (stream_batches) loses the messages that name them, stored Idempotency-Key responses that name them are deleted,
-and audit entries about them keep that something happened (action, time, actor) but lose their details. Accounts
-stay (a company is not the person) and are replayed without the erased events
+CRM writes for them (HubSpot deliveries: one lead's, or their contact in a scheduled sync's batch) go when unsent
+and lose the person when sent, the record of what the CRM was last sent for them goes, and audit entries about
+them keep that something happened (action, time, actor) but lose their details. Accounts stay (a company is not
+the person) and are replayed without the erased events
 (services.scoring.rescore.rescore_accounts). The audit log gets one `erase` entry naming only the lead id.
 """
 
@@ -125,6 +127,10 @@ def erase_lead(session: Session, tenant: Tenant, lead_id: str, now: datetime) ->
         select(ev.account_id).where(ev.unit_id == unit, ev.lead_id.in_(ids), ev.account_id.is_not(None)).distinct()
     ) if a is not None})
     firings, deleted_deliveries, redacted = _erase_firings(session, tenant, ids, needles)
+    crm_deleted, crm_redacted = _erase_crm_writes(session, tenant, ids, needles)
+    deleted_deliveries, redacted = deleted_deliveries + crm_deleted, redacted + crm_redacted
+    session.execute(delete(models.CrmSyncedLead).where(models.CrmSyncedLead.unit_id == unit,
+                                                       models.CrmSyncedLead.lead_id.in_(ids)))
     daily_counts.uncount_matching(session, tenant, ev.lead_id.in_(ids))  # analytics' counters follow the log
     events = _count(session.execute(delete(ev).where(ev.unit_id == unit, ev.lead_id.in_(ids))))
     aliases = _count(session.execute(
@@ -245,6 +251,62 @@ def _erase_firings(
             ))
     session.execute(delete(f).where(f.unit_id == tenant.unit_id, f.id.in_(firing_ids), f.id.not_in(kept or [""])))
     return len(firing_ids), deleted, len(sent)
+
+
+def _erase_crm_writes(
+    session: Session, tenant: Tenant, ids: Sequence[str], needles: Sequence[str]
+) -> tuple[int, int]:
+    """CRM writes (channel hubspot) for the person: one lead's write (its target is the email) goes when unsent and
+    loses the email and its details when sent; a batch of the scheduled sync loses the person's contact (unsent: the
+    entry is removed, the batch deleted when it was the only one; sent: the entry is redacted)."""
+    d = models.Delivery
+    emails = {e.strip().lower() for e in session.scalars(
+        select(models.Lead.email).where(models.Lead.unit_id == tenant.unit_id, models.Lead.id.in_(ids))) if e}
+    named = [n for n in needles if n in emails or n in ids]
+    if not named:
+        return 0, 0
+    pattern = _pattern(named)
+    rows = session.execute(
+        select(d.id, d.status, d.target, d.body).where(
+            d.unit_id == tenant.unit_id, d.channel == "hubspot",
+            or_(func.lower(d.target).in_(sorted(emails) or [""]), _like_any(d.body, named)),
+        )
+    ).all()
+    deleted = redacted = 0
+    for delivery_id, status, target, body in rows:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            data = None
+        contacts = data.get("contacts") if isinstance(data, dict) else None
+        if isinstance(contacts, list):
+            theirs = [c for c in contacts if isinstance(c, dict) and (
+                c.get("lead_id") in ids or str(c.get("email") or "").strip().lower() in emails)]
+            if not theirs:
+                continue
+            if status == _SENT:
+                values: dict[str, Any] = {"body": orjson.dumps(_redact(data, pattern)).decode()}
+            else:
+                kept = [c for c in contacts if c not in theirs]
+                if not kept:
+                    session.execute(delete(d).where(d.id == delivery_id))
+                    deleted += 1
+                    continue
+                values = {"body": orjson.dumps({**data, "contacts": kept}).decode(),
+                          "target": f"batch:{len(kept)} contacts"}
+        else:
+            lead_id = data.get("lead_id") if isinstance(data, dict) else None
+            if target.strip().lower() not in emails and lead_id not in ids:
+                continue
+            if status != _SENT:
+                session.execute(delete(d).where(d.id == delivery_id))
+                deleted += 1
+                continue
+            text = orjson.dumps(_redact(data, pattern)).decode() if data is not None else pattern.sub(ERASED, body)
+            values = {"body": text, "target": ERASED}
+        session.execute(update(d).where(d.id == delivery_id).values(**values))
+        redacted += 1
+    return deleted, redacted
 
 
 def _scrub_stream(session: Session, tenant: Tenant, needles: Sequence[str]) -> int:

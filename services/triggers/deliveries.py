@@ -22,6 +22,7 @@ from db.ids import new_id
 from services.after_commit import on_commit, on_rollback
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
+from services.integrations import crm_sync
 from services.tenancy import audit
 from services.tenancy.policy import Action, require
 from services.triggers.outbox_signal import OUTBOX
@@ -69,6 +70,11 @@ def enqueue_for_firing(
     if slack_target:
         messages.append(Message("slack", slack_target, dumps({"text": slack_text(trigger, payload),
                                                               "payload": payload})))
+    if trigger.hubspot_sync and not payload.get("test"):
+        # The lead's score, level and fit level now, to its CRM contact (none without an email or a CRM token).
+        crm_write = crm_sync.firing_write(session, tenant, payload.get("lead_id"), now)
+        if crm_write is not None:
+            messages.append(Message("hubspot", crm_write[0], dumps(crm_write[1])))
     return enqueue(session, tenant, messages, now, firing_id=firing_id, trigger_id=trigger.id)
 
 
