@@ -216,7 +216,8 @@ def test_states_are_single_use_and_expire(api: ApiHarness, fake_slack: FakeSlack
     assert first.headers["location"].endswith("?slack=connected")
     again = api.client.get("/v1/slack/oauth/callback", params={"code": fake_slack.new_code(), "state": state},
                            follow_redirects=False)
-    assert again.status_code == 303 and again.headers["location"] == f"{DASHBOARD}/integrations?slack=error&reason=state_used"
+    assert again.status_code == 303
+    assert again.headers["location"] == f"{DASHBOARD}/integrations?slack=error&reason=state_used"
     with api.db.read() as session:  # only the state's hash is kept
         assert session.get(models.OAuthState, state) is None
         assert session.scalar(select(models.OAuthState).where(models.OAuthState.unit_id == api.tenant.unit_id))
