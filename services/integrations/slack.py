@@ -99,6 +99,12 @@ def get_app(session: Session, tenant: Tenant) -> dict[str, Any]:
     return app_view(_app(session, tenant.org_id))
 
 
+def app_summary(session: Session, tenant: Tenant) -> dict[str, Any]:
+    """The app's view for the unit's Integrations page (anyone who reads the unit sees whether it is configured)."""
+    require(tenant, Action.READ)
+    return app_view(_app(session, tenant.org_id))
+
+
 def _secrets_audit(row: models.SlackApp | None) -> dict[str, Any]:
     """The audit's view of the app: the client id and whether each secret is set; never the secrets."""
     view = app_view(row)
