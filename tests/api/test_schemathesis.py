@@ -130,7 +130,7 @@ def test_every_operation_documents_its_success_and_error_shapes(api_app: Any) ->
                 if schema.get("$ref") != error_ref:
                     problems.append(f"{name}: {status} is not documented as the error envelope")
             successes = [s for s in responses if s.startswith("2")]
-            if not successes:
+            if not successes and not any(s in responses for s in ("302", "303")):  # redirects (Slack's OAuth flow)
                 problems.append(f"{name}: no success response")
             for status in successes:
                 content = responses[status].get("content", {})
