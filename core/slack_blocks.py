@@ -45,7 +45,9 @@ def slack_message(
     title = title_of(trigger_name, trigger_kind, test)
     facts = summary_lines(payload)[:-1] if isinstance(payload.get("trigger"), Mapping) else summary_lines(payload)
     detail = render(message_template or "", payload)
-    text = "\n".join([f"*{escape(title)}* fired for {escape(who(payload))}", *(escape(f) for f in facts[1:]),
+    marker = " (test)" if test else ""
+    first = f"*{escape(title_of(trigger_name, trigger_kind))}*{marker} fired for {escape(who(payload))}"
+    text = "\n".join([first, *(escape(f) for f in facts[1:]),
                       *([escape(detail)] if detail else [])])
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(title, HEADER_MAX), "emoji": True}},
