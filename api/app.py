@@ -47,6 +47,7 @@ from api.routers import scoring_simulate as scoring_simulate_router
 from api.routers import scoring_versions as scoring_versions_router
 from api.routers import secrets as secrets_router
 from api.routers import segments as segments_router
+from api.routers import slack as slack_router
 from api.routers import stream as stream_router
 from api.routers import surge as surge_router
 from api.routers import triggers as triggers_router
@@ -141,6 +142,7 @@ def create_api(db: Database | None = None) -> FastAPI:
     app.include_router(filters_router.router)  # inorganic filters, event-type settings
     app.include_router(segments_router.router)  # segments and their rules (services.targeting)
     app.include_router(crm_sync_router.router)  # CRM score sync settings (services.integrations.crm)
+    app.include_router(slack_router.router)  # the organization's Slack app, units' Slack connections
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id

@@ -66,6 +66,17 @@ class SurgeTriggerIn(InModel):
     webhook_url: str | None = Field(default=None, max_length=2048,
                                     description="exactly one destination: webhook_url or emails")
     emails: list[EmailStr] | None = Field(default=None, max_length=MAX_EMAILS)
+    slack_target_kind: Literal["channel", "user", ""] | None = Field(
+        default=None, description="also send through the unit's Slack app to a channel or a user (a DM); may be the "
+        "only destination")
+    slack_target_id: str | None = Field(default=None, max_length=80,
+                                        description="the channel or user id; absent: the unit's default target")
+    teams_target_kind: str | None = Field(default=None, max_length=80,
+                                          description="Microsoft Teams targets are not supported: null only")
+    teams_target_id: str | None = Field(default=None, max_length=200,
+                                        description="Microsoft Teams targets are not supported: null only")
+    hubspot_sync: bool | None = Field(default=None, description="each firing writes the lead's score and levels "
+                                      "to the unit's CRM")
 
 
 class SurgeTriggerOut(OutModel):
@@ -76,6 +87,11 @@ class SurgeTriggerOut(OutModel):
     threshold_count: int
     webhook_url: str | None
     emails: list[str]
+    slack_target_kind: Literal["channel", "user"] | None = None
+    slack_target_id: str | None = None
+    teams_target_kind: None = None
+    teams_target_id: None = None
+    hubspot_sync: bool = False
     created_at: Timestamp
     updated_at: Timestamp
 

@@ -16,7 +16,7 @@ import requests
 from db.engine import Database
 from notify.email import send_email
 from notify.hubspot import send_hubspot
-from notify.slack import send_slack
+from notify.slack import send_slack, send_slack_app
 from notify.webhook import SendResult, send_webhook
 from services.integrations import crm, outbound, secret_box
 from services.operations import metrics
@@ -54,6 +54,8 @@ class Sender:
                 return send_webhook(item.target, item.signing_secret, item.id, item.body, now, self._http())
             if item.channel == "email":
                 return send_email(get_settings(), item.target, item.body)
+            if item.channel == "slack" and item.target.startswith(deliveries.APP_TARGET_PREFIX):
+                return send_slack_app(self.db, item.unit_id, item.target, item.body, self._http())
             if item.channel == "slack":
                 return send_slack(get_settings(), item.target, item.body, self._http())
             if item.channel == "hubspot":

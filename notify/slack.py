@@ -1,6 +1,7 @@
-"""Slack: an incoming-webhook URL, or chat.postMessage with the bot token (API base URL from settings).
+"""Slack: an incoming-webhook URL, chat.postMessage with the server's bot token (API base URL from settings), or
+the unit's Slack app (targets `app:channel:C..`, `app:user:U..`, `app:default`: services.integrations.slack).
 
-Both go through the outbound guard (services.integrations.outbound) and never follow redirects: a Slack endpoint that
+All go through the outbound guard (services.integrations.outbound) and never follow redirects: a Slack endpoint that
 redirects is a failed delivery. Plain HTTP rather than slack_sdk, whose urllib client resolves and redirects
 on its own.
 """
@@ -13,8 +14,11 @@ from typing import Any
 
 import requests
 
+from db.engine import Database
 from notify.webhook import SendResult, result_of
-from services.integrations import outbound
+from services.integrations import outbound, secret_box, slack_api
+from services.integrations import slack as slack_app
+from services.triggers.deliveries import APP_TARGET_PREFIX
 from settings import Settings
 
 _SLACK_ERROR = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -71,3 +75,36 @@ def _post_message(settings: Settings, session: requests.Session, channel: str, m
     # Slack's error is a short code such as channel_not_found; anything else is not repeated.
     reason = code if isinstance(code, str) and _SLACK_ERROR.match(code) else "unknown error"
     return SendResult(False, response.status_code, f"Slack API error: {reason}")
+
+
+def send_slack_app(db: Database | None, unit_id: str, target: str, body: str,
+                   http: requests.Session | None = None) -> SendResult:
+    """Send through the unit's Slack app: its bot token and default target are read now, so a disconnect (or a new
+    default) applies to every message not yet sent. A Slack 429 is retried no sooner than its Retry-After."""
+    if db is None:
+        return SendResult(False, None, "Slack app deliveries need the database (dispatcher misconfigured)")
+    try:
+        with db.read() as session:
+            connection = slack_app.connection_of(session, unit_id)
+    except secret_box.UnreadableSecret:
+        return SendResult(False, None, "the Slack bot token cannot be decrypted (secrets key changed): reconnect Slack")
+    if connection is None:
+        return SendResult(False, None, "this unit is not connected to Slack (connect it on the Integrations page)")
+    spec = target.removeprefix(APP_TARGET_PREFIX)
+    if spec == "default":
+        kind, target_id = connection.default_target_kind, connection.default_target_id
+        if not kind or not target_id:
+            return SendResult(False, None, "this unit has no default Slack target (set one on the Integrations page)")
+    else:
+        kind, _, target_id = spec.partition(":")
+    try:
+        slack_app.post(slack_api.client(connection.bot_token, http), kind, target_id, slack_message(body))
+    except slack_api.SlackApiError as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        return SendResult(False, status, f"Slack API error: {slack_api.error_code(exc)}",
+                          retry_after=slack_api.retry_after_of(exc))
+    except slack_app.SlackFailed as exc:
+        return SendResult(False, None, exc.message)
+    except Exception as exc:  # Refused, requests errors: a short reason of ours
+        return SendResult(False, None, outbound.describe_error(exc))
+    return SendResult(True, 200)

@@ -16,6 +16,9 @@ from services.triggers import deliveries, surge, triggers
 from ui import data
 from ui.auth import current_user
 from ui.components import read_only_notice
+from ui.integrations_crm import crm_settings_of
+from ui.integrations_slack import connected as slack_connected
+from ui.integrations_slack import slack_targets
 from ui.runtime import get_db, now
 
 KINDS = {"milestone": "Milestones", "sequence": "Sequences", "pattern": "Patterns"}
@@ -54,6 +57,10 @@ def sends_to(t: dict[str, Any]) -> str:
         parts.append(f"Email ({len(t['emails'])})")
     if t.get("slack_webhook_url") or t.get("slack_channel"):
         parts.append("Slack")
+    if t.get("slack_target_kind"):
+        parts.append(f"Slack app ({t.get('slack_target_id') or 'default'})")
+    if t.get("hubspot_sync"):
+        parts.append("HubSpot")
     return ", ".join(parts) or "Nobody yet"
 
 
@@ -126,6 +133,50 @@ def simulate(tenant: Tenant, kind: str, trigger_id: str, lead: str | None, days:
         return None
 
 
+SLACK_APP = {"": "No Slack app message", "default": "Slack app: the unit's default target",
+             "channel": "Slack app: a channel", "user": "Slack app: a person (DM)"}
+
+
+def slack_app_fields(key: str, current: dict[str, Any]) -> dict[str, Any]:
+    """The unit's Slack app as a destination, offered when the unit is connected (Integrations page). Choosing
+    "No Slack app message" sends slack_target_kind "" (which removes it); "default" sends slack_target_id ""."""
+    now_kind = current.get("slack_target_kind") or ""
+    choice_now = "default" if now_kind and not current.get("slack_target_id") else now_kind
+    if not slack_connected(user.tenant):
+        if now_kind:
+            st.caption("This trigger posts through the Slack app, but the unit is not connected to Slack "
+                       "(Integrations page): its Slack messages fail until it is.")
+        return {}
+    left, right = st.columns(2)
+    choice = left.selectbox("Slack app", list(SLACK_APP), format_func=SLACK_APP.get,
+                            index=list(SLACK_APP).index(choice_now), key=f"{key}_slack_app")
+    if choice in ("", "default"):
+        return {"slack_target_kind": "" if choice == "" else (now_kind if now_kind in ("channel", "user")
+                                                                else "channel"),
+                "slack_target_id": "" if choice == "default" else None}
+    try:
+        options = slack_targets(user.tenant, choice)
+    except ServiceError as exc:
+        st.error(f"Could not read Slack's list: {exc.message}")
+        options = []
+    labels = {o["id"]: o["label"] for o in options}
+    ids = list(labels)
+    current_id = current.get("slack_target_id")
+    picked = right.selectbox("Channel" if choice == "channel" else "Person", ids, format_func=labels.get,
+                             index=ids.index(current_id) if current_id in ids else (0 if ids else None),
+                             key=f"{key}_slack_app_target")
+    return {"slack_target_kind": choice, "slack_target_id": picked or ""}
+
+
+def hubspot_field(key: str, current: dict[str, Any]) -> dict[str, Any]:
+    """Offered when the unit has a HubSpot token (Integrations page), or to turn off a trigger that syncs."""
+    if not (crm_settings_of(user.tenant)["token_set"] or current.get("hubspot_sync")):
+        return {}
+    sync = st.checkbox("Sync to HubSpot", value=bool(current.get("hubspot_sync")), key=f"{key}_hubspot",
+                       help="writes the lead's score, level and fit level to its HubSpot contact on each firing")
+    return {"hubspot_sync": sync}
+
+
 def channel_fields(key: str, current: dict[str, Any]) -> dict[str, Any]:
     st.markdown("**Notify**")
     left, right = st.columns(2)
@@ -139,6 +190,8 @@ def channel_fields(key: str, current: dict[str, Any]) -> dict[str, Any]:
     preheader = right.text_input("Email preheader", current.get("email_preheader") or "", key=f"{key}_preheader")
     message = st.text_area("Message", current.get("email_message") or "", key=f"{key}_message")
     return {
+        **slack_app_fields(key, current),
+        **hubspot_field(key, current),
         "webhook_url": webhook_url.strip() or None, "slack_webhook_url": slack_webhook_url.strip() or None,
         "emails": [e.strip() for e in emails.split(",") if e.strip()], "slack_channel": slack_channel.strip() or None,
         "email_subject": subject or None, "email_preheader": preheader or None, "email_message": message or None,

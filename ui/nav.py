@@ -28,6 +28,7 @@ _PAGES: dict[str, tuple[str, str, str]] = {
     "settings": ("settings.py", "Settings", ":material/settings:"),
     "audit": ("audit_log.py", "Audit log", ":material/history:"),
     "team": ("team.py", "Team", ":material/group:"),
+    "integrations": ("integrations.py", "Integrations", ":material/hub:"),
 }
 _HIDDEN = {"lead", "account"}
 
@@ -56,7 +57,7 @@ def all_pages() -> dict[str, list[st.Page]]:
         "Sales": [home(), *present(["leads", "lead", "accounts", "account"])],
         "Scoring": present(["rules", "levels", "fit", "segments", "data_quality", "triggers"]),
         "Insights": present(["analytics", "import"]),
-        "Admin": present(["settings", "team", "audit"]),
+        "Admin": present(["settings", "integrations", "team", "audit"]),
     }
 
 

@@ -35,6 +35,18 @@ class ChannelsIn(InModel):
     email_message: str | None = Field(default=None, max_length=10_000)
     slack_webhook_url: Url | None = Field(default=None, max_length=2048)
     slack_channel: str | None = Field(default=None, max_length=200)
+    slack_target_kind: Literal["channel", "user", ""] | None = Field(
+        default=None, description="send through the unit's Slack app (Integrations) to a channel or a user (a DM); "
+        "\"\" removes the Slack app target")
+    slack_target_id: str | None = Field(
+        default=None, max_length=80, description="the channel or user id; absent or \"\": the unit's default target "
+        "when the message is sent")
+    teams_target_kind: str | None = Field(default=None, max_length=80,
+                                          description="Microsoft Teams targets are not supported: null only")
+    teams_target_id: str | None = Field(default=None, max_length=200,
+                                        description="Microsoft Teams targets are not supported: null only")
+    hubspot_sync: bool | None = Field(default=None, description="each firing writes the lead's score and levels to "
+                                      "the unit's CRM")
     segment_id: str | None = Field(default=None, max_length=64,
                                    description="fire only for members of this segment (empty: any lead)")
     profile_filters: list[LeadFilterIn] | None = Field(
@@ -115,6 +127,11 @@ class TriggerOut(BaseModel):
     email_message: str | None
     slack_webhook_url: str | None
     slack_channel: str | None
+    slack_target_kind: Literal["channel", "user"] | None = None
+    slack_target_id: str | None = None
+    teams_target_kind: None = None
+    teams_target_id: None = None
+    hubspot_sync: bool = False
     segment_id: str | None = None
     profile_filters: list[LeadFilterOut] = []
     lead_attribute_filters: list[LeadFilterOut] = []

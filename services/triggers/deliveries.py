@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from core import slack_blocks
 from core.messages import one_line, render, rfc3339, summary_lines, who
 from db import models
 from db.ids import new_id
@@ -47,7 +48,7 @@ def dumps(payload: dict[str, Any]) -> str:
 
 def channels_of(trigger: models.Trigger) -> list[str]:
     """The channels a trigger sends to, in the order its deliveries are written."""
-    slack = trigger.slack_webhook_url or trigger.slack_channel
+    slack = trigger.slack_webhook_url or trigger.slack_channel or trigger.slack_target_kind
     return [c for c, on in (("webhook", trigger.webhook_url), ("email", trigger.emails), ("slack", slack)) if on]
 
 
@@ -67,9 +68,12 @@ def enqueue_for_firing(
                 "payload": payload}
         messages.append(Message("email", ",".join(trigger.emails), dumps(body)))
     slack_target = trigger.slack_webhook_url or (f"channel:{trigger.slack_channel}" if trigger.slack_channel else None)
-    if slack_target:
-        messages.append(Message("slack", slack_target, dumps({"text": slack_text(trigger, payload),
-                                                              "payload": payload})))
+    slack_targets = [t for t in (slack_target, slack_app_target(trigger)) if t]
+    if slack_targets:
+        slack_body = dumps({**slack_blocks.slack_message(
+            payload, trigger_name=trigger.name, trigger_kind=trigger.kind, dashboard_url=get_settings().dashboard_url,
+            message_template=trigger.email_message), "payload": payload})
+        messages.extend(Message("slack", target, slack_body) for target in slack_targets)
     if trigger.hubspot_sync and not payload.get("test"):
         # The lead's score, level and fit level now, to its CRM contact (none without an email or a CRM token).
         crm_write = crm_sync.firing_write(session, tenant, payload.get("lead_id"), now)
@@ -118,12 +122,16 @@ def enqueue(
     return rows
 
 
-def slack_text(trigger: models.Trigger, payload: dict[str, Any]) -> str:
-    title = trigger.name or f"{trigger.kind.capitalize()} trigger"
-    test = " (test)" if payload.get("test") else ""
-    facts = summary_lines(payload)[1:]  # the lead is in the first line already
-    detail = render(trigger.email_message or "", payload)
-    return "\n".join([f"*{title}*{test} fired for {who(payload)}", *facts, *([detail] if detail else [])])
+APP_TARGET_PREFIX = "app:"  # a Slack delivery through the unit's app: app:channel:C123, app:user:U123, app:default
+
+
+def slack_app_target(trigger: models.Trigger) -> str | None:
+    """The outbox target of a trigger's Slack app destination; the token (and the default) are read when sending."""
+    if not trigger.slack_target_kind:
+        return None
+    if not trigger.slack_target_id:
+        return APP_TARGET_PREFIX + "default"
+    return f"{APP_TARGET_PREFIX}{trigger.slack_target_kind}:{trigger.slack_target_id}"
 
 
 def wake_after_commit(session: Session) -> None:

@@ -37,7 +37,7 @@ from services.insight.event_log import page_offset
 from services.scoring.model import live_model
 from services.tenancy import audit
 from services.tenancy.policy import Action, require
-from services.triggers.destinations import TEST_SUBJECT, check_channel_url, new_signing_secret
+from services.triggers.destinations import TEST_SUBJECT, check_channel_url, new_signing_secret, slack_app_target
 
 if TYPE_CHECKING:
     from services.ingest.contract import Ingested
@@ -105,14 +105,14 @@ def _config(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _destination(fields: Mapping[str, Any], checked: frozenset[str]) -> tuple[str | None, list[str]]:
-    """Exactly one of webhook_url and emails; the URL passes the outbound guard (already resolved when in
-    `checked`, see check_channel_urls), emails look like addresses."""
+    """At most one of webhook_url and emails (a Slack app target may come with either, or alone); the URL passes
+    the outbound guard (already resolved when in `checked`, see check_channel_urls), emails look like addresses."""
     url = (fields.get("webhook_url") or "").strip() or None
     emails = [str(e).strip() for e in (fields.get("emails") or []) if str(e).strip()]
     if url and emails:
         raise InvalidInput("webhook_url", "give exactly one destination: webhook_url or emails, not both")
-    if not url and not emails:
-        raise InvalidInput("webhook_url", "a destination is required: webhook_url or emails")
+    if not url and not emails and not (fields.get("slack_target_kind") or "").strip():
+        raise InvalidInput("webhook_url", "a destination is required: webhook_url, emails or slack_target_kind")
     if len(emails) > MAX_EMAILS:
         raise InvalidInput("emails", f"at most {MAX_EMAILS} addresses")
     for pos, email in enumerate(emails):
@@ -146,10 +146,12 @@ def create_surge_trigger(
     require(tenant, Action.EDIT_TRIGGERS)
     config = _config(fields)
     url, emails = _destination(fields, checked)
+    slack_kind, slack_id = slack_app_target(fields)
     row = models.Trigger(
         id=new_id("trg"), org_id=tenant.org_id, unit_id=tenant.unit_id, kind=KIND, name="", active=True,
         config=config, webhook_url=url, emails=emails, signing_secret=new_signing_secret(), created_at=now,
-        updated_at=now, created_by=tenant.actor, updated_by=tenant.actor,
+        updated_at=now, created_by=tenant.actor, updated_by=tenant.actor, slack_target_kind=slack_kind,
+        slack_target_id=slack_id, hubspot_sync=bool(fields.get("hubspot_sync")),
     )
     session.add(row)
     session.flush()
@@ -167,6 +169,8 @@ def update_surge_trigger(
     before = audit.snapshot(row)
     row.config = _config(fields)
     row.webhook_url, row.emails = _destination(fields, checked)
+    row.slack_target_kind, row.slack_target_id = slack_app_target(fields)  # the body replaces the settings
+    row.hubspot_sync = bool(fields.get("hubspot_sync"))
     row.updated_at, row.updated_by = now, tenant.actor
     session.flush()
     audit.updated(session, tenant, "surge_trigger", before, row, now)
@@ -187,7 +191,9 @@ def surge_trigger_view(row: models.Trigger) -> dict[str, Any]:
         "trigger_id": row.id, "event_type": c.get("event_type") or None, "window_seconds": int(c["window_seconds"]),
         "window_unit": c.get("window_unit") or "seconds", "threshold_count": int(c["threshold_count"]),
         "webhook_url": row.webhook_url, "emails": list(row.emails or []), "created_at": row.created_at,
-        "updated_at": row.updated_at,
+        "updated_at": row.updated_at, "slack_target_kind": row.slack_target_kind,
+        "slack_target_id": row.slack_target_id,
+        "teams_target_kind": None, "teams_target_id": None, "hubspot_sync": bool(row.hubspot_sync),
     }
 
 

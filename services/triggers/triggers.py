@@ -31,13 +31,13 @@ from services.targeting import segments as targeting
 from services.tenancy import audit
 from services.tenancy.policy import Action, require
 from services.triggers import deliveries
-from services.triggers.destinations import TEST_SUBJECT, check_channel_url, new_signing_secret
+from services.triggers.destinations import TEST_SUBJECT, check_channel_url, new_signing_secret, slack_app_target
 
 if TYPE_CHECKING:
     from services.ingest.contract import Ingested
 
 _COMMON = ("name", "description", "active", "webhook_url", "emails", "email_subject", "email_preheader",
-           "email_message", "slack_webhook_url", "slack_channel")
+           "email_message", "slack_webhook_url", "slack_channel", "hubspot_sync")
 _CONFIG = {
     "milestone": ("event_type", "score_threshold"),
     "sequence": ("event_types", "window_seconds", "window_unit", "ordered", "fire_mode"),
@@ -173,6 +173,7 @@ def create_trigger(
         name=(fields.get("name") or "").strip(), active=True if fields.get("active") is None else fields["active"],
         emails=list(fields.get("emails") or []),
     )
+    row.slack_target_kind, row.slack_target_id = slack_app_target(fields)
     for name in _COMMON:
         if name not in ("name", "active", "emails") and fields.get(name) is not None:
             setattr(row, name, fields[name])
@@ -190,6 +191,7 @@ def update_trigger(
     require(tenant, Action.EDIT_TRIGGERS)
     row = get_trigger(session, tenant, kind, trigger_id)
     before = audit.snapshot(row)
+    row.slack_target_kind, row.slack_target_id = slack_app_target(changes, row.slack_target_kind, row.slack_target_id)
     merged = {**row.config, **{k: v for k, v in changes.items() if k in _CONFIG[kind] and v is not None}}
     row.config = {
         **_normalize_config(kind, merged),
@@ -215,6 +217,12 @@ def delete_trigger(session: Session, tenant: Tenant, kind: str, trigger_id: str)
     session.flush()
 
 
+def slack_fields(row: models.Trigger) -> dict[str, Any]:
+    """The Slack app target, Teams (never supported: always null) and CRM sync fields every trigger kind shows."""
+    return {"slack_target_kind": row.slack_target_kind, "slack_target_id": row.slack_target_id,
+            "teams_target_kind": None, "teams_target_id": None, "hubspot_sync": bool(row.hubspot_sync)}
+
+
 def trigger_view(row: models.Trigger) -> dict[str, Any]:
     view: dict[str, Any] = {
         "trigger_id": row.id, "org_id": row.org_id, "unit_id": row.unit_id, "kind": row.kind, "name": row.name,
@@ -222,7 +230,7 @@ def trigger_view(row: models.Trigger) -> dict[str, Any]:
         "webhook_url": row.webhook_url, "emails": list(row.emails or []), "email_subject": row.email_subject,
         "email_preheader": row.email_preheader, "email_message": row.email_message,
         "slack_webhook_url": row.slack_webhook_url, "slack_channel": row.slack_channel,
-        "created_at": row.created_at, "updated_at": row.updated_at, "created_by": row.created_by,
+        **slack_fields(row), "created_at": row.created_at, "updated_at": row.updated_at, "created_by": row.created_by,
         "updated_by": row.updated_by,
     }
     if row.kind == "sequence":

@@ -49,7 +49,8 @@ def test_crud_of_a_surge_trigger(api: ApiHarness) -> None:
     assert listed[0] | {"created_at": None, "updated_at": None} == {
         "trigger_id": trigger_id, "event_type": "page_view", "window_seconds": 10, "window_unit": "minutes",
         "threshold_count": 3, "webhook_url": None, "emails": ["sales@example.com"], "created_at": None,
-        "updated_at": None,
+        "updated_at": None, "slack_target_kind": None, "slack_target_id": None, "teams_target_kind": None,
+        "teams_target_id": None, "hubspot_sync": False,
     }
     updated = ok(api.put(f"{PATH}/{trigger_id}", {"window_seconds": 2, "window_unit": "hours", "threshold_count": 5,
                                                   **EMAIL}))

@@ -98,7 +98,8 @@ def test_send_test_queues_a_signed_sample_to_every_channel(
     assert payload["lead"]["email"] == "jane.doe@example.com" and payload["account"]["name"] == "Example Inc"
     assert payload["score_after"] is not None and payload["fired_at"].endswith("Z")
     assert hook.headers["webhook-id"] in body["delivery_ids"]
-    assert by_path["/slack"].json()["text"].startswith("*Hot lead* (test) fired for Jane Doe <jane.doe@example.com>")
+    assert by_path["/slack"].json()["text"].startswith(
+        "*Hot lead* (test) fired for Jane Doe &lt;jane.doe@example.com&gt;")  # Slack mrkdwn-escaped
     assert "Call Jane Doe now (" in by_path["/slack"].json()["text"]
     # A sample is a delivery, not a firing: the trigger's emitted events stay real.
     assert api.get(f"/v1/triggers/{path}/events").json() == []

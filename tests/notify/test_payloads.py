@@ -81,7 +81,7 @@ def test_webhook_email_and_slack_carry_the_lead_account_scores_level_and_trigger
 
     (message,) = slack.wait_for(1)
     slack_text = message.json()["text"]
-    assert slack_text.startswith("*Hot lead* fired for Ann Lee <ann@acme.io>")
+    assert slack_text.startswith("*Hot lead* fired for Ann Lee &lt;ann@acme.io&gt;")  # mrkdwn-escaped
     assert "Account: Acme (acme.io)" in slack_text and "Score: 5 → 65 (Hot)" in slack_text
     assert expected in slack_text
 

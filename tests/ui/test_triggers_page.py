@@ -3,10 +3,14 @@ and a refused outbound URL is shown with the field it concerns."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from db import models
+from services.integrations import crm
 from services.people import leads
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 
@@ -93,3 +97,20 @@ def test_simulate_takes_a_lead_s_email(unit: DemoUnit) -> None:
     next(b for b in at.button if b.label == "Simulate").click().run()
     assert not at.exception
     assert f"for {top['email'].upper()} in the last 30 days" in texts(at) and top["id"] not in texts(at)
+
+
+def test_sync_to_hubspot_is_offered_once_the_unit_has_a_crm_token(unit: DemoUnit) -> None:
+    at = open_page("triggers", unit.owner)
+    assert not [c for c in at.checkbox if c.key == "milestone_new_hubspot"]  # no CRM yet: not shown
+    with unit.db.write() as session:
+        crm.put_crm_settings(session, unit.tenant, provider="hubspot", token="pat-test", now=datetime.now(UTC))
+    st.cache_data.clear()
+    at = open_page("triggers", unit.owner)
+    at.checkbox(key="milestone_new_hubspot").check()
+    at = _create_milestone(at, "To CRM", PUBLIC_HOOK)
+    assert not at.exception
+    with unit.db.read() as session:
+        (row,) = session.scalars(select(models.Trigger).where(models.Trigger.unit_id == unit.tenant.unit_id,
+                                                              models.Trigger.name == "To CRM"))
+    assert row.hubspot_sync is True
+    assert at.dataframe[0].value.iloc[0]["Sends to"] == "Webhook, HubSpot"
