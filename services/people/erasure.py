@@ -9,8 +9,9 @@ What goes: the lead and every lead merged into it (the same person), their event
 firings that name them with their deliveries not yet sent; deliveries already sent keep their row and status but
 lose the person's data. CSV import jobs' row errors lose mentions of them, the live stream's buffer
 (stream_batches) loses the messages that name them, stored Idempotency-Key responses that name them are deleted,
-and audit entries about them keep that something happened (action, time, actor) but lose their details. Accounts
-stay (a company is not the person) and are replayed without the erased events
+and audit entries about them keep that something happened (action, time, actor) but lose their details; contact
+research requests that found or name them (and their completion webhooks) are redacted. Accounts stay (a company
+is not the person) and are replayed without the erased events
 (services.scoring.rescore.rescore_accounts). The audit log gets one `erase` entry naming only the lead id.
 """
 
@@ -140,6 +141,7 @@ def erase_lead(session: Session, tenant: Tenant, lead_id: str, now: datetime) ->
     keys = _scrub_idempotency(session, tenant, needles)
     entries = _scrub_audit(session, tenant, ids, needles)
     _scrub_imports(session, tenant, needles)
+    _scrub_research(session, tenant, ids, needles)
 
     request.status, request.completed_at = COMPLETED, now
     for other in ids:  # the merged leads erased with it answer "completed" too
@@ -277,6 +279,34 @@ def _scrub_imports(session: Session, tenant: Tenant, needles: Sequence[str]) -> 
     ).all()
     for job_id, errors in rows:
         session.execute(update(job).where(job.id == job_id).values(errors=_redact(errors or [], pattern)))
+    return len(rows)
+
+
+def _scrub_research(session: Session, tenant: Tenant, ids: Sequence[str], needles: Sequence[str]) -> int:
+    """Contact research requests that found or name the person keep their id, status and times; what they were
+    asked and what they found is redacted, and so are their completion webhooks (sent or not)."""
+    r, d = models.ResearchRequest, models.Delivery
+    pattern = _pattern(needles)
+    rows = session.execute(
+        select(r.id, r.request, r.result).where(
+            r.unit_id == tenant.unit_id,
+            or_(r.lead_id.in_(ids), _like_any(r.request, needles), _like_any(r.result, needles)),
+        )
+    ).all()
+    for request_id, request, result in rows:
+        session.execute(update(r).where(r.id == request_id).values(
+            request=_redact(request or {}, pattern), result=None if result is None else _redact(result, pattern),
+            lead_id=None,
+        ))
+        for delivery_id, body in session.execute(select(d.id, d.body).where(
+            d.unit_id == tenant.unit_id, d.firing_id.is_(None), d.channel == "webhook",
+            d.body.contains(f'"id":"{request_id}"'),
+        )).all():
+            try:
+                redacted = orjson.dumps(_redact(orjson.loads(body), pattern)).decode()
+            except orjson.JSONDecodeError:
+                redacted = pattern.sub(ERASED, body)
+            session.execute(update(d).where(d.id == delivery_id).values(body=redacted))
     return len(rows)
 
 
