@@ -126,6 +126,7 @@ def erase_lead(session: Session, tenant: Tenant, lead_id: str, now: datetime) ->
         select(ev.account_id).where(ev.unit_id == unit, ev.lead_id.in_(ids), ev.account_id.is_not(None)).distinct()
     ) if a is not None})
     firings, deleted_deliveries, redacted = _erase_firings(session, tenant, ids, needles)
+    _scrub_research(session, tenant, ids, needles)  # before the leads go: their research rows still name them
     daily_counts.uncount_matching(session, tenant, ev.lead_id.in_(ids))  # analytics' counters follow the log
     events = _count(session.execute(delete(ev).where(ev.unit_id == unit, ev.lead_id.in_(ids))))
     aliases = _count(session.execute(
@@ -141,7 +142,6 @@ def erase_lead(session: Session, tenant: Tenant, lead_id: str, now: datetime) ->
     keys = _scrub_idempotency(session, tenant, needles)
     entries = _scrub_audit(session, tenant, ids, needles)
     _scrub_imports(session, tenant, needles)
-    _scrub_research(session, tenant, ids, needles)
 
     request.status, request.completed_at = COMPLETED, now
     for other in ids:  # the merged leads erased with it answer "completed" too
@@ -284,16 +284,20 @@ def _scrub_imports(session: Session, tenant: Tenant, needles: Sequence[str]) -> 
 
 def _scrub_research(session: Session, tenant: Tenant, ids: Sequence[str], needles: Sequence[str]) -> int:
     """Contact research requests that found or name the person keep their id, status and times; what they were
-    asked and what they found is redacted, and so are their completion webhooks (sent or not)."""
+    asked and what they found is redacted (all of it when it found them), and so are their completion webhooks (sent
+    or not)."""
     r, d = models.ResearchRequest, models.Delivery
     pattern = _pattern(needles)
     rows = session.execute(
-        select(r.id, r.request, r.result).where(
+        select(r.id, r.request, r.result, r.lead_id).where(
             r.unit_id == tenant.unit_id,
             or_(r.lead_id.in_(ids), _like_any(r.request, needles), _like_any(r.result, needles)),
         )
     ).all()
-    for request_id, request, result in rows:
+    for request_id, request, result, found in rows:
+        whole = found in ids  # it found the person: everything it was asked and found is about them
+        if whole:
+            request, result = {key: ERASED for key in request or {}}, None
         session.execute(update(r).where(r.id == request_id).values(
             request=_redact(request or {}, pattern), result=None if result is None else _redact(result, pattern),
             lead_id=None,
@@ -303,7 +307,12 @@ def _scrub_research(session: Session, tenant: Tenant, ids: Sequence[str], needle
             d.body.contains(f'"id":"{request_id}"'),
         )).all():
             try:
-                redacted = orjson.dumps(_redact(orjson.loads(body), pattern)).decode()
+                message = orjson.loads(body)
+                data = message.get("data") if isinstance(message, dict) else None
+                if whole and isinstance(data, dict):
+                    message["data"] = {"id": request_id, "status": data.get("status"), "request": request,
+                                       "erased": True}
+                redacted = orjson.dumps(_redact(message, pattern)).decode()
             except orjson.JSONDecodeError:
                 redacted = pattern.sub(ERASED, body)
             session.execute(update(d).where(d.id == delivery_id).values(body=redacted))
