@@ -11,8 +11,8 @@ Criteria (each optional; all given must hold):
   KEYWORD_DAYS days (case-insensitive).
 - `countries`: ISO 3166-1 alpha-2 codes; the profile's `country`/`country_code`, else the account's.
 
-One SQL statement per page plus a count: leads of the unit (index ix_leads_unit_*), scores joined on their
-primary key, accounts on theirs; recent events through ix_events_unit_occurred.
+One SQL statement (the page, and the count as a window over the same pass): leads of the unit, scores and accounts
+joined on their primary keys; recent events through ix_events_unit_occurred.
 """
 
 from __future__ import annotations
@@ -119,19 +119,21 @@ def search_contacts(
 
     score = func.coalesce(models.LeadScore.score, 0)
     base = (
-        select(lead.id)
+        select(
+            lead.id, lead.first_name, lead.last_name, lead.email, lead.metadata_, lead.fit_score,
+            account.id.label("account_id"), account.name, account.domain, account.metadata_.label("account_profile"),
+            score.label("score"), func.count().over().label("total"),  # one pass: the page and the count
+        )
+        .select_from(lead)
         .outerjoin(account, and_(account.id == lead.account_id, account.unit_id == tenant.unit_id))
         .outerjoin(models.LeadScore, and_(models.LeadScore.lead_id == lead.id, models.LeadScore.ruleset_id == primary))
         .where(*where)
     )
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    rows = session.execute(
-        base.with_only_columns(
-            lead.id, lead.first_name, lead.last_name, lead.email, lead.metadata_, lead.fit_score,
-            account.id.label("account_id"), account.name, account.domain, account.metadata_.label("account_profile"),
-            score.label("score"),
-        ).order_by(score.desc(), lead.id).limit(limit).offset(offset)
-    ).all()
+    rows = session.execute(base.order_by(score.desc(), lead.id).limit(limit).offset(offset)).all()
+    if rows:
+        total = int(rows[0].total)
+    else:  # past the last page: count alone
+        total = session.scalar(select(func.count()).select_from(base.with_only_columns(lead.id).subquery())) or 0
     bands = level_service.load_levels(session, tenant)
     model = published_model(session, tenant) if rows else None
     data = []
