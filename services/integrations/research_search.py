@@ -11,8 +11,8 @@ Criteria (each optional; all given must hold):
   KEYWORD_DAYS days (case-insensitive).
 - `countries`: ISO 3166-1 alpha-2 codes; the profile's `country`/`country_code`, else the account's.
 
-One SQL statement (the page, and the count as a window over the same pass): leads of the unit, scores and accounts
-joined on their primary keys; recent events through ix_events_unit_occurred.
+One pass over the unit's leads (scores joined on their primary key) gives the page's ids and the count (a window);
+a second statement reads the page's details. Recent events are read through ix_events_unit_occurred.
 """
 
 from __future__ import annotations
@@ -44,6 +44,12 @@ class UnparsableUrl(ServiceError):
 
     status = 422
     code = "unprocessable_entity"
+
+
+def _contains(sqlite: bool, text: Any, term: str) -> Any:
+    """`text` contains the lower-case `term`, case-insensitively. SQLite's LIKE already ignores (ASCII) case,
+    as far as its lower() would; PostgreSQL's LIKE needs lower()."""
+    return (text if sqlite else func.lower(text)).contains(term, autoescape=True)
 
 
 def _lower_text(column: Any) -> Any:
@@ -84,6 +90,7 @@ def search_contacts(
     require(tenant, Action.RESEARCH)
     lead, account = models.Lead, models.Account
     primary = live_model(session, tenant).primary_ruleset_id or ""
+    sqlite = session.get_bind().dialect.name == "sqlite"
     where: list[Any] = [lead.unit_id == tenant.unit_id, lead.merged_into.is_(None)]
     if company_linkedin_url:
         where.append(lead.account_id.in_(_company_accounts(session, tenant, company_linkedin_url)))
@@ -93,8 +100,8 @@ def search_contacts(
         where.append(func.lower(lead.last_name) == last_name.strip().lower())
     titles = _terms(job_titles, "job_titles")
     if titles:
-        title_text = func.lower(func.coalesce(*(lead.metadata_[k].as_string() for k in core.TITLE_PROPERTIES)))
-        where.append(or_(*(title_text.contains(t, autoescape=True) for t in titles)))
+        title_text = func.coalesce(*(lead.metadata_[k].as_string() for k in core.TITLE_PROPERTIES))
+        where.append(or_(*(_contains(sqlite, title_text, t) for t in titles)))
     words = _terms(keywords, "keywords")
     if words:
         ev = models.Event
@@ -102,11 +109,11 @@ def search_contacts(
             select(ev.lead_id).where(
                 ev.unit_id == tenant.unit_id, ev.occurred_at >= now - timedelta(days=KEYWORD_DAYS),
                 ev.event_type.not_in(SYSTEM_EVENT_TYPES), ev.lead_id.is_not(None),
-                or_(*(_lower_text(ev.metadata_).contains(w, autoescape=True) for w in words)),
+                or_(*(_contains(sqlite, cast(ev.metadata_, String), w) for w in words)),
             )
         )
-        profile_text = _lower_text(lead.metadata_)
-        where.append(or_(*(profile_text.contains(w, autoescape=True) for w in words), lead.id.in_(in_events)))
+        profile_text = cast(lead.metadata_, String)
+        where.append(or_(*(_contains(sqlite, profile_text, w) for w in words), lead.id.in_(in_events)))
     codes = sorted({c.strip().upper() for c in countries or () if c.strip()})
     if codes:
         problem = core.country_problem(codes)
@@ -115,37 +122,42 @@ def search_contacts(
         lead_country = func.upper(func.coalesce(*(lead.metadata_[k].as_string() for k in core.COUNTRY_PROPERTIES)))
         account_country = func.upper(func.coalesce(*(account.metadata_[k].as_string()
                                                       for k in core.COUNTRY_PROPERTIES)))
-        where.append(or_(lead_country.in_(codes), and_(lead_country.is_(None), account_country.in_(codes))))
+        in_countries = select(account.id).where(account.unit_id == tenant.unit_id, account_country.in_(codes))
+        where.append(or_(lead_country.in_(codes), and_(lead_country.is_(None), lead.account_id.in_(in_countries))))
 
+    # First the page's ids and the count, in one pass over narrow rows; then the page's details.
     score = func.coalesce(models.LeadScore.score, 0)
-    base = (
-        select(
-            lead.id, lead.first_name, lead.last_name, lead.email, lead.metadata_, lead.fit_score,
-            account.id.label("account_id"), account.name, account.domain, account.metadata_.label("account_profile"),
-            score.label("score"), func.count().over().label("total"),  # one pass: the page and the count
-        )
+    ranked = (
+        select(lead.id, score.label("score"), func.count().over().label("total"))
         .select_from(lead)
-        .outerjoin(account, and_(account.id == lead.account_id, account.unit_id == tenant.unit_id))
         .outerjoin(models.LeadScore, and_(models.LeadScore.lead_id == lead.id, models.LeadScore.ruleset_id == primary))
-        .where(*where)
     )
-    rows = session.execute(base.order_by(score.desc(), lead.id).limit(limit).offset(offset)).all()
-    if rows:
-        total = int(rows[0].total)
+    ranked = ranked.where(*where)
+    page = session.execute(ranked.order_by(score.desc(), lead.id).limit(limit).offset(offset)).all()
+    if page:
+        total = int(page[0].total)
     else:  # past the last page: count alone
-        total = session.scalar(select(func.count()).select_from(base.with_only_columns(lead.id).subquery())) or 0
+        total = session.scalar(select(func.count()).select_from(ranked.with_only_columns(lead.id).subquery())) or 0
+    details = {r.id: r for r in session.execute(
+        select(lead.id, lead.first_name, lead.last_name, lead.email, lead.metadata_, lead.fit_score,
+               account.id.label("account_id"), account.name, account.domain,
+               account.metadata_.label("account_profile"))
+        .outerjoin(account, and_(account.id == lead.account_id, account.unit_id == tenant.unit_id))
+        .where(lead.unit_id == tenant.unit_id, lead.id.in_([p.id for p in page]))
+    )}
+    rows = [(details[p.id], int(p.score)) for p in page if p.id in details]
     bands = level_service.load_levels(session, tenant)
     model = published_model(session, tenant) if rows else None
     data = []
-    for r in rows:
+    for r, points in rows:
         profile = r.metadata_ or {}
-        level = level_service.level_for_score(int(r.score), bands)
+        level = level_service.level_for_score(points, bands)
         data.append({
             "id": r.id, "first_name": r.first_name, "last_name": r.last_name, "email": r.email,
             "title": core.first_text(profile, core.TITLE_PROPERTIES),
             "country": core.country_of(profile) or core.country_of(r.account_profile),
             "profile_url": core.first_text(profile, core.PROFILE_URL_PROPERTIES),
-            "score": int(r.score), "level": level["name"] if level else None,
+            "score": points, "level": level["name"] if level else None,
             "fit_score": int(r.fit_score or 0),
             "fit_level": fit_level(model, "profile", r.fit_score) if model is not None else None,
             "account": None if r.account_id is None else {"id": r.account_id, "name": r.name, "domain": r.domain},
