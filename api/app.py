@@ -41,6 +41,7 @@ from api.routers import metrics as metrics_router
 from api.routers import org_units as org_units_router
 from api.routers import properties as properties_router
 from api.routers import rate_limits as rate_limits_router
+from api.routers import research as research_router
 from api.routers import rules as rules_router
 from api.routers import scoring_settings as scoring_settings_router
 from api.routers import scoring_simulate as scoring_simulate_router
@@ -143,6 +144,7 @@ def create_api(db: Database | None = None) -> FastAPI:
     app.include_router(segments_router.router)  # segments and their rules (services.targeting)
     app.include_router(crm_sync_router.router)  # CRM score sync settings (services.integrations.crm)
     app.include_router(slack_router.router)  # the organization's Slack app, units' Slack connections
+    app.include_router(research_router.router)  # research API: signals, contact research and search
     declare_permissions(app)  # after every router: x-permission in /openapi.json
     app.add_middleware(AuditMiddleware)  # records mutating requests (api.audit_middleware)
     app.add_middleware(InputGuardMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id

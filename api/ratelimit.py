@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from fastapi import FastAPI, HTTPException, Request
-from limits import RateLimitItem, RateLimitItemPerSecond
+from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage as AsyncRedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncSlidingWindowCounterRateLimiter
 from limits.errors import StorageError
@@ -256,13 +256,24 @@ class RateLimiter:
 
     def verdict(self, config: RateLimitConfig, item: RateLimitItem, unit_id: str, key: str) -> Verdict:
         """What a refused request is told: the window's size and when a request will pass again."""
+        return Verdict(item.amount, item.get_expiry(), self.reset_after(item, unit_id, key), policy_header(config))
+
+    def reset_after(self, item: RateLimitItem, unit_id: str, key: str) -> int:
+        """Seconds until a request of `key` passes `item`'s window again."""
         try:
             stats = self.strategy.get_window_stats(item, unit_id, key)
-            reset_after = max(1, math.ceil(stats.reset_time - time.time()))
+            return max(1, math.ceil(stats.reset_time - time.time()))
         except StorageError:
             self._storage_down()
-            reset_after = 1
-        return Verdict(item.amount, item.get_expiry(), reset_after, policy_header(config))
+            return 1
+
+    def hit_item(self, item: RateLimitItem, unit_id: str, key: str) -> bool:
+        """Count one request against one window (synchronous; memory or Redis); False when over it."""
+        try:
+            return self.strategy.hit(item, unit_id, key)
+        except StorageError:
+            self._storage_down()
+            return True
 
     def over_limit(self, config: RateLimitConfig, unit_id: str, key: str) -> bool:
         """Whether the next request of `key` would be over the limit (nothing is counted)."""
@@ -341,3 +352,33 @@ async def apply_rate_limit(request: Request, tenant: Tenant) -> None:
             f"retry in {verdict.reset_after} s",
             headers=verdict.headers(),
         )
+
+
+@lru_cache(maxsize=1024)
+def research_item(per_minute: int) -> RateLimitItem:
+    return RateLimitItemPerMinute(per_minute, 1, namespace="leadvane-research")
+
+
+async def apply_research_limit(request: Request, tenant: Tenant) -> None:
+    """The research API's own limit (always on): the unit's `research_per_minute` requests per minute, counted
+    per unit in the same storage as the API limit; over it raises a 429 with Retry-After."""
+    limiter = limiter_of(request.app)
+    config = limiter.cached_config(tenant.unit_id)
+    if config is None:
+        config = await run_in_threadpool(limiter.load_config, tenant.unit_id)
+    item, key = research_item(config.research_per_minute), "research"
+    if limiter.shared:
+        passed = await run_in_threadpool(limiter.hit_item, item, tenant.unit_id, key)
+    else:
+        passed = limiter.hit_item(item, tenant.unit_id, key)
+    if passed:
+        return
+    if limiter.shared:
+        reset_after = await run_in_threadpool(limiter.reset_after, item, tenant.unit_id, key)
+    else:
+        reset_after = limiter.reset_after(item, tenant.unit_id, key)
+    raise HTTPException(
+        429,
+        f"research rate limit exceeded: at most {item.amount} research requests per minute; retry in {reset_after} s",
+        headers=Verdict(item.amount, item.get_expiry(), reset_after, f"{item.amount};w=60").headers(),
+    )

@@ -18,7 +18,7 @@ from db.engine import Database
 from notify.dispatcher import dispatch_due
 from services.ingest import idempotency
 from services.insight import stream
-from services.integrations import crm
+from services.integrations import crm, research_jobs
 from services.operations import leases, metrics
 from services.people import erasure
 from services.scoring import decay, publisher
@@ -33,15 +33,17 @@ STREAM_PRUNE_JOB = "stream-prune"
 PUBLISH_JOB = "publish-pending"
 ERASURE_JOB = "lead-erasures"
 CRM_SYNC_JOB = "crm-sync"
+RESEARCH_JOB = "research-requests"
 INTERVALS = {
     DECAY_JOB: 300, WINDOWS_JOB: 30, DELIVERIES_JOB: 5, IDEMPOTENCY_JOB: 3600, STREAM_PRUNE_JOB: 3600, PUBLISH_JOB: 30,
-    ERASURE_JOB: 60, CRM_SYNC_JOB: 60,
+    ERASURE_JOB: 60, CRM_SYNC_JOB: 60, RESEARCH_JOB: 10,
 }
 DECAY_SLICE = 2000  # leads per decay transaction: SQLite has one writer, ingest must not wait long
 LEASE_TTL = {
     DECAY_JOB: timedelta(minutes=10), WINDOWS_JOB: timedelta(minutes=2), DELIVERIES_JOB: timedelta(seconds=30),
     IDEMPOTENCY_JOB: timedelta(minutes=10), STREAM_PRUNE_JOB: timedelta(minutes=10),
     PUBLISH_JOB: timedelta(minutes=10), ERASURE_JOB: timedelta(minutes=10), CRM_SYNC_JOB: timedelta(minutes=10),
+    RESEARCH_JOB: timedelta(minutes=5),
 }
 
 
@@ -177,10 +179,18 @@ def run_crm_sync(db: Database, now: datetime | None = None, holder: str = HOLDER
     return _with_lease(db, CRM_SYNC_JOB, holder, at, work)
 
 
+def run_research(db: Database, now: datetime | None = None, holder: str = HOLDER) -> int | None:
+    """Work contact research requests left pending (their process died, or an attempt failed) once their lease
+    ran out; returns how many finished."""
+    at = now or _utcnow()
+    clock = (lambda: at) if now is not None else _utcnow
+    return _with_lease(db, RESEARCH_JOB, holder, at, lambda: research_jobs.sweep(db, clock))
+
+
 JOBS: dict[str, Callable[..., int | None]] = {
     DECAY_JOB: run_decay, WINDOWS_JOB: run_windows, DELIVERIES_JOB: run_deliveries,
     IDEMPOTENCY_JOB: run_idempotency_prune, STREAM_PRUNE_JOB: run_stream_prune, PUBLISH_JOB: run_publish_pending,
-    ERASURE_JOB: run_erasures, CRM_SYNC_JOB: run_crm_sync,
+    ERASURE_JOB: run_erasures, CRM_SYNC_JOB: run_crm_sync, RESEARCH_JOB: run_research,
 }
 
 

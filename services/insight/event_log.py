@@ -264,13 +264,26 @@ def list_signals(
         at, seq = decode_cursor(cursor)
         page_conditions.append(or_(ev.occurred_at < at, and_(ev.occurred_at == at, ev.seq < seq)))
 
-    ctx = live_model(session, tenant)
-    primary = ctx.primary_ruleset_id or ""
+    stmt = signal_select(session, tenant).where(*page_conditions).order_by(ev.occurred_at.desc(), ev.seq.desc())
+    rows = session.execute(stmt.limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    data = [signal_view(r) for r in rows]
+    next_cursor = encode_cursor(rows[-1].occurred_at, rows[-1].seq) if more and rows else None
+    return SignalPage(data, next_cursor, total)
+
+
+def signal_select(session: Session, tenant: Tenant) -> Any:
+    """The columns `signal_view` reads: the event, its lead and account, and their primary-ruleset scores (add the
+    conditions, order and limit)."""
+    ev = models.Event
+    primary = live_model(session, tenant).primary_ruleset_id or ""
     lead_score = aliased(models.LeadScore)
     account_score = aliased(models.AccountScore)
-    stmt = (
+    return (
         select(
             ev.seq, ev.id, ev.event_type, ev.source, ev.metadata_, ev.occurred_at, ev.received_at, ev.score_delta,
+            ev.quarantine_filter_id,
             models.Lead.id.label("lead_id"), models.Lead.email, models.Lead.first_name, models.Lead.last_name,
             lead_score.score.label("lead_score"),
             models.Account.id.label("account_id"), models.Account.domain, models.Account.name,
@@ -281,33 +294,26 @@ def list_signals(
         .outerjoin(lead_score, and_(lead_score.lead_id == ev.lead_id, lead_score.ruleset_id == primary))
         .outerjoin(models.Account, models.Account.id == ev.account_id)
         .outerjoin(account_score, and_(account_score.account_id == ev.account_id, account_score.ruleset_id == primary))
-        .where(*page_conditions)
-        .order_by(ev.occurred_at.desc(), ev.seq.desc())
-        .limit(limit + 1)
     )
-    rows = session.execute(stmt).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    data = [
-        {
-            "id": r.id,
-            "type": r.event_type,
-            "account": None
-            if r.account_id is None
-            else {"id": r.account_id, "domain": r.domain, "name": r.name, "score": r.account_score or 0},
-            "contact": None
-            if r.lead_id is None
-            else {
-                "id": r.lead_id, "email": r.email, "first_name": r.first_name, "last_name": r.last_name,
-                "score": r.lead_score or 0,
-            },
-            "score": r.score_delta,
-            "source": r.source,
-            "properties": r.metadata_ or {},
-            "occurred_at": r.occurred_at,
-            "created_at": r.received_at,
-        }
-        for r in rows
-    ]
-    next_cursor = encode_cursor(rows[-1].occurred_at, rows[-1].seq) if more and rows else None
-    return SignalPage(data, next_cursor, total)
+
+
+def signal_view(r: Any) -> dict[str, Any]:
+    """A row of `signal_select` as a signal (reference: signals-list-api)."""
+    return {
+        "id": r.id,
+        "type": r.event_type,
+        "account": None
+        if r.account_id is None
+        else {"id": r.account_id, "domain": r.domain, "name": r.name, "score": r.account_score or 0},
+        "contact": None
+        if r.lead_id is None
+        else {
+            "id": r.lead_id, "email": r.email, "first_name": r.first_name, "last_name": r.last_name,
+            "score": r.lead_score or 0,
+        },
+        "score": r.score_delta,
+        "source": r.source,
+        "properties": r.metadata_ or {},
+        "occurred_at": r.occurred_at,
+        "created_at": r.received_at,
+    }

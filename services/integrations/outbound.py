@@ -154,13 +154,14 @@ def new_session() -> requests.Session:
 
 def post(
     session: requests.Session, url: str, *, data: bytes, headers: Mapping[str, str], follow_redirects: bool = False,
+    timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
 ) -> requests.Response:
     """POST through the guard. With follow_redirects, 307/308 are followed (same method and body) up to
     MAX_REDIRECTS hops, each checked again; other redirects are returned as they are. The response body is
     not read (stream=True): callers look at the status, or read a bounded amount themselves."""
     for _hop in range(MAX_REDIRECTS + 1):
         parse_target(url)  # credentials, scheme: the connection checks the address
-        response = session.post(url, data=data, headers=dict(headers), timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+        response = session.post(url, data=data, headers=dict(headers), timeout=timeout,
                                 allow_redirects=False, stream=True)
         location = response.headers.get("location")
         if not (follow_redirects and response.status_code in (307, 308) and location):

@@ -10,9 +10,10 @@ firings that name them with their deliveries not yet sent; deliveries already se
 lose the person's data. CSV import jobs' row errors lose mentions of them, the live stream's buffer
 (stream_batches) loses the messages that name them, stored Idempotency-Key responses that name them are deleted,
 CRM writes for them (HubSpot deliveries: one lead's, or their contact in a scheduled sync's batch) go when unsent
-and lose the person when sent, the record of what the CRM was last sent for them goes, and audit entries about
-them keep that something happened (action, time, actor) but lose their details. Accounts stay (a company is not
-the person) and are replayed without the erased events
+and lose the person when sent, the record of what the CRM was last sent for them goes, contact research requests
+that found or name them (and their completion webhooks) are redacted, and audit entries about them keep that
+something happened (action, time, actor) but lose their details. Accounts stay (a company is not the person) and
+are replayed without the erased events
 (services.scoring.rescore.rescore_accounts). The audit log gets one `erase` entry naming only the lead id.
 """
 
@@ -131,6 +132,7 @@ def erase_lead(session: Session, tenant: Tenant, lead_id: str, now: datetime) ->
     deleted_deliveries, redacted = deleted_deliveries + crm_deleted, redacted + crm_redacted
     session.execute(delete(models.CrmSyncedLead).where(models.CrmSyncedLead.unit_id == unit,
                                                        models.CrmSyncedLead.lead_id.in_(ids)))
+    _scrub_research(session, tenant, ids, needles)  # before the leads go: their research rows still name them
     daily_counts.uncount_matching(session, tenant, ev.lead_id.in_(ids))  # analytics' counters follow the log
     events = _count(session.execute(delete(ev).where(ev.unit_id == unit, ev.lead_id.in_(ids))))
     aliases = _count(session.execute(
@@ -339,6 +341,43 @@ def _scrub_imports(session: Session, tenant: Tenant, needles: Sequence[str]) -> 
     ).all()
     for job_id, errors in rows:
         session.execute(update(job).where(job.id == job_id).values(errors=_redact(errors or [], pattern)))
+    return len(rows)
+
+
+def _scrub_research(session: Session, tenant: Tenant, ids: Sequence[str], needles: Sequence[str]) -> int:
+    """Contact research requests that found or name the person keep their id, status and times; what they were
+    asked and what they found is redacted (all of it when it found them), and so are their completion webhooks (sent
+    or not)."""
+    r, d = models.ResearchRequest, models.Delivery
+    pattern = _pattern(needles)
+    rows = session.execute(
+        select(r.id, r.request, r.result, r.lead_id).where(
+            r.unit_id == tenant.unit_id,
+            or_(r.lead_id.in_(ids), _like_any(r.request, needles), _like_any(r.result, needles)),
+        )
+    ).all()
+    for request_id, request, result, found in rows:
+        whole = found in ids  # it found the person: everything it was asked and found is about them
+        if whole:
+            request, result = {key: ERASED for key in request or {}}, None
+        session.execute(update(r).where(r.id == request_id).values(
+            request=_redact(request or {}, pattern), result=None if result is None else _redact(result, pattern),
+            lead_id=None,
+        ))
+        for delivery_id, body in session.execute(select(d.id, d.body).where(
+            d.unit_id == tenant.unit_id, d.firing_id.is_(None), d.channel == "webhook",
+            d.body.contains(f'"id":"{request_id}"'),
+        )).all():
+            try:
+                message = orjson.loads(body)
+                data = message.get("data") if isinstance(message, dict) else None
+                if whole and isinstance(data, dict):
+                    message["data"] = {"id": request_id, "status": data.get("status"), "request": request,
+                                       "erased": True}
+                redacted = orjson.dumps(_redact(message, pattern)).decode()
+            except orjson.JSONDecodeError:
+                redacted = pattern.sub(ERASED, body)
+            session.execute(update(d).where(d.id == delivery_id).values(body=redacted))
     return len(rows)
 
 

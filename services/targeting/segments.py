@@ -822,3 +822,16 @@ def lead_passes_filters(
     if lead is None or lead.merged_into is not None:
         return False
     return core.matches(rules, facts) and core.filters_pass(profile, attributes, facts)
+
+
+def lead_segments(session: Session, tenant: Tenant, lead_id: str, now: datetime) -> list[dict[str, Any]]:
+    """The unit's active segments (with rules) the lead is a member of: [{id, name}], by name."""
+    rows = list(session.scalars(
+        select(models.Segment).where(models.Segment.unit_id == tenant.unit_id, models.Segment.active.is_(True))
+        .order_by(models.Segment.name, models.Segment.id)
+    ))
+    rules = {row.id: core_rules(session, tenant, row.id) for row in rows}
+    facts = lead_facts(session, tenant, [lead_id], [r for group in rules.values() for r in group], now).get(lead_id)
+    if facts is None:
+        return []
+    return [{"id": row.id, "name": row.name} for row in rows if rules[row.id] and core.matches(rules[row.id], facts)]

@@ -27,6 +27,7 @@ KEY_BY: tuple[str, ...] = get_args(KeyBy)
 MIN_RATE = 1
 MAX_RATE = 1_000_000
 SUSTAINED_WINDOW_SECONDS = 10
+RESEARCH_PER_MINUTE = 60  # the research API's own limit (services.integrations.research), per unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class RateLimitConfig:
     rps: int
     burst: int
     updated_at: datetime | None = None
+    research_per_minute: int = RESEARCH_PER_MINUTE
 
 
 DEFAULT = RateLimitConfig(enabled=False, mode="observe", key_by="credential", rps=50, burst=100)
@@ -52,11 +54,13 @@ def load_config(session: Session, unit_id: str) -> RateLimitConfig:
         select(
             models.RateLimitSettings.enabled, models.RateLimitSettings.mode, models.RateLimitSettings.key_by,
             models.RateLimitSettings.rps, models.RateLimitSettings.burst, models.RateLimitSettings.updated_at,
+            models.RateLimitSettings.research_per_minute,
         ).where(models.RateLimitSettings.unit_id == unit_id)
     ).first()
     if row is None:
         return DEFAULT
-    return RateLimitConfig(bool(row.enabled), row.mode, row.key_by, int(row.rps), int(row.burst), row.updated_at)
+    return RateLimitConfig(bool(row.enabled), row.mode, row.key_by, int(row.rps), int(row.burst), row.updated_at,
+                           int(row.research_per_minute or RESEARCH_PER_MINUTE))
 
 
 def update_config(
