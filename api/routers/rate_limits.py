@@ -38,6 +38,8 @@ class RateLimitIn(InModel):
     key_by: KeyBy | None = None
     rps: StrictInt | None = Field(None, ge=MIN_RATE, le=MAX_RATE, description="sustained requests per second")
     burst: StrictInt | None = Field(None, ge=MIN_RATE, le=MAX_RATE, description="most requests in any one second")
+    research_per_minute: StrictInt | None = Field(
+        None, ge=MIN_RATE, le=MAX_RATE, description="the research API's POSTs per minute for the unit (always on)")
 
 
 class RateLimitOut(BaseModel):
@@ -46,6 +48,7 @@ class RateLimitOut(BaseModel):
     key_by: KeyBy
     rps: int
     burst: int
+    research_per_minute: int = Field(description="the research API's POSTs per minute for the unit (always on)")
 
 
 class MyRateLimitOut(RateLimitOut):
@@ -58,7 +61,7 @@ class MyRateLimitOut(RateLimitOut):
 
 def _out(config: RateLimitConfig) -> dict[str, Any]:
     return {"enabled": config.enabled, "mode": config.mode, "key_by": config.key_by, "rps": config.rps,
-            "burst": config.burst}
+            "burst": config.burst, "research_per_minute": config.research_per_minute}
 
 
 @router.get(
@@ -79,7 +82,7 @@ def update_rate_limit(
     def work(session: Session) -> RateLimitConfig:
         return rate_limits.update_config(
             session, tenant, enabled=body.enabled, mode=body.mode, key_by=body.key_by, rps=body.rps,
-            burst=body.burst, now=now,
+            burst=body.burst, research_per_minute=body.research_per_minute, now=now,
         )
 
     config = run_write(db, work)

@@ -72,9 +72,11 @@ def update_config(
     key_by: str | None = None,
     rps: int | None = None,
     burst: int | None = None,
+    research_per_minute: int | None = None,
     now: datetime,
 ) -> RateLimitConfig:
-    """Partial update by an Owner: None leaves a field as it is. The result must still have burst >= rps."""
+    """Partial update by an Owner: None leaves a field as it is. The result must still have burst >= rps.
+    `research_per_minute` is the research API's own limit, always enforced (not switched by `enabled`)."""
     policy.require(tenant, Action.MANAGE_UNIT)
     if enabled is not None and not isinstance(enabled, bool):
         raise InvalidInput("enabled", "must be true or false")
@@ -82,7 +84,7 @@ def update_config(
         raise InvalidInput("mode", f"must be one of {', '.join(MODES)}")
     if key_by is not None and key_by not in KEY_BY:
         raise InvalidInput("key_by", f"must be one of {', '.join(KEY_BY)}")
-    for name, value in (("rps", rps), ("burst", burst)):
+    for name, value in (("rps", rps), ("burst", burst), ("research_per_minute", research_per_minute)):
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int):
@@ -90,18 +92,20 @@ def update_config(
         if not MIN_RATE <= value <= MAX_RATE:
             raise InvalidInput(name, f"must be between {MIN_RATE} and {MAX_RATE}")
     row = session.get(models.RateLimitSettings, tenant.unit_id, with_for_update=True)
-    current = DEFAULT if row is None else RateLimitConfig(row.enabled, row.mode, row.key_by, row.rps, row.burst)
-    changes = {"enabled": enabled, "mode": mode, "key_by": key_by, "rps": rps, "burst": burst}
+    current = DEFAULT if row is None else RateLimitConfig(
+        row.enabled, row.mode, row.key_by, row.rps, row.burst, research_per_minute=row.research_per_minute)
+    changes = {"enabled": enabled, "mode": mode, "key_by": key_by, "rps": rps, "burst": burst,
+               "research_per_minute": research_per_minute}
     merged = replace(current, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
     if merged.burst < merged.rps:
         # The one-second allowance can never be below the sustained rate.
         raise InvalidInput("burst", f"must be at least rps ({merged.rps})")
-    before = {k: getattr(current, k) for k in ("enabled", "mode", "key_by", "rps", "burst")}
+    before = {k: getattr(current, k) for k in ("enabled", "mode", "key_by", "rps", "burst", "research_per_minute")}
     if row is None:
         row = models.RateLimitSettings(unit_id=tenant.unit_id, org_id=tenant.org_id)
         session.add(row)
     row.enabled, row.mode, row.key_by = merged.enabled, merged.mode, merged.key_by
-    row.rps, row.burst = merged.rps, merged.burst
+    row.rps, row.burst, row.research_per_minute = merged.rps, merged.burst, merged.research_per_minute
     row.updated_at, row.updated_by = now, tenant.actor
     session.flush()
     audit.record(session, tenant, action="update", entity_type="rate_limit", entity_id=tenant.unit_id, before=before,

@@ -19,7 +19,8 @@ from services.tenancy import api_keys
 from tests.conftest import ApiHarness
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-DEFAULTS = {"enabled": False, "mode": "observe", "key_by": "credential", "rps": 50, "burst": 100}
+DEFAULTS = {"enabled": False, "mode": "observe", "key_by": "credential", "rps": 50, "burst": 100,
+            "research_per_minute": 60}
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -60,7 +61,8 @@ def test_a_unit_starts_with_rate_limiting_off(api: ApiHarness) -> None:
 def test_an_owner_changes_the_limit_partially_and_it_is_kept(api: ApiHarness) -> None:
     resp = api.put("/v1/settings/rate-limit", {"enabled": True, "mode": "enforce", "rps": 20, "burst": 40})
     assert resp.status_code == 200, resp.text
-    expected = {"enabled": True, "mode": "enforce", "key_by": "credential", "rps": 20, "burst": 40}
+    expected = {"enabled": True, "mode": "enforce", "key_by": "credential", "rps": 20, "burst": 40,
+                "research_per_minute": 60}
     assert resp.json() == expected
     assert api.get("/v1/settings/rate-limit").json() == expected
     assert api.put("/v1/settings/rate-limit", {"key_by": "ip"}).json() == {**expected, "key_by": "ip"}

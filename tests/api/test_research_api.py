@@ -220,10 +220,10 @@ def test_research_input_lookup_and_errors(api: ApiHarness, other_api: ApiHarness
 
 
 def test_research_rate_limit(api: ApiHarness) -> None:
-    with api.db.write() as session:
-        session.add(models.RateLimitSettings(
-            unit_id=api.tenant.unit_id, org_id=api.tenant.org_id, enabled=False, mode="observe", key_by="credential",
-            rps=50, burst=100, research_per_minute=2, updated_at=datetime.now(UTC)))
+    assert api.get("/v1/settings/rate-limit").json()["research_per_minute"] == 60  # the default
+    changed = api.put("/v1/settings/rate-limit", {"research_per_minute": 2})
+    assert changed.status_code == 200 and changed.json()["research_per_minute"] == 2, changed.text
+    assert changed.json()["enabled"] is False  # the API limit itself stays off
     assert api.post("/v1/research/contacts/search", {}).status_code == 200
     assert api.post("/v1/research/contacts", {"profile_url": "https://linkedin.com/in/a"}).status_code == 201
     over = api.post("/v1/research/contacts", {"profile_url": "https://linkedin.com/in/a"})
