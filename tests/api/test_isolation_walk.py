@@ -12,6 +12,8 @@ filters are tried separately), and server-sent event streams (they never end).
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,6 +73,14 @@ def fill(a: ApiHarness) -> None:
     imported = a.post("/v1/events/import", files={"file": ("a.csv", b"event_type,email\npage_view,cy@acme.com\n",
                                                           "text/csv")})
     assert imported.status_code in (200, 201), imported.text
+    research = ok(a.post("/v1/research/contacts", {"first_name": "Ann", "last_name": "Lee",
+                                                   "company_domain": "acme.com", "external_id": "a1",
+                                                   "source": "crm"}), 201)
+    # The job finishes in a worker thread: wait, so A's rows are still when the snapshot is taken.
+    deadline = time.monotonic() + 30
+    while ok(a.get(f"/v1/research/contacts/{research['id']}"))["status"] == "pending":
+        assert time.monotonic() < deadline, "the research job did not finish"
+        time.sleep(0.05)
 
 
 def settle(a: ApiHarness) -> None:
@@ -131,6 +141,8 @@ def candidates(name: str, ids: dict[str, list[str]]) -> list[str]:
     if name in PER_UNIT_NUMBERS:
         return []
     kind = name.lower().removesuffix("_id").removesuffix("id").rstrip("_")
+    if kind == "signal":  # the research API names events by the UUID form of their id
+        return sorted(str(uuid.UUID(hex=i.removeprefix("ev_"))) for i in ids.get("events", []))
     stems = {kind, kind[:-1]} if kind.endswith("y") else {kind}
     tables = [table for table in ids if kind and any(stem in table for stem in stems)] or list(ids)
     return sorted({value for table in tables for value in ids[table]})
