@@ -29,6 +29,12 @@ EMAIL_POOL = 5_000
 EVENT_TYPES = ("page_visit", "email_open", "email_click", "form_submit", "demo_request", "webinar_attended")
 
 
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile of `values` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -3,10 +3,15 @@
 
 slack: a real `manage.py serve-api` (with its dispatcher) on a fresh SQLite database, a Slack Web API on loopback
 (tests.fakes.slack_server) and a unit connected to it through the OAuth flow; a milestone trigger posts through the
-unit's Slack app to its default channel. Events that cross it are sent at --rate events/s for --seconds; reported:
-p50/p99 from sending the ingest request to chat.postMessage arriving at Slack (target p99 < 1 s, as webhooks).
+unit's Slack app to its default channel and, as the baseline measured in the same run, to a plain webhook receiver
+on loopback. Events that cross it are sent at --rate events/s for --seconds; reported: p50/p99 from sending the
+ingest request to chat.postMessage arriving at Slack (target p99 < 1 s, as webhooks) and to the webhook arriving.
 
-    python bench/integrations.py [--rate 100] [--seconds 10] [--only slack]
+research: research request -> signed completion webhook received, no provider (bench/research.py; target p99 < 2 s).
+search: contact search over --leads leads (bench/research.py; target < 500 ms), against a plain top-25-by-score
+query on the same data; with --database-url also on PostgreSQL.
+
+    python bench/integrations.py [--rate 100] [--seconds 10] [--leads 100000] [--database-url URL] [--only slack]
 """
 
 from __future__ import annotations
@@ -33,11 +38,12 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
-from bench.notify import add_rule, pct  # noqa: E402
+from bench.harness import pct  # noqa: E402
+from bench.notify import add_rule  # noqa: E402
 from db.engine import Database  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from tests.fakes.slack_server import start_slack_server  # noqa: E402
-from tests.notify.receivers import LOOPBACK_ALLOW, free_port  # noqa: E402
+from tests.notify.receivers import LOOPBACK_ALLOW, free_port, start_http_receiver  # noqa: E402
 
 Section = Callable[[argparse.Namespace, Path], None]
 _LEAD = re.compile(r"bench(\d+)@acme\.io")
@@ -68,6 +74,7 @@ def bench_slack(args: argparse.Namespace, workdir: Path) -> None:
     rate, seconds = float(args.rate), float(args.seconds)
     url = f"sqlite:///{workdir / 'slack.db'}"
     fake = start_slack_server(client_id="bench.app", client_secret="bench-secret", channels=3, users=3)
+    hooks = start_http_receiver()
     env = {**os.environ, "DATABASE_URL": url, "LEADVANE_OUTBOUND_ALLOW": LOOPBACK_ALLOW,
            "LEADVANE_SLACK_API_BASE_URL": fake.api_url, "LEADVANE_SECRETS_KEY": Fernet.generate_key().decode(),
            "LEADVANE_DATA_DIR": str(workdir)}
@@ -102,7 +109,8 @@ def bench_slack(args: argparse.Namespace, workdir: Path) -> None:
                 time.sleep(0.1)
         headers = {"Authorization": f"Bearer {key}"}
         created = requests.post(f"{base}/v1/triggers/milestones", headers=headers, timeout=10,
-                                json={"name": "Hot lead", "score_threshold": 50, "slack_target_kind": "channel"})
+                                json={"name": "Hot lead", "score_threshold": 50, "slack_target_kind": "channel",
+                                      "webhook_url": hooks.url + "/hook"})
         created.raise_for_status()
         local = threading.local()
 
@@ -124,10 +132,12 @@ def bench_slack(args: argparse.Namespace, workdir: Path) -> None:
                     time.sleep(delay)
                 pool.submit(send, i)
         fake.wait_for("chat.postMessage", total, timeout=60)
+        hooks.wait_for(total, timeout=60)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
         fake.close()
+        hooks.close()
         db.dispose()
     received: dict[str, float] = {}
     channels: set[str] = set()
@@ -137,22 +147,48 @@ def bench_slack(args: argparse.Namespace, workdir: Path) -> None:
             received.setdefault(found.group(1), call.at)
             channels.add(str(call.args.get("channel")))
     latencies = [received[k] - sent_at[k] for k in sent_at if k in received]
+    hooked: dict[str, float] = {}
+    for req in hooks.requests:
+        found = _LEAD.search(req.body)
+        if found:
+            hooked.setdefault(found.group(1), req.at)
+    baseline = [hooked[k] - sent_at[k] for k in sent_at if k in hooked]
     print(f"slack: {len(sent_at)} milestone crossings at {rate:.0f} events/s over {seconds:.0f} s, through the unit's "
           f"Slack app to its default channel ({', '.join(sorted(channels)) or 'none'})")
     if latencies:
         print(f"slack: ingest -> chat.postMessage received p50 {pct(latencies, 50) * 1000:.0f} ms, "
               f"p99 {pct(latencies, 99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms; "
               f"not received: {len(sent_at) - len(latencies)}")
+    if latencies and baseline:
+        ratio50, ratio99 = pct(latencies, 50) / pct(baseline, 50), pct(latencies, 99) / pct(baseline, 99)
+        print(f"slack: baseline, the same firings' webhook received p50 {pct(baseline, 50) * 1000:.0f} ms, "
+              f"p99 {pct(baseline, 99) * 1000:.0f} ms; Slack/webhook p50 {ratio50:.2f}x, p99 {ratio99:.2f}x")
 
 
-# The research sections (another file) join this list.
-SECTIONS: list[tuple[str, Section]] = [("slack", bench_slack)]
+def bench_research(args: argparse.Namespace, workdir: Path) -> None:
+    from bench.research import completion_latency
+
+    completion_latency(args.requests)
+
+
+def bench_search(args: argparse.Namespace, workdir: Path) -> None:
+    from bench.research import contact_search
+
+    contact_search(args.leads)
+    if args.database_url:
+        contact_search(args.leads, args.database_url)
+
+
+SECTIONS: list[tuple[str, Section]] = [("slack", bench_slack), ("research", bench_research), ("search", bench_search)]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=100, help="events per second (slack)")
     parser.add_argument("--seconds", type=float, default=10, help="how long to send (slack)")
+    parser.add_argument("--requests", type=int, default=200, help="research requests (research)")
+    parser.add_argument("--leads", type=int, default=100_000, help="leads to search (search)")
+    parser.add_argument("--database-url", default=None, help="also search on this PostgreSQL server (search)")
     parser.add_argument("--only", choices=[name for name, _ in SECTIONS], action="append",
                         help="run only these sections (repeatable)")
     args = parser.parse_args(argv)

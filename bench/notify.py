@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from bench.harness import pct  # noqa: E402
 from db import models  # noqa: E402
 from db.engine import Database  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
@@ -43,11 +44,6 @@ def add_rule(db: Database, tenant: Tenant, event_type: str, weight: int) -> None
     now = datetime.now(UTC)
     with db.write() as session:
         rules.create_rule(session, tenant, {"event_type": event_type, "weight": weight}, now=now)
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def bench_latency(rate: float, seconds: float, workdir: Path) -> None:

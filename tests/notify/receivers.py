@@ -36,6 +36,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: str
+    at: float = field(default_factory=time.monotonic)  # when it arrived (benchmarks' latency)
 
     def json(self) -> Any:
         return json.loads(self.body)
