@@ -12,14 +12,18 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from services.errors import Conflict
 from services.tenancy.file_secrets import file_secret
 from settings import data_dir, get_settings
 
 KEY_FILE_NAME = "secrets_key"
 
 
-class UnreadableSecret(Exception):
-    """A stored secret that none of the configured keys decrypts (the key was changed or lost)."""
+class UnreadableSecret(Conflict):
+    """A stored secret that none of the configured keys decrypts (the key was changed or lost): a 409 telling people
+    to enter it again (or restore the key), never a 500."""
+
+    code = "unreadable_secret"
 
 
 @lru_cache(maxsize=8)
@@ -48,4 +52,6 @@ def unseal(sealed: str) -> str:
     try:
         return _box(_keys()).decrypt(sealed.encode()).decode()
     except InvalidToken:
-        raise UnreadableSecret("a stored secret cannot be decrypted with the configured key") from None
+        raise UnreadableSecret(
+            "a stored secret cannot be decrypted with the configured key (LEADVANE_SECRETS_KEY or data/secrets_key "
+            "changed): enter it again, or restore the key") from None

@@ -318,3 +318,15 @@ def test_trigger_slack_fields_teams_is_refused_and_an_empty_kind_clears(
     r = api.post("/v1/surge/triggers", {"window_seconds": 60, "threshold_count": 3, "webhook_url": None,
                                         "teams_target_id": "19:abc"})
     assert r.status_code == 422
+
+
+def test_a_secret_the_key_cannot_open_is_a_409_asking_to_enter_it_again(
+    api: ApiHarness, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_app(api)
+    monkeypatch.setattr(get_settings(), "secrets_key", Fernet.generate_key().decode())  # the key was changed
+    r = api.post("/v1/settings/ou/slack/install")
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["code"] == "unreadable_secret" and "enter it again" in r.json()["error"]["message"]
+    set_app(api)  # entering the app's secrets again seals them with the new key
+    assert api.post("/v1/settings/ou/slack/install").status_code == 200

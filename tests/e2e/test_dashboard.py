@@ -70,18 +70,20 @@ def seed(database_url: str) -> tuple[str, int, int]:
 
 
 @contextmanager
-def streamlit_app(database_url: str, data_dir: Path) -> Iterator[str]:
+def streamlit_app(database_url: str, data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """`streamlit run app.py` on loopback over `database_url` until the block ends; yields its base address once
-    the API answers /api/healthz (the log is in data_dir/streamlit.log)."""
+    the API answers /api/healthz (the log is in data_dir/streamlit.log). It knows its own address
+    (LEADVANE_PUBLIC_URL), for links and OAuth redirects."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "LEADVANE_DATA_DIR": str(data_dir)}
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DATABASE_URL": database_url, "LEADVANE_DATA_DIR": str(data_dir),
+           "LEADVANE_PUBLIC_URL": base, **(extra_env or {})}
     log = (data_dir / "streamlit.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
          "--server.address", "127.0.0.1"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -107,7 +109,8 @@ def streamlit_app(database_url: str, data_dir: Path) -> Iterator[str]:
 
 @contextmanager
 def seeded_app(
-    tmp_path: Path, prepare: Callable[[str, str], dict[str, Any]] | None = None
+    tmp_path: Path, prepare: Callable[[str, str], dict[str, Any]] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The app on loopback over a fresh SQLite file with the demo and the seeded Owner (skipped without Chromium):
     {base, email, password, database_url, lead_id (the top lead), tmp, **what `prepare(database_url, lead_id)`
@@ -117,7 +120,7 @@ def seeded_app(
     database_url = f"sqlite:///{tmp_path / 'leadvane.db'}"
     lead_id, _score, _row = seed(database_url)
     extra = prepare(database_url, lead_id) if prepare else {}
-    with streamlit_app(database_url, tmp_path) as base:
+    with streamlit_app(database_url, tmp_path, extra_env) as base:
         yield {"base": base, "email": EMAIL, "password": PASSWORD, "database_url": database_url,
                "lead_id": lead_id, "tmp": tmp_path, **extra}
 

@@ -1,5 +1,8 @@
 """A Slack Web API on loopback, for tests and benchmarks: the methods Leadvane uses, with real token checks.
 
+The browser step too: GET /oauth/v2/authorize (the app's client_id, a redirect_uri and a state) approves at once and
+redirects to `redirect_uri?code=...&state=...`, as Slack does after the person clicks Allow (`authorize_url`).
+
 Methods: oauth.v2.access (client credentials in Basic auth or the form; a code from `authorize` or `new_code`,
 used once; issues a bot token), chat.postMessage, conversations.open, conversations.list and users.list (cursor
 paging over `channels` / `users`), auth.revoke. Calls other than oauth.v2.access need a bot token it issued and
@@ -22,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 
 @dataclass
@@ -56,6 +59,21 @@ class FakeSlack:
     def url(self) -> str:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
+
+    @property
+    def authorize_url(self) -> str:
+        """For settings.slack_authorize_url."""
+        return self.url + "/oauth/v2/authorize"
+
+    def authorize(self, args: dict[str, Any]) -> tuple[int, str]:
+        """The person approves the install: (302, where to) with a fresh code, or (400, why) for a bad request."""
+        redirect, state = str(args.get("redirect_uri") or ""), str(args.get("state") or "")
+        if args.get("client_id") != self.client_id or not redirect.startswith("http") or not state:
+            return 400, "invalid_client_id or missing redirect_uri/state"
+        with self.lock:
+            self.calls.append(Call("oauth.v2.authorize", dict(args), None, time.monotonic()))
+        query = urlencode({"code": self.new_code(), "state": state})
+        return 302, f"{redirect}{'&' if '?' in redirect else '?'}{query}"
 
     @property
     def api_url(self) -> str:
@@ -155,6 +173,16 @@ def _start(fake_holder: dict[str, FakeSlack], port: int) -> ThreadingHTTPServer:
         def _handle(self) -> None:
             fake = fake_holder["f"]
             parts = urlsplit(self.path)
+            if parts.path == "/oauth/v2/authorize":
+                status, where = fake.authorize(dict(parse_qsl(parts.query)))
+                self.send_response(status)
+                if status == 302:
+                    self.send_header("location", where)
+                self.send_header("content-length", "0" if status == 302 else str(len(where)))
+                self.end_headers()
+                if status != 302:
+                    self.wfile.write(where.encode())
+                return
             method = parts.path.rstrip("/").rsplit("/", 1)[-1]
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length).decode() if length else ""
