@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import EmailStr, Field, StrictFloat, StrictInt
 
+from api.destination_schemas import IntegrationTargetsIn, IntegrationTargetsOut
 from api.schemas import InModel, OutModel
 from api.types import Timestamp
 from services.insight.surge import MAX_BUCKETS
@@ -56,7 +57,7 @@ class SurgePolicyOut(OutModel):
 # --- triggers ------------------------------------------------------------------------------------------------------
 
 
-class SurgeTriggerIn(InModel):
+class SurgeTriggerIn(IntegrationTargetsIn):
     event_type: str | None = Field(default=None, max_length=200, description="count only this type; empty: any")
     window_seconds: StrictInt = Field(ge=1, le=MAX_WINDOW_SECONDS,
                                       description="the window's length in `window_unit`s (at most 366 days)")
@@ -66,20 +67,9 @@ class SurgeTriggerIn(InModel):
     webhook_url: str | None = Field(default=None, max_length=2048,
                                     description="exactly one destination: webhook_url or emails")
     emails: list[EmailStr] | None = Field(default=None, max_length=MAX_EMAILS)
-    slack_target_kind: Literal["channel", "user", ""] | None = Field(
-        default=None, description="also send through the unit's Slack app to a channel or a user (a DM); may be the "
-        "only destination")
-    slack_target_id: str | None = Field(default=None, max_length=80,
-                                        description="the channel or user id; absent: the unit's default target")
-    teams_target_kind: str | None = Field(default=None, max_length=80,
-                                          description="Microsoft Teams targets are not supported: null only")
-    teams_target_id: str | None = Field(default=None, max_length=200,
-                                        description="Microsoft Teams targets are not supported: null only")
-    hubspot_sync: bool | None = Field(default=None, description="each firing writes the lead's score and levels "
-                                      "to the unit's CRM")
 
 
-class SurgeTriggerOut(OutModel):
+class SurgeTriggerOut(OutModel, IntegrationTargetsOut):
     trigger_id: str
     event_type: str | None = Field(description="null: any event type")
     window_seconds: int
@@ -87,11 +77,6 @@ class SurgeTriggerOut(OutModel):
     threshold_count: int
     webhook_url: str | None
     emails: list[str]
-    slack_target_kind: Literal["channel", "user"] | None = None
-    slack_target_id: str | None = None
-    teams_target_kind: None = None
-    teams_target_id: None = None
-    hubspot_sync: bool = False
     created_at: Timestamp
     updated_at: Timestamp
 

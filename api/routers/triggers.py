@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, EmailStr, Field
 
 from api.deps import DatabaseDep, Now, ReadSession, run_write
+from api.destination_schemas import IntegrationTargetsIn, IntegrationTargetsOut
 from api.permissions import Reader, TriggerEditor
 from api.responses import error_responses as errors
 from api.schemas import InModel
@@ -24,7 +25,7 @@ router = APIRouter(tags=["triggers"])
 Url = str
 
 
-class ChannelsIn(InModel):
+class ChannelsIn(IntegrationTargetsIn):
     name: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
     active: bool | None = None
@@ -35,18 +36,6 @@ class ChannelsIn(InModel):
     email_message: str | None = Field(default=None, max_length=10_000)
     slack_webhook_url: Url | None = Field(default=None, max_length=2048)
     slack_channel: str | None = Field(default=None, max_length=200)
-    slack_target_kind: Literal["channel", "user", ""] | None = Field(
-        default=None, description="send through the unit's Slack app (Integrations) to a channel or a user (a DM); "
-        "\"\" removes the Slack app target")
-    slack_target_id: str | None = Field(
-        default=None, max_length=80, description="the channel or user id; absent or \"\": the unit's default target "
-        "when the message is sent")
-    teams_target_kind: str | None = Field(default=None, max_length=80,
-                                          description="Microsoft Teams targets are not supported: null only")
-    teams_target_id: str | None = Field(default=None, max_length=200,
-                                        description="Microsoft Teams targets are not supported: null only")
-    hubspot_sync: bool | None = Field(default=None, description="each firing writes the lead's score and levels to "
-                                      "the unit's CRM")
     segment_id: str | None = Field(default=None, max_length=64,
                                    description="fire only for members of this segment (empty: any lead)")
     profile_filters: list[LeadFilterIn] | None = Field(
@@ -110,7 +99,7 @@ class SimulateIn(InModel):
     days: int = Field(default=30, ge=1, le=3650)
 
 
-class TriggerOut(BaseModel):
+class TriggerOut(IntegrationTargetsOut):
     """A trigger as listed and returned after an update (never its signing secret)."""
 
     trigger_id: str
@@ -127,11 +116,6 @@ class TriggerOut(BaseModel):
     email_message: str | None
     slack_webhook_url: str | None
     slack_channel: str | None
-    slack_target_kind: Literal["channel", "user"] | None = None
-    slack_target_id: str | None = None
-    teams_target_kind: None = None
-    teams_target_id: None = None
-    hubspot_sync: bool = False
     segment_id: str | None = None
     profile_filters: list[LeadFilterOut] = []
     lead_attribute_filters: list[LeadFilterOut] = []
