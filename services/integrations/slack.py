@@ -416,29 +416,26 @@ def _page(answer: Mapping[str, Any], key: str) -> dict[str, Any]:
 def list_channels(session: Session, tenant: Tenant, *, types: str | None = None, cursor: str | None = None,
                   limit: int | None = None) -> dict[str, Any]:
     """conversations.list with the unit's bot token: {ok, channels, response_metadata: {next_cursor}}."""
-    require(tenant, Action.EDIT_TRIGGERS)
-    token = _token(session, tenant)
-    args: dict[str, Any] = {"types": types or "public_channel,private_channel", "exclude_archived": True}
-    if cursor:
-        args["cursor"] = cursor
-    if limit:
-        args["limit"] = limit
-    answer = _call(lambda: slack_api.client(token).conversations_list(**args))
-    return _page(answer.data if isinstance(answer.data, dict) else {}, "channels")
+    args = {"types": types or "public_channel,private_channel", "exclude_archived": True}
+    return _listing(session, tenant, "channels", args, cursor, limit)
 
 
 def list_users(session: Session, tenant: Tenant, *, cursor: str | None = None,
                limit: int | None = None) -> dict[str, Any]:
     """users.list with the unit's bot token: {ok, members, response_metadata: {next_cursor}}."""
+    return _listing(session, tenant, "members", {}, cursor, limit)
+
+
+def _listing(session: Session, tenant: Tenant, key: str, args: dict[str, Any], cursor: str | None,
+             limit: int | None) -> dict[str, Any]:
+    """One page of conversations.list ("channels") or users.list ("members")."""
     require(tenant, Action.EDIT_TRIGGERS)
     token = _token(session, tenant)
-    args: dict[str, Any] = {}
-    if cursor:
-        args["cursor"] = cursor
-    if limit:
-        args["limit"] = limit
-    answer = _call(lambda: slack_api.client(token).users_list(**args))
-    return _page(answer.data if isinstance(answer.data, dict) else {}, "members")
+    paging = {**args, **({"cursor": cursor} if cursor else {}), **({"limit": limit} if limit else {})}
+    web = slack_api.client(token)
+    method = web.conversations_list if key == "channels" else web.users_list
+    answer = _call(lambda: method(**paging))
+    return _page(answer.data if isinstance(answer.data, dict) else {}, key)
 
 
 def post(client: slack_api.GuardedWebClient, kind: str, target_id: str, message: Mapping[str, Any]) -> str:
