@@ -21,9 +21,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from api.deps import DatabaseDep, Now, ReadSession, run_write
+from api.deps import DatabaseDep, Now, ReadSession, get_limited_tenant, run_write
 from api.errors import describe_validation_errors, error_response
-from api.permissions import IntegrationManager, Researcher
+from api.permissions import IntegrationManager, Reader, Researcher
 from api.ratelimit import apply_research_limit
 from api.research_schemas import (
     ContactResearchIn,
@@ -37,6 +37,7 @@ from api.research_schemas import (
 from api.responses import error_responses as errors
 from api.types import UtcDatetime
 from core.research import DOMAIN_PATTERN, UUID_PATTERN
+from services.context import Tenant
 from services.errors import InvalidInput
 from services.integrations import research, research_jobs, research_search
 
@@ -62,7 +63,8 @@ class ResearchRoute(APIRoute):
 router = APIRouter(tags=["research"], route_class=ResearchRoute)
 
 
-async def research_limit(request: Request, tenant: Researcher) -> None:
+async def research_limit(request: Request, tenant: Annotated[Tenant, Depends(get_limited_tenant)]) -> None:
+    """Counts the request against the unit's research limit (the route's own typed tenant decides permission)."""
     await apply_research_limit(request, tenant)
 
 
@@ -76,7 +78,7 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="results to sk
 @router.get("/v1/research/signals", response_model=ResearchSignalListOut, summary="List a company's signals",
             responses=errors(400, 401, 403))
 def list_signals(
-    tenant: Researcher,
+    tenant: Reader,
     session: ReadSession,
     domain: Annotated[str | None, Query(max_length=253, pattern=DOMAIN_PATTERN,
                                         description="the company's domain, e.g. acme.com")] = None,
@@ -94,7 +96,7 @@ def list_signals(
 
 @router.get("/v1/research/signals/{signal_id}", response_model=ResearchSignalOut, summary="Get a signal",
             responses=errors(400, 401, 403, 404))
-def get_signal(signal_id: SignalId, tenant: Researcher, session: ReadSession) -> dict[str, Any]:
+def get_signal(signal_id: SignalId, tenant: Reader, session: ReadSession) -> dict[str, Any]:
     """One signal by its UUID; 404 "signal not found or access denied" for another unit's."""
     return research.get_signal(session, tenant, signal_id)
 
@@ -102,7 +104,7 @@ def get_signal(signal_id: SignalId, tenant: Researcher, session: ReadSession) ->
 @router.get("/v1/research/contact-signals", response_model=ResearchSignalListOut,
             summary="List a contact's signals", responses=errors(400, 401, 403))
 def list_contact_signals(
-    tenant: Researcher,
+    tenant: Reader,
     session: ReadSession,
     profile_url: Annotated[str, Query(min_length=1, max_length=2048,
                                       description="the contact's profile URL (LinkedIn or other)")],
@@ -116,7 +118,7 @@ def list_contact_signals(
 
 @router.get("/v1/research/contact-signals/{signal_id}", response_model=ResearchSignalOut,
             summary="Get a contact signal", responses=errors(400, 401, 403, 404))
-def get_contact_signal(signal_id: SignalId, tenant: Researcher, session: ReadSession) -> dict[str, Any]:
+def get_contact_signal(signal_id: SignalId, tenant: Reader, session: ReadSession) -> dict[str, Any]:
     return research.get_signal(session, tenant, signal_id, contact=True)
 
 
@@ -135,7 +137,7 @@ def create_contact_research(body: ContactResearchIn, tenant: Researcher, db: Dat
 @router.get("/v1/research/contacts", response_model=ContactResearchOut,
             summary="Get contact research by external id", responses=errors(400, 401, 403, 404))
 def find_contact_research(
-    tenant: Researcher,
+    tenant: Reader,
     session: ReadSession,
     external_id: Annotated[str | None, Query(max_length=200, description="e.g. hubspot_12345")] = None,
     source: Annotated[str | None, Query(max_length=100, description="e.g. hubspot")] = None,
@@ -151,14 +153,14 @@ def find_contact_research(
 @router.get("/v1/research/contacts/{id}", response_model=ContactResearchOut, summary="Get contact research",
             responses=errors(400, 401, 403, 404))
 def get_contact_research(
-    id: Annotated[str, Path(max_length=64, description="cr_...")], tenant: Researcher, session: ReadSession,
+    id: Annotated[str, Path(max_length=64, description="cr_...")], tenant: Reader, session: ReadSession,
 ) -> dict[str, Any]:
     return research.get_request(session, tenant, id)
 
 
 @router.post("/v1/research/contacts/search", response_model=ContactSearchOut, summary="Search contacts",
              dependencies=Limited, responses=errors(400, 401, 403, 422, 429))
-def search_contacts(body: ContactSearchIn, tenant: Researcher, session: ReadSession, now: Now) -> dict[str, Any]:
+def search_contacts(body: ContactSearchIn, tenant: Reader, session: ReadSession, now: Now) -> dict[str, Any]:
     """The unit's leads matching every criterion given, highest engagement score first. 422 when
     `company_linkedin_url` is not a LinkedIn company URL."""
     keywords = body.keywords.split(",") if isinstance(body.keywords, str) else body.keywords

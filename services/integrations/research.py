@@ -77,7 +77,7 @@ def company_signals(
     offset: int = 0, from_: datetime | None = None, to: datetime | None = None,
 ) -> dict[str, Any]:
     """Signals of one company (its domain, or its Leadvane account id), occurred in [from, to], newest first."""
-    require(tenant, Action.RESEARCH)
+    require(tenant, Action.READ)
     if (domain is None) == (company_id is None):
         raise InvalidInput("domain", "give exactly one of domain and company_id")
     account = models.Account
@@ -123,7 +123,7 @@ def contact_signals(
     session: Session, tenant: Tenant, *, profile_url: str, limit: int = 25, offset: int = 0
 ) -> dict[str, Any]:
     """Signals of the lead(s) whose social alias or profile URL is `profile_url`, newest first."""
-    require(tenant, Action.RESEARCH)
+    require(tenant, Action.READ)
     lead_ids = leads_by_profile_url(session, tenant, profile_url)
     return _page(session, tenant, [models.Event.lead_id.in_(lead_ids)], limit, offset)
 
@@ -131,7 +131,7 @@ def contact_signals(
 def get_signal(session: Session, tenant: Tenant, signal_id: str, *, contact: bool = False) -> dict[str, Any]:
     """One signal by the UUID form of its id; 404 for another unit's, a system event's, or (with `contact`) one
     that belongs to no contact."""
-    require(tenant, Action.RESEARCH)
+    require(tenant, Action.READ)
     event_id = core.event_id_of(signal_id)
     if event_id is None:
         raise NotFound(NOT_FOUND_MESSAGE, field="signal_id")
@@ -234,7 +234,7 @@ def request_view(row: models.ResearchRequest) -> dict[str, Any]:
 
 
 def get_request(session: Session, tenant: Tenant, request_id: str) -> dict[str, Any]:
-    require(tenant, Action.RESEARCH)
+    require(tenant, Action.READ)
     row = session.get(models.ResearchRequest, request_id)
     if row is None or row.unit_id != tenant.unit_id:
         raise NotFound("contact research not found or access denied", field="id")
@@ -243,7 +243,7 @@ def get_request(session: Session, tenant: Tenant, request_id: str) -> dict[str, 
 
 def find_request(session: Session, tenant: Tenant, *, external_id: str, source: str) -> dict[str, Any]:
     """The newest research request of the unit with this external id from this source."""
-    require(tenant, Action.RESEARCH)
+    require(tenant, Action.READ)
     r = models.ResearchRequest
     row = session.scalars(
         select(r).where(and_(r.unit_id == tenant.unit_id, r.source == source, r.external_id == external_id))

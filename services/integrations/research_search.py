@@ -87,7 +87,7 @@ def search_contacts(
     countries: Sequence[str] | None = None, limit: int = 25, offset: int = 0, now: datetime,
 ) -> dict[str, Any]:
     """{data: [contact], meta: {total, limit, offset}}: the unit's leads matching every criterion, by score."""
-    require(tenant, Action.RESEARCH)
+    require(tenant, Action.READ)
     lead, account = models.Lead, models.Account
     primary = live_model(session, tenant).primary_ruleset_id or ""
     sqlite = session.get_bind().dialect.name == "sqlite"

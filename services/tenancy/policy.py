@@ -37,7 +37,7 @@ class Action(StrEnum):
     ERASE_LEADS = "leads.erase"  # erase a person and every trace of them (Owner only)
     DELETE_EVENTS = "events.delete"  # delete events from the log (by id, or every event of a type): Owner, Operator
     MANAGE_INTEGRATIONS = "integrations.manage"  # connect Slack, CRM credentials and sync, default targets: Owner
-    RESEARCH = "research"  # the research API: read signals, start contact research, search contacts (not Ingest)
+    RESEARCH = "research"  # start contact research (it may write provider fields into profiles): Owner, Operator
 
 
 ORG_ACTIONS = frozenset({Action.MANAGE_ORG})
@@ -47,7 +47,7 @@ _ALLOWED: dict[str, frozenset[Action]] = {
     "Operator": frozenset(Action)
     - ORG_ACTIONS
     - {Action.MANAGE_KEYS, Action.MANAGE_USERS, Action.MANAGE_UNIT, Action.ERASE_LEADS, Action.MANAGE_INTEGRATIONS},
-    "Viewer": frozenset({Action.SELF, Action.READ, Action.RESEARCH}),
+    "Viewer": frozenset({Action.SELF, Action.READ}),
     "Ingest": frozenset({Action.SELF, Action.INGEST}),
 }
 

@@ -422,3 +422,16 @@ def test_erasing_a_lead_scrubs_the_research_that_named_it(api: ApiHarness, recei
         bodies = session.scalars(select(models.Delivery.body).where(
             models.Delivery.unit_id == api.tenant.unit_id, models.Delivery.firing_id.is_(None))).all()
     assert bodies and not any("erin" in b.lower() for b in bodies)
+
+
+def test_viewers_read_and_search_but_only_owners_and_operators_start_research(api: ApiHarness) -> None:
+    from tests.api.test_roles import with_key
+
+    viewer, operator, ingest = with_key(api, "Viewer"), with_key(api, "Operator"), with_key(api, "Ingest")
+    assert viewer.get("/v1/research/signals", params={"domain": "acme.com"}).status_code == 200
+    assert viewer.post("/v1/research/contacts/search", {}).status_code == 200
+    # Research may write an enrichment provider's fields into the lead's profile: not for those who only read.
+    refused = viewer.post("/v1/research/contacts", {"profile_url": "https://linkedin.com/in/a"})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert operator.post("/v1/research/contacts", {"profile_url": "https://linkedin.com/in/a"}).status_code == 201
+    assert ingest.get("/v1/research/signals", params={"domain": "acme.com"}).status_code == 403

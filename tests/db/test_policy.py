@@ -211,11 +211,11 @@ def test_a_key_gets_the_role_it_was_created_with(db: Database, tenant: Tenant, n
 
 def test_the_policy_table() -> None:
     assert all(policy.allowed("Owner", a) for a in Action if a not in policy.ORG_ACTIONS)
-    # A Viewer reads, and may use the research API (reads, and research jobs that only read).
-    assert [a for a in Action if policy.allowed("Viewer", a)] == [Action.SELF, Action.READ, Action.RESEARCH]
+    assert [a for a in Action if policy.allowed("Viewer", a)] == [Action.SELF, Action.READ]
     assert [a for a in Action if policy.allowed("Ingest", a)] == [Action.SELF, Action.INGEST]
     assert not policy.allowed("Operator", Action.MANAGE_KEYS) and not policy.allowed("Operator", Action.MANAGE_USERS)
     assert not policy.allowed("Operator", Action.MANAGE_INTEGRATIONS)  # Slack and CRM credentials: Owners
+    assert policy.allowed("Operator", Action.RESEARCH)  # research jobs may write provider fields into profiles
     assert policy.allowed("Operator", Action.EDIT_SCORING) and policy.allowed("Operator", Action.INGEST)
     assert not any(policy.allowed("Admin", a) for a in Action)  # an unknown role may do nothing
     assert users.EDITOR_ROLES == {"Owner", "Operator"} == policy.roles_with(Action.EDIT_SCORING)
