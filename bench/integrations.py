@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,12 +36,12 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
-from bench.harness import pct  # noqa: E402
+from bench.harness import free_port, manage, pct, server  # noqa: E402
 from bench.notify import add_rule  # noqa: E402
 from db.engine import Database  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from tests.fakes.slack_server import start_slack_server  # noqa: E402
-from tests.notify.receivers import LOOPBACK_ALLOW, free_port, start_http_receiver  # noqa: E402
+from tests.notify.receivers import LOOPBACK_ALLOW, start_http_receiver  # noqa: E402
 
 Section = Callable[[argparse.Namespace, Path], None]
 _LEAD = re.compile(r"bench(\d+)@acme\.io")
@@ -87,55 +85,42 @@ def bench_slack(args: argparse.Namespace, workdir: Path) -> None:
 
     add_rule(db, DEFAULT_TENANT, "demo_request", 100)
     _connect_unit(db, fake.new_code())
-    key = subprocess.run(
-        [sys.executable, "manage.py", "create-api-key", "--name", "bench"], cwd=ROOT, env=env, capture_output=True,
-        text=True, check=True,
-    ).stdout.strip().splitlines()[-1]
+    key = manage(url, "create-api-key", "--name", "bench").strip().splitlines()[-1]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "serve-api", "--port", str(port)], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
     sent_at: dict[str, float] = {}
     lock = threading.Lock()
     total = int(rate * seconds)
     try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        headers = {"Authorization": f"Bearer {key}"}
-        created = requests.post(f"{base}/v1/triggers/milestones", headers=headers, timeout=10,
-                                json={"name": "Hot lead", "score_threshold": 50, "slack_target_kind": "channel",
-                                      "webhook_url": hooks.url + "/hook"})
-        created.raise_for_status()
-        local = threading.local()
+        with server([sys.executable, "manage.py", "serve-api", "--port", str(port)], env, port):
+            headers = {"Authorization": f"Bearer {key}"}
+            created = requests.post(f"{base}/v1/triggers/milestones", headers=headers, timeout=10,
+                                    json={"name": "Hot lead", "score_threshold": 50, "slack_target_kind": "channel",
+                                          "webhook_url": hooks.url + "/hook"})
+            created.raise_for_status()
+            local = threading.local()
 
-        def send(i: int) -> None:
-            session = getattr(local, "s", None) or requests.Session()
-            local.s = session
-            start = time.monotonic()  # the fake Slack stamps calls with time.monotonic() too
-            resp = session.post(f"{base}/v1/events", headers=headers, timeout=30, json={
-                "aliases": [{"alias_kind": "email", "raw_value": f"bench{i}@acme.io"}], "event_type": "demo_request"})
-            resp.raise_for_status()
-            with lock:
-                sent_at[str(i)] = start
+            def send(i: int) -> None:
+                session = getattr(local, "s", None) or requests.Session()
+                local.s = session
+                start = time.monotonic()  # the fake Slack stamps calls with time.monotonic() too
+                resp = session.post(f"{base}/v1/events", headers=headers, timeout=30, json={
+                    "aliases": [{"alias_kind": "email", "raw_value": f"bench{i}@acme.io"}],
+                    "event_type": "demo_request"})
+                resp.raise_for_status()
+                with lock:
+                    sent_at[str(i)] = start
 
-        begin = time.monotonic()
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            for i in range(total):
-                delay = begin + i / rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                pool.submit(send, i)
-        fake.wait_for("chat.postMessage", total, timeout=60)
-        hooks.wait_for(total, timeout=60)
+            begin = time.monotonic()
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                for i in range(total):
+                    delay = begin + i / rate - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    pool.submit(send, i)
+            fake.wait_for("chat.postMessage", total, timeout=60)
+            hooks.wait_for(total, timeout=60)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
         fake.close()
         hooks.close()
         db.dispose()
