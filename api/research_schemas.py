@@ -84,22 +84,30 @@ class AliasOut(OutModel):
     is_primary: bool
 
 
-class ResearchedContactOut(OutModel):
-    id: str
+class ContactOut(OutModel):
+    """A lead as the research API shows a person."""
+
+    id: str = Field(description="the Leadvane lead id")
     first_name: str | None
     last_name: str | None
     email: str | None
     title: str | None
     country: str | None
     profile_url: str | None
+
+
+class ResearchedContactOut(ContactOut):
     aliases: list[AliasOut]
     profile: dict[str, Any]
 
 
-class ResearchedAccountOut(OutModel):
+class SearchAccountOut(OutModel):
     id: str
     name: str | None
     domain: str | None
+
+
+class ResearchedAccountOut(SearchAccountOut):
     profile: dict[str, Any]
 
 
@@ -165,20 +173,7 @@ class ContactSearchIn(InModel):
     offset: StrictInt = Field(default=0, ge=0, le=1_000_000)
 
 
-class SearchAccountOut(OutModel):
-    id: str
-    name: str | None
-    domain: str | None
-
-
-class SearchContactOut(OutModel):
-    id: str = Field(description="the Leadvane lead id")
-    first_name: str | None
-    last_name: str | None
-    email: str | None
-    title: str | None
-    country: str | None
-    profile_url: str | None
+class SearchContactOut(ContactOut):
     score: int
     level: str | None
     fit_score: int
