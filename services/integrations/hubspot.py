@@ -21,7 +21,6 @@ from services.integrations import outbound
 CONTACTS = "/crm/v3/objects/contacts"
 BATCH_MAX = 100  # HubSpot's limit of inputs per batch call
 DEFAULT_RETRY_AFTER = 10.0  # HubSpot's rate limits are per 10 seconds
-MAX_RETRY_AFTER = 3600.0
 REFUSED_TOKEN = "HubSpot refused the token"
 
 PropertyValue = int | str
@@ -51,15 +50,6 @@ def _headers(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}", "content-type": "application/json", "accept": "application/json"}
 
 
-def retry_after_seconds(value: str | None) -> float:
-    """Retry-After in seconds (HubSpot sends a number); a missing or unreadable one waits HubSpot's window."""
-    try:
-        seconds = float(value) if value is not None else DEFAULT_RETRY_AFTER
-    except ValueError:
-        return DEFAULT_RETRY_AFTER
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if seconds == seconds else DEFAULT_RETRY_AFTER
-
-
 def outcome_of(response: requests.Response) -> Outcome:
     """The outcome of a HubSpot answer (its body is read, at most a little, and dropped)."""
     status = response.status_code
@@ -70,7 +60,7 @@ def outcome_of(response: requests.Response) -> Outcome:
         return Outcome(False, status, "HubSpot rejected some contacts of the batch (HTTP 207)")
     if status == 429:
         return Outcome(False, status, "HubSpot rate limit (HTTP 429)",
-                       retry_after_seconds(response.headers.get("retry-after")))
+                       outbound.retry_after_seconds(response.headers.get("retry-after"), DEFAULT_RETRY_AFTER))
     if status in (401, 403):
         return Outcome(False, status, f"{REFUSED_TOKEN} (HTTP {status}): check the private app's token and its "
                                       "crm.objects.contacts.write scope")

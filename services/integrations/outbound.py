@@ -181,6 +181,21 @@ def request(
                            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), allow_redirects=False, stream=True)
 
 
+MAX_RETRY_AFTER = 3600.0  # a receiver may ask us to wait, but not for more than an hour per attempt
+
+
+def retry_after_seconds(value: object, default: float) -> float:
+    """A receiver's Retry-After (seconds) as a wait we honour: `default` when missing or unreadable, never below 0
+    nor above MAX_RETRY_AFTER (a huge value must not push a delivery out of reach, or overflow a timestamp)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        seconds = float(str(value)) if value is not None else default
+    except ValueError:
+        return default
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if seconds == seconds else default
+
+
 def read_limited(response: requests.Response, limit: int = 64 * 1024) -> bytes:
     """At most `limit` bytes of the body: a receiver cannot make us download a large answer."""
     chunks: list[bytes] = []

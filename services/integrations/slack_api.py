@@ -65,13 +65,7 @@ def retry_after_of(exc: SlackApiError) -> float | None:
     if response is None or response.status_code != 429:
         return None
     headers = {str(k).lower(): v for k, v in (response.headers or {}).items()}
-    value = headers.get("retry-after")
-    if isinstance(value, list):
-        value = value[0] if value else None
-    try:
-        return max(float(value), 0.0) if value is not None else 1.0
-    except (TypeError, ValueError):
-        return 1.0
+    return outbound.retry_after_seconds(headers.get("retry-after"), 1.0)
 
 
 def error_code(exc: SlackApiError) -> str:

@@ -24,6 +24,7 @@ from services.after_commit import on_commit, on_rollback
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
 from services.integrations import crm_sync
+from services.integrations.outbound import MAX_RETRY_AFTER
 from services.tenancy import audit
 from services.tenancy.policy import Action, require
 from services.triggers.outbox_signal import OUTBOX
@@ -243,7 +244,7 @@ def record_failure(
     that asked us to wait (429 with Retry-After) is not tried again sooner than it asked."""
     schedule = get_settings().retry_schedule_seconds
     if attempts <= len(schedule):
-        wait = max(schedule[attempts - 1], retry_after or 0.0)
+        wait = max(schedule[attempts - 1], min(retry_after or 0.0, MAX_RETRY_AFTER))
         status, next_at = "pending", now + timedelta(seconds=wait)
     else:
         status, next_at = "dead", None

@@ -58,3 +58,26 @@ def test_a_receivers_retry_after_postpones_the_next_attempt(
         stored = session.get(models.Delivery, row["id"])
         assert stored is not None and stored.status == "pending"
         assert stored.next_attempt_at == now + timedelta(seconds=120)  # not the schedule's 5 s
+
+
+def test_a_huge_retry_after_waits_an_hour_at_most(db: Database, tenant: Tenant) -> None:
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    with db.write() as session:
+        (row,) = deliveries.enqueue(session, tenant, [deliveries.Message("webhook", "https://x.test/", "{}")], now)
+        session.execute(update(models.Delivery).where(models.Delivery.id == row["id"])
+                        .values(status="sending", lease_holder="test-claim", attempts=1))
+        deliveries.record_failure(session, row["id"], "test-claim", 1, "HTTP 429 from receiver", 429, now,
+                                  retry_after=1e15)  # would overflow a timestamp
+    with db.read() as session:
+        stored = session.get(models.Delivery, row["id"])
+        assert stored is not None and stored.next_attempt_at == now + timedelta(hours=1)
+
+
+def test_retry_after_values_are_read_one_way_for_every_receiver() -> None:
+    from services.integrations.outbound import retry_after_seconds
+
+    assert retry_after_seconds("30", 1.0) == 30.0
+    assert retry_after_seconds(["7"], 1.0) == 7.0  # urllib-style header lists
+    assert retry_after_seconds(None, 10.0) == 10.0 and retry_after_seconds("soon", 10.0) == 10.0
+    assert retry_after_seconds("-5", 1.0) == 0.0 and retry_after_seconds("nan", 2.0) == 2.0
+    assert retry_after_seconds("99999999", 1.0) == 3600.0
