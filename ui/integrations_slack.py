@@ -74,6 +74,10 @@ def connected(tenant: Tenant) -> bool:
 
 def _outcome() -> None:
     outcome = st.query_params.get("slack")
+    if outcome:
+        # Back from Slack: the OAuth callback changed the connection outside this session, so a status cached
+        # before the browser left is stale.
+        slack_status.clear()
     if outcome == "connected":
         st.success("Slack is connected.")
     elif outcome == "error":

@@ -93,3 +93,13 @@ def test_a_viewer_of_an_unconnected_unit_cannot_connect(unit: DemoUnit, fake_sla
     at = open_page("integrations", unit.viewer)
     assert not at.exception and "Not connected" in texts(at)
     assert next(b for b in at.button if b.label == "Connect Slack").disabled
+
+
+def test_back_from_slack_the_page_shows_the_new_connection_at_once(unit: DemoUnit, fake_slack: FakeSlack) -> None:
+    at = open_page("integrations", unit.owner)
+    assert "Not connected" in texts(at)  # the status is now cached as "not connected"
+    _connect(unit, fake_slack)  # the OAuth callback, in the API, outside this session
+    at.query_params["slack"] = "connected"  # Slack's redirect back to the page
+    at.run()
+    assert not at.exception
+    assert "Slack is connected." in texts(at) and "Connected to" in texts(at) and "Not connected" not in texts(at)
