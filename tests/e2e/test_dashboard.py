@@ -147,6 +147,18 @@ def signed_in_page(base: str, path: str, heading: str, **page_options: Any) -> I
             browser.close()
 
 
+def choose(page: Any, combobox: Any, option: str) -> None:
+    """Pick `option` in a Streamlit selectbox by clicking it in the open list. (Typing it and pressing Enter can
+    leave only typed text behind when the filtered list has not rendered yet on a loaded machine.)"""
+    from playwright.sync_api import expect
+
+    combobox.click()
+    combobox.fill(option)
+    choice = page.get_by_role("option", name=option, exact=True)
+    expect(choice).to_be_visible()
+    choice.click()
+
+
 @pytest.fixture
 def running_app(tmp_path: Path) -> Iterator[tuple[str, str, int, int]]:
     database_url = f"sqlite:///{tmp_path / 'leadvane.db'}"

@@ -109,7 +109,7 @@ def running_app(tmp_path: Path) -> Iterator[dict[str, Any]]:
 def test_in_the_browser_a_segment_is_built_counted_listed_and_downloaded(running_app: dict[str, Any]) -> None:
     from playwright.sync_api import expect
 
-    from tests.e2e.test_dashboard import signed_in_page
+    from tests.e2e.test_dashboard import choose, signed_in_page
 
     base = running_app["base"]
     with signed_in_page(base, "segments", "Segments", viewport={"width": 1400, "height": 1400},
@@ -121,10 +121,7 @@ def test_in_the_browser_a_segment_is_built_counted_listed_and_downloaded(running
         page.get_by_role("tab", name="Rules").click()
         page.get_by_role("textbox", name="Field").fill("plan")
         page.keyboard.press("Tab")
-        operator = page.get_by_role("combobox", name="Operator")
-        operator.click()
-        operator.fill("equals")
-        page.keyboard.press("Enter")
+        choose(page, page.get_by_role("combobox", name="Operator"), "equals")
         page.get_by_role("textbox", name="Value").fill("PRO")
         page.keyboard.press("Tab")
         live = page.get_by_test_id("stMetric").filter(has_text="Leads with this rule added (live)")

@@ -29,15 +29,13 @@ def test_in_the_browser_an_owner_turns_surge_scoring_on(running_app: dict[str, A
     from playwright.sync_api import expect
 
     from services.tenancy.tenants import DEFAULT_TENANT
-    from tests.e2e.test_dashboard import signed_in_page
+    from tests.e2e.test_dashboard import choose, signed_in_page
 
     base = running_app["base"]
     with signed_in_page(base, "settings", "Surge", viewport={"width": 1400, "height": 1400}) as page:
         mode = page.get_by_role("combobox", name="Surge mode")
         expect(mode).to_be_enabled()
-        mode.click()
-        mode.fill("Gentle")
-        page.keyboard.press("Enter")
+        choose(page, mode, "Gentle")
         expect(page.get_by_text("Gentle bands: 1.1x from the 3rd event, 1.2x from the 5th event.")).to_be_visible()
         idle = page.get_by_role("spinbutton", name="Idle reset (seconds)")
         idle.fill("900")
