@@ -16,6 +16,8 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from db.engine import Database
 from notify.dispatcher import dispatch_due
+from services.context import Tenant
+from services.gc_pause import paused_gc
 from services.ingest import idempotency
 from services.insight import stream
 from services.integrations import crm, research_jobs
@@ -38,7 +40,7 @@ INTERVALS = {
     DECAY_JOB: 300, WINDOWS_JOB: 30, DELIVERIES_JOB: 5, IDEMPOTENCY_JOB: 3600, STREAM_PRUNE_JOB: 3600, PUBLISH_JOB: 30,
     ERASURE_JOB: 60, CRM_SYNC_JOB: 60, RESEARCH_JOB: 10,
 }
-DECAY_SLICE = 2000  # leads per decay transaction: SQLite has one writer, ingest must not wait long
+DECAY_SLICE = 5000  # drops per decay transaction: SQLite has one writer, ingest must not wait long
 LEASE_TTL = {
     DECAY_JOB: timedelta(minutes=10), WINDOWS_JOB: timedelta(minutes=2), DELIVERIES_JOB: timedelta(seconds=30),
     IDEMPOTENCY_JOB: timedelta(minutes=10), STREAM_PRUNE_JOB: timedelta(minutes=10),
@@ -73,17 +75,29 @@ def run_decay(db: Database, now: datetime | None = None, holder: str = HOLDER) -
             units = decay.units_with_decay(session)
         total = 0
         for tenant in units:
-            after: str | None = None
-            while True:  # one short write transaction per slice of leads
-                with db.write() as session:
-                    run = decay.apply_decay(session, tenant, at, after=after, max_leads=DECAY_SLICE)
-                total += run.drops
-                if run.next_after is None:
-                    break
-                after = run.next_after
+            with paused_gc():
+                total += _decay_unit(db, tenant, at)
         return total
 
     return _with_lease(db, DECAY_JOB, holder, at, work)
+
+
+def _decay_unit(db: Database, tenant: Tenant, at: datetime) -> int:
+    """One unit's drops: planned once in a read transaction (it writes nothing, so it blocks no writer), then
+    written `DECAY_SLICE` at a time, each slice in its own short write transaction that re-checks the plan."""
+    written = 0
+    for _attempt in range(3):  # a publish between the plan and a slice: plan the rest again
+        with db.read() as session:
+            plan = decay.plan_decay(session, tenant, at)
+        for start in range(0, len(plan.events), DECAY_SLICE):
+            with db.write() as session:
+                done = decay.apply_planned(session, tenant, plan, plan.events[start : start + DECAY_SLICE], at)
+            if done is None:
+                break
+            written += done
+        else:
+            return written
+    return written
 
 
 def run_windows(db: Database, now: datetime | None = None, holder: str = HOLDER) -> int | None:

@@ -23,6 +23,7 @@ from core.channels import infer_channel
 from core.model import ScoringModel
 from core.quarantine import DEFAULT_SCOPE
 from db import models
+from db.bulk import insert_rows, update_rows
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound, PayloadTooLarge, ServiceError
@@ -349,7 +350,7 @@ def ingest_system_events(
                 primary_ruleset_id=primary_id, lead={"id": lead_id, "email": email, "account_id": account_id},
             )
         )
-    session.execute(_table(models.Event).insert(), event_rows)
+    insert_rows(session, _table(models.Event), event_rows)
     _write_scores(session, _table(models.LeadScore), "lead_id", tenant.org_id, tenant.unit_id, board.leads, stored)
     _announce(session, tenant, accepted, now, counted=0)
     return accepted
@@ -792,20 +793,13 @@ def _write_scores(
 ) -> None:
     """Insert score rows that do not exist yet and update the ones that moved."""
     inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    updates: list[tuple[int, str, str]] = []
     for owner, scores in current.items():
         before = stored.get(owner, {})
         for rs, score in scores.items():
             if rs not in before:
                 inserts.append({key: owner, "ruleset_id": rs, "score": score, "org_id": org_id, "unit_id": unit_id})
             elif before[rs] != score:
-                updates.append({"b_owner": owner, "b_rs": rs, "b_score": score})
-    if inserts:
-        session.execute(table.insert(), inserts)
-    if updates:
-        session.execute(
-            update(table)
-            .where(table.c[key] == bindparam("b_owner"), table.c.ruleset_id == bindparam("b_rs"))
-            .values(score=bindparam("b_score")),
-            updates,
-        )
+                updates.append((score, owner, rs))
+    insert_rows(session, table, inserts)
+    update_rows(session, table, ["score"], [key, "ruleset_id"], updates)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -19,7 +20,7 @@ from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.ingest.contract import NewEvent, PersonRef
 from services.ingest.ingest import ingest_system_events
-from services.scoring.model import begin_change, live_model
+from services.scoring.model import begin_change, heads, live_model, lock_config
 from services.scoring.publish import publish
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
@@ -139,6 +140,9 @@ class DecayPlan:
     leads: int
     context: ScoringModel | None = None
     next_after: str | None = None
+    # What the plan was made with: the live scoring version and each planned lead's inactivity clock.
+    live_version: int = 0
+    activity: Mapping[str, datetime] = field(default_factory=dict)
 
 
 def apply_decay(
@@ -154,6 +158,37 @@ def apply_decay(
     for start in range(0, len(plan.events), _BATCH):
         ingest_system_events(session, tenant, plan.events[start : start + _BATCH], now, context=plan.context)
     return DecayRun(plan.leads, len(plan.events), plan.next_after)
+
+
+def apply_planned(
+    session: Session, tenant: Tenant, plan: DecayPlan, events: Sequence[NewEvent], now: datetime
+) -> int | None:
+    """Write `events` (a slice of `plan`, made in an earlier transaction) in this one; returns how many were written.
+
+    A lead whose inactivity clock moved since the plan (new activity), or that was merged or erased, keeps its
+    drops for the next run, which plans them afresh. None when the live scoring model (decay rules included) is not
+    the plan's any more: nothing is written, plan again.
+    """
+    lock_config(session, tenant, exclusive=False)  # as ingest: no publish between this check and the write
+    if heads(session, tenant).live != plan.live_version:
+        return None
+    lead = models.Lead
+    ids = sorted({cast(PersonRef, ev.person).lead_id or "" for ev in events})
+    clock: dict[str, datetime] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        for lead_id, last_activity in session.execute(
+            select(lead.id, lead.last_activity_at).where(
+                lead.id.in_(ids[start : start + _IN_CHUNK]), lead.unit_id == tenant.unit_id,
+                lead.merged_into.is_(None),
+            )
+        ):
+            if last_activity is not None:
+                clock[lead_id] = _aware(last_activity)
+    due = [ev for ev in events if clock.get(cast(PersonRef, ev.person).lead_id or "") == plan.activity.get(
+        cast(PersonRef, ev.person).lead_id or "")]
+    for start in range(0, len(due), _BATCH):
+        ingest_system_events(session, tenant, due[start : start + _BATCH], now, context=plan.context)
+    return len(due)
 
 
 def plan_decay(
@@ -215,8 +250,9 @@ def plan_decay(
         if floor is not None and top <= floor:
             continue  # already at the floor: a drop changes nothing
         candidates.append((lead_id, last_activity, top))
+    version = heads(session, tenant).live
     if not candidates:
-        return DecayPlan([], 0, ctx, next_after)
+        return DecayPlan([], 0, ctx, next_after, version)
 
     pending: list[NewEvent] = []
     leads_hit = 0
@@ -241,4 +277,4 @@ def plan_decay(
     # Time order, ties by lead id: not the order the database happened to return the leads in (which differs
     # between two units with the same history, and between runs on PostgreSQL).
     pending.sort(key=lambda ev: (cast(datetime, ev.occurred_at), cast(PersonRef, ev.person).lead_id or ""))
-    return DecayPlan(pending, leads_hit, ctx, next_after)
+    return DecayPlan(pending, leads_hit, ctx, next_after, version, last_activity_of)

@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from db import models
@@ -132,3 +133,56 @@ def test_decay_in_slices_gives_the_same_result(db: Database, tenant: Tenant, now
     assert {_score(db, lead_id) for lead_id in leads} == {30}
     with db.write() as session:
         assert decay.apply_decay(session, tenant, later, max_leads=2).drops == 0
+
+
+def test_the_job_writes_a_unit_in_slices_each_drop_once(
+    db: Database, tenant: Tenant, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "DECAY_SLICE", 2)  # five leads: three write transactions
+    _setup(db, tenant, now)
+    lead_ids = [send_event(db, tenant, f"p{i}@acme.io", "demo_request", now).lead_id or "" for i in range(4)]
+    later = now + timedelta(days=15)
+    # The database may hold other tests' units: the job decays them too, so this unit's rows are what count.
+    assert (jobs.run_decay(db, later, holder="test-a") or 0) >= 10  # two drops for each of five leads
+    assert all(_score(db, lead_id) == 30 for lead_id in lead_ids)
+    assert all(len(_decay_events(db, lead_id)) == 2 for lead_id in lead_ids)
+    jobs.run_decay(db, later, holder="test-a")
+    assert all(len(_decay_events(db, lead_id)) == 2 for lead_id in lead_ids)
+    with db.read() as session:
+        assert verify_unit(session, tenant) == []
+
+
+def test_a_planned_drop_waits_when_the_lead_was_active_since_the_plan(
+    db: Database, tenant: Tenant, now: datetime
+) -> None:
+    quiet = _setup(db, tenant, now)
+    busy = send_event(db, tenant, "bo@acme.io", "demo_request", now).lead_id or ""
+    later = now + timedelta(days=8)
+    with db.read() as session:
+        plan = decay.plan_decay(session, tenant, later)
+    assert plan.leads == 2
+    send_event(db, tenant, "bo@acme.io", "demo_request", later)  # active again after the plan was made
+    with db.write() as session:
+        assert decay.apply_planned(session, tenant, plan, plan.events, later) == 1
+    assert [len(_decay_events(db, quiet)), len(_decay_events(db, busy))] == [1, 0]
+    assert _score(db, busy) == 100
+    with db.read() as session:
+        assert verify_unit(session, tenant) == []
+
+
+def test_a_plan_made_before_a_scoring_change_writes_nothing_and_the_job_plans_again(
+    db: Database, tenant: Tenant, now: datetime
+) -> None:
+    lead_id = _setup(db, tenant, now)
+    later = now + timedelta(days=8)
+    with db.read() as session:
+        plan = decay.plan_decay(session, tenant, later)
+    with db.write() as session:  # a new decay rule is published between the plan and its write
+        decay.create_decay(session, tenant, inactive_for=1, unit="days", decrease=1, now=now + timedelta(days=1))
+    with db.write() as session:
+        assert decay.apply_planned(session, tenant, plan, plan.events, later) is None
+    assert _decay_events(db, lead_id) == []
+    # The job plans with the rules in force: eight daily drops of 1 (days 1..8) and the weekly drop of 10.
+    jobs.run_decay(db, later, holder="test-a")
+    assert len(_decay_events(db, lead_id)) == 9
+    assert _score(db, lead_id) == 50 - 8 - 10
