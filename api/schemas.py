@@ -711,6 +711,7 @@ class SettingsDocument(OutModel):
     allow_negative_scores: bool
     abm_enabled: bool
     session_timeout_minutes: int
+    bot_filter_enabled: bool
 
 
 class MappingDocument(OutModel):
@@ -747,7 +748,36 @@ class FitLevelDocument(OutModel):
     max_score: int
 
 
+class FilterDocument(OutModel):
+    id: str
+    event_type: str
+    count_threshold: int
+    time_window_ms: int
+    group_events: bool
+
+
+class EventTypeScopeDocument(OutModel):
+    id: str = Field(description="the event type")
+    scope: Literal["observe", "decide", "activate"] = Field(
+        description="its processing scope (types at the default, activate, are not listed)"
+    )
+
+
+class SurgeBandDocument(OutModel):
+    min_events: int
+    multiplier: float
+
+
+class SurgeDocument(OutModel):
+    mode: Literal["off", "standard", "gentle", "custom"]
+    bands: list[SurgeBandDocument] = Field(description="the bands in effect: the preset's for standard and gentle")
+    idle_reset_seconds: int
+    multiplier_cap: float
+
+
 class ScoringModelDocument(OutModel):
+    """Every part of core.model.ScoringModel.to_document (tests/api/test_scoring_versions.py checks the keys)."""
+
     model_config = ConfigDict(populate_by_name=True)
     document_schema: int = Field(alias="schema", description="the document format's version")
     rulesets: list[RulesetDocument]
@@ -759,6 +789,11 @@ class ScoringModelDocument(OutModel):
     fit_rulesets: list[FitRulesetDocument]
     fit_rules: list[FitRuleDocument]
     fit_levels: list[FitLevelDocument]
+    filters: list[FilterDocument] = Field(description="inorganic (burst) filters")
+    event_type_scopes: list[EventTypeScopeDocument] = Field(
+        description="event types whose processing scope is not the default (activate)"
+    )
+    surge: SurgeDocument = Field(description="the surge (session) policy")
 
 
 class ScoringVersionOut(OutModel):
@@ -862,7 +897,33 @@ class FitLevelsDiff(OutModel):
     changed: list[LevelChange]
 
 
+class FilterChange(OutModel):
+    filter_id: str
+    name: str = Field(description="the filter's terms, e.g. \"5x page_view in 60000 ms\"")
+    changes: dict[str, FieldChange]
+
+
+class FiltersDiff(OutModel):
+    added: list[FilterDocument]
+    removed: list[FilterDocument]
+    changed: list[FilterChange]
+
+
+class EventTypeScopeChange(OutModel):
+    event_type: str
+    name: str = Field(description="the event type")
+    changes: dict[str, FieldChange]
+
+
+class EventTypeScopesDiff(OutModel):
+    added: list[EventTypeScopeDocument] = Field(description="types given a scope other than activate")
+    removed: list[EventTypeScopeDocument] = Field(description="types set back to activate")
+    changed: list[EventTypeScopeChange]
+
+
 class ScoringVersionDiffOut(OutModel):
+    """Every part of core.model.diff (tests/api/test_scoring_versions.py checks the keys)."""
+
     version: int
     against: int = Field(description="the version compared with; 0: nothing (version 1 against an empty model)")
     rules: RulesDiff
@@ -873,7 +934,10 @@ class ScoringVersionDiffOut(OutModel):
     fit_rulesets: FitRulesetsDiff
     fit_rules: FitRulesDiff
     fit_levels: FitLevelsDiff
+    filters: FiltersDiff
+    event_type_scopes: EventTypeScopesDiff
     settings: dict[str, FieldChange]
+    surge: dict[str, FieldChange] = Field(description="changed fields of the surge policy, e.g. mode or bands")
 
 
 # --- what-if (POST /v1/scoring/simulate): shared by the engagement and the fit parts of its answer ---------------

@@ -305,19 +305,22 @@ class ScoringModel:
 
 # --- diff ------------------------------------------------------------------------------------------------------
 
-_PARTS: tuple[tuple[str, str], ...] = (
+# The model's parts made of items with ids, and their label in a summary. `diff` reports each as added, removed and
+# changed items; the single-value parts (FIELD_PARTS: settings, surge) as changed fields.
+ITEM_PARTS: tuple[tuple[str, str], ...] = (
     ("rulesets", "ruleset"), ("rules", "rule"), ("levels", "level"), ("decay_rules", "decay rule"),
     ("mappings", "field mapping"), ("fit_rulesets", "fit ruleset"), ("fit_rules", "fit rule"),
     ("fit_levels", "fit level"), ("filters", "filter"), ("event_type_scopes", "event type"),
 )
+FIELD_PARTS: tuple[str, ...] = ("settings", "surge")
 
 
 def diff(old: ScoringModel, new: ScoringModel) -> dict[str, Any]:
-    """What changed from `old` to `new`: per part (see _PARTS) the items added and
-    removed (as documents) and changed (`{id, changes: {field: {before, after}}}`), and changed settings."""
+    """What changed from `old` to `new`: per item part (ITEM_PARTS) the items added and removed (as documents) and
+    changed (`{id, changes: {field: {before, after}}}`); per field part (FIELD_PARTS) `{field: {before, after}}`."""
     old_doc, new_doc = old.to_document(), new.to_document()
     result: dict[str, Any] = {}
-    for part, _label in _PARTS:
+    for part, _label in ITEM_PARTS:
         before = {item["id"]: item for item in old_doc[part]}
         after = {item["id"]: item for item in new_doc[part]}
         changed = []
@@ -330,14 +333,14 @@ def diff(old: ScoringModel, new: ScoringModel) -> dict[str, Any]:
             "removed": [before[i] for i in before if i not in after],
             "changed": changed,
         }
-    result["settings"] = _field_changes(old_doc["settings"], new_doc["settings"])
-    result["surge"] = _field_changes(old_doc["surge"], new_doc["surge"])
+    for part in FIELD_PARTS:
+        result[part] = _field_changes(old_doc[part], new_doc[part])
     return result
 
 
 def is_empty(changes: Mapping[str, Any]) -> bool:
-    return not changes.get("settings") and not changes.get("surge") and all(
-        not any(changes.get(part, {}).get(k) for k in ("added", "removed", "changed")) for part, _ in _PARTS
+    return not any(changes.get(part) for part in FIELD_PARTS) and all(
+        not any(changes.get(part, {}).get(k) for k in ("added", "removed", "changed")) for part, _ in ITEM_PARTS
     )
 
 
@@ -358,7 +361,7 @@ def summarize(old: ScoringModel, new: ScoringModel, limit: int = 4) -> str:
         f.id: f"{f.count_threshold}x {f.event_type} in {f.time_window_ms} ms" for f in (*old.filters, *new.filters)
     })
     lines: list[str] = []
-    for part, label in _PARTS:
+    for part, label in ITEM_PARTS:
         entry = changes[part]
         for item in entry["added"]:
             lines.append(f"{label} {names.get(item['id'], item['id'])} added")

@@ -12,8 +12,16 @@ from services.scoring import versions
 from ui import data
 from ui.auth import SignedIn
 from ui.components import DASH, condition_label, humanize, when
+from ui.surge_settings import describe_bands
 
-PARTS: dict[str, str] = {"rulesets": "Ruleset", "rules": "Rule", "levels": "Level", "decay_rules": "Decay rule"}
+# What a diff part's rows say in the "What" column; a part not named here shows as its humanized name, so a part
+# the diff gains later still shows.
+LABELS: dict[str, str] = {
+    "rulesets": "Ruleset", "rules": "Rule", "levels": "Level", "decay_rules": "Decay rule",
+    "mappings": "Field mapping", "fit_rulesets": "Fit ruleset", "fit_rules": "Fit rule", "fit_levels": "Fit level",
+    "filters": "Inorganic filter", "event_type_scopes": "Event type", "settings": "Setting", "surge": "Surge policy",
+}
+ITEM_KEYS = ("added", "removed", "changed")
 COLUMNS = ("What", "Name", "Change", "Field", "Before", "After")
 GRID_STATE_PREFIX = "rules_grid_"  # pages/rules.py keys its rules editor rules_grid_<ruleset id>
 
@@ -84,23 +92,29 @@ def render_history(user: SignedIn, *, on_restore: Callable[[], None] | None = No
 
 
 def change_rows(changes: Mapping[str, Any]) -> list[dict[str, str]]:
-    """A diff (services.scoring.versions.diff_versions) as table rows: one per added or removed item and one per
-    changed field, e.g. Rule · page_view · changed · Weight · 5 · 20."""
+    """A diff (services.scoring.versions.diff_versions) as table rows, every part of it in its order: one row per
+    added or removed item and one per changed field, e.g. Rule · page_view · changed · Weight · 5 · 20. Parts of
+    items (`{added, removed, changed}`) and parts of fields (settings, surge: `{field: {before, after}}`) are told
+    apart by their shape."""
     rows: list[dict[str, str]] = []
-    for part, label in PARTS.items():
-        entry = changes.get(part) or {}
-        for change, items in (("added", entry.get("added", [])), ("removed", entry.get("removed", []))):
-            for item in items:
-                shown = _describe(part, item)
-                before, after = (DASH, shown) if change == "added" else (shown, DASH)
-                rows.append(_row(label, _name(part, item), change, DASH, before, after))
-        for item in entry.get("changed", []):
-            for field, values in item["changes"].items():
-                rows.append(_row(label, item["name"], "changed", humanize(field), _cell(values["before"]),
+    for part, entry in changes.items():
+        if not isinstance(entry, Mapping):
+            continue  # version, against
+        label = LABELS.get(part, humanize(part))
+        if set(entry) == set(ITEM_KEYS):
+            for change in ("added", "removed"):
+                for item in entry[change]:
+                    shown = _describe(part, item)
+                    before, after = (DASH, shown) if change == "added" else (shown, DASH)
+                    rows.append(_row(label, _name(part, item), change, DASH, before, after))
+            for item in entry["changed"]:
+                for field, values in item["changes"].items():
+                    rows.append(_row(label, str(item["name"]), "changed", humanize(field), _cell(values["before"]),
+                                     _cell(values["after"])))
+        else:
+            for field, values in entry.items():
+                rows.append(_row(label, humanize(field), "changed", humanize(field), _cell(values["before"]),
                                  _cell(values["after"])))
-    for field, values in (changes.get("settings") or {}).items():
-        rows.append(_row("Setting", humanize(field), "changed", humanize(field), _cell(values["before"]),
-                         _cell(values["after"])))
     return rows
 
 
@@ -109,11 +123,17 @@ def _row(*cells: str) -> dict[str, str]:
 
 
 def _name(part: str, item: Mapping[str, Any]) -> str:
-    if part == "rules":
+    if part in ("rules", "filters"):
         return str(item["event_type"])
     if part == "decay_rules":
         return f"-{item['decrease']} after {item['inactive_for']} {item['unit']}"
-    return str(item["name"])
+    if part == "mappings":
+        return f"{item['source_field']} → {item['kind']} {item['property']}"
+    if part == "fit_rules":
+        return f"{item['property']} {item['condition']} {item['comparison_value']}".strip()
+    if part == "event_type_scopes":
+        return str(item["id"])
+    return str(item.get("name", item.get("id", DASH)))
 
 
 def _describe(part: str, item: Mapping[str, Any]) -> str:
@@ -125,11 +145,21 @@ def _describe(part: str, item: Mapping[str, Any]) -> str:
         if not item.get("active", True):
             words.append("inactive")
         return ", ".join(words)
-    if part == "levels":
+    if part in ("levels", "fit_levels"):
         return f"scores {item['min_score']} to {item['max_score']}"
-    if part == "rulesets":
+    if part in ("rulesets", "fit_rulesets"):
         return "primary" if item.get("is_primary") else "ruleset"
-    return _name(part, item)
+    if part == "fit_rules":
+        return f"weight {item['weight']}"
+    if part == "mappings":
+        return f"update {item['update_behavior']}"
+    if part == "filters":
+        grouped = ", counted as one" if item.get("group_events") else ""
+        return f"{item['count_threshold']} within {item['time_window_ms']} ms{grouped}"
+    if part == "event_type_scopes":
+        return f"scope {item['scope']}"
+    # Any other part: its fields in a few words.
+    return ", ".join(f"{humanize(k).lower()} {_cell(v)}" for k, v in item.items() if k not in ("id", "name"))
 
 
 def _cell(value: Any) -> str:
@@ -138,5 +168,16 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return " and ".join(condition_label(c) if isinstance(c, Mapping) else str(c) for c in value) or "none"
+        if value and all(isinstance(v, Mapping) and set(v) == {"min_events", "multiplier"} for v in value):
+            return describe_bands(value)  # surge bands
+        return " and ".join(_list_item(v) for v in value) or "none"
     return str(value)
+
+
+def _list_item(value: Any) -> str:
+    """One entry of a list field: a rule condition, or anything else as its fields."""
+    if not isinstance(value, Mapping):
+        return str(value)
+    if "operator" in value:
+        return condition_label(value)
+    return ", ".join(f"{humanize(str(k)).lower()} {v}" for k, v in value.items())

@@ -35,7 +35,9 @@ def list_scoring_versions(tenant: Reader, session: ReadSession) -> list[dict[str
     "/v1/scoring/versions/{version}", response_model=ScoringVersionDetailOut, summary="Get a scoring version"
 )
 def get_scoring_version(version: VersionPath, tenant: Reader, session: ReadSession) -> dict[str, Any]:
-    """The version's whole configuration as it was published: rulesets, rules, levels, decay rules, settings."""
+    """The version's whole configuration as it was published: rulesets, rules, levels, decay rules, settings (with
+    the bot filter switch), field mappings, fit rulesets, rules and levels, inorganic filters, event-type processing
+    scopes and the surge policy."""
     return versions.get_version(session, tenant, version)
 
 
@@ -46,9 +48,11 @@ def get_scoring_version(version: VersionPath, tenant: Reader, session: ReadSessi
 def diff_scoring_version(
     version: VersionPath, tenant: Reader, session: ReadSession, against: AgainstQuery = None
 ) -> dict[str, Any]:
-    """What changed from `against` (default: the version before) to `version`. Added and removed items come
-    whole; changed ones name their id (`rule_id`, `ruleset_id`, `level_id`, `decay_id`) and each changed field
-    as `{before, after}`. Version 1 without `against` is compared with an empty configuration (`against`: 0)."""
+    """What changed from `against` (default: the version before) to `version`, for every part of the model.
+    Added and removed items come whole; changed ones name their id (`rule_id`, `ruleset_id`, `level_id`,
+    `decay_id`, `mapping_id`, `filter_id`, `event_type`) and each changed field as `{before, after}`; `settings`
+    and `surge` (the surge policy) list their changed fields the same way. Version 1 without `against` is compared
+    with an empty configuration (`against`: 0)."""
     return versions.diff_versions(session, tenant, version, against)
 
 

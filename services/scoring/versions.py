@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.model import ScoringModel, diff
+from core.model import FIELD_PARTS, ITEM_PARTS, ScoringModel, diff
 from db import models
 from services.context import Tenant
 from services.errors import Conflict, NotFound
@@ -25,10 +25,12 @@ from services.tenancy.policy import Action
 
 MAX_STORED_VERSION = 2**31 - 1  # scoring_versions.version is a 32-bit integer column
 
-# Diff parts and the name their changed items' ids go by (`rule_id`, ...), as the rest of the API names them.
+# Per item part of the diff (core.model.ITEM_PARTS, every one of them), the name its changed items' ids go by
+# (`rule_id`, ...), as the rest of the API names them.
 ID_NAMES: dict[str, str] = {
     "rulesets": "ruleset_id", "rules": "rule_id", "levels": "level_id", "decay_rules": "decay_id",
     "mappings": "mapping_id", "fit_rulesets": "ruleset_id", "fit_rules": "rule_id", "fit_levels": "level_id",
+    "filters": "filter_id", "event_type_scopes": "event_type",
 }
 
 
@@ -88,10 +90,11 @@ def get_version(session: Session, tenant: Tenant, version: int) -> dict[str, Any
 def diff_versions(session: Session, tenant: Tenant, version: int, against: int | None = None) -> dict[str, Any]:
     """What changed from version `against` (default: the one before) to `version`.
 
-    Per part (rules, rulesets, levels, decay_rules, mappings, fit_rulesets, fit_rules, fit_levels): `added` and
-    `removed` as whole item documents, `changed` as `{rule_id (ruleset_id, level_id, decay_id, mapping_id), name,
-    changes: {field: {before, after}}}`; `settings` as `{field: {before, after}}`. Version 1 has nothing before
-    it: without `against` it is compared with an empty configuration and `against` is 0.
+    Per item part (rulesets, rules, levels, decay_rules, mappings, fit_rulesets, fit_rules, fit_levels, filters,
+    event_type_scopes): `added` and `removed` as whole item documents, `changed` as `{<id name> (ID_NAMES: rule_id,
+    ruleset_id, level_id, decay_id, mapping_id, filter_id, event_type), name, changes: {field: {before, after}}}`;
+    `settings` and `surge` (the surge policy) as `{field: {before, after}}`. Version 1 has nothing before it: without
+    `against` it is compared with an empty configuration and `against` is 0.
     """
     version_meta(session, tenant, version)
     if against is None:
@@ -105,17 +108,18 @@ def diff_versions(session: Session, tenant: Tenant, version: int, against: int |
     changes = diff(old, new)
     names = _item_names(old, new)
     result: dict[str, Any] = {"version": version, "against": against}
-    for part, id_name in ID_NAMES.items():
-        entry = changes[part]
+    for part, _label in ITEM_PARTS:
+        entry, id_name, part_names = changes[part], ID_NAMES[part], names.get(part, {})
         result[part] = {
             "added": entry["added"],
             "removed": entry["removed"],
             "changed": [
-                {id_name: item["id"], "name": names.get(item["id"], item["id"]), "changes": item["changes"]}
+                {id_name: item["id"], "name": part_names.get(item["id"], item["id"]), "changes": item["changes"]}
                 for item in entry["changed"]
             ],
         }
-    result["settings"] = changes["settings"]
+    for part in FIELD_PARTS:
+        result[part] = changes[part]
     return result
 
 
@@ -145,16 +149,23 @@ def rollback(session: Session, tenant: Tenant, version: int, now: datetime) -> V
     return version_meta(session, tenant, published.version)
 
 
-def _item_names(*models_: ScoringModel) -> dict[str, str]:
-    """A readable name per item id (a rule's event type, a ruleset's or level's name, a decay rule's terms)."""
-    names: dict[str, str] = {}
+def _item_names(*models_: ScoringModel) -> dict[str, dict[str, str]]:
+    """Per item part, a readable name per item id (a rule's event type, a ruleset's or level's name, a decay rule's
+    terms, ...); the newest model's name wins."""
+    names: dict[str, dict[str, str]] = {part: {} for part, _label in ITEM_PARTS}
     for model in models_:
-        names.update({r.id: r.event_type for r in model.rules})
-        names.update({rs.id: rs.name for rs in model.rulesets})
-        names.update({lv.id: lv.name for lv in model.levels})
-        names.update({d.id: f"-{d.decrease} after {d.inactive_for} {d.unit}" for d in model.decay_rules})
-        names.update({m.id: f"{m.source_field} → {m.property}" for m in model.mappings})
-        names.update({rs.id: rs.name for rs in model.fit_rulesets})
-        names.update({r.id: f"{r.property} {r.condition} {r.comparison_value}".strip() for r in model.fit_rules})
-        names.update({lv.id: lv.name for lv in model.fit_levels})
+        names["rules"].update({r.id: r.event_type for r in model.rules})
+        names["rulesets"].update({rs.id: rs.name for rs in model.rulesets})
+        names["levels"].update({lv.id: lv.name for lv in model.levels})
+        names["decay_rules"].update({d.id: f"-{d.decrease} after {d.inactive_for} {d.unit}" for d in model.decay_rules})
+        names["mappings"].update({m.id: f"{m.source_field} → {m.property}" for m in model.mappings})
+        names["fit_rulesets"].update({rs.id: rs.name for rs in model.fit_rulesets})
+        names["fit_rules"].update(
+            {r.id: f"{r.property} {r.condition} {r.comparison_value}".strip() for r in model.fit_rules}
+        )
+        names["fit_levels"].update({lv.id: lv.name for lv in model.fit_levels})
+        names["filters"].update(
+            {f.id: f"{f.count_threshold}x {f.event_type} in {f.time_window_ms} ms" for f in model.filters}
+        )
+        names["event_type_scopes"].update({sc.id: sc.id for sc in model.event_type_scopes})
     return names

@@ -27,6 +27,7 @@ from services.errors import Conflict, InvalidInput, NotFound
 from services.insight import stream
 from services.integrations import outbound
 from services.scoring import levels as levels_service
+from services.scoring.model import live_model
 from services.targeting import segments as targeting
 from services.tenancy import audit
 from services.tenancy.policy import Action, require
@@ -463,7 +464,7 @@ def _fire(
 def _event_scores(session: Session, tenant: Tenant, event_id: str) -> tuple[int | None, int | None]:
     """The lead's primary score before and after an event, from the event's stored explanation."""
     explanation = session.scalar(select(models.Event.explanation).where(models.Event.id == event_id))
-    part = (explanation or {}).get(_primary_ruleset(session, tenant) or "") or {}
+    part = (explanation or {}).get(live_model(session, tenant).primary_ruleset_id or "") or {}
     return part.get("before"), part.get("after")
 
 
@@ -583,7 +584,7 @@ def simulate(
     matches: list[dict[str, Any]] = []
     if kind == "milestone":
         spec = _milestone(row)
-        primary = _primary_ruleset(session, tenant)
+        primary = live_model(session, tenant).primary_ruleset_id
         for ev_id, ev_type, occurred, _seq, lid, _acc, expl in session.execute(
             stmt.where(e.occurred_at >= since).order_by(e.seq)
         ):
@@ -656,14 +657,6 @@ def lead_id_for(session: Session, tenant: Tenant, text: str) -> str | None:
         select(lead.id).where(lead.unit_id == tenant.unit_id, (lead.email == text.lower()) | (lead.id == text))
         .limit(1)
     )
-
-
-def _primary_ruleset(session: Session, tenant: Tenant) -> str | None:
-    r = models.Ruleset
-    rows = session.execute(
-        select(r.id, r.is_primary).where(r.unit_id == tenant.unit_id).order_by(r.created_at, r.id)
-    ).all()
-    return next((i for i, p in rows if p), rows[0][0] if rows else None)
 
 
 # --- firings -------------------------------------------------------------------------------------------------------

@@ -8,11 +8,27 @@ from typing import Any
 
 from sqlalchemy import select
 
+from api.schemas import ScoringModelDocument, ScoringVersionDiffOut
+from core.fit import FitRulesetSpec, FitRuleSpec
+from core.model import (
+    FIELD_PARTS,
+    ITEM_PARTS,
+    DecaySpec,
+    FitLevelSpec,
+    LevelSpec,
+    RulesetSpec,
+    RuleSpec,
+    ScoringModel,
+    SettingsSpec,
+)
+from core.profile import MappingSpec
+from core.quarantine import EventTypeScope, FilterSpec
+from core.surge import SurgeBand, SurgeSpec
 from db import models
 from db.engine import Database
 from db.ids import new_id
 from services.context import Tenant
-from services.scoring.model import BASELINE_SUMMARY
+from services.scoring.model import BASELINE_SUMMARY, live_model, model_at
 from services.scoring.rescore import verify_unit
 from services.tenancy import api_keys
 from tests.conftest import ApiHarness, make_harness
@@ -78,7 +94,8 @@ def test_a_version_is_the_whole_model_as_published(api: ApiHarness) -> None:
     assert model["schema"] == 1
     assert [(r["id"], r["event_type"], r["weight"]) for r in model["rules"]] == [(ids["page_view"], "page_view", 20)]
     assert [rs["is_primary"] for rs in model["rulesets"]] == [True]
-    assert model["settings"] == {"allow_negative_scores": False, "abm_enabled": False, "session_timeout_minutes": 30}
+    assert model["settings"] == {"allow_negative_scores": False, "abm_enabled": False, "session_timeout_minutes": 30,
+                                 "bot_filter_enabled": False}
     assert model["levels"] == [] and model["decay_rules"] == []
     fifth = ok(api.get("/v1/scoring/versions/5"))["model"]
     assert [r["event_type"] for r in fifth["rules"]] == ["demo_request"]
@@ -290,3 +307,153 @@ def test_fit_changes_are_in_the_version_document_and_its_diff(api: ApiHarness) -
                         "changes": {"weight": {"before": 20, "after": 35}}}]
     whole = ok(api.get(f"/v1/scoring/versions/{latest['version']}/diff?against=1"))
     assert [m["id"] for m in whole["mappings"]["added"]] == [mapping["id"]]
+
+
+# --- every part of the model: the typed responses strip none, the diff names each change ---------------------------
+
+
+def data_quality_history(api: ApiHarness) -> dict[str, Any]:
+    """Versions after the existing ones: a surge mode change, a filter added, an event type observed, the bot
+    filter switched on, then a filter and a scope changed and the surge bands made custom (one version each)."""
+    def latest() -> int:
+        version: int = ok(api.get("/v1/scoring/versions"))[0]["version"]
+        return version
+
+    steps: dict[str, int] = {}
+    ok(api.put("/v1/settings/ou/surge-policy", {"mode": "standard"}))
+    steps["surge"] = latest()
+    burst = ok(api.post("/v1/filters/inorganic", {"event_type": "page_view", "count_threshold": 5,
+                                                  "time_window_ms": 60_000}), 201)
+    steps["filter"] = latest()
+    ok(api.put("/v1/settings/event-types/webinar", {"max_processing_scope": "observe"}))
+    steps["scope"] = latest()
+    ok(api.put("/v1/settings/scoring", {"bot_filter_enabled": True}))
+    steps["bot"] = latest()
+    ok(api.put(f"/v1/filters/inorganic/{burst['filter_id']}", {"count_threshold": 8}))
+    steps["filter_changed"] = latest()
+    ok(api.put("/v1/settings/event-types/webinar", {"max_processing_scope": "decide"}))
+    steps["scope_changed"] = latest()
+    ok(api.put("/v1/settings/ou/surge-policy", {"mode": "custom", "bands": [{"min_events": 2, "multiplier": 1.5}],
+                                                "multiplier_cap": 1.5}))
+    steps["surge_custom"] = latest()
+    ok(api.put("/v1/settings/event-types/webinar", {"max_processing_scope": "activate"}))
+    steps["scope_reset"] = latest()
+    assert sorted(steps.values()) == list(range(2, 2 + len(steps)))  # one version per change
+    return {"filter": burst, "steps": steps}
+
+
+def only(diff: dict[str, Any], *parts: str) -> dict[str, Any]:
+    """The diff's non-empty parts (those not in `parts` asserted empty)."""
+    for part, entry in diff.items():
+        if part in ("version", "against") or part in parts:
+            continue
+        assert entry in ({}, {"added": [], "removed": [], "changed": []}), (part, entry)
+    return {part: diff[part] for part in parts}
+
+
+def test_a_version_document_carries_every_part_of_the_model(api: ApiHarness) -> None:
+    ids = data_quality_history(api)
+    newest = max(ids["steps"].values())
+    before_reset = ids["steps"]["surge_custom"]
+    model = ok(api.get(f"/v1/scoring/versions/{before_reset}"))["model"]
+    assert model["surge"] == {"mode": "custom", "bands": [{"min_events": 2, "multiplier": 1.5}],
+                              "idle_reset_seconds": 1800, "multiplier_cap": 1.5}
+    assert model["settings"]["bot_filter_enabled"] is True
+    assert model["filters"] == [{"id": ids["filter"]["filter_id"], "event_type": "page_view", "count_threshold": 8,
+                                 "time_window_ms": 60_000, "group_events": False}]
+    assert model["event_type_scopes"] == [{"id": "webinar", "scope": "decide"}]
+    assert ok(api.get(f"/v1/scoring/versions/{newest}"))["model"]["event_type_scopes"] == []
+    # The response is exactly the stored model's document: nothing stripped, nothing added.
+    with api.db.read() as session:
+        assert model == model_at(session, api.tenant, before_reset).to_document()
+
+
+def _keys(document: dict[str, Any]) -> dict[str, Any]:
+    """The document's keys: the top level's, and per part the keys of its value (one item's for a list part)."""
+    shape: dict[str, Any] = {}
+    for key, value in document.items():
+        item = value[0] if isinstance(value, list) and value else value
+        shape[key] = sorted(item) if isinstance(item, dict) else None
+    return shape
+
+
+def test_the_typed_document_has_every_key_of_the_core_document() -> None:
+    """A part (or setting) added to core.model's document and not to ScoringModelDocument would be stripped from
+    GET /v1/scoring/versions/{v} without a word: this fails instead."""
+    full = ScoringModel.build(
+        rulesets=[RulesetSpec("rs", "Engagement", is_primary=True)],
+        rules=[RuleSpec("r", "rs", "page_view", 5, conditions=({"property": "p", "operator": "equals", "value": 1},))],
+        levels=[LevelSpec("l", "Hot", 50, 100)], decay_rules=[DecaySpec("d", 7, "days", 5)],
+        settings=SettingsSpec(bot_filter_enabled=True), mappings=[MappingSpec("m", "profile", "utm", "source")],
+        fit_rulesets=[FitRulesetSpec("f", "profile", "ICP")],
+        fit_rules=[FitRuleSpec("fr", "f", "title", "contains", "vp", 10)],
+        fit_levels=[FitLevelSpec("fl", "profile", "A", 0, 10)],
+        filters=[FilterSpec("fi", "page_view", 5, 1000)], event_type_scopes=[EventTypeScope("webinar", "observe")],
+        surge=SurgeSpec(mode="custom", bands=(SurgeBand(2, 1.5),)),
+    )
+    document = full.to_document()
+    assert all(document[part] for part, _ in ITEM_PARTS)  # every list part has an item whose keys are compared
+    typed = ScoringModelDocument.model_validate(document).model_dump(mode="json", by_alias=True)
+    assert _keys(typed) == _keys(document)
+    assert typed == document
+    # The diff: every part core.model.diff reports is a field of the typed diff.
+    diff_fields = {f.alias or name for name, f in ScoringVersionDiffOut.model_fields.items()}
+    assert diff_fields == {"version", "against", *(p for p, _ in ITEM_PARTS), *FIELD_PARTS}
+
+
+def test_the_version_endpoint_keys_match_the_core_document(api: ApiHarness) -> None:
+    data_quality_history(api)
+    with api.db.read() as session:
+        core_document = live_model(session, api.tenant).to_document()
+    newest = ok(api.get("/v1/scoring/versions"))[0]["version"]
+    served = ok(api.get(f"/v1/scoring/versions/{newest}"))["model"]
+    assert set(served) == set(core_document)
+    assert set(served["settings"]) == set(core_document["settings"])
+    assert set(served["surge"]) == set(core_document["surge"])
+
+
+def test_the_diff_names_surge_filter_scope_and_bot_filter_changes(api: ApiHarness) -> None:
+    ids = data_quality_history(api)
+    steps, burst = ids["steps"], ids["filter"]
+    diff = {name: ok(api.get(f"/v1/scoring/versions/{v}/diff")) for name, v in steps.items()}
+    assert only(diff["surge"], "surge") == {"surge": {"mode": {"before": "off", "after": "standard"}}}
+    assert only(diff["filter"], "filters") == {"filters": {"added": [
+        {"id": burst["filter_id"], "event_type": "page_view", "count_threshold": 5, "time_window_ms": 60_000,
+         "group_events": False},
+    ], "removed": [], "changed": []}}
+    assert only(diff["scope"], "event_type_scopes") == {"event_type_scopes": {
+        "added": [{"id": "webinar", "scope": "observe"}], "removed": [], "changed": [],
+    }}
+    assert only(diff["bot"], "settings") == {"settings": {"bot_filter_enabled": {"before": False, "after": True}}}
+    assert only(diff["filter_changed"], "filters")["filters"]["changed"] == [
+        {"filter_id": burst["filter_id"], "name": "8x page_view in 60000 ms",
+         "changes": {"count_threshold": {"before": 5, "after": 8}}},
+    ]
+    assert only(diff["scope_changed"], "event_type_scopes")["event_type_scopes"]["changed"] == [
+        {"event_type": "webinar", "name": "webinar", "changes": {"scope": {"before": "observe", "after": "decide"}}},
+    ]
+    assert only(diff["surge_custom"], "surge") == {"surge": {
+        "mode": {"before": "standard", "after": "custom"},
+        "bands": {"before": [{"min_events": 1, "multiplier": 1.0}, {"min_events": 3, "multiplier": 1.25},
+                             {"min_events": 5, "multiplier": 1.5}],
+                  "after": [{"min_events": 2, "multiplier": 1.5}]},
+        "multiplier_cap": {"before": 2.0, "after": 1.5},
+    }}
+    assert only(diff["scope_reset"], "event_type_scopes")["event_type_scopes"]["removed"] == [
+        {"id": "webinar", "scope": "decide"}
+    ]
+
+    # The reported case: a version that changed the surge mode against one that added a filter.
+    across = ok(api.get(f"/v1/scoring/versions/{steps['filter']}/diff", params={"against": steps["surge"]}))
+    assert [f["id"] for f in only(across, "filters")["filters"]["added"]] == [burst["filter_id"]]
+    back = ok(api.get(f"/v1/scoring/versions/{steps['surge']}/diff", params={"against": steps["surge_custom"]}))
+    named = only(back, "surge", "filters", "event_type_scopes", "settings")
+    assert set(named["surge"]) == {"mode", "bands", "multiplier_cap"}
+    assert named["surge"]["mode"] == {"before": "custom", "after": "standard"}
+    assert [f["id"] for f in named["filters"]["removed"]] == [burst["filter_id"]]
+    assert named["event_type_scopes"]["removed"] == [{"id": "webinar", "scope": "decide"}]
+    assert named["settings"] == {"bot_filter_enabled": {"before": True, "after": False}}
+    # And every version's summary names its change.
+    summaries = {v["version"]: v["summary"] for v in ok(api.get("/v1/scoring/versions"))}
+    assert summaries[steps["surge"]] == "surge mode off → standard"
+    assert summaries[steps["bot"]] == "bot_filter_enabled false → true"

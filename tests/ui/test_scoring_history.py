@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.errors import Forbidden
-from services.scoring import rules
+from services.scoring import filters, rules, surge_policy
 from services.scoring.rescore import verify_unit
 from services.scoring.versions import list_versions, rollback
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
@@ -90,6 +90,58 @@ def test_a_viewer_sees_the_history_but_cannot_restore(unit: DemoUnit) -> None:
     with pytest.raises(Forbidden), unit.db.write() as session:  # and the service refuses a Viewer anyway
         rollback(session, unit.viewer.tenant, stored[1][0], datetime.now(UTC))
     assert _versions(unit) == stored
+
+
+def test_history_shows_a_surge_policy_change_and_a_filter_added(unit: DemoUnit) -> None:
+    """Versions that change no rule (the surge policy, an inorganic filter) show what they changed too."""
+    with unit.db.write() as session:
+        surge_policy.set_surge_policy(session, unit.owner.tenant, {"mode": "gentle"}, datetime.now(UTC))
+    surge_version = _versions(unit)[0][0]
+    with unit.db.write() as session:
+        filters.create_filter(session, unit.owner.tenant, now=datetime.now(UTC), fields={
+            "event_type": "page_view", "count_threshold": 5, "time_window_ms": 60_000, "group_events": True,
+        })
+    at = open_page("rules", unit.owner)
+    assert not at.exception
+    assert frame_with(at, "Field").to_dict("records") == [
+        {"What": "Inorganic filter", "Name": "page_view", "Change": "added", "Field": "—", "Before": "—",
+         "After": "5 within 60000 ms, counted as one"},
+    ]
+    at.selectbox(key="history_version").set_value(surge_version).run()
+    assert not at.exception
+    assert "This version changed nothing that shows here." not in texts(at)
+    assert frame_with(at, "Field").to_dict("records") == [
+        {"What": "Surge policy", "Name": "Mode", "Change": "changed", "Field": "Mode", "Before": "off",
+         "After": "gentle"},
+        {"What": "Surge policy", "Name": "Bands", "Change": "changed", "Field": "Bands",
+         "Before": "1.25x from the 3rd event, 1.5x from the 5th event",
+         "After": "1.1x from the 3rd event, 1.2x from the 5th event"},
+    ]
+
+
+def test_change_rows_show_every_part_of_a_diff() -> None:
+    """Fit parts, mappings, event-type scopes, the bot switch, and a part the renderer has never heard of."""
+    diff = {
+        "version": 7, "against": 6,
+        "mappings": {"added": [{"id": "m1", "kind": "profile", "source_field": "utm_source", "property": "source",
+                                "update_behavior": "always_latest"}], "removed": [], "changed": []},
+        "fit_rules": {"added": [], "removed": [], "changed": [
+            {"rule_id": "f1", "name": "title contains vp", "changes": {"weight": {"before": 20, "after": 35}}},
+        ]},
+        "fit_levels": {"added": [], "removed": [{"id": "a", "kind": "profile", "name": "A", "min_score": 50,
+                                                 "max_score": 100}], "changed": []},
+        "event_type_scopes": {"added": [{"id": "webinar", "scope": "observe"}], "removed": [], "changed": []},
+        "settings": {"bot_filter_enabled": {"before": False, "after": True}},
+        "new_part": {"added": [{"id": "x", "size": 3}], "removed": [], "changed": []},
+    }
+    assert [tuple(r.values()) for r in change_rows(diff)] == [
+        ("Field mapping", "utm_source → profile source", "added", "—", "—", "update always_latest"),
+        ("Fit rule", "title contains vp", "changed", "Weight", "20", "35"),
+        ("Fit level", "A", "removed", "—", "scores 50 to 100", "—"),
+        ("Event type", "webinar", "added", "—", "—", "scope observe"),
+        ("Setting", "Bot filter enabled", "changed", "Bot filter enabled", "no", "yes"),
+        ("New part", "x", "added", "—", "—", "size 3"),
+    ]
 
 
 def test_change_rows_read_as_a_table() -> None:
