@@ -151,6 +151,9 @@ class FitLevelOut(OutModel):
     min_score: int
     max_score: int
     org_id: str
+    created_by: str | None = Field(description="who made the level (a person's email or the credential's name); "
+                                   "null for levels made before this was kept")
+    updated_by: str | None = Field(description="who last changed the level; null for levels made before this was kept")
 
 
 class MappingsAppliedOut(OutModel):

@@ -271,6 +271,18 @@ class LeadAccountOut(OutModel):
     metadata: dict[str, Any]
     last_activity_at: datetime | None
     created_at: datetime
+    score: int | None = Field(
+        description="the account's engagement score in the primary ruleset (as GET /v1/accounts/{id}); null while "
+        "abm_enabled is off"
+    )
+    level: LevelRef | None = Field(
+        description="the engagement level of that score; null outside the levels or while abm_enabled is off"
+    )
+    fit_score: int | None = Field(description="the account's fit score (primary account fit ruleset); null while "
+                                  "abm_enabled is off")
+    fit_level: str | None = Field(
+        description="the name of the account's fit level; null outside the fit levels or while abm_enabled is off"
+    )
 
 
 class LeadDetailOut(OutModel):

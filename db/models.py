@@ -340,6 +340,8 @@ class FitLevel(TenantMixin, Base):
     max_score: Mapped[int] = mapped_column(BigInt)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the Tenant's actor
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class LeadErasure(TenantMixin, Base):

@@ -317,15 +317,16 @@ def _rows_for_grid(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def render_kind(user: SignedIn, kind: str) -> None:
-    """One tab of the Fit page: mappings, then (for accounts only with ABM on) rulesets, rules, levels, draft."""
+    """One tab of the Fit page: mappings, rulesets, rules, levels, draft (for accounts only with ABM on: the account
+    configuration answers 403 `abm_disabled` while it is off, in the API as here)."""
+    if kind == "account" and not data.abm_enabled(user.tenant):
+        st.caption("Account field mappings, fit rules and levels are hidden while account scoring is off.")
+        abm_off_notice(user, key="fit_abm_on")
+        return
     locked = not user.can_edit
     owners = OWNERS[kind]
     setup = fit_setup(user.tenant, kind)
     render_mappings(user, kind, setup["mappings"], locked)
-    if kind == "account" and not data.abm_enabled(user.tenant):
-        st.caption("Account fit rules and levels are hidden while account scoring is off.")
-        abm_off_notice(user, key="fit_abm_on")
-        return
     ruleset_id = render_rulesets(user, kind, setup["rulesets"], locked)
     draft = _draft(user, kind)
     names = {rs["id"]: rs["name"] for rs in setup["rulesets"]}

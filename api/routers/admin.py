@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import DatabaseDep, Now, run_write
 from api.permissions import UnitManager
+from api.routers.accounts import ABM_NOTE
 from services.operations import demo, sample_data
 from services.people import account_backfills
 
@@ -83,7 +84,7 @@ class EventAccountIdBackfillOut(BaseModel):
     summary="Backfill account mapping and profile scoring",
     description="Re-derives each lead's account from the log (the account of its most recent event that names "
     "one; without one, its email's company domain, as ingest does) and recomputes lead and account fit scores. "
-    "Idempotent: a second run reports no change.",
+    "Idempotent: a second run reports no change." + ABM_NOTE,
 )
 def backfill_account_profile(tenant: UnitManager, db: DatabaseDep, now: Now) -> dict[str, Any]:
     def work(session: Session) -> account_backfills.AccountProfileBackfill:

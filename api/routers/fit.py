@@ -33,6 +33,7 @@ from api.fit_schemas import (
     ProfileRuleUpdateIn,
 )
 from api.permissions import Reader, ScoringEditor, UnitManager
+from api.routers.accounts import ABM_NOTE
 from api.routers.levels import LevelIn
 from services.errors import InvalidInput
 from services.scoring import fit_config
@@ -55,6 +56,7 @@ def _register(
     label = "profile" if kind == "profile" else "account"
     tags: list[str | Any] = [label]
     base = f"/v1/{kind}"
+    abm: dict[str, Any] = {"description": ABM_NOTE.strip()} if kind == "account" else {}  # account routes need ABM
 
     # --- field mappings ---
 
@@ -83,16 +85,16 @@ def _register(
 
     path = f"{base}/field-mappings"
     router.add_api_route(path, list_mappings, methods=["GET"], response_model=list[mapping_out], tags=tags,  # type: ignore[valid-type]
-                         summary=f"List {label} field mappings", operation_id=f"list_{kind}_field_mappings")
+                         summary=f"List {label} field mappings", operation_id=f"list_{kind}_field_mappings", **abm)
     router.add_api_route(path, create_mapping, methods=["POST"], status_code=201, response_model=mapping_out,
                          tags=tags, summary=f"Create {label} field mapping",
-                         operation_id=f"create_{kind}_field_mapping")
+                         operation_id=f"create_{kind}_field_mapping", **abm)
     router.add_api_route(f"{path}/{{mapping_id}}", update_mapping, methods=["PUT"], response_model=mapping_out,
                          tags=tags, summary=f"Update {label} field mapping",
-                         operation_id=f"update_{kind}_field_mapping")
+                         operation_id=f"update_{kind}_field_mapping", **abm)
     router.add_api_route(f"{path}/{{mapping_id}}", delete_mapping, methods=["DELETE"], status_code=204,
                          response_class=Response, tags=tags, summary=f"Delete {label} field mapping",
-                         operation_id=f"delete_{kind}_field_mapping")
+                         operation_id=f"delete_{kind}_field_mapping", **abm)
 
     # --- rulesets ---
 
@@ -118,14 +120,14 @@ def _register(
 
     path = f"{base}/rulesets"
     router.add_api_route(path, list_rulesets, methods=["GET"], response_model=list[FitRulesetOut], tags=tags,
-                         summary=f"List {label} rule sets", operation_id=f"list_{kind}_rulesets")
+                         summary=f"List {label} rule sets", operation_id=f"list_{kind}_rulesets", **abm)
     router.add_api_route(path, create_ruleset, methods=["POST"], status_code=201, response_model=FitRulesetOut,
-                         tags=tags, summary=f"Create {label} rule set", operation_id=f"create_{kind}_ruleset")
+                         tags=tags, summary=f"Create {label} rule set", operation_id=f"create_{kind}_ruleset", **abm)
     router.add_api_route(f"{path}/{{ruleset_id}}", update_ruleset, methods=["PUT"], response_model=FitRulesetOut,
-                         tags=tags, summary=f"Update {label} rule set", operation_id=f"update_{kind}_ruleset")
+                         tags=tags, summary=f"Update {label} rule set", operation_id=f"update_{kind}_ruleset", **abm)
     router.add_api_route(f"{path}/{{ruleset_id}}", delete_ruleset, methods=["DELETE"], status_code=204,
                          response_class=Response, tags=tags, summary=f"Delete {label} rule set (with its rules)",
-                         operation_id=f"delete_{kind}_ruleset")
+                         operation_id=f"delete_{kind}_ruleset", **abm)
 
     # --- rules ---
 
@@ -162,14 +164,14 @@ def _register(
 
     path = f"{base}/rulesets/{{ruleset_id}}/rules"
     router.add_api_route(path, list_rules, methods=["GET"], response_model=list[rule_out], tags=tags,  # type: ignore[valid-type]
-                         summary=f"List {label} rules in a set", operation_id=f"list_{kind}_rules")
+                         summary=f"List {label} rules in a set", operation_id=f"list_{kind}_rules", **abm)
     router.add_api_route(path, create_rule, methods=["POST"], status_code=201, response_model=rule_out,
-                         tags=tags, summary=f"Create {label} rule", operation_id=f"create_{kind}_rule")
+                         tags=tags, summary=f"Create {label} rule", operation_id=f"create_{kind}_rule", **abm)
     router.add_api_route(f"{path}/{{rule_id}}", update_rule, methods=["PUT"], response_model=rule_out, tags=tags,
-                         summary=f"Update {label} rule (partial)", operation_id=f"update_{kind}_rule")
+                         summary=f"Update {label} rule (partial)", operation_id=f"update_{kind}_rule", **abm)
     router.add_api_route(f"{path}/{{rule_id}}", delete_rule, methods=["DELETE"], status_code=204,
                          response_class=Response, tags=tags, summary=f"Delete {label} rule",
-                         operation_id=f"delete_{kind}_rule")
+                         operation_id=f"delete_{kind}_rule", **abm)
 
     # --- levels ---
 
@@ -193,14 +195,14 @@ def _register(
     path = f"/v1/levels/{kind}"
     level_tags: list[str | Any] = ["levels"]
     router.add_api_route(path, list_levels, methods=["GET"], response_model=list[FitLevelOut], tags=level_tags,
-                         summary=f"List {label} levels", operation_id=f"list_{kind}_levels")
+                         summary=f"List {label} levels", operation_id=f"list_{kind}_levels", **abm)
     router.add_api_route(path, create_level, methods=["POST"], status_code=201, response_model=FitLevelOut,
-                         tags=level_tags, summary=f"Create {label} level", operation_id=f"create_{kind}_level")
+                         tags=level_tags, summary=f"Create {label} level", operation_id=f"create_{kind}_level", **abm)
     router.add_api_route(f"{path}/{{level_id}}", update_level, methods=["PUT"], response_model=FitLevelOut,
-                         tags=level_tags, summary=f"Update {label} level", operation_id=f"update_{kind}_level")
+                         tags=level_tags, summary=f"Update {label} level", operation_id=f"update_{kind}_level", **abm)
     router.add_api_route(f"{path}/{{level_id}}", delete_level, methods=["DELETE"], status_code=204,
                          response_class=Response, tags=level_tags, summary=f"Delete {label} level",
-                         operation_id=f"delete_{kind}_level")
+                         operation_id=f"delete_{kind}_level", **abm)
 
 
 _register("profile", ProfileMappingIn, ProfileMappingOut, ProfileRuleIn, ProfileRuleUpdateIn, ProfileRuleOut)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import ReadSession
 from api.permissions import Reader
+from api.routers.accounts import ABM_NOTE
 from services.people import properties
 
 router = APIRouter(tags=["properties"])
@@ -21,7 +22,7 @@ def profile_properties(session: ReadSession, tenant: Reader) -> list[str]:
 
 @router.get(
     "/v1/account/properties", response_model=list[str], summary="List distinct account metadata property keys",
-    description="Distinct keys observed in the unit's account metadata, sorted.",
+    description="Distinct keys observed in the unit's account metadata, sorted." + ABM_NOTE,
 )
 def account_properties(session: ReadSession, tenant: Reader) -> list[str]:
     return properties.account_properties(session, tenant)

@@ -18,6 +18,7 @@ from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.ids import new_id
 from services.context import Tenant
+from services.people.accounts import require_abm
 from services.people.profiles import SYSTEM_CHANNEL
 from services.scoring.fit import fit_columns, rescore_fit
 from services.scoring.model import heads, live_model, lock_config, model_at, published_model, set_live
@@ -65,8 +66,13 @@ def backfill_account_profile(session: Session, tenant: Tenant, *, now: datetime)
     """Re-derive each (unmerged) lead's account link: the account of its most recent event that names one; for a
     lead without such an event, its email's company domain as ingest does (core.identity; the account is created
     when the unit has none for that domain); a lead with neither keeps its link. Then lead and account fit are
-    recomputed under the published model."""
+    recomputed under the published model. Account scoring: 403 `abm_disabled` while the unit's ABM switch is off.
+
+    (`backfill_event_account_id` is not switched by ABM: the reference lists it under Admin, not under the
+    Account endpoints that require `abm_enabled`, and it repairs engagement event metadata that engagement rules
+    may read, not account scoring.)"""
     policy.require(tenant, Action.MANAGE_UNIT)
+    require_abm(session, tenant)
     lead, acc = models.Lead, models.Account
     from_log = _accounts_named_by_log(session, tenant)
     by_domain: dict[str, str] = {

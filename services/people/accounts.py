@@ -277,6 +277,25 @@ def list_accounts(
     return AccountPage(data, int(total), page, limit)
 
 
+def account_scores(
+    session: Session, tenant: Tenant, row: models.Account, *, levels: list[core_levels.Level] | None = None
+) -> dict[str, Any]:
+    """An account's scores as account reads show them: {score (engagement, primary ruleset), scores (per ruleset),
+    level (of that score), fit_score, fit_scores, fit_level}. Engagement follows the live model, fit the published
+    one. The caller has asked `require_abm` (or checked `abm_enabled`)."""
+    primary = live_model(session, tenant).primary_ruleset_id
+    scores = _scores_by_account(session, tenant, [row.id])[row.id]
+    score = scores.get(primary, 0) if primary else 0
+    if levels is None:
+        levels = level_service.load_levels(session, tenant)
+    return {
+        "score": score,
+        "scores": scores,
+        "level": level_service.level_for_score(score, levels),
+        **fit_view(published_model(session, tenant), "account", row.fit_score, row.fit_scores),
+    }
+
+
 def get_account(session: Session, tenant: Tenant, account_id: str, *, events_limit: int = 20) -> dict[str, Any]:
     """{account: {...scores, level, fit}, leads: [{id, email, names, score, scores, level, fit_score, fit_level}],
     events: [recent, newest first]}."""
@@ -286,8 +305,6 @@ def get_account(session: Session, tenant: Tenant, account_id: str, *, events_lim
         raise NotFound(f"account {account_id!r} does not exist in this unit", field="id")
     primary = live_model(session, tenant).primary_ruleset_id
     fit_model = published_model(session, tenant)
-    scores = _scores_by_account(session, tenant, [account_id])[account_id]
-    score = scores.get(primary, 0) if primary else 0
     leads = session.execute(
         select(models.Lead.id, models.Lead.email, models.Lead.first_name, models.Lead.last_name,
                models.Lead.last_activity_at, models.Lead.fit_score, models.Lead.fit_scores)
@@ -326,10 +343,7 @@ def get_account(session: Session, tenant: Tenant, account_id: str, *, events_lim
             "domain": row.domain,
             "name": row.name,
             "metadata": row.metadata_ or {},
-            "score": score,
-            "scores": scores,
-            "level": level_service.level_for_score(score, levels),
-            **fit_view(fit_model, "account", row.fit_score, row.fit_scores),
+            **account_scores(session, tenant, row, levels=levels),
             "fit_reasons": fit_reasons(fit_model, "account", row.metadata_),
             "top_lead_score": max((it["score"] for it in lead_items), default=0),
             "lead_count": len(lead_ids),

@@ -362,13 +362,19 @@ def get_lead(session: Session, tenant: Tenant, lead_id: str) -> dict[str, Any]:
 
 
 def account_summary(session: Session, tenant: Tenant, account_id: str | None) -> dict[str, Any] | None:
-    """A lead's account as lead reads show it (id, name, domain, metadata, last activity, created), or None."""
+    """A lead's account as lead reads show it (id, name, domain, metadata, last activity, created, and its
+    engagement `score` and `level` and `fit_score` and `fit_level` as GET /v1/accounts/{id} has them: all four
+    null while the unit's ABM switch is off), or None."""
+    from services.people import accounts  # accounts builds on this module's helpers: imported late
+
     account = session.get(models.Account, account_id) if account_id else None
     if account is None or account.unit_id != tenant.unit_id:
         return None
+    scored = accounts.account_scores(session, tenant, account) if accounts.abm_enabled(session, tenant) else {}
     return {
         "id": account.id, "name": account.name, "domain": account.domain, "metadata": account.metadata_ or {},
         "last_activity_at": account.last_activity_at, "created_at": account.created_at,
+        **{key: scored.get(key) for key in ("score", "level", "fit_score", "fit_level")},
     }
 
 
@@ -384,7 +390,8 @@ def lead_score(
     """{lead_id, score, ruleset_id, scores (per ruleset id), level of that score, fit_score, fit_scores, fit_level}.
 
     With `ruleset_id`, that ruleset's score (0 before the lead scored in it); without, the highest score across
-    the unit's rulesets (every ruleset scores; none is switched off). With `at` and/or `version`, the scores are
+    the unit's rulesets (every ruleset scores; none is switched off), the primary ruleset's on a tie (so a lead with
+    no event before `at` reads as the primary ruleset's 0). With `at` and/or `version`, the scores are
     those of `score_as_of` (the lead's events, up to `at` when given, replayed under published scoring version
     `version`, else the live one) instead of the stored ones; with `version`, rulesets and levels are that
     version's too, and so is the fit (that version's fit rules over the lead's profile; without `version`, the
@@ -408,7 +415,8 @@ def lead_score(
             raise NotFound(f"ruleset {ruleset_id!r} does not exist in this unit", field="ruleset_id")
         score, source = scores.get(ruleset_id, 0), ruleset_id
     elif scores:
-        source = max(scores, key=lambda rs: (scores[rs], rs))
+        primary = (model if model is not None else live_model(session, tenant)).primary_ruleset_id
+        source = max(scores, key=lambda rs: (scores[rs], rs == primary, rs))  # a tie: the primary ruleset
         score = scores[source]
     else:
         score, source = 0, None
@@ -438,7 +446,7 @@ def score_as_of(
     the same Scoreboard as ingest and rescore, so the floor at 0 applies along the sequence and DECAY events drop
     the score as they did. Rules changed after `at` count as they are in `model`: this is "what the lead would have
     had at `at` under today's rules (or version N's)", which equals the stored history when the rules have not
-    changed since. {} when the lead had no event by then (score 0).
+    changed since. When the lead had no event by then: 0 in each of the model's rulesets.
     """
     ctx = model if model is not None else live_model(session, tenant)
     ev = models.Event
@@ -453,7 +461,7 @@ def score_as_of(
         for seq, event_type, occurred_at, properties in rows
     ]
     if not logged:
-        return {}
+        return dict.fromkeys(ctx.book.ruleset_ids, 0)  # what a replay of no event gives each ruleset
     return dict(scoring.replay(ctx.book, ctx.policy, logged).lead_scores.get(lead_id, {}))
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.context import Tenant
+from services.people.accounts import require_abm
 
 _TABLES = {"profile": "leads", "account": "accounts"}
 
@@ -32,5 +33,6 @@ def profile_properties(session: Session, tenant: Tenant) -> list[str]:
 
 
 def account_properties(session: Session, tenant: Tenant) -> list[str]:
-    """Keys seen in the unit's account metadata."""
+    """Keys seen in the unit's account metadata (403 `abm_disabled` while the unit's ABM switch is off)."""
+    require_abm(session, tenant)
     return _distinct_keys(session, tenant, _TABLES["account"])

@@ -3,8 +3,10 @@
 Every change is a change of the unit's scoring model, made like the engagement rules and levels: the policy is
 asked (Action.EDIT_SCORING), `begin_change` takes the configuration lock, the change is audited, and `publish`
 records the new version last (it rescores the stored fit of every lead or account when fit rules move).
-`kind` is "profile" (leads) or "account" everywhere. Views are dicts in the API's shapes, where the property a
-rule or mapping reads is named `profile_property` or `account_property` by kind, and errors name those fields.
+`kind` is "profile" (leads) or "account" everywhere; every read and change of the account kind answers only
+while the unit's ABM switch is on (services.people.accounts.require_abm: 403 `abm_disabled`). Views are dicts in
+the API's shapes, where the property a rule or mapping reads is named `profile_property` or `account_property` by
+kind, and errors name those fields.
 
 `apply_mappings_to_history` re-applies the current mappings to the event log (an admin backfill).
 """
@@ -27,6 +29,7 @@ from db import models
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
+from services.people.accounts import require_abm
 from services.people.profiles import SYSTEM_CHANNEL, set_account_profile, set_lead_profile
 from services.scoring.levels import check_levels, clean_level_name
 from services.scoring.model import begin_change, lock_config, published_model
@@ -73,9 +76,16 @@ def _integer(value: Any, name: str, limit: int) -> int:
     return value
 
 
+def _readable(session: Session, tenant: Tenant, kind: str) -> str:
+    """`kind`, once checked: account configuration answers only while ABM is on (403 `abm_disabled` otherwise)."""
+    if _kind(kind) == "account":
+        require_abm(session, tenant)
+    return kind
+
+
 def _begin(session: Session, tenant: Tenant, kind: str, now: datetime) -> None:
     policy.require(tenant, Action.EDIT_SCORING)
-    _kind(kind)
+    _readable(session, tenant, kind)  # before begin_change: a refused change writes nothing
     begin_change(session, tenant, now)
 
 
@@ -95,7 +105,9 @@ def mapping_view(row: models.FieldMapping) -> dict[str, Any]:
 def list_mappings(session: Session, tenant: Tenant, kind: str) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(models.FieldMapping)
-        .where(models.FieldMapping.unit_id == tenant.unit_id, models.FieldMapping.kind == _kind(kind))
+        .where(
+            models.FieldMapping.unit_id == tenant.unit_id, models.FieldMapping.kind == _readable(session, tenant, kind)
+        )
         .order_by(models.FieldMapping.created_at, models.FieldMapping.id)
     )
     return [mapping_view(r) for r in rows]
@@ -196,7 +208,7 @@ def ruleset_view(row: models.FitRuleset) -> dict[str, Any]:
 def list_fit_rulesets(session: Session, tenant: Tenant, kind: str) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(models.FitRuleset)
-        .where(models.FitRuleset.unit_id == tenant.unit_id, models.FitRuleset.kind == _kind(kind))
+        .where(models.FitRuleset.unit_id == tenant.unit_id, models.FitRuleset.kind == _readable(session, tenant, kind))
         .order_by(models.FitRuleset.created_at, models.FitRuleset.id)
     )
     return [ruleset_view(r) for r in rows]
@@ -389,7 +401,7 @@ def rule_view(row: models.FitRule, kind: str) -> dict[str, Any]:
 
 
 def list_fit_rules(session: Session, tenant: Tenant, kind: str, ruleset_id: str) -> list[dict[str, Any]]:
-    ruleset = _ruleset_row(session, tenant, _kind(kind), ruleset_id)
+    ruleset = _ruleset_row(session, tenant, _readable(session, tenant, kind), ruleset_id)
     rows = session.scalars(
         select(models.FitRule)
         .where(models.FitRule.unit_id == tenant.unit_id, models.FitRule.ruleset_id == ruleset.id)
@@ -487,7 +499,9 @@ def _rule_row(session: Session, tenant: Tenant, kind: str, ruleset_id: str, rule
 
 
 def level_view(row: models.FitLevel) -> dict[str, Any]:
-    """The API shape of a fit level: the engagement level's fields, `level_id` as the reference names the id."""
+    """The API shape of a fit level: the engagement level's fields, `level_id` as the reference names the id, and
+    `created_by`/`updated_by` (the Tenant's actor: a person's email or the credential's name; null for levels made
+    before they were kept)."""
     return {
         "id": row.id,
         "level_id": row.id,
@@ -495,6 +509,8 @@ def level_view(row: models.FitLevel) -> dict[str, Any]:
         "min_score": int(row.min_score),
         "max_score": int(row.max_score),
         "org_id": row.org_id,
+        "created_by": row.created_by,
+        "updated_by": row.updated_by,
     }
 
 
@@ -509,7 +525,7 @@ def _level_rows(session: Session, tenant: Tenant, kind: str) -> list[models.FitL
 
 
 def list_fit_levels(session: Session, tenant: Tenant, kind: str) -> list[dict[str, Any]]:
-    return [level_view(r) for r in _level_rows(session, tenant, _kind(kind))]
+    return [level_view(r) for r in _level_rows(session, tenant, _readable(session, tenant, kind))]
 
 
 def _as_core(rows: Iterable[models.FitLevel]) -> list[core_levels.Level]:
@@ -526,7 +542,7 @@ def create_fit_level(
     check_levels([*_as_core(_level_rows(session, tenant, kind)), new])
     row = models.FitLevel(
         id=level_id, org_id=tenant.org_id, unit_id=tenant.unit_id, kind=kind, name=clean, min_score=min_score,
-        max_score=max_score, created_at=now, updated_at=now,
+        max_score=max_score, created_at=now, updated_at=now, created_by=tenant.actor, updated_by=tenant.actor,
     )
     session.add(row)
     session.flush()
@@ -553,6 +569,7 @@ def update_fit_level(
     others = [lv for lv in _as_core(_level_rows(session, tenant, kind)) if lv.id != row.id]
     check_levels([*others, core_levels.Level(row.id, clean, min_score, max_score)])
     row.name, row.min_score, row.max_score, row.updated_at = clean, min_score, max_score, now
+    row.updated_by = tenant.actor
     session.flush()
     audit.updated(session, tenant, "fit_level", before, row, now)
     publish(session, tenant, now=now)

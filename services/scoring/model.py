@@ -324,7 +324,7 @@ def write_tables(session: Session, tenant: Tenant, model: ScoringModel, *, now: 
             kept_decay.inactive_for, kept_decay.unit, kept_decay.decrease = d.inactive_for, d.unit, d.decrease
             kept_decay.updated_at = now
 
-    _write_fit_tables(session, tenant, model, now=now)
+    _write_fit_tables(session, tenant, model, now=now, actor=actor)
 
     settings_row = session.get(models.ScoringSettings, unit)
     if settings_row is None:
@@ -385,9 +385,20 @@ def _write_targeting_tables(
         surge_row.updated_at, surge_row.updated_by = now, actor
 
 
-def _write_fit_tables(session: Session, tenant: Tenant, model: ScoringModel, *, now: datetime) -> None:
-    """write_tables for the fit parts: field mappings, fit rulesets and rules, fit levels (ids kept)."""
+def _write_fit_tables(
+    session: Session, tenant: Tenant, model: ScoringModel, *, now: datetime, actor: str | None
+) -> None:
+    """write_tables for the fit parts: field mappings, fit rulesets and rules, fit levels (ids kept; a fit level
+    keeps who made it, and who last changed it unless `actor` changes it now)."""
     unit, org = tenant.unit_id, tenant.org_id
+    level_authors = {
+        row.id: ((row.kind, row.name, int(row.min_score), int(row.max_score)), row.created_by, row.updated_by)
+        for row in session.execute(
+            select(models.FitLevel.id, models.FitLevel.kind, models.FitLevel.name, models.FitLevel.min_score,
+                   models.FitLevel.max_score, models.FitLevel.created_by, models.FitLevel.updated_by)
+            .where(models.FitLevel.unit_id == unit)
+        )
+    }
     created: dict[str, datetime] = {}
     for table in (models.FitRule, models.FitLevel, models.FieldMapping):
         for row_id, created_at in session.execute(select(table.id, table.created_at).where(table.unit_id == unit)):
@@ -409,9 +420,13 @@ def _write_fit_tables(session: Session, tenant: Tenant, model: ScoringModel, *, 
                                    condition=r.condition, comparison_value=r.comparison_value, weight=r.weight,
                                    ui_order=r.ui_order, created_at=created.get(r.id, now), updated_at=now))
     for lv in model.fit_levels:
+        was, created_by, updated_by = level_authors.get(lv.id, (None, actor, actor))
+        if was is not None and was != (lv.kind, lv.name, lv.min_score, lv.max_score):
+            updated_by = actor
         session.add(models.FitLevel(id=lv.id, org_id=org, unit_id=unit, kind=lv.kind, name=lv.name,
                                     min_score=lv.min_score, max_score=lv.max_score,
-                                    created_at=created.get(lv.id, now), updated_at=now))
+                                    created_at=created.get(lv.id, now), updated_at=now,
+                                    created_by=created_by, updated_by=updated_by))
     for m in model.mappings:
         session.add(models.FieldMapping(id=m.id, org_id=org, unit_id=unit, kind=m.kind, source_field=m.source_field,
                                         property=m.property, update_behavior=m.update_behavior,

@@ -42,23 +42,142 @@ def accounts(api: ApiHarness) -> dict[str, Any]:
     }
 
 
-def test_while_abm_is_off_every_account_endpoint_is_403_abm_disabled(api: ApiHarness) -> None:
-    account_id = send(api, "ann@acme.com")["event"]["account_id"]
-    assert get_abm(api) is False
+# Every account operation of /openapi.json: the account list and detail (/v1/accounts...), the account configuration
+# (/v1/account/...: rulesets, their rules, field mappings, properties), the account levels (/v1/levels/account...),
+# and the account backfill. The Admin backfill of `accountId` into event metadata is not switched (the reference
+# ties only the Account endpoints to abm_enabled; it repairs what engagement rules read).
+ACCOUNT_BACKFILL = "/v1/admin/backfill/account-profile"
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def is_account_path(path: str) -> bool:
+    return path.startswith(("/v1/accounts", "/v1/account/")) or path == "/v1/levels/account" \
+        or path.startswith("/v1/levels/account/") or path == ACCOUNT_BACKFILL
+
+
+# (method, path) -> (request body, status once ABM is on); a new account route fails the walk until it is added.
+BODIES: dict[tuple[str, str], tuple[dict[str, Any] | None, int]] = {
+    ("get", "/v1/accounts"): (None, 200),
+    ("get", "/v1/accounts/{account_id}"): (None, 200),
+    ("post", "/v1/accounts/batch-delete"): ({"ids": ["{account_id}"]}, 200),
+    ("get", "/v1/account/properties"): (None, 200),
+    ("get", "/v1/account/field-mappings"): (None, 200),
+    ("post", "/v1/account/field-mappings"): ({"source_field": "size", "account_property": "employees"}, 201),
+    ("put", "/v1/account/field-mappings/{mapping_id}"): (
+        {"source_field": "sector", "account_property": "industry", "update_behavior": "set_once"}, 200),
+    ("delete", "/v1/account/field-mappings/{mapping_id}"): (None, 204),
+    ("get", "/v1/account/rulesets"): (None, 200),
+    ("post", "/v1/account/rulesets"): ({"name": "Second"}, 201),
+    ("put", "/v1/account/rulesets/{ruleset_id}"): ({"name": "ICP v2"}, 200),
+    ("delete", "/v1/account/rulesets/{ruleset_id}"): (None, 204),
+    ("get", "/v1/account/rulesets/{ruleset_id}/rules"): (None, 200),
+    ("post", "/v1/account/rulesets/{ruleset_id}/rules"): (
+        {"account_property": "employees", "condition": "gte", "comparison_value": "100", "weight": 5}, 201),
+    ("put", "/v1/account/rulesets/{ruleset_id}/rules/{rule_id}"): ({"weight": 20}, 200),
+    ("delete", "/v1/account/rulesets/{ruleset_id}/rules/{rule_id}"): (None, 204),
+    ("get", "/v1/levels/account"): (None, 200),
+    ("post", "/v1/levels/account"): ({"name": "Tier 1", "min_score": 101, "max_score": 200}, 201),
+    ("put", "/v1/levels/account/{level_id}"): ({"name": "Tier 2", "min_score": 0, "max_score": 100}, 200),
+    ("delete", "/v1/levels/account/{level_id}"): (None, 204),
+    ("post", ACCOUNT_BACKFILL): (None, 200),
+}
+
+
+def account_operations(api: ApiHarness) -> list[tuple[str, str]]:
+    """Every account operation of the API document, in an order that can run them all with ABM on: reads, then
+    creations, updates, deletions (a rule before its ruleset), and batch-delete last."""
     document = api.get("/openapi.json").json()
-    paths = [p for p in document["paths"] if p.startswith("/v1/accounts")]
-    assert {"/v1/accounts", "/v1/accounts/{account_id}", "/v1/accounts/batch-delete"} <= set(paths)
-    for path in paths:
-        for method in document["paths"][path]:
-            url = path.replace("{account_id}", account_id)
-            body = {"ids": [account_id]} if method == "post" else None
-            resp = api.client.request(method.upper(), url, json=body, headers=api.headers)
-            assert resp.status_code == 403, (method, path, resp.text)
-            assert resp.json()["error"]["code"] == "abm_disabled" and "abm_enabled" in resp.json()["error"]["message"]
-    with api.db.read() as session:  # batch-delete refused: nothing unlinked
-        assert session.get(models.Account, account_id) is not None
+    found = [(method, path) for path, item in document["paths"].items() if is_account_path(path)
+             for method in item if method in METHODS]
+    order = {"get": 0, "post": 1, "put": 2, "patch": 2, "delete": 3}
+    return sorted(found, key=lambda op: (op[1] == "/v1/accounts/batch-delete", order[op[0]], -len(op[1]), op[1]))
+
+
+def filled(template: Any, ids: dict[str, str]) -> Any:
+    if isinstance(template, str):
+        for name, value in ids.items():
+            template = template.replace("{" + name + "}", value)
+        return template
+    if isinstance(template, list):
+        return [filled(item, ids) for item in template]
+    if isinstance(template, dict):
+        return {key: filled(value, ids) for key, value in template.items()}
+    return template
+
+
+def unit_state(api: ApiHarness) -> dict[str, list[str]]:
+    """Every row of the unit (its scoring version counters too), but the request log the audit middleware keeps,
+    key use and usage counters: what a refused request must leave as it was."""
+    t = api.tenant
+    state: dict[str, list[str]] = {}
+    with api.db.read() as session:
+        for table in models.Base.metadata.sorted_tables:
+            if table.name in ("usage_days", "api_keys"):
+                continue
+            if "unit_id" in table.c:
+                where = table.c.unit_id == t.unit_id
+            elif table.name == "units":
+                where = table.c.id == t.unit_id
+            else:
+                continue
+            rows = session.execute(select(table).where(where)).all()
+            state[table.name] = sorted(repr(tuple(row)) for row in rows
+                                       if not (table.name == "audit_logs" and row.action == "request"))
+    return state
+
+
+def test_while_abm_is_off_every_account_endpoint_is_403_abm_disabled(api: ApiHarness) -> None:
+    # An account with a profile, and account configuration made while ABM was on: every route has real ids.
     enable_abm(api)
-    assert api.get("/v1/accounts").status_code == 200
+    account_id = send(api, "ann@acme.com")["event"]["account_id"]
+    with api.db.write() as session:
+        acme = session.get(models.Account, account_id)
+        assert acme is not None
+        set_account_profile(session, api.tenant, acme, {"industry": "saas"}, via="api", now=NOW)
+    mapping = api.post("/v1/account/field-mappings", {"source_field": "industry", "account_property": "industry"})
+    ruleset = api.post("/v1/account/rulesets", {"name": "ICP", "is_primary": True})
+    level = api.post("/v1/levels/account", {"name": "Tier 2", "min_score": 0, "max_score": 100})
+    assert (mapping.status_code, ruleset.status_code, level.status_code) == (201, 201, 201)
+    rule = api.post(f"/v1/account/rulesets/{ruleset.json()['id']}/rules",
+                    {"account_property": "industry", "condition": "equals", "comparison_value": "SaaS",
+                     "weight": 30})
+    assert rule.status_code == 201, rule.text
+    ids = {"account_id": account_id, "mapping_id": mapping.json()["id"], "ruleset_id": ruleset.json()["id"],
+           "rule_id": rule.json()["id"], "level_id": level.json()["id"]}
+    assert api.put("/v1/settings/scoring", {"abm_enabled": False}).status_code == 200
+    assert get_abm(api) is False
+
+    operations = account_operations(api)
+    paths = {path for _, path in operations}
+    assert {"/v1/accounts", "/v1/accounts/{account_id}", "/v1/accounts/batch-delete", "/v1/account/properties",
+            "/v1/account/field-mappings", "/v1/account/rulesets/{ruleset_id}/rules/{rule_id}",
+            "/v1/levels/account", "/v1/levels/account/{level_id}", ACCOUNT_BACKFILL} <= paths
+    assert set(operations) == set(BODIES), "an account route without a case in BODIES (or a case without a route)"
+    assert len(operations) == 21
+    before = unit_state(api)
+    for method, path in operations:
+        body, _ = BODIES[(method, path)]
+        resp = api.client.request(method.upper(), filled(path, ids), json=filled(body, ids), headers=api.headers)
+        assert resp.status_code == 403, (method, path, resp.text)
+        error = resp.json()["error"]
+        assert error["code"] == "abm_disabled" and "abm_enabled" in error["message"], (method, path)
+    assert unit_state(api) == before  # nothing written: no row, no version, no audit entry
+    # the engagement side and the event backfill are not switched
+    assert api.get("/v1/levels/engagement").status_code == 200
+    assert api.post("/v1/admin/backfill/event-account-id").status_code == 200
+
+    enable_abm(api)
+    for method, path in operations:
+        body, status = BODIES[(method, path)]
+        resp = api.client.request(method.upper(), filled(path, ids), json=filled(body, ids), headers=api.headers)
+        assert resp.status_code == status, (method, path, resp.text)
+
+
+def test_a_viewer_is_refused_for_its_role_before_abm_is_asked(api: ApiHarness) -> None:
+    viewer = with_role(api, "Viewer")
+    resp = viewer.post("/v1/levels/account", {"name": "A", "min_score": 0, "max_score": 10})
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "forbidden"
+    assert viewer.get("/v1/levels/account").json()["error"]["code"] == "abm_disabled"
 
 
 def get_abm(api: ApiHarness) -> bool:
@@ -179,3 +298,24 @@ def test_the_demo_turns_abm_on(api: ApiHarness) -> None:
         seed_demo(session, api.tenant, now=NOW, leads=4)
     assert get_abm(api) is True
     assert api.get("/v1/accounts").status_code == 200
+
+
+def test_lead_reads_carry_the_accounts_scores_as_the_account_detail_has_them(
+    api: ApiHarness, accounts: dict[str, Any]
+) -> None:
+    add_fit(api, "account", [("industry", "equals", "SaaS", 30)], levels=[("Tier 2", 0, 29), ("Tier 1", 30, 100)])
+    with api.db.write() as session:
+        acme = session.get(models.Account, accounts["acme"])
+        assert acme is not None
+        set_account_profile(session, api.tenant, acme, {"industry": "saas"}, via="api", now=NOW)
+    detail = api.get(f"/v1/accounts/{accounts['acme']}").json()
+    expected = {"score": 60, "level": {"id": detail["level"]["id"], "name": "High"}, "fit_score": 30,
+                "fit_level": "Tier 1"}
+    assert {key: detail[key] for key in expected} == expected
+    for url in (f"/v1/leads/{accounts['ann']}", f"/v1/leads/{accounts['ann']}/account"):
+        account = api.get(url).json()["account"]
+        assert account["id"] == accounts["acme"] and {key: account[key] for key in expected} == expected, url
+    assert api.put("/v1/settings/scoring", {"abm_enabled": False}).status_code == 200
+    for url in (f"/v1/leads/{accounts['ann']}", f"/v1/leads/{accounts['ann']}/account"):
+        account = api.get(url).json()["account"]
+        assert account["domain"] == "acme.com" and all(account[key] is None for key in expected), url

@@ -14,9 +14,17 @@ from db import models
 from services.scoring.fit import verify_fit
 from services.scoring.model import published_model
 from services.tenancy import api_keys
-from tests.conftest import ApiHarness
+from tests.api.fit_helpers import add_fit
+from tests.conftest import ApiHarness, enable_abm
 
 KINDS = ("profile", "account")
+
+
+@pytest.fixture(autouse=True)
+def abm_on(api: ApiHarness) -> None:
+    """The account configuration answers 403 abm_disabled while ABM is off (tests/api/test_accounts_abm.py walks
+    that); here it is on, so both kinds are tested alike."""
+    enable_abm(api)
 
 
 def with_key(api: ApiHarness, role: str) -> ApiHarness:
@@ -176,20 +184,43 @@ def test_levels_crud_and_validation(api: ApiHarness, kind: str) -> None:
     made = {}
     for name, low, high in (("C", -1000, 19), ("B", 20, 49), ("A", 50, 1000)):
         made[name] = ok(api.post(base, {"name": name, "min_score": low, "max_score": high}), 201)
-    assert set(made["A"]) == {"id", "level_id", "name", "min_score", "max_score", "org_id"}
+    assert set(made["A"]) == {"id", "level_id", "name", "min_score", "max_score", "org_id", "created_by",
+                              "updated_by"}
     assert made["A"]["level_id"] == made["A"]["id"]
+    owner = made["A"]["created_by"]
+    assert owner and made["A"]["updated_by"] == owner  # the caller's credential name
     assert [lv["name"] for lv in ok(api.get(base))] == ["C", "B", "A"]
     assert "overlap" in error(api.post(base, {"name": "A+", "min_score": 900, "max_score": 2000}), 422)
     assert "gap" in error(api.post(base, {"name": "S", "min_score": 1100, "max_score": 2000}), 422)
     assert "max_score" in error(api.post(base, {"name": "S", "min_score": 1001}), 422)
     assert "gap" in error(api.delete(f"{base}/{made['B']['id']}"), 422)
-    changed = ok(api.put(f"{base}/{made['A']['id']}", {"name": "A", "min_score": 50, "max_score": 100}))
+    operator = with_key(api, "Operator")
+    changed = ok(operator.put(f"{base}/{made['A']['id']}", {"name": "A", "min_score": 50, "max_score": 100}))
     assert changed["max_score"] == 100
+    assert (changed["created_by"], changed["updated_by"]) == (owner, "api key Operator key")
+    listed = {lv["name"]: lv for lv in ok(api.get(base))}
+    assert (listed["A"]["updated_by"], listed["B"]["updated_by"]) == ("api key Operator key", owner)
     assert api.delete(f"{base}/{made['A']['id']}").status_code == 204
     other = "account" if kind == "profile" else "profile"
     assert ok(api.get(f"/v1/levels/{other}")) == []
     assert ok(api.get("/v1/levels/engagement")) == []
     assert api.delete(f"/v1/levels/{other}/{made['C']['id']}").status_code == 404
+
+
+def test_level_authors_survive_a_rollback_and_older_levels_have_none(api: ApiHarness) -> None:
+    add_fit(api, "profile", [], levels=[("Old", 0, 9)])  # written straight to the table, as before authors were kept
+    (old,) = ok(api.get("/v1/levels/profile"))
+    assert (old["created_by"], old["updated_by"]) == (None, None)
+    new = ok(api.post("/v1/levels/profile", {"name": "New", "min_score": 10, "max_score": 100}), 201)
+    assert (new["created_by"], new["updated_by"]) == ("api key tests", "api key tests")
+    before = versions(api)[0]["version"]
+    operator = with_key(api, "Operator")
+    ok(operator.put(f"/v1/levels/profile/{old['id']}", {"name": "Older", "min_score": 0, "max_score": 9}))
+    ok(operator.post(f"/v1/scoring/versions/{before}/rollback"), 201)
+    restored = {lv["name"]: lv for lv in ok(api.get("/v1/levels/profile"))}
+    # Old is back (the rollback changed it: the operator's name); New did not move and keeps its author.
+    assert (restored["Old"]["created_by"], restored["Old"]["updated_by"]) == (None, "api key Operator key")
+    assert (restored["New"]["created_by"], restored["New"]["updated_by"]) == ("api key tests", "api key tests")
 
 
 # --- roles, audit, versions, tenancy -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import ApiHarness
+from tests.conftest import ApiHarness, enable_abm
 
 
 def signal(api: ApiHarness, email: str, contact: dict[str, object], account: dict[str, object]) -> None:
@@ -12,6 +12,7 @@ def signal(api: ApiHarness, email: str, contact: dict[str, object], account: dic
 
 
 def test_distinct_keys_of_this_units_leads_and_accounts(api: ApiHarness, other_api: ApiHarness) -> None:
+    enable_abm(api)  # the account keys answer 403 abm_disabled while ABM is off (tests/api/test_accounts_abm.py)
     assert api.get("/v1/profile/properties").json() == []
     assert api.get("/v1/account/properties").json() == []
     signal(api, "ann@acme.io", {"role": "VP", "plan": "pro"}, {"domain": "acme.io", "industry": "SaaS"})

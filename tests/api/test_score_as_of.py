@@ -65,9 +65,10 @@ def test_score_at_moments_between_events_equals_the_stored_history(api: ApiHarne
         previous = after
     # Later than every event: the stored score, the same body as without `at`.
     assert score_at(api, lead, T0 + timedelta(days=400)) == stored
-    # Before the first event: nothing yet.
+    # Before the first event: nothing yet, named as without `at` (the primary ruleset, at 0).
     before = score_at(api, lead, T0 - timedelta(days=1))
-    assert before["score"] == 0 and before["ruleset_id"] is None and before["scores"] == {}
+    assert before["score"] == 0 and before["ruleset_id"] == stored["ruleset_id"] is not None
+    assert before["scores"] == {stored["ruleset_id"]: 0}
     # An offset is read as that moment; no offset means UTC.
     two_hours_later = (T0 + timedelta(hours=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
     assert api.get(f"/v1/leads/{lead}/score", params={"at": two_hours_later}).json()["score"] == 10
@@ -126,6 +127,10 @@ def test_score_at_per_ruleset_keeps_the_endpoint_shape(api: ApiHarness) -> None:
     chosen = score_at(api, lead, T0 + timedelta(hours=2), ruleset_id=primary)
     assert chosen["score"] == 5 and chosen["ruleset_id"] == primary
     assert score_at(api, lead, T0 - timedelta(hours=1), ruleset_id=secondary)["score"] == 0
+    # Before any event: 0 in every ruleset, and the primary one is named (a tie goes to the primary).
+    nothing_yet = score_at(api, lead, T0 - timedelta(hours=1))
+    assert nothing_yet["scores"] == {primary: 0, secondary: 0}
+    assert (nothing_yet["ruleset_id"], nothing_yet["score"]) == (primary, 0)
     missing = api.get(f"/v1/leads/{lead}/score", params={"at": stamp(T0), "ruleset_id": "rs_nope"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 

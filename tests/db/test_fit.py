@@ -21,10 +21,19 @@ from services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.ingest.contract import AccountRef, AliasInput, NewEvent, PersonRef
 from services.ingest.ingest import ingest
 from services.people.profiles import set_account_profile, set_lead_profile, verify_profiles
-from services.scoring import fit_config, rules, versions
+from services.scoring import fit_config, rules, scoring_settings, versions
 from services.scoring.fit import verify_fit
 from services.scoring.model import heads, published_model
 from services.scoring.simulate import histogram, histogram_edges, publish_draft, simulate
+
+
+@pytest.fixture(autouse=True)
+def abm_on(db: Database, tenant: Tenant, now: datetime) -> None:
+    """The account configuration answers only while ABM is on (403 abm_disabled otherwise: see
+    tests/api/test_accounts_abm.py); here it is on, so both kinds are tested alike. (One published version.)"""
+    with db.write() as session:
+        scoring_settings.update_settings(session, tenant, abm_enabled=True, now=now)
+
 
 PROFILES = {
     "ann@acme.com": {"title": "VP Sales", "employees": 500, "country": "DE"},
@@ -170,7 +179,7 @@ def test_changes_are_audited(db: Database, tenant: Tenant, now: datetime) -> Non
     ]
     update = next(c for a, t, _i, c in entries if (a, t) == ("update", "field_mapping"))
     assert update["source_field"] == {"before": "industry", "after": "sector"}
-    assert sum(1 for a, t, _i, _c in entries if (a, t) == ("publish", "scoring_version")) == 6
+    assert sum(1 for a, t, _i, _c in entries if (a, t) == ("publish", "scoring_version")) == 1 + 6  # 1: ABM on
 
 
 def test_validation_names_the_field(db: Database, tenant: Tenant, now: datetime) -> None:

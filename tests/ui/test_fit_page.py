@@ -246,6 +246,8 @@ def test_the_account_tab_hides_account_scoring_while_abm_is_off(unit: DemoUnit) 
     assert "Account scoring is off for this unit" in texts(at)
     assert "fit_ruleset_account" not in [s.key for s in at.selectbox]
     assert "fit_ruleset_profile" in [s.key for s in at.selectbox]
+    buttons = [b.key for b in at.button]  # account mappings too: the API refuses them while ABM is off
+    assert "fit_save_mappings_profile" in buttons and "fit_save_mappings_account" not in buttons
     accounts = open_page("accounts", unit.owner)
     assert "Account scoring is off for this unit" in texts(accounts)
     _button(accounts, "Turn ABM on").click().run()
