@@ -122,7 +122,8 @@ def test_settings_round_trip_never_returns_the_token_and_store_it_sealed(
     # Audited, the token redacted.
     with api.db.read() as session:
         entries = list(session.scalars(select(models.AuditLog).where(
-            models.AuditLog.unit_id == api.tenant.unit_id, models.AuditLog.entity_type == "crm_settings")))
+            models.AuditLog.unit_id == api.tenant.unit_id, models.AuditLog.entity_type == "crm_settings",
+        ).order_by(models.AuditLog.id)))
     assert [e.action for e in entries] == ["create", "update"]
     assert all("pat-na1-secret-123" not in str(e.changes) and "token_enc" not in str(e.changes) for e in entries)
 
