@@ -252,11 +252,12 @@ def unit_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def open_unit(args: argparse.Namespace, *, prefix: str, filler: Callable[..., None] = bulk_fill) -> Database:
-    """The bench's SQLite unit: `args.db` as it is with `--reuse`, else a new file (temporary without `--db`) filled
-    with `args.leads`, `args.accounts` and `args.events` by `filler`."""
+    """The bench's SQLite unit: `args.db` as it is with `--reuse` (migrated to the code's schema first), else a new
+    file (temporary without `--db`) filled with `args.leads`, `args.accounts` and `args.events` by `filler`."""
     path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix=prefix)) / "bench.db"
     url = f"sqlite:///{path.resolve()}"
     if args.reuse:
+        upgrade(url)  # a file filled by an older checkout
         return Database(url)
     if path.exists():
         raise SystemExit(f"{path} exists; pass --reuse to time it, or choose another --db")
