@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -84,6 +85,7 @@ class _Checkpointer:
 
     def __init__(self) -> None:
         self._due: dict[str, float] = {}  # file -> when to checkpoint it
+        self._running: str | None = None  # the file being checkpointed now
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -91,10 +93,17 @@ class _Checkpointer:
         with self._changed:
             if path not in self._due:
                 self._due[path] = time.monotonic() + self.EVERY_S
-                self._changed.notify()
+                self._changed.notify_all()
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="leadvane-sqlite-checkpoint", daemon=True)
                 self._thread.start()
+
+    def forget(self, path: str) -> None:
+        """No more checkpoints of `path` (its Database is disposed): the file may be moved or deleted next."""
+        with self._changed:
+            self._due.pop(path, None)
+            while self._running == path:
+                self._changed.wait()
 
     def _run(self) -> None:
         while True:
@@ -107,15 +116,20 @@ class _Checkpointer:
                     self._changed.wait(wait)
                     continue
                 del self._due[path]
-            checkpoint(path)
+                self._running = path
+            try:
+                checkpoint(path)
+            finally:
+                with self._changed:
+                    self._running = None
+                    self._changed.notify_all()
 
 
 def checkpoint(path: str) -> None:
     """One PASSIVE checkpoint of the SQLite file at `path` (a file that is gone, or busy, is left alone)."""
-    if not Path(path).exists():
-        return
     try:
-        connection = sqlite3.connect(path, timeout=1.0, check_same_thread=False)
+        # mode=rw: a file deleted meanwhile is not created again.
+        connection = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=1.0, check_same_thread=False)
         try:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         finally:
@@ -181,4 +195,6 @@ class Database:
             _checkpointer.wrote(self._sqlite_file)
 
     def dispose(self) -> None:
+        if self._sqlite_file is not None:
+            _checkpointer.forget(self._sqlite_file)
         self.engine.dispose()

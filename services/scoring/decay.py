@@ -18,6 +18,7 @@ from db import models
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
+from services.gc_pause import paused_gc
 from services.ingest.contract import NewEvent, PersonRef
 from services.ingest.ingest import ingest_system_events
 from services.scoring.model import begin_change, heads, live_model, lock_config
@@ -154,9 +155,10 @@ def apply_decay(
     keep each write transaction short and continue from `next_after`. The drops go in through ingest's fast path
     for system events (services.ingest.ingest.ingest_system_events): same rows, scores, stream and triggers.
     """
-    plan = plan_decay(session, tenant, now, after=after, max_leads=max_leads)
-    for start in range(0, len(plan.events), _BATCH):
-        ingest_system_events(session, tenant, plan.events[start : start + _BATCH], now, context=plan.context)
+    with paused_gc():  # one NewEvent, row and stream message per drop: no cycles among them
+        plan = plan_decay(session, tenant, now, after=after, max_leads=max_leads)
+        for start in range(0, len(plan.events), _BATCH):
+            ingest_system_events(session, tenant, plan.events[start : start + _BATCH], now, context=plan.context)
     return DecayRun(plan.leads, len(plan.events), plan.next_after)
 
 

@@ -40,3 +40,15 @@ def test_a_database_in_memory_is_left_alone() -> None:
             assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
     finally:
         db.dispose()
+
+
+def test_a_disposed_database_file_can_be_deleted_and_is_not_created_again(tmp_path: Path) -> None:
+    path = tmp_path / "gone.db"
+    db = Database(f"sqlite:///{path}")
+    with db.write() as session:  # asks for a checkpoint a moment later
+        session.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+    db.dispose()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    time.sleep(0.5)
+    assert list(tmp_path.iterdir()) == []
