@@ -20,7 +20,7 @@ from services.context import Tenant
 from services.errors import ServiceError
 from services.ingest import imports
 from services.insight import analytics
-from services.people import accounts, erasure, leads, lookups, merge
+from services.people import accounts, erasure, leads, lookups, merge, owner_scores
 from services.people.lead_insights import describe, recent_drivers
 from services.scoring import levels, rules, scoring_settings, versions
 from services.scoring import simulate as what_if
@@ -157,7 +157,7 @@ ABM_OFF_MESSAGE = (
 def abm_enabled(tenant: Tenant) -> bool:
     """Is account scoring (ABM) on for the unit? The account pages show ABM_OFF_MESSAGE while it is off."""
     with get_db().read() as session:
-        return accounts.abm_enabled(session, tenant)
+        return owner_scores.abm_enabled(session, tenant)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

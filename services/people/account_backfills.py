@@ -18,7 +18,7 @@ from core.scoring import DECAY_EVENT_TYPE
 from db import models
 from db.ids import new_id
 from services.context import Tenant
-from services.people.accounts import require_abm
+from services.people.owner_scores import require_abm
 from services.people.profiles import SYSTEM_CHANNEL
 from services.scoring.fit import fit_columns, rescore_fit
 from services.scoring.model import heads, live_model, lock_config, model_at, published_model, set_live

@@ -24,21 +24,25 @@ from core import levels as core_levels
 from core.profile import ACCOUNT_PROFILE_EVENT
 from db import models
 from services.context import Tenant
-from services.errors import AbmDisabled, InvalidInput, NotFound
+from services.errors import InvalidInput, NotFound
 from services.insight import surge as surge_insight
 from services.insight.event_log import EVENT_COLUMNS, event_view
 from services.people.leads import (
     CreatedRange,
     fit_reasons,
-    fit_view,
     like_pattern,
     named_range,
     page_offset,
     scores_by_lead,
 )
+from services.people.owner_scores import (
+    account_scores,
+    fit_view,
+    require_abm,
+    scores_by_account,
+)
 from services.scoring import levels as level_service
 from services.scoring.model import live_model, published_model
-from services.scoring.scoring_settings import get_settings
 from services.tenancy import audit, policy
 from services.tenancy.policy import Action
 
@@ -52,16 +56,6 @@ AccountSort = Literal[
 ACCOUNT_SORTS: tuple[str, ...] = (
     "score", "last_activity", "created", "name", "lead_count", "top_lead_score", "leads_count", "top_score"
 )
-
-
-def abm_enabled(session: Session, tenant: Tenant) -> bool:
-    return get_settings(session, tenant).abm_enabled
-
-
-def require_abm(session: Session, tenant: Tenant) -> None:
-    """Every account read and write asks this first: 403 `abm_disabled` while the unit's ABM switch is off."""
-    if not abm_enabled(session, tenant):
-        raise AbmDisabled()
 
 
 def intent_of(index: int, count: int) -> str:
@@ -126,18 +120,6 @@ class AccountPage:
     total: int
     page: int
     limit: int
-
-
-def _scores_by_account(session: Session, tenant: Tenant, account_ids: list[str]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {aid: {} for aid in account_ids}
-    if account_ids:
-        for acc_id, rs, score in session.execute(
-            select(models.AccountScore.account_id, models.AccountScore.ruleset_id, models.AccountScore.score).where(
-                models.AccountScore.unit_id == tenant.unit_id, models.AccountScore.account_id.in_(account_ids)
-            )
-        ):
-            out.setdefault(acc_id, {})[rs] = score
-    return out
 
 
 def _lead_rollup(tenant: Tenant, primary: str) -> Any:
@@ -251,7 +233,7 @@ def list_accounts(
         .limit(limit)
         .offset(offset)
     ).all()
-    all_scores = _scores_by_account(session, tenant, [r.id for r in rows])
+    all_scores = scores_by_account(session, tenant, [r.id for r in rows])
     owners = _owner_names(session, tenant, primary, [r.id for r in rows])
     surging = surge_insight.surging_accounts(session, tenant, [r.id for r in rows], now=now) if now else set()
     data = [
@@ -275,25 +257,6 @@ def list_accounts(
         for r in rows
     ]
     return AccountPage(data, int(total), page, limit)
-
-
-def account_scores(
-    session: Session, tenant: Tenant, row: models.Account, *, levels: list[core_levels.Level] | None = None
-) -> dict[str, Any]:
-    """An account's scores as account reads show them: {score (engagement, primary ruleset), scores (per ruleset),
-    level (of that score), fit_score, fit_scores, fit_level}. Engagement follows the live model, fit the published
-    one. The caller has asked `require_abm` (or checked `abm_enabled`)."""
-    primary = live_model(session, tenant).primary_ruleset_id
-    scores = _scores_by_account(session, tenant, [row.id])[row.id]
-    score = scores.get(primary, 0) if primary else 0
-    if levels is None:
-        levels = level_service.load_levels(session, tenant)
-    return {
-        "score": score,
-        "scores": scores,
-        "level": level_service.level_for_score(score, levels),
-        **fit_view(published_model(session, tenant), "account", row.fit_score, row.fit_scores),
-    }
 
 
 def get_account(session: Session, tenant: Tenant, account_id: str, *, events_limit: int = 20) -> dict[str, Any]:

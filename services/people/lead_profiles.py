@@ -23,7 +23,8 @@ from db import models
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import Conflict, InvalidInput, NotFound
-from services.people.leads import fit_reasons, fit_view, require_lead
+from services.people.leads import fit_reasons, require_lead
+from services.people.owner_scores import fit_view
 from services.people.profiles import profile_event_row, set_lead_profile
 from services.scoring.fit import fit_columns
 from services.scoring.model import published_model

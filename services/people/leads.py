@@ -23,9 +23,9 @@ from services.context import Tenant
 from services.errors import InvalidInput, NotFound
 from services.insight.event_log import list_events, page_offset
 from services.people.aliases import lead_aliases
+from services.people.owner_scores import abm_enabled, account_scores, fit_view
 from services.scoring import levels as level_service
 from services.scoring import versions
-from services.scoring.fit import fit_level as fit_level_of
 from services.scoring.fit import fit_of
 from services.scoring.model import live_model, published_model
 from services.targeting import segments as targeting
@@ -60,19 +60,6 @@ class LeadPage:
     total: int
     page: int
     limit: int
-
-
-def fit_view(model: ScoringModel, kind: str, score: int | None, scores: Mapping[str, int] | None) -> dict[str, Any]:
-    """The fit fields of a read: {fit_score (primary ruleset), fit_scores (per ruleset id), fit_level (name)}.
-
-    `model` is the published one (fit follows it: services.scoring.fit); `kind` "profile" (leads) or "account".
-    """
-    fit_score = int(score or 0)
-    return {
-        "fit_score": fit_score,
-        "fit_scores": {str(k): int(v) for k, v in (scores or {}).items()},
-        "fit_level": fit_level_of(model, kind, fit_score),
-    }
 
 
 def fit_reasons(model: ScoringModel, kind: str, profile: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -365,12 +352,10 @@ def account_summary(session: Session, tenant: Tenant, account_id: str | None) ->
     """A lead's account as lead reads show it (id, name, domain, metadata, last activity, created, and its
     engagement `score` and `level` and `fit_score` and `fit_level` as GET /v1/accounts/{id} has them: all four
     null while the unit's ABM switch is off), or None."""
-    from services.people import accounts  # accounts builds on this module's helpers: imported late
-
     account = session.get(models.Account, account_id) if account_id else None
     if account is None or account.unit_id != tenant.unit_id:
         return None
-    scored = accounts.account_scores(session, tenant, account) if accounts.abm_enabled(session, tenant) else {}
+    scored = account_scores(session, tenant, account) if abm_enabled(session, tenant) else {}
     return {
         "id": account.id, "name": account.name, "domain": account.domain, "metadata": account.metadata_ or {},
         "last_activity_at": account.last_activity_at, "created_at": account.created_at,

@@ -6,7 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.context import Tenant
-from services.people.accounts import require_abm
+from services.people.owner_scores import require_abm
 
 _TABLES = {"profile": "leads", "account": "accounts"}
 

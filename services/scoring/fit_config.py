@@ -4,7 +4,7 @@ Every change is a change of the unit's scoring model, made like the engagement r
 asked (Action.EDIT_SCORING), `begin_change` takes the configuration lock, the change is audited, and `publish`
 records the new version last (it rescores the stored fit of every lead or account when fit rules move).
 `kind` is "profile" (leads) or "account" everywhere; every read and change of the account kind answers only
-while the unit's ABM switch is on (services.people.accounts.require_abm: 403 `abm_disabled`). Views are dicts in
+while the unit's ABM switch is on (services.people.owner_scores.require_abm: 403 `abm_disabled`). Views are dicts in
 the API's shapes, where the property a rule or mapping reads is named `profile_property` or `account_property` by
 kind, and errors name those fields.
 
@@ -29,7 +29,7 @@ from db import models
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
-from services.people.accounts import require_abm
+from services.people.owner_scores import require_abm
 from services.people.profiles import SYSTEM_CHANNEL, set_account_profile, set_lead_profile
 from services.scoring.levels import check_levels, clean_level_name
 from services.scoring.model import begin_change, lock_config, published_model
