@@ -29,7 +29,7 @@ from db import models
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput, NotFound
-from services.people.owner_scores import require_abm
+from services.people.owner_scores import abm_enabled, require_abm
 from services.people.profiles import SYSTEM_CHANNEL, set_account_profile, set_lead_profile
 from services.scoring.levels import check_levels, clean_level_name
 from services.scoring.model import begin_change, lock_config, published_model
@@ -639,7 +639,8 @@ def apply_mappings_to_history(session: Session, tenant: Tenant, now: datetime) -
     services.people.profiles (a profile event; fit recomputed under the published model). Idempotent: a second
     run finds nothing to change. Mappings read an event's stored metadata (its properties); the contact and
     company objects of a signal or CRM event are not in the log, so `contact.*` and `company.*` sources only apply
-    at ingest. Merged leads are skipped (their events belong to the lead they were merged into).
+    at ingest. Merged leads are skipped (their events belong to the lead they were merged into). Account mappings
+    apply only while the unit's ABM switch is on (accounts count 0 otherwise).
 
     Returns {"leads_processed", "leads_updated", "accounts_processed", "accounts_updated"}.
     """
@@ -647,11 +648,15 @@ def apply_mappings_to_history(session: Session, tenant: Tenant, now: datetime) -
     lock_config(session, tenant, exclusive=True)  # no ingest writes profiles while their history is folded
     model = published_model(session, tenant)
     counts: dict[str, int] = {}
+    abm = abm_enabled(session, tenant)
     for kind, prefix in (("profile", "leads"), ("account", "accounts")):
         owner: type[models.Lead] | type[models.Account] = models.Lead if kind == "profile" else models.Account
         where = [owner.unit_id == tenant.unit_id]
         if owner is models.Lead:
             where.append(models.Lead.merged_into.is_(None))
+        if kind == "account" and not abm:  # account mappings are account scoring: they wait for the ABM switch
+            counts[f"{prefix}_processed"] = counts[f"{prefix}_updated"] = 0
+            continue
         mappings = model.mappings_for(kind)
         processed = updated = 0
         if not mappings:

@@ -51,6 +51,7 @@ from db import models
 from db.ids import new_id
 from services.context import Tenant
 from services.errors import InvalidInput
+from services.people.owner_scores import require_abm
 from services.scoring.filters import FILTER_FIELDS, check_filter, check_scope
 from services.scoring.fit_config import validate_fit_rule
 from services.scoring.levels import LEVEL_NAME_MAX
@@ -498,6 +499,7 @@ def simulate(
     In a window, both sides start every lead at 0 at the window's start, so they compare like with like; with
     `days=None` the draft's scores are exactly what publishing the draft stores."""
     policy.require(tenant, Action.EDIT_SCORING)
+    _require_abm_for_account_parts(session, tenant, changes)
     if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
         raise InvalidInput("days", "must be a whole number of days, at least 1")
     live = live_model(session, tenant)
@@ -724,6 +726,7 @@ def publish_draft(
     """Publish the whole draft as one version (None when it changes nothing); stored scores become those that
     `simulate(days=None)` showed as `after`."""
     policy.require(tenant, Action.EDIT_SCORING)
+    _require_abm_for_account_parts(session, tenant, changes)
     begin_change(session, tenant, now)
     before = published_model(session, tenant)
     draft = apply_changes(before, changes)
@@ -731,6 +734,15 @@ def publish_draft(
     audit.record(session, tenant, action="update", entity_type="scoring_draft", entity_id=None,
                  before=None, after={"changes": _plain_changes(changes)}, now=now)
     return publish(session, tenant, now=now, summary=summary)
+
+
+# Draft parts that edit account scoring: like the account endpoints, they need the unit's ABM switch on.
+ACCOUNT_PARTS = ("account_rules", "account_levels")
+
+
+def _require_abm_for_account_parts(session: Session, tenant: Tenant, changes: Mapping[str, Any] | None) -> None:
+    if isinstance(changes, Mapping) and any(part in changes for part in ACCOUNT_PARTS):
+        require_abm(session, tenant)
 
 
 def _plain_changes(changes: Mapping[str, Any] | None) -> Any:

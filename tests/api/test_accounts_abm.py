@@ -180,6 +180,38 @@ def test_a_viewer_is_refused_for_its_role_before_abm_is_asked(api: ApiHarness) -
     assert viewer.get("/v1/levels/account").json()["error"]["code"] == "abm_disabled"
 
 
+def test_while_abm_is_off_drafts_of_account_scoring_and_account_mappings_wait(api: ApiHarness) -> None:
+    # An account whose event carries a field, and an account mapping of it made afterwards while ABM was on: only
+    # applying the mapping to history fills the account's profile.
+    enable_abm(api)
+    account_id = send(api, "ann@acme.com", metadata={"industry": "saas"})["event"]["account_id"]
+    ok = api.post("/v1/account/field-mappings", {"source_field": "industry", "account_property": "industry"})
+    assert ok.status_code == 201, ok.text
+    assert api.put("/v1/settings/scoring", {"abm_enabled": False}).status_code == 200
+
+    before = unit_state(api)
+    account_draft = {"account_levels": [{"name": "A", "min_score": 0, "max_score": 100}]}
+    for path in ("/v1/scoring/simulate", "/v1/scoring/publish"):
+        resp = api.post(path, {"changes": account_draft})
+        assert resp.status_code == 403 and resp.json()["error"]["code"] == "abm_disabled", (path, resp.text)
+    assert unit_state(api) == before  # no version, no audit entry
+    # A draft without account parts still previews while ABM is off.
+    assert api.post("/v1/scoring/simulate", {"changes": {}}).status_code == 200
+
+    applied = api.post("/v1/admin/profile-mappings/apply")
+    assert applied.status_code == 200, applied.text
+    assert (applied.json()["accounts_processed"], applied.json()["accounts_updated"]) == (0, 0)
+    with api.db.read() as session:
+        assert (session.get(models.Account, account_id) or models.Account()).metadata_ == {}
+
+    enable_abm(api)
+    applied = api.post("/v1/admin/profile-mappings/apply")
+    assert applied.json()["accounts_updated"] == 1
+    with api.db.read() as session:
+        assert (session.get(models.Account, account_id) or models.Account()).metadata_ == {"industry": "saas"}
+    assert api.post("/v1/scoring/simulate", {"changes": account_draft}).status_code == 200
+
+
 def get_abm(api: ApiHarness) -> bool:
     with api.db.read() as session:
         return get_settings(session, api.tenant).abm_enabled
