@@ -362,7 +362,7 @@ def test_in_the_browser_a_published_fit_rule_grades_the_lead_and_a_profile_edit_
 ) -> None:
     from playwright.sync_api import expect
 
-    from tests.e2e.test_dashboard import signed_in_page
+    from tests.e2e.test_dashboard import choose, signed_in_page
 
     base, lead_id = running_app["base"], running_app["lead_id"]
     with signed_in_page(base, "fit", "Fit scoring", viewport={"width": 1400, "height": 1200}) as page:
@@ -372,10 +372,7 @@ def test_in_the_browser_a_published_fit_rule_grades_the_lead_and_a_profile_edit_
         prop.click()
         prop.fill("title")
         page.keyboard.press("Enter")
-        condition = profile.get_by_role("combobox", name="Condition").first
-        condition.click()
-        condition.fill("contains")
-        page.keyboard.press("Enter")
+        choose(page, profile.get_by_role("combobox", name="Condition").first, "contains")
         profile.get_by_role("textbox", name="Value").first.fill("vp")
         weight = profile.get_by_role("spinbutton", name="Weight").first
         weight.fill("30")
