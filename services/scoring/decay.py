@@ -175,7 +175,7 @@ def apply_planned(
     if heads(session, tenant).live != plan.live_version:
         return None
     lead = models.Lead
-    ids = sorted({cast(PersonRef, ev.person).lead_id or "" for ev in events})
+    ids = sorted({_lead_of(ev) for ev in events})
     clock: dict[str, datetime] = {}
     for start in range(0, len(ids), _IN_CHUNK):
         for lead_id, last_activity in session.execute(
@@ -186,11 +186,14 @@ def apply_planned(
         ):
             if last_activity is not None:
                 clock[lead_id] = _aware(last_activity)
-    due = [ev for ev in events if clock.get(cast(PersonRef, ev.person).lead_id or "") == plan.activity.get(
-        cast(PersonRef, ev.person).lead_id or "")]
+    due = [ev for ev in events if (lead_id := _lead_of(ev)) in clock and clock[lead_id] == plan.activity.get(lead_id)]
     for start in range(0, len(due), _BATCH):
         ingest_system_events(session, tenant, due[start : start + _BATCH], now, context=plan.context)
     return len(due)
+
+
+def _lead_of(drop: NewEvent) -> str:
+    return cast(PersonRef, drop.person).lead_id or ""
 
 
 def plan_decay(
