@@ -4,6 +4,7 @@ services.triggers.deliveries."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -20,6 +21,7 @@ from ui.integrations_crm import crm_settings_of
 from ui.integrations_slack import connected as slack_connected
 from ui.integrations_slack import slack_targets
 from ui.runtime import get_db, now
+from ui.trigger_audience import audience_fields, audience_summary, segment_names
 
 KINDS = {"milestone": "Milestones", "sequence": "Sequences", "pattern": "Patterns"}
 TTL = 10
@@ -64,8 +66,8 @@ def sends_to(t: dict[str, Any]) -> str:
     return ", ".join(parts) or "Nobody yet"
 
 
-def trigger_rows(kind: str, existing: list[dict[str, Any]]) -> pd.DataFrame:
-    """One human row per trigger: names and plain words, no ids."""
+def trigger_rows(kind: str, existing: list[dict[str, Any]], segments: Mapping[str, str]) -> pd.DataFrame:
+    """One human row per trigger: names and plain words, no ids (`segments`: id -> name, for the audience)."""
     rows = []
     for t in existing:
         row: dict[str, Any] = {"Name": trigger_label(t)}
@@ -78,7 +80,8 @@ def trigger_rows(kind: str, existing: list[dict[str, Any]]) -> pd.DataFrame:
         else:
             row |= {"Conditions": ", ".join(f"{c['event_type']} ≥ {c['min_count']}" for c in t["conditions"]),
                     "Within": window(t["window_seconds"], "seconds"), "Counted per": t["scope"]}
-        rows.append(row | {"Active": yes_no(t["active"]), "Sends to": sends_to(t)})
+        rows.append(row | {"Active": yes_no(t["active"]), "Sends to": sends_to(t),
+                           "Audience": audience_summary(t, segments)})
     return pd.DataFrame(rows)
 
 
@@ -253,7 +256,7 @@ def kind_tab(kind: str) -> None:
     tenant = user.tenant
     existing = trigger_list(tenant, kind)
     if existing:
-        st.dataframe(trigger_rows(kind, existing), hide_index=True, width="stretch")
+        st.dataframe(trigger_rows(kind, existing, segment_names(tenant)), hide_index=True, width="stretch")
     else:
         st.info(f"No {kind} triggers yet: fill in the form below and press Create.")
     labels = {"": "New trigger"} | {t["trigger_id"]: trigger_label(t) for t in existing}
@@ -264,7 +267,8 @@ def kind_tab(kind: str) -> None:
         left, right = st.columns([3, 1])
         name = left.text_input("Name", current.get("name") or "", key=f"{key}_name")
         active = right.checkbox("Active", value=bool(current.get("active", True)), key=f"{key}_active")
-        fields = {"name": name, "active": active, **kind_fields(kind, key, current), **channel_fields(key, current)}
+        fields = {"name": name, "active": active, **kind_fields(kind, key, current), **channel_fields(key, current),
+                  **audience_fields(tenant, key, current, locked=not user.can_edit)}
         st.caption("The message, email subject and preheader may use {lead.name}, {lead.email}, {account.name}, "
                    "{score}, {level} and {trigger.name}.")
         submitted = st.form_submit_button("Save" if chosen else "Create", type="primary", disabled=not user.can_edit)
@@ -356,6 +360,7 @@ def surge_tab() -> None:
         target = right.text_input("Webhook URL, or emails (comma-separated)",
                                   current.get("webhook_url") or ", ".join(current.get("emails") or []),
                                   key=f"{key}_target")
+        st.caption("Surge triggers fire for any lead: they have no audience (segment or filters) yet.")
         submitted = st.form_submit_button("Save" if chosen else "Create", type="primary", disabled=not user.can_edit)
     fields: dict[str, Any] = {
         "event_type": event_type.strip() or None, "threshold_count": int(threshold),

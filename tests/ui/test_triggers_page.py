@@ -1,5 +1,6 @@
 """Triggers page: the create form resets after Create, tables speak in human labels, Send test queues a sample,
-and a refused outbound URL is shown with the field it concerns."""
+a refused outbound URL is shown with the field it concerns, and a trigger's audience (segment, profile and lead
+attribute filters) is set, shown and cleared in its form."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from streamlit.testing.v1 import AppTest
 from db import models
 from services.integrations import crm
 from services.people import leads
+from services.targeting import segments as targeting
+from services.triggers import triggers
 from tests.ui.conftest import DemoUnit, frame_with, open_page, texts
 
 PUBLIC_HOOK = "https://93.184.216.34/hooks/leadvane"  # a public address: passes the guard without DNS
@@ -42,9 +45,9 @@ def test_create_resets_the_form_and_the_table_speaks_plainly(unit: DemoUnit) -> 
     assert at.text_input(key="milestone_new_webhook").value == ""
     assert at.text_area(key="milestone_new_message").value == ""
     table = at.dataframe[0].value
-    assert list(table.columns) == ["Name", "Score threshold", "Through event", "Active", "Sends to"]
+    assert list(table.columns) == ["Name", "Score threshold", "Through event", "Active", "Sends to", "Audience"]
     assert table.iloc[0].to_dict() == {"Name": "Hot lead", "Score threshold": 70, "Through event": "any event",
-                                       "Active": "Yes", "Sends to": "Webhook"}
+                                       "Active": "Yes", "Sends to": "Webhook", "Audience": "any lead"}
     assert "None" not in texts(at) and "trigger_id" not in texts(at)
 
 
@@ -114,3 +117,84 @@ def test_sync_to_hubspot_is_offered_once_the_unit_has_a_crm_token(unit: DemoUnit
                                                               models.Trigger.name == "To CRM"))
     assert row.hubspot_sync is True
     assert at.dataframe[0].value.iloc[0]["Sends to"] == "Webhook, HubSpot"
+
+
+PROFILE_FILTER = {"field_name": "plan", "operator": "equals", "value": "pro"}
+ATTRIBUTE_FILTER = {"field_name": "fit_level", "operator": "equals", "value": "A"}
+
+
+def _segment(unit: DemoUnit, name: str) -> str:
+    with unit.db.write() as session:
+        segment_id = str(targeting.create_segment(session, unit.tenant, name=name, now=datetime.now(UTC))["segment_id"])
+    st.cache_data.clear()
+    return segment_id
+
+
+def _grid(rows: list[dict[str, str]], deleted: list[int] | None = None) -> dict[str, object]:
+    return {"edited_rows": {}, "added_rows": rows, "deleted_rows": deleted or []}
+
+
+def _pick(at: AppTest, key: str, label: str) -> None:
+    box = at.selectbox(key=key)
+    box.select_index(box.options.index(label))
+
+
+def _stored(unit: DemoUnit, name: str) -> dict[str, object]:
+    with unit.db.read() as session:
+        (row,) = [t for t in triggers.list_triggers(session, unit.tenant, "milestone") if t.name == name]
+        return triggers.trigger_view(row)
+
+
+def test_the_form_sets_shows_and_clears_a_trigger_s_audience(unit: DemoUnit) -> None:
+    segment_id = _segment(unit, "Pro plan")
+    at = open_page("triggers", unit.owner)
+    _pick(at, "milestone_new_segment", "Pro plan")
+    at.session_state["milestone_new_profile_filters"] = _grid([PROFILE_FILTER])
+    at.session_state["milestone_new_lead_attribute_filters"] = _grid([ATTRIBUTE_FILTER])
+    at = _create_milestone(at, "Pro and fit", PUBLIC_HOOK)
+    assert not at.exception and not at.error
+    stored = _stored(unit, "Pro and fit")
+    assert (stored["segment_id"], stored["profile_filters"], stored["lead_attribute_filters"]) == (
+        segment_id, [PROFILE_FILTER], [ATTRIBUTE_FILTER])
+    assert at.dataframe[0].value.iloc[0]["Audience"] == "segment Pro plan · 2 filters"
+
+    # Editing shows the audience as stored; Any lead and no rows clear it.
+    _pick(at, "milestone_chosen", "Pro and fit")
+    at.run()
+    key = f"milestone_{stored['trigger_id']}"
+    assert at.selectbox(key=f"{key}_segment").value == segment_id
+    assert at.data_editor(key=f"{key}_profile_filters").value.to_dict("records") == [PROFILE_FILTER]
+    assert at.data_editor(key=f"{key}_lead_attribute_filters").value.to_dict("records") == [ATTRIBUTE_FILTER]
+    _pick(at, f"{key}_segment", "Any lead")
+    at.session_state[f"{key}_profile_filters"] = _grid([], deleted=[0])
+    at.session_state[f"{key}_lead_attribute_filters"] = _grid([], deleted=[0])
+    next(b for b in at.button if b.label == "Save").click()
+    at.run()
+    assert not at.exception and not at.error
+    stored = _stored(unit, "Pro and fit")
+    assert (stored["segment_id"], stored["profile_filters"], stored["lead_attribute_filters"]) == (None, [], [])
+    assert at.dataframe[0].value.iloc[0]["Audience"] == "any lead"
+
+
+def test_an_invalid_filter_is_refused_with_its_field_named(unit: DemoUnit) -> None:
+    at = open_page("triggers", unit.owner)
+    at.session_state["milestone_new_lead_attribute_filters"] = _grid(
+        [{"field_name": "score", "operator": "gt", "value": "lots"}])
+    at = _create_milestone(at, "Bad filter", PUBLIC_HOOK)
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "lead_attribute_filters[0].value" in errors and "numeric" in errors
+    assert at.text_input(key="milestone_new_name").value == "Bad filter"  # what was typed stays
+    with unit.db.read() as session:
+        assert triggers.list_triggers(session, unit.tenant, "milestone") == []
+
+
+def test_every_kind_has_an_audience_and_a_viewer_cannot_change_it(unit: DemoUnit) -> None:
+    _segment(unit, "Pro plan")
+    at = open_page("triggers", unit.owner)
+    for kind in ("milestone", "sequence", "pattern"):
+        assert at.selectbox(key=f"{kind}_new_segment").options == ["Any lead", "Pro plan"]
+        assert not at.selectbox(key=f"{kind}_new_segment").disabled
+    at = open_page("triggers", unit.viewer)
+    assert at.selectbox(key="milestone_new_segment").disabled
+    assert at.data_editor(key="milestone_new_profile_filters").proto.disabled
