@@ -34,7 +34,7 @@ from services.people.profiles import profile_event_row
 from services.scoring.adjust import NONE as NO_ADJUSTMENT
 from services.scoring.adjust import Adjustment, Incoming, adjust_incoming
 from services.scoring.fit import fit_columns
-from services.scoring.model import live_model, lock_config, published_model
+from services.scoring.model import live_and_published, live_model, lock_config, published_model
 from services.scoring.rescore import rescore_leads_and_accounts
 from services.tenancy import policy
 from services.tenancy.policy import Action
@@ -105,7 +105,7 @@ def ingest(
     settings = get_settings()
     # Shared with other ingests; a rules or settings change (which rescores) waits for us, and we for it.
     lock_config(session, tenant, exclusive=False)
-    ctx = context or live_model(session, tenant)
+    ctx, published = (context, None) if context is not None else live_and_published(session, tenant)
     results: list[Ingested | ServiceError | None] = [None] * len(events)
     prepared: list[_Prepared] = []
     for index, ev in enumerate(events):
@@ -132,7 +132,7 @@ def ingest(
         Incoming(lead.id if lead else None, item.event.event_type, item.occurred_at, item.event.properties)
         for item, lead, _account in resolved
     ])
-    profiles = _Profiles(session, tenant, now)
+    profiles = _Profiles(session, tenant, now, published)
     event_rows: list[dict[str, Any]] = []
     for (item, lead, account), adjustment in zip(resolved, adjusted.events, strict=True):
         ev = item.event
@@ -190,9 +190,9 @@ class _Profiles:
     """Profile changes of one ingest batch: person/company fields and field mappings, recorded as profile events
     (services.people.profiles) in the batch's order; fit is recomputed once per changed lead or account."""
 
-    def __init__(self, session: Session, tenant: Tenant, now: datetime) -> None:
+    def __init__(self, session: Session, tenant: Tenant, now: datetime, model: ScoringModel | None = None) -> None:
         self.session, self.tenant, self.now = session, tenant, now
-        self._model: ScoringModel | None = None
+        self._model: ScoringModel | None = model  # the published model, when the caller has it already
 
     @property
     def model(self) -> ScoringModel:

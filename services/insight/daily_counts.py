@@ -80,6 +80,24 @@ def _grouped(session: Session, tenant: Tenant, *conditions: ColumnElement[bool])
     return Counter({(date.fromisoformat(r.day), r.event_type, r.channel): int(r.n) for r in rows})
 
 
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(session: Session) -> Any:
+    """The counters' upsert, built once per dialect: building `excluded` proxies every column of the table, which
+    cost ~8% of a single-event ingest when done per call."""
+    dialect = session.get_bind().dialect.name
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        table = models.EventCountDaily
+        insert = upsert.insert(session, table)
+        stmt = _UPSERTS[dialect] = insert.on_conflict_do_update(
+            index_elements=["unit_id", "day", "event_type", "channel"],
+            set_={"events": table.events + insert.excluded.events},
+        )
+    return stmt
+
+
 def _add(session: Session, tenant: Tenant, change: Counter[Key]) -> None:
     keys = sorted(k for k, n in change.items() if n)
     if not keys:
@@ -90,12 +108,7 @@ def _add(session: Session, tenant: Tenant, change: Counter[Key]) -> None:
          "events": change[(day, kind, channel)]}
         for day, kind, channel in keys
     ]
-    stmt = upsert.insert(session, table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["unit_id", "day", "event_type", "channel"],
-        set_={"events": table.events + stmt.excluded.events},
-    )
-    session.execute(stmt, rows)
+    session.execute(_upsert(session), rows)
     if any(change[k] < 0 for k in keys):
         # A counter at zero (all its events deleted) goes, so the table equals a GROUP BY of the log.
         gone = [k for k in keys if change[k] < 0]

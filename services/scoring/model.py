@@ -77,6 +77,20 @@ def live_model(session: Session, tenant: Tenant) -> ScoringModel:
     return model_at(session, tenant, live)
 
 
+def live_and_published(session: Session, tenant: Tenant) -> tuple[ScoringModel, ScoringModel]:
+    """`live_model` and `published_model` with one read of the unit's version numbers (one object when the newest
+    version is live, as it is except during an aside publish): ingest needs both for every request."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    versions = heads(session, tenant)
+    live = model_at(session, tenant, versions.live) if versions.live else load_from_tables(session, tenant)
+    if versions.published == versions.live:
+        return live, live
+    published = model_at(session, tenant, versions.published) if versions.published else load_from_tables(
+        session, tenant)
+    return live, published
+
+
 def published_model(session: Session, tenant: Tenant) -> ScoringModel:
     """The newest published model (what the editing tables hold)."""
     published = heads(session, tenant).published
