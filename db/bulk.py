@@ -9,27 +9,19 @@ stored rows are the same (timestamps as UTCDateTime stores them, JSON as the eng
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
 
 from db.engine import dump_json
-from db.types import UTCDateTime
+from db.types import UTCDateTime, aware_utc, sqlite_time
 
 
-def _utc(sqlite: bool) -> Callable[[Any], Any]:
-    def convert(value: datetime | None) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        # SQLite keeps the text SQLAlchemy's DateTime writes for a naive value.
-        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") if sqlite else value
-
-    return convert
+def driver_sql(session: Session, sql: str) -> str:
+    """`sql` written with ? placeholders, in the driver's parameter style (SQLite: ?, psycopg: %s)."""
+    return sql if session.get_bind().dialect.name == "sqlite" else sql.replace("?", "%s")
 
 
 def _as_is(value: Any) -> Any:
@@ -41,25 +33,32 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     if not rows:
         return
     sqlite = session.get_bind().dialect.name == "sqlite"
-    mark = "?" if sqlite else "%s"
     names = list(rows[0])
     marks: list[str] = []
     converters: list[Callable[[Any], Any]] = []
     for name in names:
         column_type = table.c[name].type
         if isinstance(column_type, UTCDateTime):
-            converters.append(_utc(sqlite))
-            marks.append(mark)
+            converters.append(_sqlite_time if sqlite else _aware_utc)
+            marks.append("?")
         elif isinstance(column_type, JSON):
             converters.append(dump_json)  # None is stored as JSON null, as SQLAlchemy's JSON type does
-            marks.append(mark if sqlite else f"CAST({mark} AS jsonb)")
+            marks.append("?" if sqlite else "CAST(? AS jsonb)")
         else:
             converters.append(_as_is)
-            marks.append(mark)
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(marks)})"
+            marks.append("?")
+    sql = driver_sql(session, f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(marks)})")
     session.connection().exec_driver_sql(
         sql, [tuple(convert(row[name]) for convert, name in zip(converters, names, strict=True)) for row in rows]
     )
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    return None if value is None else sqlite_time(value)
+
+
+def _aware_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else aware_utc(value)
 
 
 def update_rows(
@@ -69,9 +68,8 @@ def update_rows(
     then the where values) in one executemany. Plain values only (no timestamps or JSON)."""
     if not rows:
         return
-    mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
-    assignments = ", ".join(f"{name} = {mark}" for name in set_names)
-    conditions = " AND ".join(f"{name} = {mark}" for name in where_names)
+    assignments = ", ".join(f"{name} = ?" for name in set_names)
+    conditions = " AND ".join(f"{name} = ?" for name in where_names)
     session.connection().exec_driver_sql(
-        f"UPDATE {table.name} SET {assignments} WHERE {conditions}", [tuple(row) for row in rows]
+        driver_sql(session, f"UPDATE {table.name} SET {assignments} WHERE {conditions}"), [tuple(row) for row in rows]
     )

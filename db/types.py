@@ -11,6 +11,23 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
+def aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC)
+
+
+def naive_utc(value: datetime) -> datetime:
+    """What SQLite's UTC columns hold: the moment in UTC, without its offset."""
+    return aware_utc(value).replace(tzinfo=None)
+
+
+def sqlite_time(moment: datetime) -> str:
+    """A moment as SQLite's UTCDateTime column stores it: naive UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff' (what
+    SQLAlchemy's SQLite DateTime writes), for raw SQL that compares with or writes the column."""
+    return naive_utc(moment).isoformat(sep=" ", timespec="microseconds")
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC, returns timezone-aware UTC datetimes on every backend (SQLite drops tzinfo)."""
 
@@ -20,10 +37,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return naive_utc(value) if dialect.name == "sqlite" else aware_utc(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -24,8 +24,8 @@ from core import replay as vector
 from core.model import ScoringModel
 from core.profile import PROFILE_EVENT_TYPES
 from core.scoring import NO_SURGE, EventFacts, LoggedEvent
+from db.types import sqlite_time
 from services.context import Tenant
-from services.scoring.rescore import sqlite_time
 
 _IN_IDS = 500
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import numpy as np
@@ -26,6 +26,8 @@ from core import scoring
 from core.model import ScoringModel
 from core.profile import PROFILE_EVENT_TYPES
 from db import models
+from db.bulk import driver_sql
+from db.types import sqlite_time
 from services.context import Tenant
 from services.gc_pause import paused_gc
 from services.scoring.model import live_model
@@ -132,7 +134,7 @@ def _fetch_events(
     columns = "seq, lead_id, account_id, event_type, occurred_at, CAST(metadata AS TEXT)"
     if with_stored:
         columns += f", score_delta, explanation, {ADJUSTED_COLUMNS}"
-    sql = _driver_sql(session, f"SELECT {columns} FROM {table} WHERE {where}")
+    sql = driver_sql(session, f"SELECT {columns} FROM {table} WHERE {where}")
     lists: list[list[Any]] = [[] for _ in range(11 if with_stored else 6)]
     # The driver's own cursor, on the session's connection and transaction: SQLAlchemy's row objects cost more
     # than SQLite's reading for a million rows (measured: ~3 s of CPU per million events).
@@ -179,11 +181,6 @@ def _to_columns(
         properties=properties,
     )
     return cols, StoredRows(*lists[6:11]) if with_stored else StoredRows([], [])
-
-
-def sqlite_time(moment: datetime) -> str:
-    """A timestamp as SQLite's UTCDateTime column stores it: naive UTC, 'YYYY-MM-DD HH:MM:SS.ffffff'."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def replay_unit(session: Session, tenant: Tenant, model: ScoringModel | None = None) -> vector.VectorReplay:
@@ -352,14 +349,14 @@ def write_event_updates(session: Session, updates: EventUpdates | Sequence[Event
     full, scored = (updates.full, updates.scored) if isinstance(updates, EventUpdates) else (list(updates), [])
     explanation = "?" if _is_sqlite(session) else "CAST(? AS jsonb)"
     if full:
-        sql = _driver_sql(
+        sql = driver_sql(
             session,
             f"UPDATE events SET score_delta = ?, explanation = {explanation}, quarantine_filter_id = ?, "
             "quarantine_reason = ?, surge_milli = ? WHERE seq = ?",
         )
         session.connection().exec_driver_sql(sql, full)
     if scored:
-        sql = _driver_sql(session, f"UPDATE events SET score_delta = ?, explanation = {explanation} WHERE seq = ?")
+        sql = driver_sql(session, f"UPDATE events SET score_delta = ?, explanation = {explanation} WHERE seq = ?")
         session.connection().exec_driver_sql(sql, scored)
 
 
@@ -397,7 +394,7 @@ def read_scores(
     try:
         if owners is None:
             cursor.execute(
-                _driver_sql(session, f"SELECT {key}, ruleset_id, score FROM {table.name} WHERE unit_id = ?"),
+                driver_sql(session, f"SELECT {key}, ruleset_id, score FROM {table.name} WHERE unit_id = ?"),
                 (tenant.unit_id,),
             )
             found.update(((o, rs), s) for o, rs, s in cursor.fetchall())
@@ -407,7 +404,7 @@ def read_scores(
                 chunk = ids[start : start + _IN_IDS]
                 sql = (f"SELECT {key}, ruleset_id, score FROM {table.name} "
                        f"WHERE unit_id = ? AND {key} IN ({', '.join('?' * len(chunk))})")
-                cursor.execute(_driver_sql(session, sql), (tenant.unit_id, *chunk))
+                cursor.execute(driver_sql(session, sql), (tenant.unit_id, *chunk))
                 found.update(((o, rs), s) for o, rs, s in cursor.fetchall())
     finally:
         cursor.close()
@@ -432,13 +429,13 @@ def write_score_changes(session: Session, tenant: Tenant, table_model: OwnerTabl
     name, where = table.name, f"unit_id = ? AND {key} = ? AND ruleset_id = ?"
     if changes.gone:
         connection.exec_driver_sql(
-            _driver_sql(session, f"DELETE FROM {name} WHERE {where}"), [(unit, o, rs) for o, rs in changes.gone]
+            driver_sql(session, f"DELETE FROM {name} WHERE {where}"), [(unit, o, rs) for o, rs in changes.gone]
         )
     if changes.moved:
         _update_scores(session, name, key, unit, changes.moved)
     if changes.added:
         connection.exec_driver_sql(
-            _driver_sql(
+            driver_sql(
                 session, f"INSERT INTO {name} ({key}, ruleset_id, score, org_id, unit_id) VALUES (?, ?, ?, ?, ?)"
             ),
             [(o, rs, s, tenant.org_id, unit) for (o, rs), s in changes.added],
@@ -506,11 +503,6 @@ def _write_scores(
     """Make the stored scores exactly the replay's (only differences are written)."""
     changes = score_changes(read_scores(session, tenant, table_model), wanted_scores(owners, per_ruleset))
     write_score_changes(session, tenant, table_model, changes)
-
-
-def _driver_sql(session: Session, sql: str) -> str:
-    """`sql` written with ? placeholders, in the driver's parameter style (SQLite: ?, psycopg: %s)."""
-    return sql if _is_sqlite(session) else sql.replace("?", "%s")
 
 
 def verify_unit(session: Session, tenant: Tenant) -> list[str]:
@@ -685,7 +677,7 @@ def _stored_rows(
             chunk = ids[start : start + _IN_IDS]
             sql = (f"SELECT seq, score_delta, explanation, {ADJUSTED_COLUMNS} FROM events WHERE unit_id = ? "
                    f"AND seq >= ? AND {key} IN ({', '.join('?' * len(chunk))})")
-            cursor.execute(_driver_sql(session, sql), (tenant.unit_id, int(seqs[first]), *chunk))
+            cursor.execute(driver_sql(session, sql), (tenant.unit_id, int(seqs[first]), *chunk))
             while rows := cursor.fetchmany(_FETCH):
                 for seq, delta, explanation, filter_id, reason, milli in rows:
                     i = position.get(seq)
