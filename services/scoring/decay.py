@@ -157,8 +157,7 @@ def apply_decay(
     """
     with paused_gc():  # one NewEvent, row and stream message per drop: no cycles among them
         plan = plan_decay(session, tenant, now, after=after, max_leads=max_leads)
-        for start in range(0, len(plan.events), _BATCH):
-            ingest_system_events(session, tenant, plan.events[start : start + _BATCH], now, context=plan.context)
+        _write_drops(session, tenant, plan, plan.events, now)
     return DecayRun(plan.leads, len(plan.events), plan.next_after)
 
 
@@ -187,9 +186,14 @@ def apply_planned(
             if last_activity is not None:
                 clock[lead_id] = _aware(last_activity)
     due = [ev for ev in events if (lead_id := _lead_of(ev)) in clock and clock[lead_id] == plan.activity.get(lead_id)]
-    for start in range(0, len(due), _BATCH):
-        ingest_system_events(session, tenant, due[start : start + _BATCH], now, context=plan.context)
+    _write_drops(session, tenant, plan, due, now)
     return len(due)
+
+
+def _write_drops(session: Session, tenant: Tenant, plan: DecayPlan, drops: Sequence[NewEvent], now: datetime) -> None:
+    """The drops as DECAY events, through ingest's fast path for system events, `_BATCH` at a time."""
+    for start in range(0, len(drops), _BATCH):
+        ingest_system_events(session, tenant, drops[start : start + _BATCH], now, context=plan.context)
 
 
 def _lead_of(drop: NewEvent) -> str:

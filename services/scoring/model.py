@@ -71,10 +71,7 @@ def live_model(session: Session, tenant: Tenant) -> ScoringModel:
     """The model the unit's stored scores are computed with: what ingest scores with and every read shows."""
     if session.new or session.dirty or session.deleted:
         session.flush()  # a legacy (unversioned) unit's model must see this transaction's own changes
-    live = heads(session, tenant).live
-    if live == 0:
-        return load_from_tables(session, tenant)
-    return model_at(session, tenant, live)
+    return _model_of(session, tenant, heads(session, tenant).live)
 
 
 def live_and_published(session: Session, tenant: Tenant) -> tuple[ScoringModel, ScoringModel]:
@@ -83,18 +80,20 @@ def live_and_published(session: Session, tenant: Tenant) -> tuple[ScoringModel, 
     if session.new or session.dirty or session.deleted:
         session.flush()
     versions = heads(session, tenant)
-    live = model_at(session, tenant, versions.live) if versions.live else load_from_tables(session, tenant)
+    live = _model_of(session, tenant, versions.live)
     if versions.published == versions.live:
         return live, live
-    published = model_at(session, tenant, versions.published) if versions.published else load_from_tables(
-        session, tenant)
-    return live, published
+    return live, _model_of(session, tenant, versions.published)
 
 
 def published_model(session: Session, tenant: Tenant) -> ScoringModel:
     """The newest published model (what the editing tables hold)."""
-    published = heads(session, tenant).published
-    return model_at(session, tenant, published) if published else load_from_tables(session, tenant)
+    return _model_of(session, tenant, heads(session, tenant).published)
+
+
+def _model_of(session: Session, tenant: Tenant, version: int) -> ScoringModel:
+    """Published version `version`; for 0 (a unit from before versioning) the model the editing tables hold."""
+    return model_at(session, tenant, version) if version else load_from_tables(session, tenant)
 
 
 def model_at(session: Session, tenant: Tenant, version: int) -> ScoringModel:
